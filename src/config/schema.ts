@@ -1,0 +1,123 @@
+import { z } from 'zod';
+
+/**
+ * The one definition of the add-on's options and their defaults (DESIGN "Options").
+ * `OptionsSchema.parse({})` gives the full defaults. Nested objects use `.prefault({})` so inner defaults apply.
+ * config.yaml `options`/`schema` and translations/en.yaml are checked against this by tests.
+ */
+
+const LogLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
+
+/** Engine types; each has its own transports. */
+export const ENGINE_TYPES = ['espeak', 'piper', 'xtts', 'pocket_tts', 'wyoming', 'openai'] as const;
+
+export const EngineOptionsSchema = z.object({
+  name: z.string().regex(/^[a-z0-9_-]{1,32}$/, 'lower-case letters, digits, _ and -, up to 32'),
+  type: z.enum(ENGINE_TYPES),
+  /** piper: wyoming|http|cli; xtts: xtts_api|xtts_stream|coqui|openai; pocket_tts: http|cli. */
+  transport: z.string().optional(),
+  /** tcp://host:port for Wyoming, http(s):// for HTTP engines. */
+  url: z.string().optional(),
+  /** Executable (and fixed arguments) for CLI transports, e.g. "python -m piper". */
+  command: z.string().optional(),
+  voice: z.string().optional(),
+  speaker: z.string().optional(),
+  language: z.string().optional(),
+  /** Simultaneous syntheses on this engine. */
+  max_parallel: z.number().int().min(1).max(64).default(1),
+  /** Seconds one synthesis may take before it is aborted and the next engine is tried. */
+  timeout_s: z.number().positive().max(600).default(30),
+  /** Linear gain in dB applied when encoding, to even out loudness between engines. */
+  gain_db: z.number().min(-30).max(30).default(0),
+});
+export type EngineOptions = z.infer<typeof EngineOptionsSchema>;
+
+export const TargetOptionsSchema = z.object({
+  name: z.string().min(1).max(64),
+  type: z.enum(['media_player', 'assist_satellite', 'wyoming', 'hermes', 'mqtt']),
+  entity_id: z.string().optional(),
+  /** tcp://host:port of a Wyoming snd service, or the topic for an mqtt target. */
+  url: z.string().optional(),
+  site_id: z.string().optional(),
+  format: z.enum(['opus', 'mp3', 'wav']).optional(),
+  announce: z.boolean().default(true),
+  volume: z.number().min(0).max(1).optional(),
+});
+export type TargetOptions = z.infer<typeof TargetOptionsSchema>;
+
+export const ScheduleOptionsSchema = z
+  .object({
+    cron: z.string().min(1),
+    say: z.string().optional(),
+    target: z.string().optional(),
+    precache: z.array(z.string()).optional(),
+  })
+  .refine((s) => s.say !== undefined || s.precache !== undefined, { message: 'a schedule needs say or precache' });
+export type ScheduleOptions = z.infer<typeof ScheduleOptionsSchema>;
+
+export const OptionsSchema = z.object({
+  log_level: LogLevel.default('info'),
+  mqtt: z
+    .object({
+      /** mqtt://host:port; empty means: the Supervisor's broker, else 127.0.0.1:1883, else an embedded one. */
+      url: z.string().default(''),
+      username: z.string().default(''),
+      password: z.string().default(''),
+      client_id: z.string().default('tts_hub'),
+    })
+    .prefault({}),
+  topics: z
+    .object({
+      say: z.string().default('tts/say'),
+      result: z.string().default('tts/result'),
+      status: z.string().default('tts/status'),
+      availability: z.string().default('tts/availability'),
+      recorder: z.string().default('recorder'),
+      hermes: z.boolean().default(false),
+      discovery: z.boolean().default(true),
+      discovery_prefix: z.string().default('homeassistant'),
+    })
+    .prefault({}),
+  /** Where cache and recordings live; empty means ./share outside the add-on, /share/tts_hub inside. */
+  share_dir: z.string().default(''),
+  http: z
+    .object({
+      port: z.number().int().min(1).max(65535).default(8099),
+      /** Base URL players use to fetch audio, e.g. http://192.168.1.10:8099; empty: the host's LAN address. */
+      external_url: z.string().default(''),
+      api_token: z.string().default(''),
+    })
+    .prefault({}),
+  cache: z
+    .object({
+      enabled: z.boolean().default(true),
+      max_entries: z.number().int().min(1).default(2000),
+      max_mb: z.number().positive().default(500),
+    })
+    .prefault({}),
+  engines: z
+    .array(EngineOptionsSchema)
+    .min(1, 'at least one engine')
+    .default(() => [EngineOptionsSchema.parse({ name: 'espeak', type: 'espeak', max_parallel: 2, timeout_s: 20 })]),
+  /** Engine used when a request names none; empty means the first of engines[]. */
+  default_engine: z.string().default(''),
+  opus: z.object({ bitrate_kbps: z.number().int().min(6).max(256).default(32) }).prefault({}),
+  targets: z.array(TargetOptionsSchema).default([]),
+  recorder: z
+    .object({
+      enabled: z.boolean().default(true),
+      bitrate_kbps: z.number().int().min(6).max(256).default(24),
+      keep_wav: z.boolean().default(false),
+      retention_days: z.number().int().min(0).default(30),
+      max_total_mb: z.number().min(0).default(2000),
+    })
+    .prefault({}),
+  wyoming_server: z
+    .object({ enabled: z.boolean().default(false), port: z.number().int().min(1).max(65535).default(10210) })
+    .prefault({}),
+  schedules: z.array(ScheduleOptionsSchema).default([]),
+  max_text_chars: z.number().int().min(1).max(100_000).default(2000),
+});
+
+/** The validated, defaulted options. */
+export type Options = z.infer<typeof OptionsSchema>;

@@ -1,0 +1,87 @@
+/**
+ * The error catalogue: every error the hub reports to a user carries one of these stable codes.
+ * MQTT answers `{ok:false, error:{code, message}}`; HTTP maps `httpStatus`.
+ */
+
+/** Stable error codes, part of the public contract (tts/result `error.code`). */
+export const ERROR_CODES = {
+  BAD_PAYLOAD: 400,
+  INVALID_JSON: 400,
+  INVALID_UTF8: 400,
+  TEXT_EMPTY: 400,
+  TEXT_TOO_LONG: 413,
+  ENGINE_NOT_FOUND: 400,
+  VOICE_NOT_FOUND: 400,
+  FORMAT_UNSUPPORTED: 400,
+  TARGET_NOT_FOUND: 400,
+  INVALID_DEVICE: 400,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  UNAUTHORIZED: 401,
+  ENGINE_UNAVAILABLE: 503,
+  ENGINE_TIMEOUT: 504,
+  ENGINE_FAILED: 502,
+  ENGINE_BAD_RESPONSE: 502,
+  ALL_ENGINES_FAILED: 503,
+  FFMPEG_NOT_FOUND: 500,
+  FFMPEG_FAILED: 500,
+  CACHE_IO: 500,
+  DISK_FULL: 507,
+  SINK_UNREACHABLE: 502,
+  SINK_FAILED: 502,
+  WYOMING_PROTOCOL: 502,
+  SHUTTING_DOWN: 503,
+  ABORTED: 499,
+  CONFIG_INVALID: 500,
+  INTERNAL: 500,
+} as const;
+
+/** One of the stable error codes. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The error every domain throws: a stable `code`, a message that says what to do, and the wrapped `cause`. */
+export class AppError extends Error {
+  override readonly name = 'AppError';
+  readonly code: ErrorCode;
+  readonly httpStatus: number;
+  /** Extra structured facts for logs (never secrets). */
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, opts: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.code = code;
+    this.httpStatus = ERROR_CODES[code];
+    this.details = opts.details;
+  }
+}
+
+/** True when `err` is an AppError, optionally with the given code. */
+export function isAppError(err: unknown, code?: ErrorCode): err is AppError {
+  return err instanceof AppError && (code === undefined || err.code === code);
+}
+
+/**
+ * Wraps anything thrown into an AppError, keeping an AppError as it is.
+ * An AbortError becomes `ABORTED`; anything else `fallback` with the original message.
+ */
+export function toAppError(err: unknown, fallback: ErrorCode = 'INTERNAL'): AppError {
+  if (err instanceof AppError) return err;
+  if (err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError')) {
+    return new AppError(err.name === 'TimeoutError' ? 'ENGINE_TIMEOUT' : 'ABORTED', err.message, { cause: err });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new AppError(fallback, message, { cause: err });
+}
+
+/** The wire shape of an error in results: `{code, message}`. */
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+}
+
+/** Converts any thrown value into the `{code, message}` body sent to users. 5xx internals stay generic. */
+export function errorBody(err: unknown): ErrorBody {
+  const e = toAppError(err);
+  const message = e.code === 'INTERNAL' ? 'internal error; see the add-on log' : e.message;
+  return { code: e.code, message };
+}

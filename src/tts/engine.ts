@@ -1,0 +1,45 @@
+import type { AudioChunk } from '../audio/format.js';
+
+/** A voice an engine offers: its name, languages, and named speakers if it has several. */
+export interface Voice {
+  name: string;
+  languages: string[];
+  speakers?: string[];
+  description?: string;
+}
+
+/** What an engine is asked to speak. Text is already validated and normalized. */
+export interface SynthesisRequest {
+  text: string;
+  voice?: string;
+  speaker?: string;
+  language?: string;
+}
+
+/** An engine's health as last probed. */
+export interface EngineHealth {
+  healthy: boolean;
+  /** ms since epoch of the last probe; 0 before the first. */
+  checkedAt: number;
+  error?: string;
+}
+
+/**
+ * A TTS engine. `synthesize` yields PCM chunks with their AudioFormat as they arrive from the engine,
+ * so encoding can overlap synthesis. Aborting `signal` stops the engine (closes sockets, kills children)
+ * and the iterator throws the abort reason.
+ *
+ * @throws AppError ENGINE_UNAVAILABLE (cannot connect), ENGINE_FAILED (engine reported an error or died),
+ *   ENGINE_BAD_RESPONSE (garbage on the wire), VOICE_NOT_FOUND.
+ */
+export interface Engine {
+  /** The configured name (`engines[].name`), unique. */
+  readonly name: string;
+  /** The engine type (`espeak`, `piper`, `xtts`, `pocket_tts`, `wyoming`, `openai`). */
+  readonly type: string;
+  synthesize(request: SynthesisRequest, signal: AbortSignal): AsyncIterable<AudioChunk>;
+  /** Lists voices; may be cached by the implementation. */
+  voices(signal?: AbortSignal): Promise<Voice[]>;
+  /** Probes the engine (describe, health endpoint, CLI version). Resolves healthy or not; never throws. */
+  probe(signal?: AbortSignal): Promise<EngineHealth>;
+}
