@@ -19,9 +19,13 @@ export function findFfmpeg(): string {
   try {
     execFileSync(candidate, ['-hide_banner', '-version'], { stdio: 'ignore', timeout: 10_000 });
   } catch (err) {
-    throw new AppError('FFMPEG_NOT_FOUND', `ffmpeg not found as '${candidate}'; install it (apt-get install ffmpeg)`, {
-      cause: err,
-    });
+    throw new AppError(
+      'FFMPEG_NOT_FOUND',
+      `ffmpeg not found as '${candidate}'; install it (apt-get install ffmpeg)`,
+      {
+        cause: err,
+      },
+    );
   }
   ffmpegPath = candidate;
   return candidate;
@@ -93,9 +97,13 @@ export function runFfmpeg(args: string[], signal?: AbortSignal): FfmpegProcess {
       } else {
         const how = sig ? `signal ${sig}` : `exit code ${code}`;
         reject(
-          new AppError('FFMPEG_FAILED', `ffmpeg failed (${how}): ${tail.slice(-5).join(' | ') || 'no output'}`, {
-            details: { args: fullArgs, code, signal: sig, stderr: tail.join('\n') },
-          }),
+          new AppError(
+            'FFMPEG_FAILED',
+            `ffmpeg failed (${how}): ${tail.slice(-5).join(' | ') || 'no output'}`,
+            {
+              details: { args: fullArgs, code, signal: sig, stderr: tail.join('\n') },
+            },
+          ),
         );
       }
     });

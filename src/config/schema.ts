@@ -52,7 +52,9 @@ export const ScheduleOptionsSchema = z
     target: z.string().optional(),
     precache: z.array(z.string()).optional(),
   })
-  .refine((s) => s.say !== undefined || s.precache !== undefined, { message: 'a schedule needs say or precache' });
+  .refine((s) => s.say !== undefined || s.precache !== undefined, {
+    message: 'a schedule needs say or precache',
+  });
 export type ScheduleOptions = z.infer<typeof ScheduleOptionsSchema>;
 
 export const OptionsSchema = z.object({
@@ -98,7 +100,9 @@ export const OptionsSchema = z.object({
   engines: z
     .array(EngineOptionsSchema)
     .min(1, 'at least one engine')
-    .default(() => [EngineOptionsSchema.parse({ name: 'espeak', type: 'espeak', max_parallel: 2, timeout_s: 20 })]),
+    .default(() => [
+      EngineOptionsSchema.parse({ name: 'espeak', type: 'espeak', max_parallel: 2, timeout_s: 20 }),
+    ]),
   /** Engine used when a request names none; empty means the first of engines[]. */
   default_engine: z.string().default(''),
   opus: z.object({ bitrate_kbps: z.number().int().min(6).max(256).default(32) }).prefault({}),

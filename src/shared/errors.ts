@@ -47,7 +47,11 @@ export class AppError extends Error {
   /** Extra structured facts for logs (never secrets). */
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(code: ErrorCode, message: string, opts: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.code = code;
     this.httpStatus = ERROR_CODES[code];
@@ -67,7 +71,9 @@ export function isAppError(err: unknown, code?: ErrorCode): err is AppError {
 export function toAppError(err: unknown, fallback: ErrorCode = 'INTERNAL'): AppError {
   if (err instanceof AppError) return err;
   if (err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError')) {
-    return new AppError(err.name === 'TimeoutError' ? 'ENGINE_TIMEOUT' : 'ABORTED', err.message, { cause: err });
+    return new AppError(err.name === 'TimeoutError' ? 'ENGINE_TIMEOUT' : 'ABORTED', err.message, {
+      cause: err,
+    });
   }
   const message = err instanceof Error ? err.message : String(err);
   return new AppError(fallback, message, { cause: err });
