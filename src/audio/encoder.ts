@@ -1,0 +1,214 @@
+/**
+ * Encoding PCM chunks to Ogg Opus, MP3 or WAV with one ffmpeg child per stream, overlapping synthesis:
+ * ffmpeg starts when the first chunk arrives and its output is yielded while the engine is still speaking.
+ */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { AppError, toAppError } from '../shared/errors.js';
+import { convertPcm } from './convert.js';
+import { runFfmpeg } from './ffmpeg.js';
+import {
+  type AudioChunk,
+  type AudioFormat,
+  bytesPerSecond,
+  ffmpegPcmFormat,
+  type OutputFormat,
+} from './format.js';
+import { WAV_UNKNOWN_DATA_BYTES, wavHeader } from './wav.js';
+
+/** Ogg page length for live Opus, in µs: short pages let an HTTP listener start within ~0.1 s of audio. */
+export const OGG_PAGE_DURATION_US = 100_000;
+/** Opus always decodes at 48 kHz; encoding at that rate keeps granule positions simple. */
+const OPUS_RATE_HZ = 48_000;
+
+/** What to encode to: output format, bitrate in kbit/s (opus and mp3), gain in dB (default 0). */
+export interface EncodeSettings {
+  format: OutputFormat;
+  bitrateKbps: number;
+  gainDb?: number;
+}
+
+/** EncodeSettings plus the AbortSignal that cancels the encode (and kills ffmpeg). */
+export interface EncodeOptions extends EncodeSettings {
+  signal: AbortSignal;
+}
+
+/** The encoded bytes as they come, plus facts about the PCM that went in (final once iteration ends). */
+export interface EncodedStream extends AsyncIterable<Buffer> {
+  /** The first chunk's format, which fixed ffmpeg's input; undefined before the first chunk. */
+  readonly inputFormat: AudioFormat | undefined;
+  /** Duration of the PCM fed to ffmpeg so far, in ms (after any mid-stream conversion). */
+  readonly inputDurationMs: number;
+}
+
+function gainArgs(gainDb: number | undefined): string[] {
+  return gainDb ? ['-af', `volume=${gainDb}dB`] : [];
+}
+
+/** Codec and muxer arguments of one output format; `live` picks stream-friendly muxer options. */
+function outputArgs(settings: EncodeSettings, live: boolean): string[] {
+  const bitrate = `${settings.bitrateKbps}k`;
+  switch (settings.format) {
+    case 'opus':
+      return [
+        ...['-c:a', 'libopus', '-b:a', bitrate, '-application', 'voip', '-frame_duration', '20'],
+        ...['-ar', String(OPUS_RATE_HZ), '-map_metadata', '-1'],
+        ...(live ? ['-flush_packets', '1', '-page_duration', String(OGG_PAGE_DURATION_US)] : []),
+        ...['-f', 'ogg'],
+      ];
+    case 'mp3':
+      // A pipe cannot be seeked back to patch a Xing header, so live MP3 goes without one.
+      return [
+        ...['-c:a', 'libmp3lame', '-b:a', bitrate, '-map_metadata', '-1'],
+        ...(live ? ['-write_xing', '0', '-flush_packets', '1'] : []),
+        ...['-f', 'mp3'],
+      ];
+    case 'wav':
+      // Live WAV is raw PCM behind our own header (ffmpeg's would declare a size it cannot patch on a pipe).
+      return ['-c:a', 'pcm_s16le', '-map_metadata', '-1', ...(live ? ['-f', 's16le'] : ['-f', 'wav'])];
+  }
+}
+
+/**
+ * ffmpeg arguments that read raw PCM in `input` from stdin and write `settings.format` to stdout.
+ * Exported for unit tests and benchmarks.
+ */
+export function encoderArgs(input: AudioFormat, settings: EncodeSettings): string[] {
+  return [
+    ...[
+      '-f',
+      ffmpegPcmFormat(input),
+      '-ar',
+      String(input.rateHz),
+      '-ac',
+      String(input.channels),
+      '-i',
+      'pipe:0',
+    ],
+    ...gainArgs(settings.gainDb),
+    ...outputArgs(settings, true),
+    'pipe:1',
+  ];
+}
+
+/** The first chunk that holds audio, skipping empty ones; undefined when the source ends without any. */
+async function firstAudio(it: AsyncIterator<AudioChunk>): Promise<AudioChunk | undefined> {
+  for (;;) {
+    const next = await it.next();
+    if (next.done) return undefined;
+    if (next.value.pcm.length > 0) return next.value;
+  }
+}
+
+interface EncodeState {
+  inputFormat: AudioFormat | undefined;
+  inputBytes: number;
+}
+
+/**
+ * Encodes PCM chunks as they arrive. ffmpeg (`-f s16le -ar -ac` from the first chunk's format) starts only
+ * when the first non-empty chunk arrives; PCM goes to its stdin with back-pressure while its stdout is yielded,
+ * so encoding overlaps synthesis. Opus is libopus in Ogg with 20 ms frames, flushed packets and ~100 ms pages;
+ * MP3 has no Xing header; WAV is s16le behind a header that declares an unknown length (patch it when stored).
+ * A chunk whose format differs from the first is converted in process to the first chunk's format.
+ * Breaking out of the iteration, or aborting `signal`, kills ffmpeg.
+ * @throws AppError ENGINE_FAILED "no audio" when the source yields no PCM; FFMPEG_FAILED when ffmpeg fails;
+ *   ABORTED (or ENGINE_TIMEOUT for a timeout signal) on abort; an error thrown by `chunks` is rethrown as is.
+ */
+export function encodeStream(chunks: AsyncIterable<AudioChunk>, opts: EncodeOptions): EncodedStream {
+  const state: EncodeState = { inputFormat: undefined, inputBytes: 0 };
+  return {
+    get inputFormat() {
+      return state.inputFormat;
+    },
+    get inputDurationMs() {
+      return state.inputFormat ? (state.inputBytes / bytesPerSecond(state.inputFormat)) * 1000 : 0;
+    },
+    [Symbol.asyncIterator]: () => encode(chunks, opts, state)[Symbol.asyncIterator](),
+  };
+}
+
+async function* encode(
+  chunks: AsyncIterable<AudioChunk>,
+  opts: EncodeOptions,
+  state: EncodeState,
+): AsyncGenerator<Buffer> {
+  if (opts.signal.aborted) throw toAppError(opts.signal.reason);
+  const it = chunks[Symbol.asyncIterator]();
+  const first = await firstAudio(it);
+  if (!first) throw new AppError('ENGINE_FAILED', 'the engine produced no audio for this text');
+  state.inputFormat = first.format;
+  const internal = new AbortController();
+  const signal = AbortSignal.any([opts.signal, internal.signal]);
+  const proc = runFfmpeg(encoderArgs(first.format, opts), signal);
+  let sourceError: unknown;
+  async function* pcm(): AsyncGenerator<Buffer> {
+    try {
+      state.inputBytes += first!.pcm.length;
+      yield first!.pcm;
+      for (let next = await it.next(); !next.done; next = await it.next()) {
+        const converted = convertPcm(next.value.pcm, next.value.format, first!.format);
+        state.inputBytes += converted.length;
+        yield converted;
+      }
+    } catch (err) {
+      sourceError = err;
+      internal.abort(err);
+      throw err;
+    }
+  }
+  let pipeError: unknown;
+  const feeding = pipeline(Readable.from(pcm()), proc.stdin, { signal }).catch((err: unknown) => {
+    pipeError = err;
+  });
+  let finished = false;
+  try {
+    if (opts.format === 'wav') yield wavHeader({ ...first.format, widthBytes: 2 }, WAV_UNKNOWN_DATA_BYTES);
+    for await (const buf of proc.stdout) yield buf as Buffer;
+    await feeding;
+    if (sourceError !== undefined) throw sourceError;
+    await proc.done;
+    if (pipeError !== undefined) throw toAppError(pipeError, 'FFMPEG_FAILED');
+    finished = true;
+  } catch (err) {
+    throw (
+      sourceError ?? (opts.signal.aborted ? toAppError(opts.signal.reason) : toAppError(err, 'FFMPEG_FAILED'))
+    );
+  } finally {
+    if (!finished) {
+      internal.abort(new AppError('ABORTED', 'encoding stopped before the end'));
+      it.return?.().catch(() => {});
+    }
+  }
+}
+
+/** TranscodeFile options: EncodeSettings without the format (given separately), and the abort signal. */
+export interface TranscodeOptions {
+  bitrateKbps: number;
+  gainDb?: number;
+  signal: AbortSignal;
+}
+
+/**
+ * Transcodes a finished audio file (for example a cached Ogg Opus) to `format` at `outputPath`, written by ffmpeg
+ * directly (seekable, so MP3 gets a Xing header and WAV exact sizes). `outputPath` may have any extension; the
+ * caller makes it appear atomically (write to a temp path, then rename, as the cache writer does).
+ * @throws AppError FFMPEG_FAILED (with the stderr tail) or ABORTED.
+ */
+export async function transcodeFile(
+  inputPath: string,
+  outputPath: string,
+  format: OutputFormat,
+  opts: TranscodeOptions,
+): Promise<void> {
+  const settings: EncodeSettings = { format, bitrateKbps: opts.bitrateKbps, gainDb: opts.gainDb };
+  const args = ['-i', inputPath, ...gainArgs(opts.gainDb), ...outputArgs(settings, false), '-y', outputPath];
+  const proc = runFfmpeg(args, opts.signal);
+  proc.stdin.end();
+  proc.stdout.resume();
+  try {
+    await proc.done;
+  } catch (err) {
+    throw opts.signal.aborted ? toAppError(opts.signal.reason) : toAppError(err, 'FFMPEG_FAILED');
+  }
+}

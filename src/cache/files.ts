@@ -1,0 +1,114 @@
+/**
+ * Cache file layout on the share volume and disk error translation.
+ * `<dir>/<first 2 hex of key>/<key>.<ext>` with a JSON sidecar `<key>.<ext>.json`; temp files end in `.tmp`.
+ * Paths are built only from validated keys and the fixed extension set, never from client input.
+ */
+import { randomBytes } from 'node:crypto';
+import { open, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { OUTPUT_FORMATS, type OutputFormat } from '../audio/format.js';
+import { AppError } from '../shared/errors.js';
+import { isCacheKey } from './key.js';
+
+/** The sidecar written next to each cached file (snake_case: it lives on the share volume for people to read). */
+export interface CacheMeta {
+  key: string;
+  format: OutputFormat;
+  text: string;
+  engine: string;
+  voice: string;
+  duration_ms: number;
+  bytes: number;
+  /** ISO 8601 time of the commit. */
+  created_at: string;
+}
+
+/** One cached audio file: where it is, its size in bytes, its duration in ms, and its sidecar. */
+export interface CacheEntry {
+  key: string;
+  format: OutputFormat;
+  path: string;
+  bytes: number;
+  durationMs: number;
+  meta: CacheMeta;
+}
+
+/** Matches `<key>.<ext>` (group 1 key, group 2 ext) and, with `.json`, its sidecar. */
+export const MEDIA_NAME = /^([0-9a-f]{64})\.(opus|mp3|wav)$/;
+export const SIDECAR_NAME = /^([0-9a-f]{64})\.(opus|mp3|wav)\.json$/;
+/** Matches the shard folders `<2 hex>`. */
+export const SHARD_NAME = /^[0-9a-f]{2}$/;
+/** Temp files end with this suffix; anything with it at start-up is a leftover of a crash. */
+export const TEMP_SUFFIX = '.tmp';
+
+/** True when `format` is one of the fixed output formats. */
+export function isOutputFormat(format: unknown): format is OutputFormat {
+  return typeof format === 'string' && (OUTPUT_FORMATS as readonly string[]).includes(format);
+}
+
+/**
+ * Validates a key and format for use in a path.
+ * @throws AppError BAD_PAYLOAD for a malformed key or unknown format.
+ */
+export function checkKey(key: string, format: OutputFormat): void {
+  if (!isCacheKey(key)) throw new AppError('BAD_PAYLOAD', `invalid cache key '${String(key).slice(0, 80)}'`);
+  if (!isOutputFormat(format)) throw new AppError('BAD_PAYLOAD', `invalid cache format '${String(format)}'`);
+}
+
+/** The shard folder of a (validated) key. */
+export function shardDir(dir: string, key: string): string {
+  return join(dir, key.slice(0, 2));
+}
+
+/** The final path of a (validated) key and format. */
+export function mediaPath(dir: string, key: string, format: OutputFormat): string {
+  return join(shardDir(dir, key), `${key}.${format}`);
+}
+
+/** The sidecar path of a media path. */
+export function sidecarPath(media: string): string {
+  return `${media}.json`;
+}
+
+/** A fresh temp path next to `final`, unique per writer. */
+export function tempPath(final: string): string {
+  return `${final}.${process.pid}-${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`;
+}
+
+/** Translates a disk error: ENOSPC/EDQUOT → DISK_FULL, anything else → CACHE_IO, keeping the cause. */
+export function ioError(err: unknown, action: string, path: string): AppError {
+  if (err instanceof AppError) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  const full = code === 'ENOSPC' || code === 'EDQUOT';
+  const reason = err instanceof Error ? err.message : String(err);
+  return new AppError(
+    full ? 'DISK_FULL' : 'CACHE_IO',
+    full
+      ? `disk full while trying to ${action} '${path}'; free space on the share volume or lower cache.max_mb`
+      : `cache could not ${action} '${path}': ${reason}`,
+    { cause: err },
+  );
+}
+
+/** Deletes a file; a missing file is not an error. */
+export async function unlinkIfPresent(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+/** fsyncs a directory so a rename in it survives a power cut (best effort: some filesystems refuse). */
+export async function syncDir(dir: string): Promise<void> {
+  try {
+    const fh = await open(dir, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    // Directory fsync is unsupported on some filesystems (and on Windows); the rename itself is still atomic.
+  }
+}

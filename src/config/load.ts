@@ -1,0 +1,144 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { AppError } from '../shared/errors.js';
+import { type Options, OptionsSchema } from './schema.js';
+
+/** Where the Supervisor writes the add-on's options. */
+export const ADDON_OPTIONS_PATH = '/data/options.json';
+
+/** Environment variables that override options (DESIGN "Running"). */
+const ENV_OVERRIDES: Array<[string, (raw: Record<string, unknown>, value: string) => void]> = [
+  ['TTS_HUB_MQTT_URL', (raw, v) => setPath(raw, ['mqtt', 'url'], v)],
+  ['TTS_HUB_SHARE_DIR', (raw, v) => setPath(raw, ['share_dir'], v)],
+  ['TTS_HUB_HTTP_PORT', (raw, v) => setPath(raw, ['http', 'port'], Number(v))],
+  ['TTS_HUB_LOG_LEVEL', (raw, v) => setPath(raw, ['log_level'], v)],
+  ['TTS_HUB_EXTERNAL_URL', (raw, v) => setPath(raw, ['http', 'external_url'], v)],
+  ['TTS_HUB_API_TOKEN', (raw, v) => setPath(raw, ['http', 'api_token'], v)],
+];
+
+function setPath(raw: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = raw;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path[path.length - 1] as string] = value;
+}
+
+/** The loaded configuration plus facts about where it came from. */
+export interface LoadedConfig {
+  options: Options;
+  /** The file the options came from, or undefined for defaults only. */
+  source: string | undefined;
+  /** True inside the add-on (Supervisor token present or /data/options.json used). */
+  inAddon: boolean;
+  /** Base URL of the Supervisor API (`TTS_HUB_SUPERVISOR_URL`, default http://supervisor). */
+  supervisorUrl: string;
+  /** Bearer token for the Supervisor (`SUPERVISOR_TOKEN`), if any. */
+  supervisorToken: string | undefined;
+}
+
+/** Formats zod issues as `path: message` lines, one per problem. */
+export function formatIssues(issues: z.core.$ZodIssue[]): string[] {
+  return issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
+}
+
+/**
+ * Validates raw options against the schema.
+ * @throws AppError CONFIG_INVALID whose message lists every problem as `path: message`, one per line.
+ */
+export function parseOptions(raw: unknown): Options {
+  const result = OptionsSchema.safeParse(raw);
+  if (!result.success) {
+    throw new AppError(
+      'CONFIG_INVALID',
+      `invalid configuration:\n  ${formatIssues(result.error.issues).join('\n  ')}`,
+    );
+  }
+  const options = result.data;
+  const names = new Set<string>();
+  const problems: string[] = [];
+  for (const engine of options.engines) {
+    if (names.has(engine.name)) problems.push(`engines: duplicate engine name '${engine.name}'`);
+    names.add(engine.name);
+  }
+  if (options.default_engine && !names.has(options.default_engine)) {
+    problems.push(
+      `default_engine: '${options.default_engine}' is not in engines[] (${[...names].join(', ')})`,
+    );
+  }
+  if (problems.length)
+    throw new AppError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`);
+  return options;
+}
+
+function readConfigFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new AppError('CONFIG_INVALID', `cannot read config file ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  try {
+    return path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new AppError(
+      'CONFIG_INVALID',
+      `config file ${path} is not valid JSON/YAML: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
+/** Returns the value of `--config FILE` / `--config=FILE` in argv, if given. */
+export function configArg(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--config') return argv[i + 1];
+    if (arg.startsWith('--config=')) return arg.slice('--config='.length);
+  }
+  return undefined;
+}
+
+/**
+ * Loads options: `--config FILE` (JSON or YAML) if given, else /data/options.json when present (the add-on),
+ * else defaults; then the TTS_HUB_* environment overrides; then validation.
+ * Empty `share_dir` becomes /share/tts_hub in the add-on and ./share elsewhere.
+ * @throws AppError CONFIG_INVALID listing every problem.
+ */
+export function loadConfig(
+  argv: string[] = process.argv.slice(2),
+  env: NodeJS.ProcessEnv = process.env,
+): LoadedConfig {
+  const explicit = configArg(argv);
+  let source: string | undefined;
+  if (explicit) source = resolve(explicit);
+  else if (existsSync(ADDON_OPTIONS_PATH)) source = ADDON_OPTIONS_PATH;
+  const rawValue = source ? readConfigFile(source) : {};
+  if (typeof rawValue !== 'object' || rawValue === null || Array.isArray(rawValue)) {
+    throw new AppError('CONFIG_INVALID', `invalid configuration:\n  (root): expected an object in ${source}`);
+  }
+  const raw = structuredClone(rawValue) as Record<string, unknown>;
+  for (const [name, apply] of ENV_OVERRIDES) {
+    const value = env[name];
+    if (value !== undefined && value !== '') apply(raw, value);
+  }
+  const options = parseOptions(raw);
+  const supervisorToken = env.SUPERVISOR_TOKEN || undefined;
+  const inAddon = supervisorToken !== undefined || source === ADDON_OPTIONS_PATH;
+  if (!options.share_dir) options.share_dir = inAddon ? '/share/tts_hub' : resolve('share');
+  return {
+    options,
+    source,
+    inAddon,
+    supervisorUrl: (env.TTS_HUB_SUPERVISOR_URL || 'http://supervisor').replace(/\/+$/, ''),
+    supervisorToken,
+  };
+}

@@ -1,0 +1,66 @@
+import { type LoadedConfig, loadConfig } from './config/load.js';
+import { createHub, type Hub } from './hub.js';
+import { isAppError } from './shared/errors.js';
+import { createLog } from './shared/log.js';
+
+/** Shutdown budget: in-flight work gets this long to finish before it is cancelled (SIGTERM handling). */
+const SHUTDOWN_GRACE_MS = 8000;
+
+function fail(err: unknown): never {
+  process.stderr.write(`tts-hub: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+}
+
+async function main(): Promise<void> {
+  let config: LoadedConfig;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    fail(err);
+  }
+  const log = createLog(config.options.log_level);
+  let hub: Hub;
+  try {
+    hub = await createHub(config, log);
+  } catch (err) {
+    if (isAppError(err)) fail(err);
+    throw err;
+  }
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const hardStop = setTimeout(() => {
+      log.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS + 2000);
+    hardStop.unref();
+    hub.stop(SHUTDOWN_GRACE_MS).then(
+      () => {
+        log.info('stopped');
+        process.exit(0);
+      },
+      (err) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled rejection'));
+  try {
+    await hub.start();
+  } catch (err) {
+    log.fatal({ err }, 'start failed');
+    await hub.stop(0).catch(() => {});
+    fail(err);
+  }
+  const say = `mosquitto_pub -h ${new URL(hub.brokerUrl()).hostname} -p ${new URL(hub.brokerUrl()).port || 1883} -t ${config.options.topics.say} -m "The washing machine has finished."`;
+  process.stdout.write(
+    `\nTTS Hub is running.\n  Say something:   ${say}\n  Results:         mosquitto_sub -h ${new URL(hub.brokerUrl()).hostname} -t ${config.options.topics.result}\n  Or over HTTP:    curl -s -X POST ${hub.baseUrl}/api/say -H 'content-type: application/json' -d '{"text":"Hello"}'\n  Audio files:     ${config.options.share_dir}/cache (served at ${hub.baseUrl}/api/audio/<key>.opus)\n\n`,
+  );
+}
+
+main().catch((err) => fail(err));

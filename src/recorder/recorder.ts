@@ -1,0 +1,351 @@
+/**
+ * The recorder service: the one place every recording source (MQTT `recorder/<device>/start|audio|stop`, Hermes
+ * `audioFrame`, a Wyoming microphone) feeds through `open(device, format)` → `write(pcm)` → `close()`.
+ * It recovers stale recordings at start, keeps the index of finished ones, reports status, and prunes.
+ */
+import { mkdir, rmdir, statfs, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { type ScheduledTask, schedule } from 'node-cron';
+import { type AudioFormat, MIC_FORMAT } from '../audio/format.js';
+import { AppError } from '../shared/errors.js';
+import type { Log } from '../shared/log.js';
+import { describeFinished, scanRecordingFiles } from './catalog.js';
+import { LiveStatus } from './live-status.js';
+import { checkDevice, checkId, filePath, locate, newRecordingId, recordingsRoot } from './names.js';
+import { type RecoveryOutcome, recoverStale } from './recovery.js';
+import { selectForPruning } from './retention.js';
+import { type LiveSession, type RecordingSession, type SessionEnd, startSession } from './session.js';
+import {
+  compareRows,
+  type DeviceStatus,
+  type RecorderTotals,
+  type RecordingInfo,
+  type RecordingRow,
+  type RecordingSource,
+  toRow,
+} from './status.js';
+
+/** What {@link createRecorder} needs: the `recorder` options slice plus collaborators. */
+export interface RecorderOptions {
+  /** The share dir; recordings go to `<shareDir>/recordings`. */
+  shareDir: string;
+  /** Opus bitrate in kbit/s (option `recorder.bitrate_kbps`). */
+  bitrateKbps: number;
+  /** Keep the WAV sidecar beside the finished `.opus` (option `recorder.keep_wav`). */
+  keepWav: boolean;
+  /** Delete recordings older than this many days; 0 keeps them (option `recorder.retention_days`). */
+  retentionDays: number;
+  /** Keep all recordings under this many MiB, deleting the oldest; 0 disables (option `recorder.max_total_mb`). */
+  maxTotalMb: number;
+  /** URL of `GET /api/recordings/<id>/audio` for a recording id. */
+  publicUrl: (id: string) => string;
+  log: Log;
+  /** Publish `recorder/<device>/status` (retained). Called on every change and every `statusIntervalMs` while recording. */
+  onStatus: (device: string, payload: DeviceStatus) => void;
+  /** Publish `recorder/status` (retained). Called after every device status round. */
+  onTotals?: (payload: RecorderTotals) => void;
+  /** A recording with no audio for this long ends; 0 disables. Default 10 000 ms. */
+  idleTimeoutMs?: number;
+  /** Status period while recording, in ms. Default 1000 (DESIGN: at least every 2 s). */
+  statusIntervalMs?: number;
+  /** Bound on PCM buffered per recording (waiting for the disk or for ffmpeg), in bytes. Default 4 MiB. */
+  maxBufferedBytes?: number;
+  /** node-cron expression of the retention run. Default hourly, `'17 * * * *'`. */
+  pruneCron?: string;
+}
+
+/** Per-recording choices of {@link Recorder.open}. */
+export interface OpenOptions {
+  /** The recording id (checked like a device name); default a fresh random id. */
+  id?: string;
+  /** Which adapter feeds it (shown in the status). Default 'other'. */
+  source?: RecordingSource;
+  /** Overrides the recorder's idle timeout for this recording, in ms; 0 disables. */
+  idleTimeoutMs?: number;
+}
+
+/** What {@link Recorder.prune} deleted. */
+export interface PruneResult {
+  deleted: string[];
+  freedBytes: number;
+}
+
+/** The recorder service. */
+export interface Recorder {
+  /**
+   * Recovers stale recordings, loads the index, schedules retention and starts status reporting.
+   * @returns what recovery did. Aborting `signal` stops recovery early.
+   */
+  start(signal?: AbortSignal): Promise<RecoveryOutcome>;
+  /** Refuses new recordings, finalizes every open one, stops timers and the cron job. */
+  stop(): Promise<void>;
+  /**
+   * Starts a recording of `device` (ending the one it has in progress first). Default format: 16 kHz s16le mono.
+   * @throws AppError INVALID_DEVICE; BAD_PAYLOAD (bad id or format); CONFLICT (id in use); SHUTTING_DOWN;
+   * DISK_FULL / CACHE_IO (files cannot be created); FFMPEG_NOT_FOUND.
+   */
+  open(device: string, format?: AudioFormat, opts?: OpenOptions): Promise<RecordingSession>;
+  /** The recording in progress on `device`, if any (adapters route `audio` messages with it). */
+  active(device: string): RecordingSession | undefined;
+  /** Rows of `GET /api/recordings`: in-progress first, then newest first. */
+  list(): Promise<RecordingRow[]>;
+  /**
+   * One recording (`path` is the file to serve: the partial file while recording).
+   * @throws AppError BAD_PAYLOAD (bad id) or NOT_FOUND.
+   */
+  get(id: string): Promise<RecordingInfo>;
+  /**
+   * Deletes a finished recording and its sidecar.
+   * @throws AppError BAD_PAYLOAD, NOT_FOUND, or CONFLICT while it is in progress.
+   */
+  delete(id: string): Promise<void>;
+  /** The `recorder/<device>/status` payload now. @throws AppError INVALID_DEVICE. */
+  deviceStatus(device: string): DeviceStatus;
+  /** The `recorder/status` payload now (disk free space from fs.statfs). */
+  totals(): Promise<RecorderTotals>;
+  /** Applies retention now (the cron job calls this); never touches a recording in progress. */
+  prune(now?: Date): Promise<PruneResult>;
+}
+
+const FORMAT_WIDTHS = new Set([1, 2, 4]);
+
+function checkFormat(format: AudioFormat): AudioFormat {
+  const ok =
+    Number.isInteger(format.rateHz) &&
+    format.rateHz >= 1000 &&
+    format.rateHz <= 384_000 &&
+    FORMAT_WIDTHS.has(format.widthBytes) &&
+    Number.isInteger(format.channels) &&
+    format.channels >= 1 &&
+    format.channels <= 8;
+  if (!ok) {
+    throw new AppError(
+      'BAD_PAYLOAD',
+      `audio format ${JSON.stringify(format)} refused; rate 1000-384000 Hz, width 1, 2 or 4 bytes, 1-8 channels`,
+    );
+  }
+  return format;
+}
+
+/** Creates the recorder; nothing runs until `start()`. */
+export function createRecorder(opts: RecorderOptions): Recorder {
+  return new RecorderService(opts);
+}
+
+class RecorderService implements Recorder {
+  private readonly sessions = new Map<string, LiveSession>();
+  private readonly finished = new Map<string, RecordingInfo>();
+  private readonly status: LiveStatus;
+  private readonly log: Log;
+  private readonly opening = new Map<string, Promise<unknown>>();
+  private cron: ScheduledTask | undefined;
+  private started: Promise<RecoveryOutcome> | undefined;
+  private stopping = false;
+
+  constructor(private readonly opts: RecorderOptions) {
+    this.log = opts.log.child({ mod: 'recorder' });
+    this.status = new LiveStatus({
+      sessions: this.sessions,
+      shareDir: opts.shareDir,
+      publicUrl: opts.publicUrl,
+      intervalMs: opts.statusIntervalMs ?? 1000,
+      log: this.log,
+      onStatus: opts.onStatus,
+      onTotals: opts.onTotals,
+      totals: () => this.totals(),
+    });
+  }
+
+  start(signal?: AbortSignal): Promise<RecoveryOutcome> {
+    this.started ??= this.boot(signal);
+    return this.started;
+  }
+
+  private async boot(signal?: AbortSignal): Promise<RecoveryOutcome> {
+    await mkdir(recordingsRoot(this.opts.shareDir), { recursive: true });
+    const entries = await scanRecordingFiles(this.opts.shareDir);
+    const { bitrateKbps, keepWav, shareDir } = this.opts;
+    const outcome = await recoverStale(entries, { shareDir, bitrateKbps, keepWav, log: this.log, signal });
+    for (const entry of entries) {
+      if (!entry.kinds.has('final')) continue;
+      const info = await describeFinished(shareDir, entry.loc, filePath(entry.loc, 'final'));
+      if (info) this.finished.set(info.id, info);
+    }
+    for (const { info, fromSidecar } of outcome.recovered) {
+      this.finished.set(info.id, info);
+      this.status.ended(info, { fromSidecar, recovered: true });
+    }
+    for (const failure of outcome.failed) this.status.failed(failure.device, failure.error);
+    this.cron = schedule(this.opts.pruneCron ?? '17 * * * *', () => this.prune(), {
+      name: 'recorder-retention',
+      noOverlap: true,
+    });
+    await this.prune();
+    this.status.start();
+    return outcome;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.cron?.destroy();
+    this.cron = undefined;
+    await Promise.allSettled([...this.opening.values()]);
+    await Promise.all([...this.sessions.values()].map((s) => s.close()));
+    this.status.stop();
+    await this.status.publishTotals();
+  }
+
+  async open(
+    device: string,
+    format: AudioFormat = MIC_FORMAT,
+    opts: OpenOptions = {},
+  ): Promise<RecordingSession> {
+    checkDevice(device);
+    checkFormat(format);
+    const id = opts.id === undefined ? newRecordingId() : checkId(opts.id);
+    if (this.stopping) throw new AppError('SHUTTING_DOWN', 'the recorder is stopping; recording refused');
+    if (!this.started) throw new AppError('INTERNAL', 'recorder.open() called before start()');
+    await this.started;
+    // One open at a time per device, so "end the current recording, start the next" stays ordered.
+    const previous = this.opening.get(device) ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(() => this.openNow(device, format, id, opts));
+    this.opening.set(device, next);
+    try {
+      return await next;
+    } finally {
+      if (this.opening.get(device) === next) this.opening.delete(device);
+    }
+  }
+
+  private async openNow(
+    device: string,
+    format: AudioFormat,
+    id: string,
+    opts: OpenOptions,
+  ): Promise<LiveSession> {
+    await this.sessions.get(device)?.close();
+    if (this.stopping) throw new AppError('SHUTTING_DOWN', 'the recorder is stopping; recording refused');
+    const inUse = this.finished.has(id) || [...this.sessions.values()].some((s) => s.id === id);
+    if (inUse)
+      throw new AppError('CONFLICT', `recording id '${id}' is already in use; pick another or omit it`);
+    const session = await startSession({
+      shareDir: this.opts.shareDir,
+      loc: locate(this.opts.shareDir, device, id, new Date()),
+      format,
+      source: opts.source ?? 'other',
+      bitrateKbps: this.opts.bitrateKbps,
+      keepWav: this.opts.keepWav,
+      idleTimeoutMs: opts.idleTimeoutMs ?? this.opts.idleTimeoutMs ?? 10_000,
+      maxBufferedBytes: this.opts.maxBufferedBytes ?? 4 * 1024 * 1024,
+      log: this.log,
+      onChange: () => this.status.publish(device),
+      onEnd: (end) => this.onEnd(session, end),
+    });
+    this.sessions.set(device, session);
+    this.log.info({ device, id, source: session.source, format }, 'recording started');
+    this.status.publish(device);
+    return session;
+  }
+
+  private onEnd(session: LiveSession, end: SessionEnd): void {
+    if (this.sessions.get(session.device) === session) this.sessions.delete(session.device);
+    const { info, fromSidecar, error } = end;
+    this.log.info(
+      { device: info.device, id: info.id, ms: info.durationMs, bytes: info.bytes },
+      'recording ended',
+    );
+    // A recording that could not be finalized stays on disk as partial + sidecar for start-up recovery.
+    if (info.path.endsWith('.opus') && !info.path.endsWith('.partial.opus')) this.finished.set(info.id, info);
+    this.status.ended(info, { fromSidecar, recovered: false }, error);
+  }
+
+  active(device: string): RecordingSession | undefined {
+    return this.sessions.get(device);
+  }
+
+  async list(): Promise<RecordingRow[]> {
+    const all = [...(await this.status.liveInfos()), ...this.finished.values()];
+    return all.sort(compareRows).map((info) => toRow(info, this.opts.publicUrl(info.id)));
+  }
+
+  async get(id: string): Promise<RecordingInfo> {
+    checkId(id);
+    const live = (await this.status.liveInfos()).find((info) => info.id === id);
+    const info = live ?? this.finished.get(id);
+    if (!info) throw new AppError('NOT_FOUND', `recording '${id}' not found`);
+    return info;
+  }
+
+  async delete(id: string): Promise<void> {
+    checkId(id);
+    if ([...this.sessions.values()].some((s) => s.id === id)) {
+      throw new AppError('CONFLICT', `recording '${id}' is in progress; stop it before deleting`);
+    }
+    const info = this.finished.get(id);
+    if (!info) throw new AppError('NOT_FOUND', `recording '${id}' not found`);
+    await this.remove(info);
+    this.status.publish(info.device);
+    await this.status.publishTotals();
+  }
+
+  /** Deletes a finished recording's files (and its day folder when empty). */
+  private async remove(info: RecordingInfo): Promise<void> {
+    this.finished.delete(info.id);
+    await unlink(info.path).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw new AppError('CACHE_IO', `cannot delete ${info.file}: ${err.message}`);
+    });
+    await unlink(info.path.replace(/\.opus$/, '.wav')).catch(() => {});
+    await rmdir(dirname(info.path)).catch(() => {});
+    this.log.info({ device: info.device, id: info.id, bytes: info.bytes }, 'recording deleted');
+  }
+
+  deviceStatus(device: string): DeviceStatus {
+    return this.status.device(checkDevice(device));
+  }
+
+  async totals(): Promise<RecorderTotals> {
+    let finishedBytes = 0;
+    for (const info of this.finished.values()) finishedBytes += info.bytes;
+    const free = await statfs(this.opts.shareDir).then(
+      (s) => s.bavail * s.bsize,
+      () => -1,
+    );
+    return {
+      recording: this.sessions.size,
+      recordings: this.finished.size,
+      total_bytes: finishedBytes + this.status.liveBytes(),
+      disk_free_bytes: free,
+    };
+  }
+
+  async prune(now = new Date()): Promise<PruneResult> {
+    const { retentionDays, maxTotalMb } = this.opts;
+    const chosen = selectForPruning(
+      [...this.finished.values()],
+      { retentionDays, maxTotalMb },
+      now,
+      this.status.liveBytes(),
+    );
+    const result: PruneResult = { deleted: [], freedBytes: 0 };
+    for (const info of chosen) {
+      try {
+        await this.remove(info);
+        result.deleted.push(info.id);
+        result.freedBytes += info.bytes;
+      } catch (err) {
+        this.log.error(
+          { id: info.id, err: (err as Error).message },
+          'retention could not delete a recording',
+        );
+      }
+    }
+    if (result.deleted.length > 0) {
+      this.log.info(
+        { count: result.deleted.length, bytes: result.freedBytes },
+        'retention pruned recordings',
+      );
+      await this.status.publishTotals();
+    }
+    return result;
+  }
+}

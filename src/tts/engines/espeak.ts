@@ -1,0 +1,140 @@
+import type { AudioChunk } from '../../audio/format.js';
+import type { Log } from '../../shared/log.js';
+import type { Engine, EngineHealth, SynthesisRequest, Voice } from '../engine.js';
+import { decodeWav } from './audio-source.js';
+import { runCliOnce, streamCli } from './cli-process.js';
+import { probeHealth, splitCommand, voiceNotFound } from './engine-errors.js';
+
+/**
+ * espeak-ng, the embedded default engine. `espeak-ng --stdout` writes a WAV (22050 Hz, s16le, mono) whose
+ * header claims a bogus size when streaming to a pipe, so the WAV is parsed as it arrives and the size is
+ * ignored. Voices come from `espeak-ng --voices` (columns: Pty, Language, Age/Gender, VoiceName, File,
+ * Other Languages). Source: espeak-ng `src/espeak-ng.c` and `docs/mkvoice.md`; checked against 1.51.
+ */
+
+/** Options of {@link createEspeakEngine}. */
+export interface EspeakEngineOptions {
+  name: string;
+  /** Default voice identifier (`en`, `en-us`, `de`, or with a variant: `en+f3`). */
+  voice?: string;
+  /** Default language when no voice is given; picks a voice like a request's `language`. */
+  language?: string;
+  log: Log;
+  /** Executable and fixed arguments; default `espeak-ng`. */
+  command?: string;
+}
+
+/** Voice used when neither request nor options name a voice or a language. */
+export const ESPEAK_DEFAULT_VOICE = 'en';
+
+/**
+ * Parses `espeak-ng --voices` output into voices named by their language identifier (what `-v` takes).
+ * `languages` holds the identifier and the "Other Languages" entries; `description` the VoiceName.
+ */
+export function parseEspeakVoices(text: string): Voice[] {
+  const voices: Voice[] = [];
+  for (const line of text.split('\n').slice(1)) {
+    const cols = line.trim().split(/\s+/);
+    const [, language, , voiceName] = cols;
+    if (!language || !voiceName || cols.length < 5) continue;
+    const others = [...line.matchAll(/\(([^\s()]+) \d+\)/g)].map((m) => m[1] ?? '');
+    voices.push({
+      name: language,
+      languages: [language, ...others.filter((o) => o && o !== language)],
+      description: voiceName.replaceAll('_', ' '),
+    });
+  }
+  return voices;
+}
+
+/** Lower-cases a language tag and uses `-` as separator (`en_US` → `en-us`). */
+function normalizeTag(tag: string): string {
+  return tag.trim().toLowerCase().replaceAll('_', '-');
+}
+
+/**
+ * Picks the espeak voice for a language tag: an exact identifier, else the first voice listing the tag
+ * among its languages, else the tag's primary subtag (`de-AT` → `de`). Undefined when nothing fits.
+ */
+export function voiceForLanguage(voices: Voice[], language: string): string | undefined {
+  const tag = normalizeTag(language);
+  const exact = voices.find((v) => v.name === tag) ?? voices.find((v) => v.languages.includes(tag));
+  if (exact) return exact.name;
+  const primary = tag.split('-')[0] ?? tag;
+  return primary !== tag ? voiceForLanguage(voices, primary) : undefined;
+}
+
+/**
+ * Resolves a requested voice against the list: an identifier (case-insensitive), optionally with a
+ * `+variant`, or a VoiceName such as `English_(America)`. Returns the `-v` argument.
+ */
+export function resolveEspeakVoice(voices: Voice[], requested: string): string | undefined {
+  const [base = '', variant] = requested.trim().split('+', 2);
+  const wanted = normalizeTag(base);
+  const byName =
+    voices.find((v) => v.name === wanted) ??
+    voices.find((v) => v.description?.toLowerCase() === base.toLowerCase().replaceAll('_', ' '));
+  if (!byName) return undefined;
+  return variant ? `${byName.name}+${variant}` : byName.name;
+}
+
+/**
+ * Creates the espeak-ng engine. Voice choice: request `voice`, else a voice for request `language`, else
+ * the options' `voice`, else a voice for the options' `language`, else `en`.
+ * `synthesize` yields 22050 Hz s16le mono chunks as espeak-ng writes them; aborting kills espeak-ng.
+ * @throws (from synthesize) AppError VOICE_NOT_FOUND (names known voices), ENGINE_UNAVAILABLE (espeak-ng
+ *   not installed), ENGINE_FAILED (non-zero exit, stderr tail), ENGINE_BAD_RESPONSE (not a WAV), or the
+ *   abort error (ENGINE_TIMEOUT for a timeout signal).
+ */
+export function createEspeakEngine(opts: EspeakEngineOptions): Engine {
+  const name = opts.name;
+  const argv0 = splitCommand(opts.command ?? 'espeak-ng');
+  const log = opts.log.child({ engine: name });
+  let voiceList: Promise<Voice[]> | undefined;
+
+  const voices = (signal?: AbortSignal): Promise<Voice[]> => {
+    voiceList ??= runCliOnce(name, [...argv0, '--voices'], { signal }).then(parseEspeakVoices);
+    // A failed listing is not cached, so the next call tries again.
+    voiceList.catch(() => {
+      voiceList = undefined;
+    });
+    return voiceList;
+  };
+
+  const pickVoice = async (request: SynthesisRequest, signal: AbortSignal): Promise<string> => {
+    const list = await voices(signal);
+    if (request.voice) {
+      return resolveEspeakVoice(list, request.voice) ?? throwNotFound(`voice '${request.voice}'`);
+    }
+    if (request.language) {
+      return voiceForLanguage(list, request.language) ?? throwNotFound(`language '${request.language}'`);
+    }
+    if (opts.voice) return resolveEspeakVoice(list, opts.voice) ?? throwNotFound(`voice '${opts.voice}'`);
+    if (opts.language) {
+      return voiceForLanguage(list, opts.language) ?? throwNotFound(`language '${opts.language}'`);
+    }
+    return ESPEAK_DEFAULT_VOICE;
+    function throwNotFound(what: string): never {
+      throw voiceNotFound(
+        name,
+        what,
+        list.map((v) => v.name),
+      );
+    }
+  };
+
+  async function* synthesize(request: SynthesisRequest, signal: AbortSignal): AsyncGenerator<AudioChunk> {
+    const voice = await pickVoice(request, signal);
+    log.debug({ voice, chars: request.text.length }, 'espeak synthesize');
+    // --stdin reads the whole text as one utterance (without it espeak-ng speaks line by line);
+    // -b 1: UTF-8 input. The text never becomes an argument, so a leading '-' is harmless.
+    const argv = [...argv0, '--stdout', '--stdin', '-b', '1', '-v', voice];
+    const bytes = streamCli({ engine: name, argv, stdinText: request.text }, signal);
+    yield* decodeWav(name, bytes);
+  }
+
+  const probe = (signal?: AbortSignal): Promise<EngineHealth> =>
+    probeHealth(() => runCliOnce(name, [...argv0, '--version'], { signal }));
+
+  return { name, type: 'espeak', synthesize, voices, probe };
+}

@@ -1,0 +1,51 @@
+import { type ErrorBody, errorBody } from '../shared/errors.js';
+import type { SayResult } from './say-service.js';
+
+/** The `tts/result` JSON of a successful say (DESIGN "MQTT"), snake_case. */
+export interface ResultPayload {
+  id: string;
+  ok: true;
+  text_chars: number;
+  engine: string;
+  voice: string | null;
+  cached: boolean;
+  url: string;
+  format: string;
+  duration_ms: number;
+  bytes: number;
+  latency_ms: { total: number; first_audio: number };
+  fallback_from?: string[];
+  targets?: Array<{ name: string; ok: boolean; error?: string }>;
+}
+
+/** The `tts/result` JSON of a failed say: `{id, ok:false, error:{code, message}}`. */
+export interface ErrorPayload {
+  id: string;
+  ok: false;
+  error: ErrorBody;
+}
+
+/** Converts a SayResult to its wire JSON. `fallback_from` appears only when a fallback happened. */
+export function resultPayload(r: SayResult): ResultPayload {
+  const payload: ResultPayload = {
+    id: r.id,
+    ok: true,
+    text_chars: r.textChars,
+    engine: r.engine,
+    voice: r.voice ?? null,
+    cached: r.cached,
+    url: r.url,
+    format: r.format,
+    duration_ms: r.durationMs,
+    bytes: r.bytes,
+    latency_ms: { total: r.latencyMs.total, first_audio: r.latencyMs.firstAudio },
+  };
+  if (r.fallbackFrom.length) payload.fallback_from = r.fallbackFrom;
+  if (r.targets) payload.targets = r.targets;
+  return payload;
+}
+
+/** Converts an error to the failed-result JSON. */
+export function errorPayload(id: string, err: unknown): ErrorPayload {
+  return { id, ok: false, error: errorBody(err) };
+}

@@ -1,0 +1,143 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { OUTPUT_FORMATS, type OutputFormat } from '../audio/format.js';
+import { normalizeText } from '../cache/key.js';
+import { AppError, type ErrorCode } from '../shared/errors.js';
+
+/**
+ * The wire body of a say request, shared by MQTT `tts/say` (JSON form) and HTTP `POST /api/say`
+ * (DESIGN "MQTT"): snake_case, validated strictly so a typo in a field name is reported, not ignored.
+ */
+export const SayBodySchema = z.strictObject({
+  text: z.string(),
+  id: z.union([z.string().max(128), z.number()]).optional(),
+  engine: z.string().max(64).optional(),
+  voice: z.string().max(128).optional(),
+  speaker: z.string().max(128).optional(),
+  language: z.string().max(32).optional(),
+  target: z.union([z.string().min(1).max(128), z.array(z.string().min(1).max(128)).max(16)]).optional(),
+  format: z.string().optional(),
+  cache: z.boolean().optional(),
+  priority: z.string().optional(),
+  volume: z.number().optional(),
+  reply_to: z.string().max(256).optional(),
+  /** HTTP only: answer as soon as the audio URL exists instead of when synthesis ends. */
+  wait: z.boolean().optional(),
+});
+export type SayBody = z.infer<typeof SayBodySchema>;
+
+/** Request priority: `high` goes ahead of queued normal requests and interrupts a target. */
+export type Priority = 'normal' | 'high';
+
+/** A validated say request in the domain's terms. */
+export interface SayRequest {
+  id: string;
+  text: string;
+  engine?: string;
+  voice?: string;
+  speaker?: string;
+  language?: string;
+  targets: string[];
+  format: OutputFormat;
+  cache: boolean;
+  priority: Priority;
+  /** 0–1. */
+  volume?: number;
+  replyTo?: string;
+  wait: boolean;
+}
+
+function fail(code: ErrorCode, message: string, id: string): never {
+  throw new AppError(code, message, { details: { id } });
+}
+
+/** The first zod issue of a failed parse, as `field: message`. */
+function describeIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'invalid request';
+  const where = issue.path.length ? issue.path.join('.') : 'payload';
+  return `${where}: ${issue.message}`;
+}
+
+/**
+ * Turns a parsed body into a SayRequest, checking everything that does not need the engines:
+ * empty text, length, format, priority, volume. Engine, voice and target names are checked by the say service.
+ * @param maxTextChars the `max_text_chars` option.
+ * @throws AppError TEXT_EMPTY, TEXT_TOO_LONG, FORMAT_UNSUPPORTED, BAD_PAYLOAD; `details.id` carries the id.
+ */
+export function toSayRequest(body: unknown, maxTextChars: number): SayRequest {
+  const rawId =
+    typeof body === 'object' && body !== null && 'id' in body ? (body as { id: unknown }).id : undefined;
+  const fallbackId = typeof rawId === 'string' || typeof rawId === 'number' ? String(rawId) : randomUUID();
+  if (Array.isArray(body))
+    fail('BAD_PAYLOAD', 'payload is a JSON array; send an object with "text"', fallbackId);
+  const parsed = SayBodySchema.safeParse(body);
+  if (!parsed.success) fail('BAD_PAYLOAD', describeIssue(parsed.error), fallbackId);
+  const b = parsed.data;
+  const id = b.id === undefined ? fallbackId : String(b.id);
+  const text = normalizeText(b.text);
+  if (!text) fail('TEXT_EMPTY', 'text is empty; send something to say', id);
+  if (text.length > maxTextChars) {
+    fail(
+      'TEXT_TOO_LONG',
+      `text has ${text.length} characters; the limit (max_text_chars) is ${maxTextChars}`,
+      id,
+    );
+  }
+  const format = b.format ?? 'opus';
+  if (!(OUTPUT_FORMATS as readonly string[]).includes(format)) {
+    fail('FORMAT_UNSUPPORTED', `format '${format}' is not supported; use ${OUTPUT_FORMATS.join(', ')}`, id);
+  }
+  const priority = b.priority ?? 'normal';
+  if (priority !== 'normal' && priority !== 'high') {
+    fail('BAD_PAYLOAD', `priority '${priority}' is not valid; use normal or high`, id);
+  }
+  if (b.volume !== undefined && !(b.volume >= 0 && b.volume <= 1)) {
+    fail('BAD_PAYLOAD', `volume ${b.volume} is out of range; use 0 to 1`, id);
+  }
+  const targets = b.target === undefined ? [] : Array.isArray(b.target) ? b.target : [b.target];
+  return {
+    id,
+    text,
+    engine: b.engine || undefined,
+    voice: b.voice || undefined,
+    speaker: b.speaker || undefined,
+    language: b.language || undefined,
+    targets,
+    format: format as OutputFormat,
+    cache: b.cache ?? true,
+    priority,
+    volume: b.volume,
+    replyTo: b.reply_to,
+    wait: b.wait ?? true,
+  };
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Parses an MQTT `tts/say` payload: a JSON object (starts with `{`), or else plain text.
+ * @throws AppError TEXT_EMPTY (empty payload), INVALID_UTF8, INVALID_JSON, BAD_PAYLOAD (a JSON array or
+ *   another non-object JSON value that starts like JSON), plus everything toSayRequest throws.
+ */
+export function parseSayPayload(payload: Buffer, maxTextChars: number): SayRequest {
+  const id = randomUUID();
+  if (payload.length === 0) fail('TEXT_EMPTY', 'payload is empty; send text or {"text": "..."}', id);
+  let text: string;
+  try {
+    text = utf8.decode(payload);
+  } catch {
+    fail('INVALID_UTF8', 'payload is not valid UTF-8 text', id);
+  }
+  const trimmed = text.trim();
+  if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
+    let json: unknown;
+    try {
+      json = JSON.parse(trimmed);
+    } catch (err) {
+      fail('INVALID_JSON', `payload looks like JSON but does not parse: ${(err as Error).message}`, id);
+    }
+    return toSayRequest(json, maxTextChars);
+  }
+  return toSayRequest({ text, id }, maxTextChars);
+}

@@ -1,0 +1,270 @@
+import { performance } from 'node:perf_hooks';
+import { encodeStream } from '../audio/encoder.js';
+import type { AudioChunk, OutputFormat } from '../audio/format.js';
+import { pcmDurationMs } from '../audio/format.js';
+import { cacheKey } from '../cache/key.js';
+import type { CacheStore } from '../cache/store.js';
+import { AppError, toAppError } from '../shared/errors.js';
+import type { Log } from '../shared/log.js';
+import type { Dispatcher, EngineEntry } from './dispatcher.js';
+import type { SayRequest } from './say-request.js';
+
+/** A target's outcome in a result. */
+export interface TargetOutcome {
+  name: string;
+  ok: boolean;
+  error?: string;
+}
+
+/** The finished audio a say produced, as handed to targets. */
+export interface SayAudio {
+  key: string;
+  format: OutputFormat;
+  url: string;
+  path: string;
+  durationMs: number;
+  bytes: number;
+}
+
+/** A successful say, in the domain's terms; `resultPayload` turns it into the tts/result JSON. */
+export interface SayResult {
+  id: string;
+  textChars: number;
+  engine: string;
+  voice: string | undefined;
+  cached: boolean;
+  key: string;
+  url: string;
+  format: OutputFormat;
+  durationMs: number;
+  bytes: number;
+  latencyMs: { total: number; firstAudio: number };
+  fallbackFrom: string[];
+  targets?: TargetOutcome[];
+}
+
+/** Delivers finished audio to a request's targets (the playback domain). */
+export type DeliverFn = (
+  request: SayRequest,
+  audio: SayAudio,
+  signal: AbortSignal,
+) => Promise<TargetOutcome[]>;
+
+/** The one domain service every input calls (DESIGN "Architecture rules"). */
+export interface SayService {
+  /**
+   * Validates names, looks up the cache, dispatches with fallback, encodes, caches, delivers to targets.
+   * @throws AppError ENGINE_NOT_FOUND, VOICE_NOT_FOUND, TARGET_NOT_FOUND, SHUTTING_DOWN, engine errors when
+   *   every engine failed, FFMPEG_FAILED, CACHE_IO / DISK_FULL.
+   */
+  say(request: SayRequest, signal?: AbortSignal): Promise<SayResult>;
+  /** Syntheses in flight now. */
+  inFlight(): number;
+  /** Stops taking work; waits up to `graceMs` for in-flight says, then aborts them. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Collaborators of the say service. */
+export interface SayServiceDeps {
+  dispatcher: Dispatcher;
+  cache: CacheStore;
+  /** False when `cache.enabled` is off: nothing is answered from the cache (files are still written to serve). */
+  cacheLookups: boolean;
+  bitrateKbps: number;
+  /** Public URL of a cached audio file. */
+  audioUrl(key: string, format: OutputFormat): string;
+  /** Checks target names; throws TARGET_NOT_FOUND. Absent: any target is refused. */
+  checkTargets?(names: string[]): void;
+  deliver?: DeliverFn;
+  log: Log;
+}
+
+interface Produced {
+  key: string;
+  voice: string | undefined;
+  cached: boolean;
+  path: string;
+  bytes: number;
+  durationMs: number;
+  firstAudioMs: number;
+}
+
+async function checkVoice(entry: EngineEntry, voice: string, signal: AbortSignal): Promise<void> {
+  let voices: Array<{ name: string }>;
+  try {
+    voices = await entry.engine.voices(signal);
+  } catch {
+    return; // The engine is unreachable: the fallback chain decides, not the voice list.
+  }
+  if (voices.length === 0 || voices.some((v) => v.name === voice)) return;
+  const known = voices.slice(0, 20).map((v) => v.name);
+  throw new AppError(
+    'VOICE_NOT_FOUND',
+    `voice '${voice}' not found on engine '${entry.engine.name}'; known voices: ${known.join(', ')}${voices.length > 20 ? ', …' : ''}`,
+  );
+}
+
+/** Builds the say service. */
+export function createSayService(deps: SayServiceDeps): SayService {
+  const { dispatcher, cache, log } = deps;
+  const running = new Set<AbortController>();
+  let closing = false;
+
+  async function produce(
+    request: SayRequest,
+    entry: EngineEntry,
+    signal: AbortSignal,
+    isFallback: boolean,
+    t0: number,
+  ): Promise<Produced> {
+    const voice = isFallback ? entry.voice : (request.voice ?? entry.voice);
+    const speaker = isFallback ? entry.speaker : (request.speaker ?? entry.speaker);
+    const language = request.language ?? entry.language;
+    const key = cacheKey({
+      engine: entry.engine.name,
+      voice: voice ?? '',
+      speaker,
+      language,
+      engineOptions: entry.gainDb ? { gain_db: entry.gainDb } : undefined,
+      format: request.format,
+      text: request.text,
+    });
+    const hit = request.cache && deps.cacheLookups ? cache.get(key, request.format) : undefined;
+    if (hit) {
+      const ms = performance.now() - t0;
+      return {
+        key,
+        voice,
+        cached: true,
+        path: hit.path,
+        bytes: hit.bytes,
+        durationMs: hit.durationMs,
+        firstAudioMs: ms,
+      };
+    }
+    let pcmBytes = 0;
+    let firstFormat: AudioChunk['format'] | undefined;
+    const chunks = entry.engine.synthesize({ text: request.text, voice, speaker, language }, signal);
+    async function* counted(): AsyncIterable<AudioChunk> {
+      for await (const chunk of chunks) {
+        firstFormat ??= chunk.format;
+        pcmBytes += chunk.pcm.length;
+        yield chunk;
+      }
+    }
+    const writer = cache.beginWrite(key, request.format);
+    let firstAudioMs = 0;
+    try {
+      for await (const bytes of encodeStream(counted(), {
+        format: request.format,
+        bitrateKbps: deps.bitrateKbps,
+        gainDb: entry.gainDb,
+        signal,
+      })) {
+        if (!firstAudioMs) firstAudioMs = performance.now() - t0;
+        await writer.write(bytes);
+      }
+      const durationMs = firstFormat ? Math.round(pcmDurationMs(pcmBytes, firstFormat)) : 0;
+      const entryOnDisk = await writer.commit({
+        text: request.text,
+        engine: entry.engine.name,
+        voice: voice ?? '',
+        durationMs,
+      });
+      if (!entryOnDisk) {
+        throw new AppError(
+          'CACHE_IO',
+          `the audio (${durationMs} ms) is larger than the whole cache; raise cache.max_mb`,
+        );
+      }
+      return {
+        key,
+        voice,
+        cached: false,
+        path: entryOnDisk.path,
+        bytes: entryOnDisk.bytes,
+        durationMs,
+        firstAudioMs,
+      };
+    } catch (err) {
+      await writer.abort();
+      throw err;
+    }
+  }
+
+  return {
+    async say(request, signal) {
+      if (closing) throw new AppError('SHUTTING_DOWN', 'the hub is shutting down; try again when it is back');
+      const t0 = performance.now();
+      const controller = new AbortController();
+      const combined = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
+      running.add(controller);
+      try {
+        const chain = dispatcher.chain(request.engine);
+        if (request.targets.length) {
+          if (!deps.checkTargets) throw new AppError('TARGET_NOT_FOUND', 'no targets are configured');
+          deps.checkTargets(request.targets);
+        }
+        if (request.voice) await checkVoice(chain[0] as EngineEntry, request.voice, combined);
+        const outcome = await dispatcher.run(request.engine, combined, (entry, sig, isFallback) =>
+          produce(request, entry, sig, isFallback, t0),
+        );
+        const p = outcome.value;
+        const result: SayResult = {
+          id: request.id,
+          textChars: request.text.length,
+          engine: outcome.engine.engine.name,
+          voice: p.voice,
+          cached: p.cached,
+          key: p.key,
+          url: deps.audioUrl(p.key, request.format),
+          format: request.format,
+          durationMs: p.durationMs,
+          bytes: p.bytes,
+          latencyMs: { total: 0, firstAudio: Math.round(p.firstAudioMs * 10) / 10 },
+          fallbackFrom: outcome.fallbackFrom,
+        };
+        if (request.targets.length && deps.deliver) {
+          const audio: SayAudio = {
+            key: p.key,
+            format: request.format,
+            url: result.url,
+            path: p.path,
+            durationMs: p.durationMs,
+            bytes: p.bytes,
+          };
+          result.targets = await deps.deliver(request, audio, combined);
+        }
+        result.latencyMs.total = Math.round((performance.now() - t0) * 10) / 10;
+        log.info(
+          {
+            id: request.id,
+            engine: result.engine,
+            cached: result.cached,
+            chars: result.textChars,
+            ms: result.latencyMs.total,
+          },
+          'said',
+        );
+        return result;
+      } catch (err) {
+        if (controller.signal.aborted && closing) {
+          throw new AppError('SHUTTING_DOWN', 'the hub shut down before this request finished', {
+            cause: err,
+          });
+        }
+        throw toAppError(err);
+      } finally {
+        running.delete(controller);
+      }
+    },
+    inFlight: () => running.size,
+    async stop(graceMs = 8000) {
+      closing = true;
+      const deadline = Date.now() + graceMs;
+      while (running.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      for (const c of running) c.abort(new AppError('SHUTTING_DOWN', 'shutting down'));
+      while (running.size) await new Promise((r) => setTimeout(r, 20));
+    },
+  };
+}

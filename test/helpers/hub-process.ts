@@ -1,0 +1,93 @@
+/** Runs the hub as a real child process (`node --import tsx src/main.ts --config FILE`), as users run it. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './ports.js';
+
+const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** A running hub process. */
+export interface HubProcess {
+  child: ChildProcess;
+  /** http://127.0.0.1:<port> */
+  baseUrl: string;
+  port: number;
+  shareDir: string;
+  /** Everything the process printed so far (stdout and stderr). */
+  output(): string;
+  /** Parsed JSON log lines so far. */
+  logs(): Array<Record<string, unknown>>;
+  /** Sends SIGTERM and resolves with the exit code (SIGKILL after `timeoutMs`). */
+  stop(timeoutMs?: number): Promise<number | null>;
+  /** Removes the share dir (after stop). */
+  cleanup(): void;
+}
+
+/**
+ * Starts the hub with `options` written to a temp JSON config; share dir and HTTP port are fresh unless given.
+ * Resolves when the log says "hub started". @throws with the output when the process exits first.
+ */
+export async function startHub(
+  options: Record<string, unknown>,
+  opts: { env?: NodeJS.ProcessEnv; shareDir?: string; readyTimeoutMs?: number } = {},
+): Promise<HubProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'tts-hub-test-'));
+  const shareDir = opts.shareDir ?? join(dir, 'share');
+  const port = ((options.http as { port?: number } | undefined)?.port ?? (await freePort())) as number;
+  const config = {
+    ...options,
+    share_dir: shareDir,
+    http: { external_url: `http://127.0.0.1:${port}`, ...(options.http as object), port },
+  };
+  const configPath = join(dir, 'options.json');
+  writeFileSync(configPath, JSON.stringify(config));
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(REPO_DIR, 'src/main.ts'), '--config', configPath],
+    {
+      cwd: REPO_DIR,
+      env: { ...process.env, SUPERVISOR_TOKEN: '', ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let text = '';
+  child.stdout?.on('data', (b: Buffer) => {
+    text += b.toString('utf8');
+  });
+  child.stderr?.on('data', (b: Buffer) => {
+    text += b.toString('utf8');
+  });
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);
+  while (!text.includes('"hub started"')) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`hub exited early:\n${text}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`hub not ready in time:\n${text}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    child,
+    baseUrl: `http://127.0.0.1:${port}`,
+    port,
+    shareDir,
+    output: () => text,
+    logs: () =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+    async stop(timeoutMs = 15_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
