@@ -131,7 +131,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
         protocolVersion: chosen.embedded ? 4 : 5,
         log: log.child({ mod: 'mqtt' }),
       });
-      await bus.start(signal);
+      // Handlers first: a persistent session delivers requests queued while the hub was down right after CONNACK.
       await attachSayTopic({
         bus,
         sayTopic: options.topics.say,
@@ -140,6 +140,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
         maxTextChars: options.max_text_chars,
         log: log.child({ mod: 'mqtt-say' }),
       });
+      await bus.start(signal);
       monitor.onChange = () => {
         publishStatus().catch((err) => log.warn({ err }, 'status publish failed'));
       };

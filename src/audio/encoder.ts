@@ -42,7 +42,7 @@ export interface EncodedStream extends AsyncIterable<Buffer> {
 }
 
 function gainArgs(gainDb: number | undefined): string[] {
-  return gainDb ? ['-af', `volume=${gainDb}dB`] : [];
+  return gainDb && Number.isFinite(gainDb) ? ['-af', `volume=${gainDb}dB`] : [];
 }
 
 /** Codec and muxer arguments of one output format; `live` picks stream-friendly muxer options. */
@@ -74,17 +74,12 @@ function outputArgs(settings: EncodeSettings, live: boolean): string[] {
  * Exported for unit tests and benchmarks.
  */
 export function encoderArgs(input: AudioFormat, settings: EncodeSettings): string[] {
+  const pcm = ['-f', ffmpegPcmFormat(input), '-ar', String(input.rateHz), '-ac', String(input.channels)];
   return [
-    ...[
-      '-f',
-      ffmpegPcmFormat(input),
-      '-ar',
-      String(input.rateHz),
-      '-ac',
-      String(input.channels),
-      '-i',
-      'pipe:0',
-    ],
+    // Without these ffmpeg reads ~5 s of input to "find stream info" before it writes a single byte.
+    ...['-probesize', '32', '-analyzeduration', '0'],
+    ...pcm,
+    ...['-i', 'pipe:0'],
     ...gainArgs(settings.gainDb),
     ...outputArgs(settings, true),
     'pipe:1',

@@ -25,9 +25,12 @@ export interface HttpDeps {
  */
 export async function buildServer(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: deps.log.child({ mod: 'http' }) as FastifyServerOptions['loggerInstance'],
+    // Per-request logs only at debug/trace; at info they would drown the say logs.
+    loggerInstance: deps.log.child(
+      { mod: 'http' },
+      { level: ['debug', 'trace'].includes(deps.log.level) ? deps.log.level : 'warn' },
+    ) as FastifyServerOptions['loggerInstance'],
     bodyLimit: 256 * 1024,
-    disableRequestLogging: true,
   });
   app.setErrorHandler((err, request, reply) => {
     if (err instanceof AppError) {

@@ -15,7 +15,11 @@ export interface MqttBus {
   /** Connects and publishes `online` on the availability topic; resolves on the first connect. */
   start(signal?: AbortSignal): Promise<void>;
   publish: PublishFn;
-  /** Subscribes `filter` (wildcards allowed) at `qos`; mqtt.js resubscribes on reconnect. */
+  /**
+   * Registers `handler` for `filter` (wildcards allowed) at `qos`. Call it before `start()` for topics whose
+   * queued QoS 1 messages must not be missed: a persistent session delivers them right after CONNACK.
+   * mqtt.js resubscribes on reconnect.
+   */
   subscribe(filter: string, qos: 0 | 1, handler: MessageHandler): Promise<void>;
   /** Publishes `offline` (retained) and disconnects cleanly. */
   stop(): Promise<void>;
@@ -53,7 +57,7 @@ export function createMqttBus(opts: {
   log: Log;
 }): MqttBus {
   const { log } = opts;
-  const handlers: Array<{ filter: string; handler: MessageHandler }> = [];
+  const handlers: Array<{ filter: string; qos: 0 | 1; handler: MessageHandler }> = [];
   let client: MqttClient | undefined;
 
   const publish: PublishFn = async (topic, payload, pubOpts = {}) => {
@@ -80,6 +84,9 @@ export function createMqttBus(opts: {
       });
       const c = client;
       c.on('connect', () => {
+        // Small result messages must not wait on Nagle + delayed ACK (~40 ms per hop on loopback).
+        const stream = c.stream as { setNoDelay?: (on: boolean) => void };
+        stream.setNoDelay?.(true);
         log.info({ url: opts.url }, 'mqtt connected');
         c.publish(opts.availabilityTopic, 'online', { qos: 1, retain: true });
       });
@@ -104,11 +111,11 @@ export function createMqttBus(opts: {
           resolve();
         });
       });
+      for (const { filter, qos } of handlers) await c.subscribeAsync(filter, { qos });
     },
     async subscribe(filter, qos, handler) {
-      if (!client) throw new Error('mqtt bus not started');
-      handlers.push({ filter, handler });
-      await client.subscribeAsync(filter, { qos });
+      handlers.push({ filter, qos, handler });
+      if (client?.connected) await client.subscribeAsync(filter, { qos });
     },
     async stop() {
       const c = client;

@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import type { AudioFormat } from '../audio/format.js';
 import { AppError } from '../shared/errors.js';
 
 /** What device names and recording ids must match (DESIGN MQTT `recorder/<device>/...`). */
@@ -54,6 +55,30 @@ export function checkId(id: string): string {
     );
   }
   return id;
+}
+
+const FORMAT_WIDTHS = new Set([1, 2, 4]);
+
+/**
+ * Returns `format` when it is PCM the recorder can encode: 1000-384000 Hz, 1, 2 or 4 bytes, 1-8 channels.
+ * @throws AppError BAD_PAYLOAD otherwise.
+ */
+export function checkFormat(format: AudioFormat): AudioFormat {
+  const ok =
+    Number.isInteger(format.rateHz) &&
+    format.rateHz >= 1000 &&
+    format.rateHz <= 384_000 &&
+    FORMAT_WIDTHS.has(format.widthBytes) &&
+    Number.isInteger(format.channels) &&
+    format.channels >= 1 &&
+    format.channels <= 8;
+  if (!ok) {
+    throw new AppError(
+      'BAD_PAYLOAD',
+      `audio format ${JSON.stringify(format)} refused; rate 1000-384000 Hz, width 1, 2 or 4 bytes, 1-8 channels`,
+    );
+  }
+  return format;
 }
 
 /** A fresh recording id: 12 lowercase hex digits. */

@@ -3,18 +3,35 @@
  * `audioFrame`, a Wyoming microphone) feeds through `open(device, format)` → `write(pcm)` → `close()`.
  * It recovers stale recordings at start, keeps the index of finished ones, reports status, and prunes.
  */
+import { createReadStream } from 'node:fs';
 import { mkdir, rmdir, statfs, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { Readable } from 'node:stream';
 import { type ScheduledTask, schedule } from 'node-cron';
 import { type AudioFormat, MIC_FORMAT } from '../audio/format.js';
-import { AppError } from '../shared/errors.js';
+import { AppError, toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import { describeFinished, scanRecordingFiles } from './catalog.js';
+import { followStream } from './follow.js';
 import { LiveStatus } from './live-status.js';
-import { checkDevice, checkId, filePath, locate, newRecordingId, recordingsRoot } from './names.js';
+import {
+  checkDevice,
+  checkFormat,
+  checkId,
+  filePath,
+  locate,
+  newRecordingId,
+  recordingsRoot,
+} from './names.js';
 import { type RecoveryOutcome, recoverStale } from './recovery.js';
 import { selectForPruning } from './retention.js';
-import { type LiveSession, type RecordingSession, type SessionEnd, startSession } from './session.js';
+import {
+  type LiveSession,
+  type RecordingSession,
+  type SessionEnd,
+  type SessionOptions,
+  startSession,
+} from './session.js';
 import {
   compareRows,
   type DeviceStatus,
@@ -70,6 +87,17 @@ export interface PruneResult {
   freedBytes: number;
 }
 
+/** The audio of one recording for `GET /api/recordings/<id>/audio`. */
+export interface RecordingAudio {
+  info: RecordingInfo;
+  contentType: 'audio/ogg';
+  /**
+   * The Ogg Opus bytes. In progress: the partial file from its start, following new pages until the recording
+   * ends (chunked; no length). Finished: the whole file (`info.path`, `info.bytes`; serve Range from the path).
+   */
+  body: Readable;
+}
+
 /** The recorder service. */
 export interface Recorder {
   /**
@@ -95,6 +123,12 @@ export interface Recorder {
    */
   get(id: string): Promise<RecordingInfo>;
   /**
+   * Opens a recording's audio; a recording in progress is followed live until it ends. Aborting `signal`
+   * ends the body.
+   * @throws AppError BAD_PAYLOAD or NOT_FOUND.
+   */
+  audio(id: string, signal?: AbortSignal): Promise<RecordingAudio>;
+  /**
    * Deletes a finished recording and its sidecar.
    * @throws AppError BAD_PAYLOAD, NOT_FOUND, or CONFLICT while it is in progress.
    */
@@ -105,26 +139,6 @@ export interface Recorder {
   totals(): Promise<RecorderTotals>;
   /** Applies retention now (the cron job calls this); never touches a recording in progress. */
   prune(now?: Date): Promise<PruneResult>;
-}
-
-const FORMAT_WIDTHS = new Set([1, 2, 4]);
-
-function checkFormat(format: AudioFormat): AudioFormat {
-  const ok =
-    Number.isInteger(format.rateHz) &&
-    format.rateHz >= 1000 &&
-    format.rateHz <= 384_000 &&
-    FORMAT_WIDTHS.has(format.widthBytes) &&
-    Number.isInteger(format.channels) &&
-    format.channels >= 1 &&
-    format.channels <= 8;
-  if (!ok) {
-    throw new AppError(
-      'BAD_PAYLOAD',
-      `audio format ${JSON.stringify(format)} refused; rate 1000-384000 Hz, width 1, 2 or 4 bytes, 1-8 channels`,
-    );
-  }
-  return format;
 }
 
 /** Creates the recorder; nothing runs until `start()`. */
@@ -228,7 +242,7 @@ class RecorderService implements Recorder {
     const inUse = this.finished.has(id) || [...this.sessions.values()].some((s) => s.id === id);
     if (inUse)
       throw new AppError('CONFLICT', `recording id '${id}' is already in use; pick another or omit it`);
-    const session = await startSession({
+    const session = await this.startFor(device, {
       shareDir: this.opts.shareDir,
       loc: locate(this.opts.shareDir, device, id, new Date()),
       format,
@@ -247,6 +261,17 @@ class RecorderService implements Recorder {
     return session;
   }
 
+  /** Starts a session; a failure (full disk, no ffmpeg) also shows in the device's status. */
+  private async startFor(device: string, opts: SessionOptions): Promise<LiveSession> {
+    try {
+      return await startSession(opts);
+    } catch (err) {
+      const error = toAppError(err, 'CACHE_IO');
+      this.status.failed(device, error);
+      throw error;
+    }
+  }
+
   private onEnd(session: LiveSession, end: SessionEnd): void {
     if (this.sessions.get(session.device) === session) this.sessions.delete(session.device);
     const { info, fromSidecar, error } = end;
@@ -260,7 +285,8 @@ class RecorderService implements Recorder {
   }
 
   active(device: string): RecordingSession | undefined {
-    return this.sessions.get(device);
+    const session = this.sessions.get(device);
+    return session?.active ? session : undefined;
   }
 
   async list(): Promise<RecordingRow[]> {
@@ -274,6 +300,15 @@ class RecorderService implements Recorder {
     const info = live ?? this.finished.get(id);
     if (!info) throw new AppError('NOT_FOUND', `recording '${id}' not found`);
     return info;
+  }
+
+  async audio(id: string, signal?: AbortSignal): Promise<RecordingAudio> {
+    const info = await this.get(id);
+    const session = [...this.sessions.values()].find((s) => s.id === id);
+    const body = session
+      ? followStream(info.path, () => session.active, signal)
+      : createReadStream(info.path, { signal });
+    return { info, contentType: 'audio/ogg', body };
   }
 
   async delete(id: string): Promise<void> {

@@ -80,7 +80,14 @@ export async function startSession(opts: SessionOptions): Promise<LiveSession> {
   } catch (err) {
     throw ioError(err, sidecarPath);
   }
-  const session: LiveSession = new LiveSession(opts, sidecar);
+  let session: LiveSession;
+  try {
+    session = new LiveSession(opts, sidecar);
+  } catch (err) {
+    await sidecar.finish().catch(() => {});
+    await unlink(sidecarPath).catch(() => {});
+    throw err;
+  }
   return session;
 }
 
@@ -122,7 +129,7 @@ export class LiveSession implements RecordingSession {
       },
     });
     if (opts.idleTimeoutMs > 0) {
-      this.idleTimer = setTimeout(() => void this.close(), opts.idleTimeoutMs);
+      this.idleTimer = setTimeout(() => this.closeInBackground(), opts.idleTimeoutMs);
       this.idleTimer.unref();
     }
   }
@@ -184,7 +191,17 @@ export class LiveSession implements RecordingSession {
       { id: this.id, device: this.device, code: err.code, err: err.message },
       'recording failed',
     );
-    void this.close();
+    this.closeInBackground();
+  }
+
+  /** Closes without a caller to await it (idle timeout, failure); an unexpected error is logged, never thrown. */
+  private closeInBackground(): void {
+    this.close().catch((err: unknown) => {
+      this.opts.log.error(
+        { id: this.id, device: this.device, err: (err as Error).message },
+        'closing failed',
+      );
+    });
   }
 
   close(): Promise<RecordingInfo> {

@@ -1,7 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { encodeStream } from '../audio/encoder.js';
-import type { AudioChunk, OutputFormat } from '../audio/format.js';
-import { pcmDurationMs } from '../audio/format.js';
+import type { OutputFormat } from '../audio/format.js';
 import { cacheKey } from '../cache/key.js';
 import type { CacheStore } from '../cache/store.js';
 import { AppError, toAppError } from '../shared/errors.js';
@@ -43,6 +42,18 @@ export interface SayResult {
   targets?: TargetOutcome[];
 }
 
+/** Counters since start: requests answered ok or with an error, cache hits and misses, engine runs per engine. */
+export interface SayStats {
+  ok: number;
+  errors: number;
+  cacheHits: number;
+  cacheMisses: number;
+  /** Syntheses started per engine name (every attempt, including failed ones). */
+  engineRuns: Record<string, number>;
+  /** Total latency of the last successful say, in ms. */
+  lastLatencyMs: number;
+}
+
 /** Delivers finished audio to a request's targets (the playback domain). */
 export type DeliverFn = (
   request: SayRequest,
@@ -60,6 +71,8 @@ export interface SayService {
   say(request: SayRequest, signal?: AbortSignal): Promise<SayResult>;
   /** Syntheses in flight now. */
   inFlight(): number;
+  /** Counters since start. */
+  stats(): SayStats;
   /** Stops taking work; waits up to `graceMs` for in-flight says, then aborts them. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -108,6 +121,14 @@ async function checkVoice(entry: EngineEntry, voice: string, signal: AbortSignal
 export function createSayService(deps: SayServiceDeps): SayService {
   const { dispatcher, cache, log } = deps;
   const running = new Set<AbortController>();
+  const counters: SayStats = {
+    ok: 0,
+    errors: 0,
+    cacheHits: 0,
+    cacheMisses: 0,
+    engineRuns: {},
+    lastLatencyMs: 0,
+  };
   let closing = false;
 
   async function produce(
@@ -131,6 +152,7 @@ export function createSayService(deps: SayServiceDeps): SayService {
     });
     const hit = request.cache && deps.cacheLookups ? cache.get(key, request.format) : undefined;
     if (hit) {
+      counters.cacheHits++;
       const ms = performance.now() - t0;
       return {
         key,
@@ -142,29 +164,23 @@ export function createSayService(deps: SayServiceDeps): SayService {
         firstAudioMs: ms,
       };
     }
-    let pcmBytes = 0;
-    let firstFormat: AudioChunk['format'] | undefined;
+    counters.cacheMisses++;
+    counters.engineRuns[entry.engine.name] = (counters.engineRuns[entry.engine.name] ?? 0) + 1;
     const chunks = entry.engine.synthesize({ text: request.text, voice, speaker, language }, signal);
-    async function* counted(): AsyncIterable<AudioChunk> {
-      for await (const chunk of chunks) {
-        firstFormat ??= chunk.format;
-        pcmBytes += chunk.pcm.length;
-        yield chunk;
-      }
-    }
     const writer = cache.beginWrite(key, request.format);
     let firstAudioMs = 0;
     try {
-      for await (const bytes of encodeStream(counted(), {
+      const encoded = encodeStream(chunks, {
         format: request.format,
         bitrateKbps: deps.bitrateKbps,
         gainDb: entry.gainDb,
         signal,
-      })) {
+      });
+      for await (const bytes of encoded) {
         if (!firstAudioMs) firstAudioMs = performance.now() - t0;
         await writer.write(bytes);
       }
-      const durationMs = firstFormat ? Math.round(pcmDurationMs(pcmBytes, firstFormat)) : 0;
+      const durationMs = Math.round(encoded.inputDurationMs);
       const entryOnDisk = await writer.commit({
         text: request.text,
         engine: entry.engine.name,
@@ -236,6 +252,8 @@ export function createSayService(deps: SayServiceDeps): SayService {
           result.targets = await deps.deliver(request, audio, combined);
         }
         result.latencyMs.total = Math.round((performance.now() - t0) * 10) / 10;
+        counters.ok++;
+        counters.lastLatencyMs = result.latencyMs.total;
         log.info(
           {
             id: request.id,
@@ -248,6 +266,7 @@ export function createSayService(deps: SayServiceDeps): SayService {
         );
         return result;
       } catch (err) {
+        counters.errors++;
         if (controller.signal.aborted && closing) {
           throw new AppError('SHUTTING_DOWN', 'the hub shut down before this request finished', {
             cause: err,
@@ -259,6 +278,7 @@ export function createSayService(deps: SayServiceDeps): SayService {
       }
     },
     inFlight: () => running.size,
+    stats: () => structuredClone(counters),
     async stop(graceMs = 8000) {
       closing = true;
       const deadline = Date.now() + graceMs;

@@ -20,7 +20,10 @@ export async function connectSayClient(
 ): Promise<SayClient> {
   const sayTopic = opts.sayTopic ?? 'tts/say';
   const resultTopic = opts.resultTopic ?? 'tts/result';
-  const client = await mqtt.connectAsync(url, { clientId: `test-${Math.random().toString(16).slice(2)}` });
+  const client = await mqtt.connectAsync(url, {
+    clientId: `test-${Math.random().toString(16).slice(2)}`,
+    protocolVersion: 5,
+  });
   const received: SayClient['received'] = [];
   const waiters: Array<{ topic: string; match: (p: Buffer) => boolean; resolve: (p: Buffer) => void }> = [];
   client.on('message', (topic, payload, packet) => {

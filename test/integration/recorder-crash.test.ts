@@ -83,8 +83,8 @@ describe('recorder crash recovery', () => {
     const [line] = (await once(proc.stdout, 'data')) as [Buffer];
     expect(line.toString()).toContain('ready');
     const pcm = await tone(4);
-    for (let at = 0; at < pcm.length; at += 3200) {
-      proc.stdin.write(pcm.subarray(at, at + 3200));
+    for (let at = 0; at < pcm.length; at += BYTES_PER_S / 10) {
+      proc.stdin.write(pcm.subarray(at, at + BYTES_PER_S / 10));
       await sleep(100);
     }
     await sleep(500); // the last chunk reaches the sidecar

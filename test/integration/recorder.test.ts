@@ -3,7 +3,7 @@
  * recording, atomic finalization, a killed encoder, recovery without a sidecar, retention, refusals.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, truncate } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -170,6 +170,41 @@ describe('recorder with real ffmpeg', () => {
     expect(totals.at(-1)?.disk_free_bytes).toBeGreaterThan(0);
   });
 
+  it('streams a recording in progress from its start and follows it to the end', async () => {
+    shareDir = await mkdtemp(join(tmpdir(), 'rec-'));
+    const rec = await startRecorder();
+    const session = await rec.open('desk');
+    await feed(session, speech6s.subarray(0, BYTES_PER_S));
+    const audio = await rec.audio(session.id);
+    expect(audio.info.inProgress).toBe(true);
+    const parts: Buffer[] = [];
+    const reading = (async () => {
+      for await (const part of audio.body) parts.push(part as Buffer);
+    })();
+    await feed(session, speech6s.subarray(BYTES_PER_S, 3 * BYTES_PER_S));
+    await session.close();
+    await reading;
+    const copy = join(shareDir, 'streamed.opus');
+    await writeFile(copy, Buffer.concat(parts));
+    expect(Math.abs((await decodedMs(copy)) - 3000)).toBeLessThanOrEqual(400);
+  });
+
+  it('a second open on the same device finalizes the first recording', async () => {
+    shareDir = await mkdtemp(join(tmpdir(), 'rec-'));
+    const rec = await startRecorder();
+    const first = await rec.open('hall');
+    first.write(speech6s.subarray(0, BYTES_PER_S));
+    const second = await rec.open('hall');
+    expect(first.active).toBe(false);
+    expect(rec.active('hall')).toBe(second);
+    const rows = await rec.list();
+    expect(rows.map((r) => [r.id, r.in_progress])).toEqual([
+      [second.id, true],
+      [first.id, false],
+    ]);
+    expect(rows[1]?.duration_ms).toBe(1000);
+  });
+
   it('keeps every byte when only ffmpeg is killed mid-recording, and says so in the status', async () => {
     shareDir = await mkdtemp(join(tmpdir(), 'rec-'));
     const rec = await startRecorder({ keepWav: true });
@@ -249,7 +284,7 @@ describe('recorder with real ffmpeg', () => {
     expect(Math.abs((row?.duration_ms ?? 0) - 1000)).toBeLessThanOrEqual(100);
   });
 
-  it('prunes by age and by total size, oldest first, never the recording in progress', async () => {
+  it('prunes recordings older than retention_days, oldest first, never the recording in progress', async () => {
     shareDir = await mkdtemp(join(tmpdir(), 'rec-'));
     const rec = await startRecorder({ retentionDays: 1 });
     const ids: string[] = [];

@@ -171,7 +171,7 @@ describe('parseWavStream', () => {
   it('converts 32-bit float (scipy layout: 18-byte fmt and a fact chunk) to s16le', async () => {
     const values = [0, 0.5, -0.5, 1, -1, 2, -2];
     const floats = Buffer.alloc(values.length * 4);
-    values.forEach((v, i) => floats.writeFloatLE(v, i * 4));
+    for (const [i, v] of values.entries()) floats.writeFloatLE(v, i * 4);
     const fmt = Buffer.alloc(18);
     fmt.writeUInt16LE(3, 0);
     fmt.writeUInt16LE(1, 2);

@@ -69,7 +69,8 @@ export function splitCommand(command: string): string[] {
  * VOICE_NOT_FOUND for `what` (e.g. `voice 'x'`) on `engine`, naming up to 40 known voices.
  */
 export function voiceNotFound(engine: string, what: string, known: readonly string[]): AppError {
-  const list = known.length === 0 ? 'none reported' : known.slice(0, 40).join(', ') + (known.length > 40 ? ', …' : '');
+  const list =
+    known.length === 0 ? 'none reported' : known.slice(0, 40).join(', ') + (known.length > 40 ? ', …' : '');
   return new AppError('VOICE_NOT_FOUND', `${what} not found on engine '${engine}'; known voices: ${list}`, {
     details: { engine },
   });

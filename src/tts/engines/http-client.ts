@@ -14,17 +14,6 @@ import { abortError, errorMessage } from './engine-errors.js';
 export const HTTP_SMALL_TIMEOUT_MS = 5000;
 const ERROR_BODY_CHARS = 300;
 
-const UNREACHABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EAI_AGAIN',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_SOCKET',
-]);
-
 function causeCode(err: unknown): string | undefined {
   let e: unknown = err;
   for (let depth = 0; depth < 4 && e instanceof Error; depth++) {

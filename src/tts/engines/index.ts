@@ -2,8 +2,14 @@ import type { EngineOptions } from '../../config/schema.js';
 import { AppError } from '../../shared/errors.js';
 import type { Log } from '../../shared/log.js';
 import type { Engine } from '../engine.js';
+import { createCoquiEngine } from './coqui.js';
 import { createEspeakEngine } from './espeak.js';
+import { createOpenAiEngine } from './openai.js';
+import { createPiperCliEngine } from './piper-cli.js';
+import { createPiperHttpEngine } from './piper-http.js';
+import { createPocketTtsCliEngine, createPocketTtsHttpEngine } from './pocket-tts.js';
 import { createWyomingEngine } from './wyoming.js';
+import { createXttsEngine } from './xtts.js';
 
 /**
  * Builds engines from their options (`engines[]`): one switch over type and transport (DESIGN "Engines
@@ -26,7 +32,12 @@ export type EngineTransport = (typeof ENGINE_TRANSPORTS)[keyof typeof ENGINE_TRA
 /** Default server addresses per transport, from each project's documented default port. */
 export const DEFAULT_ENGINE_URLS: Partial<Record<`${EngineOptions['type']}:${string}`, string>> = {
   'piper:wyoming': 'tcp://127.0.0.1:10200',
+  'piper:http': 'http://127.0.0.1:5000',
   'wyoming:wyoming': 'tcp://127.0.0.1:10200',
+  'xtts:xtts_api': 'http://127.0.0.1:8020',
+  'xtts:xtts_stream': 'http://127.0.0.1:8020',
+  'xtts:coqui': 'http://127.0.0.1:5002',
+  'pocket_tts:http': 'http://127.0.0.1:8000',
 };
 
 /** Collaborators every engine receives. */
@@ -77,26 +88,43 @@ export function engineUrl(options: EngineOptions, transport: string): string {
  */
 export function createEngine(options: EngineOptions, deps: EngineDeps): Engine {
   const transport = engineTransport(options);
-  const { name, voice, speaker, language } = options;
-  const log = deps.log;
-  switch (options.type) {
-    case 'espeak':
-      return createEspeakEngine({ name, voice, language, log, command: options.command });
-    case 'piper':
-    case 'wyoming':
-      if (transport === 'wyoming') {
-        const url = engineUrl(options, transport);
-        return createWyomingEngine({ name, type: options.type, url, voice, speaker, language, log });
-      }
-      break;
-    case 'xtts':
-    case 'pocket_tts':
-    case 'openai':
-      break;
-    default: {
-      const never: never = options.type;
-      throw new AppError('CONFIG_INVALID', `unknown engine type '${String(never)}'`);
-    }
+  const { name, voice, speaker, language, command } = options;
+  const { log } = deps;
+  const url = (): string => engineUrl(options, transport);
+  switch (`${options.type}:${transport}`) {
+    case 'espeak:cli':
+      return createEspeakEngine({ name, voice, language, log, command });
+    case 'piper:wyoming':
+      return createWyomingEngine({ name, type: 'piper', url: url(), voice, speaker, language, log });
+    case 'wyoming:wyoming':
+      return createWyomingEngine({ name, type: 'wyoming', url: url(), voice, speaker, language, log });
+    case 'piper:http':
+      return createPiperHttpEngine({ name, url: url(), voice, speaker, language, log });
+    case 'piper:cli':
+      return createPiperCliEngine({ name, command, voice, speaker, language, log });
+    case 'xtts:xtts_api':
+    case 'xtts:xtts_stream':
+      return createXttsEngine({
+        name,
+        transport: transport as 'xtts_api' | 'xtts_stream',
+        url: url(),
+        voice,
+        speaker,
+        language,
+        log,
+      });
+    case 'xtts:coqui':
+      return createCoquiEngine({ name, url: url(), voice, speaker, language, log });
+    case 'xtts:openai':
+      return createOpenAiEngine({ name, type: 'xtts', url: url(), voice, language, log });
+    case 'openai:openai':
+      return createOpenAiEngine({ name, url: url(), voice, language, log });
+    case 'pocket_tts:http':
+      return createPocketTtsHttpEngine({ name, url: url(), voice, log });
+    case 'pocket_tts:cli':
+      return createPocketTtsCliEngine({ name, command, voice, log });
+    default:
+      // engineTransport() has already refused unknown combinations; this guards a table edit.
+      throw new AppError('CONFIG_INVALID', `engine '${name}': ${options.type}/${transport} is not supported`);
   }
-  throw new AppError('CONFIG_INVALID', `engine '${name}': ${options.type}/${transport} is not available yet`);
 }

@@ -103,7 +103,12 @@ export function createPiperCliEngine(opts: PiperCliEngineOptions): Engine {
       await cache.refresh();
       hit = local.find((v) => v.voice.name === id);
     }
-    if (!hit) throw voiceNotFound(name, `voice '${wanted}'`, local.map((v) => v.voice.name));
+    if (!hit)
+      throw voiceNotFound(
+        name,
+        `voice '${wanted}'`,
+        local.map((v) => v.voice.name),
+      );
     return hit;
   };
 
@@ -114,7 +119,12 @@ export function createPiperCliEngine(opts: PiperCliEngineOptions): Engine {
     const voices = await cache.get();
     const voice = language ? voiceForLanguage(voices, language) : voices[0];
     const hit = voice && local.find((v) => v.voice.name === voice.name);
-    if (!hit) throw voiceNotFound(name, `a voice for language '${language ?? 'any'}'`, voices.map((v) => v.name));
+    if (!hit)
+      throw voiceNotFound(
+        name,
+        `a voice for language '${language ?? 'any'}'`,
+        voices.map((v) => v.name),
+      );
     return hit;
   };
 
@@ -124,7 +134,11 @@ export function createPiperCliEngine(opts: PiperCliEngineOptions): Engine {
     if ('id' in s) return s.id;
     const id = voice.config.speaker_id_map[s.name];
     if (id === undefined) {
-      throw voiceNotFound(name, `speaker '${s.name}' of voice '${voice.voice.name}'`, voice.voice.speakers ?? []);
+      throw voiceNotFound(
+        name,
+        `speaker '${s.name}' of voice '${voice.voice.name}'`,
+        voice.voice.speakers ?? [],
+      );
     }
     return id;
   };
@@ -133,7 +147,13 @@ export function createPiperCliEngine(opts: PiperCliEngineOptions): Engine {
     const voice = await pickVoice(request);
     const id = speakerId(voice, request.speaker ?? opts.speaker);
     const format: AudioFormat = { rateHz: voice.config.audio.sample_rate, widthBytes: 2, channels: 1 };
-    const argv = [...argv0, '-m', voice.modelPath, '--output-raw', ...(id === undefined ? [] : ['-s', String(id)])];
+    const argv = [
+      ...argv0,
+      '-m',
+      voice.modelPath,
+      '--output-raw',
+      ...(id === undefined ? [] : ['-s', String(id)]),
+    ];
     log.debug({ voice: voice.voice.name, chars: request.text.length }, 'piper cli synthesize');
     const stdinText = `${request.text.trim()}\n`;
     yield* decodeRawPcm(name, format, streamCli({ engine: name, argv, stdinText }, signal));
@@ -144,7 +164,10 @@ export function createPiperCliEngine(opts: PiperCliEngineOptions): Engine {
       await runCliOnce(name, [...argv0, '--help'], { signal, timeoutMs: 20_000 });
       const voices = await cache.refresh();
       if (voices.length === 0) {
-        throw new AppError('VOICE_NOT_FOUND', `no Piper voice in ${dirs.join(', ')}; set voice or --data-dir`);
+        throw new AppError(
+          'VOICE_NOT_FOUND',
+          `no Piper voice in ${dirs.join(', ')}; set voice or --data-dir`,
+        );
       }
     });
 

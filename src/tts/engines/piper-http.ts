@@ -52,7 +52,12 @@ export function createPiperHttpEngine(opts: PiperHttpEngineOptions): Engine {
     const language = request.language ?? opts.language;
     if (wanted) {
       const voice = await findVoice(cache, wanted, signal);
-      if (!voice) throw voiceNotFound(name, `voice '${wanted}'`, (await cache.get(signal)).map((v) => v.name));
+      if (!voice)
+        throw voiceNotFound(
+          name,
+          `voice '${wanted}'`,
+          (await cache.get(signal)).map((v) => v.name),
+        );
       return voice;
     }
     if (!language) return undefined;

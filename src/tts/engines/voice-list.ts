@@ -48,7 +48,11 @@ export function voiceForLanguage(voices: readonly Voice[], language: string): Vo
 /**
  * Finds `name` in the cache, reloading once when it is missing. Undefined when still missing.
  */
-export async function findVoice(cache: VoiceCache, name: string, signal?: AbortSignal): Promise<Voice | undefined> {
+export async function findVoice(
+  cache: VoiceCache,
+  name: string,
+  signal?: AbortSignal,
+): Promise<Voice | undefined> {
   const hit = (await cache.get(signal)).find((v) => v.name === name);
   return hit ?? (await cache.refresh(signal)).find((v) => v.name === name);
 }

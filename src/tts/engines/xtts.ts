@@ -21,7 +21,23 @@ import { createVoiceCache, findVoice, normalizeLanguage } from './voice-list.js'
 
 /** Language codes xtts-api-server accepts (`supported_languages` in tts_funcs.py). */
 export const XTTS_LANGUAGES = [
-  'ar', 'pt', 'zh-cn', 'cs', 'nl', 'en', 'fr', 'de', 'it', 'pl', 'ru', 'es', 'tr', 'ja', 'ko', 'hu', 'hi',
+  'ar',
+  'pt',
+  'zh-cn',
+  'cs',
+  'nl',
+  'en',
+  'fr',
+  'de',
+  'it',
+  'pl',
+  'ru',
+  'es',
+  'tr',
+  'ja',
+  'ko',
+  'hu',
+  'hi',
 ] as const;
 
 /** Options of {@link createXttsEngine}. */
@@ -59,7 +75,12 @@ export function createXttsEngine(opts: XttsEngineOptions): Engine {
   const { name } = opts;
   const log = opts.log.child({ engine: name });
   const cache = createVoiceCache(async (signal) => {
-    const names = await getJson(name, joinUrl(opts.url, '/speakers_list'), z.array(z.string()), withTimeout(signal));
+    const names = await getJson(
+      name,
+      joinUrl(opts.url, '/speakers_list'),
+      z.array(z.string()),
+      withTimeout(signal),
+    );
     return names.map((n): Voice => ({ name: n, languages: [...XTTS_LANGUAGES] }));
   });
 
@@ -72,7 +93,11 @@ export function createXttsEngine(opts: XttsEngineOptions): Engine {
       return first.name;
     }
     if (!(await findVoice(cache, wanted, signal))) {
-      throw voiceNotFound(name, `speaker '${wanted}'`, (await cache.get(signal)).map((v) => v.name));
+      throw voiceNotFound(
+        name,
+        `speaker '${wanted}'`,
+        (await cache.get(signal)).map((v) => v.name),
+      );
     }
     return wanted;
   };

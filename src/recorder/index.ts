@@ -1,0 +1,23 @@
+/**
+ * The recorder domain's public surface, for `main.ts` and the MQTT/HTTP/Wyoming adapters: one service
+ * (`createRecorder`), the session handle adapters write to, and the wire shapes of its status and rows.
+ */
+export { NAME_PATTERN } from './names.js';
+export type {
+  OpenOptions,
+  PruneResult,
+  Recorder,
+  RecorderOptions,
+  RecordingAudio,
+} from './recorder.js';
+export { createRecorder } from './recorder.js';
+export type { RecoveryOutcome } from './recovery.js';
+export type { RecordingSession } from './session.js';
+export type {
+  DeviceStatus,
+  LastRecording,
+  RecorderTotals,
+  RecordingInfo,
+  RecordingRow,
+  RecordingSource,
+} from './status.js';
