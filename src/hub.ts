@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { findFfmpeg } from './audio/ffmpeg.js';
 import type { OutputFormat } from './audio/format.js';
+import { createDeriver } from './cache/derive.js';
 import { type CacheStore, createCacheStore } from './cache/store.js';
 import type { LoadedConfig } from './config/load.js';
 import { buildServer } from './http/server.js';
@@ -73,6 +74,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
   const sayService = createSayService({
     dispatcher,
     cache,
+    deriver: createDeriver({ cache, bitrateKbps: options.opus.bitrate_kbps }),
     cacheLookups: options.cache.enabled,
     bitrateKbps: options.opus.bitrate_kbps,
     audioUrl: (key: string, format: OutputFormat) => `${baseUrl}/api/audio/${key}.${format}`,

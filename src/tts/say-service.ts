@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { encodeStream } from '../audio/encoder.js';
-import type { OutputFormat } from '../audio/format.js';
+import { OUTPUT_FORMATS, type OutputFormat } from '../audio/format.js';
+import type { Deriver } from '../cache/derive.js';
 import { cacheKey } from '../cache/key.js';
 import type { CacheStore } from '../cache/store.js';
 import { AppError, toAppError } from '../shared/errors.js';
@@ -23,6 +24,12 @@ export interface SayAudio {
   path: string;
   durationMs: number;
   bytes: number;
+  /**
+   * The same speech in another format (for a target that wants mp3 or wav): derived from this file once with
+   * ffmpeg and cached; resolves to this object for its own format.
+   * @throws AppError FFMPEG_FAILED, CACHE_IO, DISK_FULL.
+   */
+  as(format: OutputFormat, signal: AbortSignal): Promise<SayAudio>;
 }
 
 /** A successful say, in the domain's terms; `resultPayload` turns it into the tts/result JSON. */
@@ -81,6 +88,8 @@ export interface SayService {
 export interface SayServiceDeps {
   dispatcher: Dispatcher;
   cache: CacheStore;
+  /** Derives other formats of cached entries. */
+  deriver: Deriver;
   /** False when `cache.enabled` is off: nothing is answered from the cache (files are still written to serve). */
   cacheLookups: boolean;
   bitrateKbps: number;
@@ -94,6 +103,8 @@ export interface SayServiceDeps {
 
 interface Produced {
   key: string;
+  /** The cache key of the same speech in another format. */
+  keyFor(format: OutputFormat): string;
   voice: string | undefined;
   cached: boolean;
   path: string;
@@ -141,26 +152,48 @@ export function createSayService(deps: SayServiceDeps): SayService {
     const voice = isFallback ? entry.voice : (request.voice ?? entry.voice);
     const speaker = isFallback ? entry.speaker : (request.speaker ?? entry.speaker);
     const language = request.language ?? entry.language;
-    const key = cacheKey({
-      engine: entry.engine.name,
-      voice: voice ?? '',
-      speaker,
-      language,
-      engineOptions: entry.gainDb ? { gain_db: entry.gainDb } : undefined,
-      format: request.format,
-      text: request.text,
-    });
-    const hit = request.cache && deps.cacheLookups ? cache.get(key, request.format) : undefined;
+    const keyFor = (format: OutputFormat): string =>
+      cacheKey({
+        engine: entry.engine.name,
+        voice: voice ?? '',
+        speaker,
+        language,
+        engineOptions: entry.gainDb ? { gain_db: entry.gainDb } : undefined,
+        format,
+        text: request.text,
+      });
+    const key = keyFor(request.format);
+    const lookups = request.cache && deps.cacheLookups;
+    const hit = lookups ? cache.get(key, request.format) : undefined;
     if (hit) {
       counters.cacheHits++;
       const ms = performance.now() - t0;
       return {
         key,
+        keyFor,
         voice,
         cached: true,
         path: hit.path,
         bytes: hit.bytes,
         durationMs: hit.durationMs,
+        firstAudioMs: ms,
+      };
+    }
+    // Another format of the same speech is cached: derive this one from it (ffmpeg, no engine) and cache it too.
+    for (const other of lookups ? OUTPUT_FORMATS.filter((f) => f !== request.format) : []) {
+      const source = cache.get(keyFor(other), other);
+      if (!source) continue;
+      counters.cacheHits++;
+      const derived = await deps.deriver.derive(source, key, request.format, signal);
+      const ms = performance.now() - t0;
+      return {
+        key,
+        keyFor,
+        voice,
+        cached: true,
+        path: derived.path,
+        bytes: derived.bytes,
+        durationMs: derived.durationMs,
         firstAudioMs: ms,
       };
     }
@@ -195,6 +228,7 @@ export function createSayService(deps: SayServiceDeps): SayService {
       }
       return {
         key,
+        keyFor,
         voice,
         cached: false,
         path: entryOnDisk.path,
@@ -206,6 +240,30 @@ export function createSayService(deps: SayServiceDeps): SayService {
       await writer.abort();
       throw err;
     }
+  }
+
+  /** The SayAudio of a produced file, able to derive its other formats. */
+  function sayAudio(
+    p: { key: string; keyFor(f: OutputFormat): string; path: string; bytes: number; durationMs: number },
+    format: OutputFormat,
+  ): SayAudio {
+    const entry = cache.get(p.key, format);
+    return {
+      key: p.key,
+      format,
+      url: deps.audioUrl(p.key, format),
+      path: p.path,
+      durationMs: p.durationMs,
+      bytes: p.bytes,
+      async as(other, signal) {
+        if (other === format) return this;
+        if (!entry)
+          throw new AppError('CACHE_IO', `audio ${p.key}.${format} left the cache before it was converted`);
+        const key = p.keyFor(other);
+        const derived = await deps.deriver.derive(entry, key, other, signal);
+        return sayAudio({ ...p, key, path: derived.path, bytes: derived.bytes }, other);
+      },
+    };
   }
 
   return {
@@ -241,14 +299,7 @@ export function createSayService(deps: SayServiceDeps): SayService {
           fallbackFrom: outcome.fallbackFrom,
         };
         if (request.targets.length && deps.deliver) {
-          const audio: SayAudio = {
-            key: p.key,
-            format: request.format,
-            url: result.url,
-            path: p.path,
-            durationMs: p.durationMs,
-            bytes: p.bytes,
-          };
+          const audio = sayAudio(p, request.format);
           result.targets = await deps.deliver(request, audio, combined);
         }
         result.latencyMs.total = Math.round((performance.now() - t0) * 10) / 10;

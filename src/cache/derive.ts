@@ -1,0 +1,63 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { transcodeFile } from '../audio/encoder.js';
+import type { OutputFormat } from '../audio/format.js';
+import { AppError } from '../shared/errors.js';
+import type { CacheEntry, CacheStore } from './store.js';
+
+/** Derives another format of a cached entry once, and caches it too. Concurrent asks for one key share one run. */
+export interface Deriver {
+  /**
+   * Transcodes `source` (a cached file) to `format` and commits it under `key`.
+   * Resolves to the cached entry (an existing one when already there).
+   * @throws AppError FFMPEG_FAILED, CACHE_IO, DISK_FULL; the abort reason when `signal` aborts.
+   */
+  derive(source: CacheEntry, key: string, format: OutputFormat, signal: AbortSignal): Promise<CacheEntry>;
+}
+
+/** Builds the deriver over `cache`; `bitrateKbps` is the Opus/MP3 bitrate. */
+export function createDeriver(opts: { cache: CacheStore; bitrateKbps: number }): Deriver {
+  const running = new Map<string, Promise<CacheEntry>>();
+
+  async function run(
+    source: CacheEntry,
+    key: string,
+    format: OutputFormat,
+    signal: AbortSignal,
+  ): Promise<CacheEntry> {
+    const existing = opts.cache.get(key, format);
+    if (existing) return existing;
+    const writer = opts.cache.beginWrite(key, format);
+    try {
+      await mkdir(dirname(writer.tempPath), { recursive: true });
+      await transcodeFile(source.path, writer.tempPath, format, { bitrateKbps: opts.bitrateKbps, signal });
+      const entry = await writer.commit({
+        text: source.meta.text,
+        engine: source.meta.engine,
+        voice: source.meta.voice,
+        durationMs: source.durationMs,
+      });
+      if (!entry)
+        throw new AppError(
+          'CACHE_IO',
+          'the derived audio is larger than the whole cache; raise cache.max_mb',
+        );
+      return entry;
+    } catch (err) {
+      await writer.abort();
+      throw err;
+    }
+  }
+
+  return {
+    derive(source, key, format, signal) {
+      const id = `${key}.${format}`;
+      let job = running.get(id);
+      if (!job) {
+        job = run(source, key, format, signal).finally(() => running.delete(id));
+        running.set(id, job);
+      }
+      return job;
+    },
+  };
+}
