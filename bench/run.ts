@@ -2,10 +2,33 @@
  * `npm run bench`: every benchmark, printed as figures and ratios against a baseline measured in the same run.
  * Pass names to run some: `npm run bench -- main-path recorder`.
  */
+import { benchDispatch } from './dispatch.js';
 import { benchMainPath } from './main-path.js';
+import { benchRecorder } from './recorder.js';
+import { line, ratio } from './stats.js';
+
+/** Issue 6 figures: concurrent live 16 kHz recordings kept in real time, CPU per recording vs bare ffmpeg. */
+async function printRecorder(): Promise<void> {
+  process.stdout.write('\nRecorder (issue 6): live 16 kHz recordings, 10 s each, fed at real-time pace\n');
+  const r = await benchRecorder();
+  for (const row of r.rows) {
+    line(
+      `${row.recordings} at once: ${row.realTime ? 'real time' : 'NOT real time'}`,
+      `dropped ${row.droppedMs} ms, fell back ${row.fellBack}, feed lag ${row.maxFeedLagMs} ms, status gap ${row.maxStatusGapMs} ms, CPU ${row.cpuPctPerRecording} %/rec`,
+    );
+  }
+  const n = r.maxRealTimeRecordings;
+  line('concurrent recordings kept in real time', `${n}${n >= 24 ? '  ✓' : '  ✗ (target ≥ 24)'}`);
+  line(
+    'CPU per recording ÷ bare ffmpeg encode',
+    `${ratio(r.cpuRatio)} (bare ${r.bareFfmpegCpuPct} % of a core)`,
+  );
+}
 
 const BENCHES: Record<string, () => Promise<void>> = {
   'main-path': benchMainPath,
+  dispatch: benchDispatch,
+  recorder: printRecorder,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -7,12 +7,17 @@ import { createDeriver } from './cache/derive.js';
 import { type CacheStore, createCacheStore } from './cache/store.js';
 import type { LoadedConfig } from './config/load.js';
 import { buildServer } from './http/server.js';
+import { createIntegrations } from './hub-integrations.js';
 import { chooseBroker, type EmbeddedBroker } from './mqtt/broker.js';
 import { createMqttBus, type MqttBus } from './mqtt/client.js';
+import { attachHermes } from './mqtt/hermes-adapter.js';
+import { createRecorderWiring } from './mqtt/recorder-adapter.js';
 import { attachSayTopic } from './mqtt/say-adapter.js';
+import { createPlaybackService } from './playback/index.js';
+import { createEventHub, type EventHub, type HubEvents, observeSay } from './shared/events.js';
 import type { Log } from './shared/log.js';
 import { createDispatcher, type Dispatcher, type EngineEntry } from './tts/dispatcher.js';
-import { createEngine } from './tts/engines/index.js';
+import { createEngine, engineTransport } from './tts/engines/index.js';
 import { createHealthMonitor, type HealthMonitor } from './tts/health-monitor.js';
 import { createSayService, type SayService } from './tts/say-service.js';
 import { version } from './version.js';
@@ -23,6 +28,8 @@ export interface Hub {
   readonly dispatcher: Dispatcher;
   readonly cache: CacheStore;
   readonly http: FastifyInstance;
+  /** The hub's events (finished says, recorder status), as streamed to the panel. */
+  readonly events: EventHub<HubEvents>;
   /** The base URL players use for audio. */
   readonly baseUrl: string;
   /** The broker URL in use. */
@@ -54,11 +61,14 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     dir: join(options.share_dir, 'cache'),
     maxEntries: options.cache.max_entries,
     maxBytes: options.cache.max_mb * 1024 * 1024,
-    log: log.child({ mod: 'cache' }),
+    log,
   });
   const entries: EngineEntry[] = options.engines.map((e) => ({
     engine: createEngine(e, { log: log.child({ mod: 'engine', engine: e.name }) }),
+    transport: engineTransport(e),
     maxParallel: e.max_parallel,
+    breakerFailures: e.breaker_failures,
+    breakerResetMs: e.breaker_reset_s * 1000,
     timeoutMs: e.timeout_s * 1000,
     gainDb: e.gain_db,
     voice: e.voice,
@@ -70,20 +80,73 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     defaultEngine: options.default_engine,
     log: log.child({ mod: 'dispatch' }),
   });
-  const monitor: HealthMonitor = createHealthMonitor({ entries, log: log.child({ mod: 'health' }) });
-  const sayService = createSayService({
+  const monitor: HealthMonitor = createHealthMonitor({
+    entries,
     dispatcher,
-    cache,
-    deriver: createDeriver({ cache, bitrateKbps: options.opus.bitrate_kbps }),
-    cacheLookups: options.cache.enabled,
-    bitrateKbps: options.opus.bitrate_kbps,
-    audioUrl: (key: string, format: OutputFormat) => `${baseUrl}/api/audio/${key}.${format}`,
-    log: log.child({ mod: 'say' }),
+    log: log.child({ mod: 'health' }),
   });
+  const events = createEventHub<HubEvents>(log.child({ mod: 'events' }));
+  // Targets: Home Assistant through the Supervisor; Hermes/MQTT targets publish on the bus once it exists.
+  const playback = createPlaybackService({
+    targets: options.targets,
+    supervisorUrl: config.supervisorUrl,
+    supervisorToken: config.supervisorToken,
+    publish: async (topic, payload, opts) => {
+      if (!bus) throw new Error('MQTT is not connected yet');
+      await bus.publish(topic, payload, opts);
+    },
+    log: log.child({ mod: 'playback' }),
+  });
+  // Every input's says reach the panel's event stream through this wrapper.
+  const sayService = observeSay(
+    createSayService({
+      dispatcher,
+      cache,
+      deriver: createDeriver({ cache, bitrateKbps: options.opus.bitrate_kbps }),
+      cacheLookups: options.cache.enabled,
+      bitrateKbps: options.opus.bitrate_kbps,
+      audioUrl: (key: string, format: OutputFormat) => `${baseUrl}/api/audio/${key}.${format}`,
+      checkTargets: (names) => playback.checkTargets(names),
+      deliver: (request, audio, signal) => playback.deliver(request, audio, signal),
+      loudnormEngines: new Set(options.engines.filter((e) => e.loudnorm).map((e) => e.name)),
+      log: log.child({ mod: 'say' }),
+    }),
+    events,
+  );
+  // Recorder: status on `${topics.recorder}/<device>/status` and `${topics.recorder}/status` (retained, QoS 1).
+  const recording = options.recorder.enabled
+    ? createRecorderWiring({
+        options: options.recorder,
+        shareDir: options.share_dir,
+        prefix: options.topics.recorder,
+        hermes: options.topics.hermes,
+        baseUrl,
+        log,
+        onDeviceStatus: (payload) => events.emit('recorder', payload),
+      })
+    : undefined;
   let bus: MqttBus | undefined;
   let embedded: EmbeddedBroker | undefined;
   let brokerUrl = '';
 
+  // Share of answered says that came from the cache (0 before the first), for tts/status and discovery.
+  const hitRatio = (): number => {
+    const s = sayService.stats();
+    const total = s.cacheHits + s.cacheMisses;
+    return total ? Math.round((s.cacheHits / total) * 1000) / 1000 : 0;
+  };
+  // Metrics, discovery (notify entity, clear-cache button), the Wyoming server and schedules.
+  const integrations = createIntegrations({
+    options,
+    sayService,
+    dispatcher,
+    cache,
+    monitor,
+    events,
+    baseUrl,
+    publishStatus: () => publishStatus(),
+    log,
+  });
   const health = async () => {
     const engines = monitor.snapshot();
     const anyHealthy = engines.some((e) => e.healthy);
@@ -94,10 +157,25 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       engines,
       queue_depth: dispatcher.queueDepth(),
       in_flight: sayService.inFlight(),
-      cache: cache.stats(),
+      cache: { ...cache.stats(), hit_ratio: hitRatio() },
+      last_latency_ms: sayService.stats().lastLatencyMs,
     };
   };
-  const http = await buildServer({ sayService, cache, health, maxTextChars: options.max_text_chars, log });
+  const http = await buildServer({
+    sayService,
+    cache,
+    health,
+    dispatcher,
+    monitor,
+    maxTextChars: options.max_text_chars,
+    log,
+    events,
+    cacheLimits: { maxEntries: options.cache.max_entries, maxBytes: options.cache.max_mb * 1024 * 1024 },
+    apiToken: options.http.api_token,
+    metrics: integrations.metrics,
+    bitrateKbps: options.opus.bitrate_kbps,
+    ...(recording ? { recorder: recording.recorder } : {}),
+  });
 
   const publishStatus = async (): Promise<void> => {
     if (!bus?.connected()) return;
@@ -107,6 +185,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
 
   return {
     sayService,
+    events,
     dispatcher,
     cache,
     http,
@@ -142,11 +221,25 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
         maxTextChars: options.max_text_chars,
         log: log.child({ mod: 'mqtt-say' }),
       });
+      await attachHermes({
+        bus,
+        sayService,
+        playback,
+        acceptSay: options.topics.hermes,
+        maxTextChars: options.max_text_chars,
+        log: log.child({ mod: 'hermes' }),
+      });
+      await recording?.attach(bus);
+      await integrations.attach(bus);
+      const recorderBoot = recording?.start(signal);
       await bus.start(signal);
+      recording?.bind(bus);
+      await recorderBoot;
       monitor.onChange = () => {
         publishStatus().catch((err) => log.warn({ err }, 'status publish failed'));
       };
       await publishStatus();
+      await integrations.start();
       log.info(
         {
           http: baseUrl,
@@ -159,8 +252,12 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     },
     async stop(graceMs = 8000) {
       await http.close().catch(() => {});
+      await integrations.stop().catch((err) => log.warn({ err }, 'integrations stop failed'));
       await sayService.stop(graceMs);
+      playback.stop();
       monitor.stop();
+      // Before the bus stops, so the final statuses of finalized recordings go out.
+      await recording?.stop().catch((err) => log.warn({ err }, 'recorder stop failed'));
       await bus?.stop().catch((err) => log.warn({ err }, 'mqtt stop failed'));
       await embedded?.stop();
     },

@@ -1,3 +1,4 @@
+import cron from 'node-cron';
 import { z } from 'zod';
 
 /**
@@ -29,6 +30,16 @@ export const EngineOptionsSchema = z.object({
   timeout_s: z.number().positive().max(600).default(30),
   /** Linear gain in dB applied when encoding, to even out loudness between engines. */
   gain_db: z.number().min(-30).max(30).default(0),
+  /** Normalize each sentence to EBU R128 loudness (−23 LUFS) before gain_db, so engines sound equally loud. */
+  loudnorm: z.boolean().default(false),
+  /** Failures in a row after which the engine is skipped (circuit breaker open) and requests go to the fallback. */
+  breaker_failures: z.number().int().min(1).max(100).default(3),
+  /** Seconds the breaker stays open before one trial request (or probe) may close it again. */
+  breaker_reset_s: z.number().positive().max(600).default(3),
+  /** openai (and xtts/openai): the `model` field of /v1/audio/speech, e.g. tts-1, kokoro; empty: tts-1. */
+  model: z.string().default(''),
+  /** openai (and xtts/openai): speaking speed, 0.25–4 (1 is normal); omitted from requests when not set. */
+  speed: z.number().min(0.25).max(4).optional(),
 });
 export type EngineOptions = z.infer<typeof EngineOptionsSchema>;
 
@@ -42,12 +53,30 @@ export const TargetOptionsSchema = z.object({
   format: z.enum(['opus', 'mp3', 'wav']).optional(),
   announce: z.boolean().default(true),
   volume: z.number().min(0).max(1).optional(),
+  /** media_player: media_content_type to send; unset: the format's MIME type (audio/ogg, audio/mpeg, audio/wav). */
+  media_content_type: z.string().max(64).optional(),
+  /** assist_satellite: play the chime before the announcement; unset: Home Assistant's default (true). */
+  preannounce: z.boolean().optional(),
 });
 export type TargetOptions = z.infer<typeof TargetOptionsSchema>;
 
+/** Problems of a cron expression as `field: message` lines (node-cron's checks); empty when it is valid. */
+export function cronProblems(expression: string): string[] {
+  const check = cron.validateDetailed(expression);
+  return check.valid ? [] : check.errors.map((e) => `${e.field}: ${e.message}`);
+}
+
 export const ScheduleOptionsSchema = z
   .object({
-    cron: z.string().min(1),
+    /** node-cron expression: 5 fields, or 6 with seconds first (e.g. "0 8 * * *"). */
+    cron: z
+      .string()
+      .min(1)
+      .superRefine((expr, ctx) => {
+        for (const problem of cronProblems(expr)) {
+          ctx.addIssue({ code: 'custom', message: `invalid cron expression '${expr}': ${problem}` });
+        }
+      }),
     say: z.string().optional(),
     target: z.string().optional(),
     precache: z.array(z.string()).optional(),
@@ -114,6 +143,17 @@ export const OptionsSchema = z.object({
       keep_wav: z.boolean().default(false),
       retention_days: z.number().int().min(0).default(30),
       max_total_mb: z.number().min(0).default(2000),
+      /** Seconds without audio after which a recording ends (audio sent without start, lost stops); 0 never. */
+      idle_timeout_s: z.number().min(0).max(3600).default(10),
+      /** Wyoming microphone services to record from, e.g. wyoming-mic-external: {name: device, url: tcp://host:10600}. */
+      microphones: z
+        .array(
+          z.object({
+            name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "1-64 letters, digits, '_' or '-'"),
+            url: z.string().regex(/^tcp:\/\/.+:\d+$/, 'tcp://host:port'),
+          }),
+        )
+        .default([]),
     })
     .prefault({}),
   wyoming_server: z

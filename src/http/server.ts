@@ -3,11 +3,24 @@ import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { ZodError } from 'zod';
 import type { CacheStore } from '../cache/store.js';
+import type { Recorder } from '../recorder/index.js';
 import { AppError, errorBody } from '../shared/errors.js';
+import type { EventHub, HubEvents } from '../shared/events.js';
 import type { Log } from '../shared/log.js';
+import type { HubMetrics } from '../shared/metrics.js';
+import type { Dispatcher } from '../tts/dispatcher.js';
+import type { HealthMonitor } from '../tts/health-monitor.js';
 import type { SayService } from '../tts/say-service.js';
+import { installAuth } from './auth.js';
 import { audioRoutes } from './routes/audio.js';
+import { cacheRoutes } from './routes/cache.js';
+import { engineRoutes } from './routes/engines.js';
+import { eventsRoutes } from './routes/events.js';
 import { type HealthFn, healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { openAiRoutes } from './routes/openai.js';
+import { panelRoutes } from './routes/panel.js';
+import { recordingsRoutes } from './routes/recordings.js';
 import { sayRoutes } from './routes/say.js';
 
 /** Everything the HTTP adapter calls. */
@@ -15,8 +28,24 @@ export interface HttpDeps {
   sayService: SayService;
   cache: CacheStore;
   health: HealthFn;
+  /** Engines and their voices (GET /api/voices). */
+  dispatcher: Dispatcher;
+  /** Engine health rows (GET /api/engines). */
+  monitor: HealthMonitor;
   maxTextChars: number;
   log: Log;
+  /** The recorder (GET/DELETE /api/recordings); absent when `recorder.enabled` is false. */
+  recorder?: Recorder;
+  /** The hub's events, streamed to the panel (GET /api/events). */
+  events: EventHub<HubEvents>;
+  /** The cache's bounds for GET /api/cache: options `cache.max_entries` and `cache.max_mb` in bytes. */
+  cacheLimits: { maxEntries: number; maxBytes: number };
+  /** `http.api_token`: when set, peers other than ingress and loopback need it (src/http/auth.ts). */
+  apiToken?: string;
+  /** Prometheus metrics for GET /metrics; absent: no such route. */
+  metrics?: HubMetrics;
+  /** `opus.bitrate_kbps`, for audio the OpenAI endpoint transcodes; default 32. */
+  bitrateKbps?: number;
 }
 
 /**
@@ -53,8 +82,27 @@ export async function buildServer(deps: HttpDeps): Promise<FastifyInstance> {
   });
   // sendFile only: cached audio is served by key through the cache store, never by a client path.
   await app.register(fastifyStatic, { root: tmpdir(), serve: false });
+  installAuth(app, { apiToken: deps.apiToken ?? '' });
   await app.register(healthRoutes, { health: deps.health });
   await app.register(sayRoutes, { sayService: deps.sayService, maxTextChars: deps.maxTextChars });
-  await app.register(audioRoutes, { cache: deps.cache });
+  await app.register(audioRoutes, { cache: deps.cache, live: deps.sayService });
+  await app.register(openAiRoutes, {
+    sayService: deps.sayService,
+    cache: deps.cache,
+    maxTextChars: deps.maxTextChars,
+    bitrateKbps: deps.bitrateKbps ?? 32,
+    engineNames: () => deps.dispatcher.entries.map((e) => e.engine.name),
+    engineVoices: async (engine, signal) => {
+      const entry = deps.dispatcher.chain(engine)[0];
+      const voices = await entry?.engine.voices(signal).catch(() => undefined);
+      return voices?.map((v) => v.name);
+    },
+  });
+  if (deps.metrics) await app.register(metricsRoutes, { metrics: deps.metrics });
+  if (deps.recorder) await app.register(recordingsRoutes, { recorder: deps.recorder });
+  await app.register(engineRoutes, { dispatcher: deps.dispatcher, monitor: deps.monitor });
+  await app.register(cacheRoutes, { cache: deps.cache, sayService: deps.sayService, ...deps.cacheLimits });
+  await app.register(eventsRoutes, { events: deps.events, status: deps.health });
+  await app.register(panelRoutes, {});
   return app;
 }

@@ -5,6 +5,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { relative } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type AppError, type ErrorBody, errorBody } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import type { LiveSession } from './session.js';
@@ -39,6 +40,7 @@ export class LiveStatus {
   private readonly errors = new Map<string, ErrorBody>();
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
+  private measuring: Promise<void> | undefined;
 
   constructor(private readonly opts: LiveStatusOptions) {}
 
@@ -154,15 +156,26 @@ export class LiveStatus {
     );
   }
 
+  /**
+   * One status round. The sizes are measured first, but a round never waits on the disk for more than half
+   * the interval: with many recordings closing at once, fsyncs fill libuv's thread pool and a `stat` can wait
+   * behind them; the round then publishes the last sizes known, so status still comes every interval.
+   */
   private async tick(): Promise<void> {
     if (this.ticking || this.opts.sessions.size === 0) return;
     this.ticking = true;
     try {
-      await this.measure();
+      if (!this.measuring) {
+        this.measuring = this.measure().finally(() => {
+          this.measuring = undefined;
+        });
+      }
+      await Promise.race([this.measuring, sleep(this.opts.intervalMs / 2, undefined, { ref: false })]);
       for (const device of this.opts.sessions.keys()) this.publish(device);
-      await this.publishTotals();
     } finally {
       this.ticking = false;
     }
+    // Not awaited for the same reason: fs.statfs may wait on the thread pool too.
+    void this.publishTotals();
   }
 }

@@ -25,13 +25,7 @@ import {
 } from './names.js';
 import { type RecoveryOutcome, recoverStale } from './recovery.js';
 import { selectForPruning } from './retention.js';
-import {
-  type LiveSession,
-  type RecordingSession,
-  type SessionEnd,
-  type SessionOptions,
-  startSession,
-} from './session.js';
+import { type LiveSession, type RecordingSession, type SessionEnd, startSession } from './session.js';
 import {
   compareRows,
   type DeviceStatus,
@@ -135,6 +129,11 @@ export interface Recorder {
   delete(id: string): Promise<void>;
   /** The `recorder/<device>/status` payload now. @throws AppError INVALID_DEVICE. */
   deviceStatus(device: string): DeviceStatus;
+  /**
+   * Shows `error` in `device`'s status (state `error` until its next recording) and publishes it; adapters call
+   * it for input they refuse (a bad `start` payload). @throws AppError INVALID_DEVICE.
+   */
+  reportError(device: string, error: AppError): void;
   /** The `recorder/status` payload now (disk free space from fs.statfs). */
   totals(): Promise<RecorderTotals>;
   /** Applies retention now (the cron job calls this); never touches a recording in progress. */
@@ -215,6 +214,21 @@ class RecorderService implements Recorder {
     opts: OpenOptions = {},
   ): Promise<RecordingSession> {
     checkDevice(device);
+    try {
+      return await this.openChecked(device, format, opts);
+    } catch (err) {
+      // Every refusal of a valid device shows in its status (a bad format, a full disk, a clash of ids).
+      const error = toAppError(err, 'CACHE_IO');
+      if (!this.stopping) this.status.failed(device, error);
+      throw error;
+    }
+  }
+
+  private async openChecked(
+    device: string,
+    format: AudioFormat,
+    opts: OpenOptions,
+  ): Promise<RecordingSession> {
     checkFormat(format);
     const id = opts.id === undefined ? newRecordingId() : checkId(opts.id);
     if (this.stopping) throw new AppError('SHUTTING_DOWN', 'the recorder is stopping; recording refused');
@@ -242,7 +256,7 @@ class RecorderService implements Recorder {
     const inUse = this.finished.has(id) || [...this.sessions.values()].some((s) => s.id === id);
     if (inUse)
       throw new AppError('CONFLICT', `recording id '${id}' is already in use; pick another or omit it`);
-    const session = await this.startFor(device, {
+    const session = await startSession({
       shareDir: this.opts.shareDir,
       loc: locate(this.opts.shareDir, device, id, new Date()),
       format,
@@ -259,17 +273,6 @@ class RecorderService implements Recorder {
     this.log.info({ device, id, source: session.source, format }, 'recording started');
     this.status.publish(device);
     return session;
-  }
-
-  /** Starts a session; a failure (full disk, no ffmpeg) also shows in the device's status. */
-  private async startFor(device: string, opts: SessionOptions): Promise<LiveSession> {
-    try {
-      return await startSession(opts);
-    } catch (err) {
-      const error = toAppError(err, 'CACHE_IO');
-      this.status.failed(device, error);
-      throw error;
-    }
   }
 
   private onEnd(session: LiveSession, end: SessionEnd): void {
@@ -336,6 +339,10 @@ class RecorderService implements Recorder {
 
   deviceStatus(device: string): DeviceStatus {
     return this.status.device(checkDevice(device));
+  }
+
+  reportError(device: string, error: AppError): void {
+    this.status.failed(checkDevice(device), error);
   }
 
   async totals(): Promise<RecorderTotals> {

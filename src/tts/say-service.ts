@@ -1,35 +1,24 @@
 import { performance } from 'node:perf_hooks';
-import { encodeStream } from '../audio/encoder.js';
+import type { AudioFormat } from '../audio/format.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../audio/format.js';
 import type { Deriver } from '../cache/derive.js';
-import { cacheKey } from '../cache/key.js';
-import type { CacheStore } from '../cache/store.js';
+import type { CacheEntry, CacheStore } from '../cache/store.js';
 import { AppError, toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import type { Dispatcher, EngineEntry } from './dispatcher.js';
+import { createLiveRegistry, type LiveJob } from './live-audio.js';
+import { createPhraseCache, type PhraseCache } from './phrases.js';
+import { finalAudio, liveAudio, type SayAudio, type SayAudioDeps, untilAborted } from './say-audio.js';
+import { type AttemptDeps, attemptVoice, type Produced, replayEntry, runAttempt } from './say-job.js';
 import type { SayRequest } from './say-request.js';
+
+export type { SayAudio } from './say-audio.js';
 
 /** A target's outcome in a result. */
 export interface TargetOutcome {
   name: string;
   ok: boolean;
   error?: string;
-}
-
-/** The finished audio a say produced, as handed to targets. */
-export interface SayAudio {
-  key: string;
-  format: OutputFormat;
-  url: string;
-  path: string;
-  durationMs: number;
-  bytes: number;
-  /**
-   * The same speech in another format (for a target that wants mp3 or wav): derived from this file once with
-   * ffmpeg and cached; resolves to this object for its own format.
-   * @throws AppError FFMPEG_FAILED, CACHE_IO, DISK_FULL.
-   */
-  as(format: OutputFormat, signal: AbortSignal): Promise<SayAudio>;
 }
 
 /** A successful say, in the domain's terms; `resultPayload` turns it into the tts/result JSON. */
@@ -44,6 +33,7 @@ export interface SayResult {
   format: OutputFormat;
   durationMs: number;
   bytes: number;
+  /** `firstAudio`: ms from the request to the first encoded Ogg page (the cache lookup on a hit). */
   latencyMs: { total: number; firstAudio: number };
   fallbackFrom: string[];
   targets?: TargetOutcome[];
@@ -55,27 +45,55 @@ export interface SayStats {
   errors: number;
   cacheHits: number;
   cacheMisses: number;
-  /** Syntheses started per engine name (every attempt, including failed ones). */
+  /** Syntheses started per engine name (every attempt that asked its engine, including failed ones). */
   engineRuns: Record<string, number>;
+  /** Requests sent per engine name (one per sentence for engines spoken to sentence by sentence). */
+  engineRequests: Record<string, number>;
+  /** Sentences taken from the phrase cache instead of an engine. */
+  phraseHits: number;
+  /** Requests that joined an identical synthesis in flight (single-flight) instead of running their own. */
+  sharedRuns: number;
   /** Total latency of the last successful say, in ms. */
   lastLatencyMs: number;
 }
 
-/** Delivers finished audio to a request's targets (the playback domain). */
+/** Delivers audio to a request's targets (the playback domain); called as soon as the URL exists. */
 export type DeliverFn = (
   request: SayRequest,
   audio: SayAudio,
   signal: AbortSignal,
 ) => Promise<TargetOutcome[]>;
 
+/** A say that has started: its audio URL exists (live while `audio.live`), its result comes with `done`. */
+export interface SayTicket {
+  id: string;
+  /** The engine asked first (a fallback may end up speaking). */
+  engine: string;
+  audio: SayAudio;
+  /** True for a cache hit (the result is final already). */
+  cached: boolean;
+  /** The final result; rejects with the say's error. */
+  done: Promise<SayResult>;
+}
+
 /** The one domain service every input calls (DESIGN "Architecture rules"). */
 export interface SayService {
   /**
-   * Validates names, looks up the cache, dispatches with fallback, encodes, caches, delivers to targets.
+   * Validates names, looks up the cache, joins or starts a live synthesis (dispatch with fallback, encode,
+   * cache), delivers to targets, and resolves with the final result.
    * @throws AppError ENGINE_NOT_FOUND, VOICE_NOT_FOUND, TARGET_NOT_FOUND, SHUTTING_DOWN, engine errors when
    *   every engine failed, FFMPEG_FAILED, CACHE_IO / DISK_FULL.
    */
   say(request: SayRequest, signal?: AbortSignal): Promise<SayResult>;
+  /**
+   * Like `say`, but resolves as soon as the audio URL exists (after the cache lookup); `done` gives the result.
+   * @throws the checks' errors (ENGINE_NOT_FOUND, VOICE_NOT_FOUND, TARGET_NOT_FOUND, SHUTTING_DOWN) at once.
+   */
+  begin(request: SayRequest, signal?: AbortSignal): Promise<SayTicket>;
+  /** The live synthesis serving `<key>.<format>` (following a fallback's alias), if one runs. */
+  liveAudio(key: string, format: OutputFormat): LiveJob | undefined;
+  /** The key whose cache entry serves `<key>.<format>`: itself, or the key a fallback engine produced. */
+  audioKey(key: string, format: OutputFormat): string;
   /** Syntheses in flight now. */
   inFlight(): number;
   /** Counters since start. */
@@ -98,19 +116,28 @@ export interface SayServiceDeps {
   /** Checks target names; throws TARGET_NOT_FOUND. Absent: any target is refused. */
   checkTargets?(names: string[]): void;
   deliver?: DeliverFn;
+  /** Engines whose sentences are normalized to EBU R128 loudness (`engines[].loudnorm`). */
+  loudnormEngines?: ReadonlySet<string>;
+  /** Sentence audio reused across texts; default an in-memory cache of PHRASE_CACHE_BYTES. */
+  phrases?: PhraseCache;
   log: Log;
 }
 
-interface Produced {
-  key: string;
-  /** The cache key of the same speech in another format. */
-  keyFor(format: OutputFormat): string;
-  voice: string | undefined;
-  cached: boolean;
-  path: string;
-  bytes: number;
-  durationMs: number;
-  firstAudioMs: number;
+/** What a finished synthesis gives every request that shared it. */
+interface JobOutcome {
+  produced: Produced;
+  engine: string;
+  fallbackFrom: string[];
+}
+
+/** A live synthesis and the requests waiting on it. */
+interface Flight {
+  job: LiveJob;
+  outcome: Promise<JobOutcome>;
+  audio: SayAudio;
+  controller: AbortController;
+  /** Requests with a signal waiting on it; the flight is aborted when all of them abort. */
+  waiting: number;
 }
 
 async function checkVoice(entry: EngineEntry, voice: string, signal: AbortSignal): Promise<void> {
@@ -128,9 +155,13 @@ async function checkVoice(entry: EngineEntry, voice: string, signal: AbortSignal
   );
 }
 
+const round1 = (ms: number): number => Math.round(ms * 10) / 10;
+
 /** Builds the say service. */
 export function createSayService(deps: SayServiceDeps): SayService {
   const { dispatcher, cache, log } = deps;
+  const registry = createLiveRegistry();
+  const flights = new Map<LiveJob, Flight>();
   const running = new Set<AbortController>();
   const counters: SayStats = {
     ok: 0,
@@ -138,196 +169,245 @@ export function createSayService(deps: SayServiceDeps): SayService {
     cacheHits: 0,
     cacheMisses: 0,
     engineRuns: {},
+    engineRequests: {},
+    phraseHits: 0,
+    sharedRuns: 0,
     lastLatencyMs: 0,
   };
+  const audioDeps: SayAudioDeps = { cache, deriver: deps.deriver, audioUrl: deps.audioUrl };
+  const attemptDeps: AttemptDeps = {
+    cache,
+    phrases: deps.phrases ?? createPhraseCache(),
+    bitrateKbps: deps.bitrateKbps,
+    lastFormat: new Map<string, AudioFormat>(),
+    onPhraseHit: () => counters.phraseHits++,
+    onEngineRun: (name) => {
+      counters.engineRuns[name] = (counters.engineRuns[name] ?? 0) + 1;
+    },
+    onEngineRequest: (name) => {
+      counters.engineRequests[name] = (counters.engineRequests[name] ?? 0) + 1;
+    },
+  };
+  const loudnorm = (entry: EngineEntry): boolean => deps.loudnormEngines?.has(entry.engine.name) ?? false;
   let closing = false;
 
-  async function produce(
-    request: SayRequest,
-    entry: EngineEntry,
-    signal: AbortSignal,
-    isFallback: boolean,
-    t0: number,
-  ): Promise<Produced> {
-    const voice = isFallback ? entry.voice : (request.voice ?? entry.voice);
-    const speaker = isFallback ? entry.speaker : (request.speaker ?? entry.speaker);
-    const language = request.language ?? entry.language;
-    const keyFor = (format: OutputFormat): string =>
-      cacheKey({
-        engine: entry.engine.name,
-        voice: voice ?? '',
-        speaker,
-        language,
-        engineOptions: entry.gainDb ? { gain_db: entry.gainDb } : undefined,
-        format,
-        text: request.text,
-      });
-    const key = keyFor(request.format);
-    const lookups = request.cache && deps.cacheLookups;
-    const hit = lookups ? cache.get(key, request.format) : undefined;
-    if (hit) {
-      counters.cacheHits++;
-      const ms = performance.now() - t0;
-      return {
-        key,
-        keyFor,
-        voice,
-        cached: true,
-        path: hit.path,
-        bytes: hit.bytes,
-        durationMs: hit.durationMs,
-        firstAudioMs: ms,
-      };
-    }
-    // Another format of the same speech is cached: derive this one from it (ffmpeg, no engine) and cache it too.
-    for (const other of lookups ? OUTPUT_FORMATS.filter((f) => f !== request.format) : []) {
+  /** A cached entry in the asked format, or one derived from another cached format; undefined on a miss. */
+  async function lookup(keyFor: (f: OutputFormat) => string, format: OutputFormat, signal: AbortSignal) {
+    const hit = cache.get(keyFor(format), format);
+    if (hit) return hit;
+    for (const other of OUTPUT_FORMATS.filter((f) => f !== format)) {
       const source = cache.get(keyFor(other), other);
-      if (!source) continue;
-      counters.cacheHits++;
-      const derived = await deps.deriver.derive(source, key, request.format, signal);
-      const ms = performance.now() - t0;
-      return {
-        key,
-        keyFor,
-        voice,
-        cached: true,
-        path: derived.path,
-        bytes: derived.bytes,
-        durationMs: derived.durationMs,
-        firstAudioMs: ms,
-      };
+      if (source) return deps.deriver.derive(source, keyFor(format), format, signal);
     }
-    counters.cacheMisses++;
-    counters.engineRuns[entry.engine.name] = (counters.engineRuns[entry.engine.name] ?? 0) + 1;
-    const chunks = entry.engine.synthesize({ text: request.text, voice, speaker, language }, signal);
-    const writer = cache.beginWrite(key, request.format);
-    let firstAudioMs = 0;
+    return undefined;
+  }
+
+  /** Runs the dispatch of a new live job; the job ends (entry committed) or fails before this settles. */
+  async function fly(
+    request: SayRequest,
+    job: LiveJob,
+    controller: AbortController,
+    lookups: boolean,
+  ): Promise<JobOutcome> {
+    const signal = controller.signal;
     try {
-      const encoded = encodeStream(chunks, {
-        format: request.format,
-        bitrateKbps: deps.bitrateKbps,
-        gainDb: entry.gainDb,
+      const outcome = await dispatcher.run(
+        request.engine,
         signal,
-      });
-      for await (const bytes of encoded) {
-        if (!firstAudioMs) firstAudioMs = performance.now() - t0;
-        await writer.write(bytes);
-      }
-      const durationMs = Math.round(encoded.inputDurationMs);
-      const entryOnDisk = await writer.commit({
-        text: request.text,
-        engine: entry.engine.name,
-        voice: voice ?? '',
-        durationMs,
-      });
-      if (!entryOnDisk) {
-        throw new AppError(
-          'CACHE_IO',
-          `the audio (${durationMs} ms) is larger than the whole cache; raise cache.max_mb`,
-        );
-      }
-      return {
-        key,
-        keyFor,
-        voice,
-        cached: false,
-        path: entryOnDisk.path,
-        bytes: entryOnDisk.bytes,
-        durationMs,
-        firstAudioMs,
-      };
+        async (entry, sig, isFallback): Promise<Produced> => {
+          const voice = attemptVoice(request, entry, isFallback, loudnorm(entry));
+          job.restart(
+            new AppError('ENGINE_FAILED', 'the engine failed mid-stream; a fallback engine starts over'),
+          );
+          const key = voice.keyFor(request.format);
+          const hit =
+            key !== job.key && lookups ? await lookup(voice.keyFor, request.format, sig) : undefined;
+          if (hit) return { entry: hit, voice, cached: true, firstAudioAt: await replayEntry(hit, job, sig) };
+          return runAttempt(
+            attemptDeps,
+            { request, entry, voice, job, lookups, loudnorm: loudnorm(entry) },
+            sig,
+          );
+        },
+        request.priority,
+      );
+      const produced = outcome.value;
+      registry.alias(job.key, produced.entry.key, request.format);
+      job.end();
+      return { produced, engine: outcome.engine.engine.name, fallbackFrom: outcome.fallbackFrom };
     } catch (err) {
-      await writer.abort();
-      throw err;
+      const e =
+        closing && signal.aborted ? new AppError('SHUTTING_DOWN', 'the hub shut down', { cause: err }) : err;
+      job.fail(toAppError(e));
+      throw e;
+    } finally {
+      registry.remove(job);
+      flights.delete(job);
+      running.delete(controller);
     }
   }
 
-  /** The SayAudio of a produced file, able to derive its other formats. */
-  function sayAudio(
-    p: { key: string; keyFor(f: OutputFormat): string; path: string; bytes: number; durationMs: number },
-    format: OutputFormat,
-  ): SayAudio {
-    const entry = cache.get(p.key, format);
-    return {
-      key: p.key,
-      format,
-      url: deps.audioUrl(p.key, format),
-      path: p.path,
-      durationMs: p.durationMs,
-      bytes: p.bytes,
-      async as(other, signal) {
-        if (other === format) return this;
-        if (!entry)
-          throw new AppError('CACHE_IO', `audio ${p.key}.${format} left the cache before it was converted`);
-        const key = p.keyFor(other);
-        const derived = await deps.deriver.derive(entry, key, other, signal);
-        return sayAudio({ ...p, key, path: derived.path, bytes: derived.bytes }, other);
-      },
+  /** Starts a live job for `key` and registers it as the flight identical requests join. */
+  function launch(request: SayRequest, key: string, lookups: boolean): Flight {
+    const job = registry.create(key, request.format);
+    const controller = new AbortController();
+    running.add(controller);
+    counters.cacheMisses++;
+    const outcome = fly(request, job, controller, lookups);
+    const final = outcome.then((o) => finalAudio(audioDeps, o.produced.entry, o.produced.voice.keyFor));
+    outcome.catch(() => {});
+    final.catch(() => {});
+    const flight: Flight = {
+      job,
+      outcome,
+      audio: liveAudio(audioDeps, key, request.format, final),
+      controller,
+      waiting: 0,
     };
+    flights.set(job, flight);
+    return flight;
+  }
+
+  /** Waits for a flight on behalf of one request; the flight is aborted when every request waiting on it gave up. */
+  async function waitFor(flight: Flight, signal: AbortSignal | undefined): Promise<JobOutcome> {
+    if (!signal) return flight.outcome;
+    flight.waiting++;
+    const onAbort = (): void => {
+      if (--flight.waiting === 0) flight.controller.abort(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await untilAborted(flight.outcome, signal);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async function finish(
+    request: SayRequest,
+    t0: number,
+    audio: SayAudio,
+    signal: AbortSignal | undefined,
+    settle: () => Promise<{
+      entry: CacheEntry;
+      voice: string | undefined;
+      engine: string;
+      cached: boolean;
+      firstAudioAt: number;
+      fallbackFrom: string[];
+    }>,
+  ): Promise<SayResult> {
+    const controller = new AbortController();
+    const combined = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
+    const delivering =
+      request.targets.length && deps.deliver ? deps.deliver(request, audio, combined) : undefined;
+    delivering?.catch(() => {});
+    try {
+      const s = await settle();
+      const result: SayResult = {
+        id: request.id,
+        textChars: request.text.length,
+        engine: s.engine,
+        voice: s.voice,
+        cached: s.cached,
+        key: s.entry.key,
+        url: deps.audioUrl(s.entry.key, request.format),
+        format: request.format,
+        durationMs: s.entry.durationMs,
+        bytes: s.entry.bytes,
+        latencyMs: { total: 0, firstAudio: round1(Math.max(0, s.firstAudioAt - t0)) },
+        fallbackFrom: s.fallbackFrom,
+      };
+      if (delivering) result.targets = await delivering;
+      result.latencyMs.total = round1(performance.now() - t0);
+      counters.ok++;
+      counters.lastLatencyMs = result.latencyMs.total;
+      log.info(
+        {
+          id: request.id,
+          engine: result.engine,
+          cached: result.cached,
+          chars: result.textChars,
+          ms: result.latencyMs.total,
+        },
+        'said',
+      );
+      return result;
+    } catch (err) {
+      controller.abort(err);
+      counters.errors++;
+      throw toAppError(err);
+    }
+  }
+
+  async function begin(request: SayRequest, signal?: AbortSignal): Promise<SayTicket> {
+    try {
+      return await start(request, signal);
+    } catch (err) {
+      counters.errors++;
+      throw toAppError(err);
+    }
+  }
+
+  async function start(request: SayRequest, signal?: AbortSignal): Promise<SayTicket> {
+    if (closing) throw new AppError('SHUTTING_DOWN', 'the hub is shutting down; try again when it is back');
+    const t0 = performance.now();
+    const check = signal ?? new AbortController().signal;
+    const chain = dispatcher.chain(request.engine);
+    const first = chain[0] as EngineEntry;
+    if (request.targets.length) {
+      if (!deps.checkTargets) throw new AppError('TARGET_NOT_FOUND', 'no targets are configured');
+      deps.checkTargets(request.targets);
+    }
+    if (request.voice) await checkVoice(first, request.voice, check);
+    const voice = attemptVoice(request, first, false, loudnorm(first));
+    const key = voice.keyFor(request.format);
+    const lookups = request.cache && deps.cacheLookups;
+    const hit = lookups ? await lookup(voice.keyFor, request.format, check) : undefined;
+    if (hit) {
+      counters.cacheHits++;
+      const at = performance.now();
+      const audio = finalAudio(audioDeps, hit, voice.keyFor);
+      const done = finish(request, t0, audio, signal, async () => ({
+        entry: hit,
+        voice: voice.voice,
+        engine: first.engine.name,
+        cached: true,
+        firstAudioAt: at,
+        fallbackFrom: [],
+      }));
+      return { id: request.id, engine: first.engine.name, audio, cached: true, done };
+    }
+    if (closing) throw new AppError('SHUTTING_DOWN', 'the hub is shutting down; try again when it is back');
+    // Single-flight: an identical request in flight is joined (a request with cache: false wants its own run).
+    const live = request.cache ? registry.get(key, request.format) : undefined;
+    const joined = live ? flights.get(live) : undefined;
+    const flight = joined ?? launch(request, key, lookups);
+    if (joined) counters.sharedRuns++;
+    const settle = async () => {
+      const o = await waitFor(flight, signal);
+      const p = o.produced;
+      return {
+        entry: p.entry,
+        voice: p.voice.voice,
+        engine: o.engine,
+        cached: joined ? false : p.cached,
+        firstAudioAt: p.firstAudioAt,
+        fallbackFrom: o.fallbackFrom,
+      };
+    };
+    const done = finish(request, t0, flight.audio, signal, settle);
+    done.catch(() => {});
+    return { id: request.id, engine: first.engine.name, audio: flight.audio, cached: false, done };
   }
 
   return {
+    begin,
     async say(request, signal) {
-      if (closing) throw new AppError('SHUTTING_DOWN', 'the hub is shutting down; try again when it is back');
-      const t0 = performance.now();
-      const controller = new AbortController();
-      const combined = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
-      running.add(controller);
-      try {
-        const chain = dispatcher.chain(request.engine);
-        if (request.targets.length) {
-          if (!deps.checkTargets) throw new AppError('TARGET_NOT_FOUND', 'no targets are configured');
-          deps.checkTargets(request.targets);
-        }
-        if (request.voice) await checkVoice(chain[0] as EngineEntry, request.voice, combined);
-        const outcome = await dispatcher.run(request.engine, combined, (entry, sig, isFallback) =>
-          produce(request, entry, sig, isFallback, t0),
-        );
-        const p = outcome.value;
-        const result: SayResult = {
-          id: request.id,
-          textChars: request.text.length,
-          engine: outcome.engine.engine.name,
-          voice: p.voice,
-          cached: p.cached,
-          key: p.key,
-          url: deps.audioUrl(p.key, request.format),
-          format: request.format,
-          durationMs: p.durationMs,
-          bytes: p.bytes,
-          latencyMs: { total: 0, firstAudio: Math.round(p.firstAudioMs * 10) / 10 },
-          fallbackFrom: outcome.fallbackFrom,
-        };
-        if (request.targets.length && deps.deliver) {
-          const audio = sayAudio(p, request.format);
-          result.targets = await deps.deliver(request, audio, combined);
-        }
-        result.latencyMs.total = Math.round((performance.now() - t0) * 10) / 10;
-        counters.ok++;
-        counters.lastLatencyMs = result.latencyMs.total;
-        log.info(
-          {
-            id: request.id,
-            engine: result.engine,
-            cached: result.cached,
-            chars: result.textChars,
-            ms: result.latencyMs.total,
-          },
-          'said',
-        );
-        return result;
-      } catch (err) {
-        counters.errors++;
-        if (controller.signal.aborted && closing) {
-          throw new AppError('SHUTTING_DOWN', 'the hub shut down before this request finished', {
-            cause: err,
-          });
-        }
-        throw toAppError(err);
-      } finally {
-        running.delete(controller);
-      }
+      return (await begin(request, signal)).done;
     },
+    liveAudio: (key, format) => registry.get(key, format),
+    audioKey: (key, format) => registry.resolve(key, format),
     inFlight: () => running.size,
     stats: () => structuredClone(counters),
     async stop(graceMs = 8000) {

@@ -3,6 +3,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { CONTENT_TYPES, OUTPUT_FORMATS, type OutputFormat } from '../../audio/format.js';
 import type { CacheStore } from '../../cache/store.js';
 import { AppError } from '../../shared/errors.js';
+import type { LiveJob } from '../../tts/live-audio.js';
 
 const AUDIO_NAME = /^([0-9a-f]{64})\.(opus|mp3|wav)$/;
 
@@ -15,14 +16,41 @@ export function parseAudioName(name: string): { key: string; format: OutputForma
   return { key: m[1] as string, format: m[2] as OutputFormat };
 }
 
+/** Where live audio comes from: the say service's live jobs and fallback aliases. */
+export interface LiveAudioSource {
+  liveAudio(key: string, format: OutputFormat): LiveJob | undefined;
+  audioKey(key: string, format: OutputFormat): string;
+}
+
+/** Options of the audio routes: the cache, and (optional) the live jobs. */
+export interface AudioRouteOptions {
+  cache: CacheStore;
+  live?: LiveAudioSource;
+}
+
+/** Answers a live job: chunked bytes so far then live bytes (HEAD: headers only). */
+function sendLive(request: FastifyRequest, reply: FastifyReply, job: LiveJob) {
+  reply.header('Content-Type', CONTENT_TYPES[job.format]);
+  // Not cacheable: the same URL answers with the finished file (Content-Length, Range) once synthesis ends.
+  reply.header('Cache-Control', 'no-store');
+  if (request.method === 'HEAD') return reply.send();
+  return reply.send(job.subscribe());
+}
+
 /**
- * GET and HEAD /api/audio/<key>.<ext>: the cached file with Content-Length, Range and HEAD (via @fastify/static's
- * sendFile on the path the cache store gives for a validated key).
+ * GET and HEAD /api/audio/<key>.<ext>. While the audio is being synthesized: a chunked live stream (Ogg Opus
+ * pages as ffmpeg writes them; every listener gets the bytes so far, then live bytes; the stream is cut when
+ * synthesis fails). Afterwards: the cached file with Content-Length, Range and HEAD (@fastify/static's sendFile
+ * on the path the cache store gives for a validated key). A URL handed out before a fallback engine spoke
+ * serves the fallback's audio.
  */
-export const audioRoutes: FastifyPluginAsync<{ cache: CacheStore }> = async (app, opts) => {
+export const audioRoutes: FastifyPluginAsync<AudioRouteOptions> = async (app, opts) => {
   const handler = async (request: FastifyRequest<{ Params: { name: string } }>, reply: FastifyReply) => {
     const { key, format } = parseAudioName(request.params.name);
-    const entry = opts.cache.get(key, format);
+    const job = opts.live?.liveAudio(key, format);
+    if (job && job.state !== 'failed') return sendLive(request, reply, job);
+    const entry =
+      opts.cache.get(key, format) ?? opts.cache.get(opts.live?.audioKey(key, format) ?? key, format);
     if (!entry)
       throw new AppError('NOT_FOUND', `audio ${key}.${format} is not in the cache (evicted or never made)`);
     reply.header('Content-Type', CONTENT_TYPES[format]);

@@ -2,11 +2,41 @@ import type { FastifyPluginAsync } from 'fastify';
 import { toAppError } from '../../shared/errors.js';
 import { errorPayload, resultPayload } from '../../tts/result.js';
 import { toSayRequest } from '../../tts/say-request.js';
-import type { SayService } from '../../tts/say-service.js';
+import type { SayService, SayTicket } from '../../tts/say-service.js';
+
+/**
+ * The early answer of `"wait": false`: what is known when the audio URL exists. `live: true` means the URL
+ * streams while synthesis runs; the final result still goes to `tts/result` subscribers of other inputs only
+ * (HTTP answers once). A cache hit answers the full result instead.
+ */
+export interface StartedPayload {
+  id: string;
+  ok: true;
+  live: true;
+  engine: string;
+  cached: false;
+  url: string;
+  format: string;
+  text_chars: number;
+}
+
+function startedPayload(ticket: SayTicket, textChars: number): StartedPayload {
+  return {
+    id: ticket.id,
+    ok: true,
+    live: true,
+    engine: ticket.engine,
+    cached: false,
+    url: ticket.audio.url,
+    format: ticket.audio.format,
+    text_chars: textChars,
+  };
+}
 
 /**
  * POST /api/say: the body as `tts/say` JSON; answers the result JSON (200), or `{id, ok:false, error}` with the
- * error's HTTP status.
+ * error's HTTP status. With `"wait": false` it answers as soon as the audio URL exists (StartedPayload, or the
+ * full result on a cache hit); synthesis goes on, and a failure after that answer shows only in the stream.
  */
 export const sayRoutes: FastifyPluginAsync<{ sayService: SayService; maxTextChars: number }> = async (
   app,
@@ -23,8 +53,14 @@ export const sayRoutes: FastifyPluginAsync<{ sayService: SayService; maxTextChar
       return reply.status(e.httpStatus).send(errorPayload(id, e));
     }
     try {
-      const result = await opts.sayService.say(say);
-      return reply.send(resultPayload(result));
+      if (say.wait) return reply.send(resultPayload(await opts.sayService.say(say)));
+      const ticket = await opts.sayService.begin(say);
+      ticket.done.catch((err: unknown) => {
+        const e = toAppError(err);
+        request.log.warn({ id: say.id, code: e.code, err: e.message }, 'say failed after answering');
+      });
+      if (ticket.cached) return reply.send(resultPayload(await ticket.done));
+      return reply.send(startedPayload(ticket, say.text.length));
     } catch (err) {
       const e = toAppError(err);
       request.log.warn({ id: say.id, code: e.code, err: e.message }, 'say failed');

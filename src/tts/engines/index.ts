@@ -88,7 +88,8 @@ export function engineUrl(options: EngineOptions, transport: string): string {
  */
 export function createEngine(options: EngineOptions, deps: EngineDeps): Engine {
   const transport = engineTransport(options);
-  const { name, voice, speaker, language, command } = options;
+  const { name, voice, speaker, language, command, speed } = options;
+  const model = options.model || undefined;
   const { log } = deps;
   const url = (): string => engineUrl(options, transport);
   switch (`${options.type}:${transport}`) {
@@ -116,9 +117,9 @@ export function createEngine(options: EngineOptions, deps: EngineDeps): Engine {
     case 'xtts:coqui':
       return createCoquiEngine({ name, url: url(), voice, speaker, language, log });
     case 'xtts:openai':
-      return createOpenAiEngine({ name, type: 'xtts', url: url(), voice, language, log });
+      return createOpenAiEngine({ name, type: 'xtts', url: url(), voice, language, model, speed, log });
     case 'openai:openai':
-      return createOpenAiEngine({ name, url: url(), voice, language, log });
+      return createOpenAiEngine({ name, url: url(), voice, language, model, speed, log });
     case 'pocket_tts:http':
       return createPocketTtsHttpEngine({ name, url: url(), voice, log });
     case 'pocket_tts:cli':

@@ -1,0 +1,252 @@
+/**
+ * Generates the add-on manifest (`config.yaml`: fixed keys plus `options`/`schema` from the zod schema) and
+ * `translations/en.yaml` (from src/config/option-docs.yaml). Run `npm run manifest` after changing an option;
+ * test/unit/manifest.test.ts fails while either file is stale.
+ *
+ * Schema syntax (home-assistant/developers.home-assistant `docs/add-ons/configuration.md`, checked against
+ * home-assistant/supervisor `supervisor/addons/options.py`): `str`, `bool`, `int(min,max)`, `float(min,max)`,
+ * `url`, `password`, `match(REGEX)`, `list(a|b)`, a trailing `?` for optional; bounds are non-negative decimals
+ * only; nested dicts and lists of dicts; every key without `?` must be present in `options`.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parse, stringify } from 'yaml';
+import type { z } from 'zod';
+import { OptionsSchema } from './schema.js';
+
+/** A node of the Supervisor's schema: a type string, a dict, or a one-element list. */
+export type AddonSchemaNode = string | AddonSchemaNode[] | { [key: string]: AddonSchemaNode };
+
+/** name/description of one option; `fields` for the options nested in it (translations/en.yaml shape). */
+export interface OptionDoc {
+  name: string;
+  description: string;
+  fields?: Record<string, OptionDoc>;
+}
+
+/** Options whose Supervisor type says more than their zod type (dotted paths; list items have no index). */
+const TYPE_OVERRIDES: Readonly<Record<string, string>> = {
+  'mqtt.password': 'password',
+  'http.api_token': 'password',
+  'engines.url': 'url',
+};
+
+/** The repository's root (the folder of config.yaml), from src/config or dist/config. */
+export const REPO_DIR: string = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The add-on's fixed manifest keys (DESIGN "Home Assistant"), in the order they are written. */
+function fixedManifest(version: string): Record<string, unknown> {
+  return {
+    name: 'TTS Hub',
+    version,
+    slug: 'tts_hub',
+    description:
+      'Text to speech over MQTT with local engines (espeak-ng, Piper, XTTS, pocket-tts), an Opus cache, and live recording from satellites',
+    arch: ['aarch64', 'amd64'],
+    startup: 'application',
+    boot: 'auto',
+    init: true,
+    services: ['mqtt:need'],
+    map: ['share:rw'],
+    homeassistant_api: true,
+    ingress: true,
+    ingress_port: 8099,
+    panel_icon: 'mdi:account-voice',
+    panel_title: 'TTS Hub',
+    ports: { '8099/tcp': 8099, '10210/tcp': 10210 },
+    ports_description: {
+      '8099/tcp': 'HTTP: audio for speakers, the API and the OpenAI-style endpoint',
+      '10210/tcp': 'Wyoming TTS server (when enabled)',
+    },
+    watchdog: 'http://[HOST]:[PORT:8099]/api/health',
+    timeout: 20,
+  };
+}
+
+/** Port descriptions of translations/en.yaml `network:`. */
+const NETWORK_DOCS: Readonly<Record<string, string>> = {
+  '8099/TCP':
+    'HTTP port for speakers fetching audio, the API and OpenAI-style clients (the panel uses ingress).',
+  '10210/TCP': 'Wyoming TTS server for Home Assistant (enable wyoming_server first).',
+};
+
+/** The zod internals read here (zod 4 exposes `type` and `def` on every schema). */
+interface Introspected {
+  type: string;
+  def: {
+    innerType?: Introspected;
+    element?: Introspected;
+    shape?: Record<string, Introspected>;
+    entries?: Record<string, string>;
+    defaultValue?: unknown;
+    checks?: Array<{ _zod: { def: { format?: string; pattern?: RegExp } } }>;
+  };
+  minValue?: number | null;
+  maxValue?: number | null;
+  isInt?: boolean;
+  minLength?: number | null;
+  maxLength?: number | null;
+}
+
+/** Peels default/prefault/optional wrappers off a schema. */
+function unwrap(schema: Introspected): { inner: Introspected; optional: boolean; defaultValue?: unknown } {
+  let inner = schema;
+  let optional = false;
+  let defaultValue: unknown;
+  while (['default', 'prefault', 'optional', 'nullable'].includes(inner.type) && inner.def.innerType) {
+    if (inner.type === 'optional') optional = true;
+    if (inner.type === 'default') defaultValue = inner.def.defaultValue;
+    inner = inner.def.innerType;
+  }
+  return { inner, optional, defaultValue };
+}
+
+/** `name(min,max)` with only the bounds the Supervisor can read (non-negative). */
+function ranged(name: string, min: number | null | undefined, max: number | null | undefined): string {
+  // zod's int() carries ±MAX_SAFE_INTEGER bounds of its own: no bound the user set, so none is written.
+  const usable = (n: number | null | undefined): n is number =>
+    typeof n === 'number' && n >= 0 && n < Number.MAX_SAFE_INTEGER;
+  const lo = usable(min) ? String(min) : '';
+  const hi = usable(max) ? String(max) : '';
+  return lo || hi ? `${name}(${lo},${hi})` : name;
+}
+
+function scalarType(s: Introspected, path: string): string {
+  const override = TYPE_OVERRIDES[path];
+  if (override) return override;
+  switch (s.type) {
+    case 'boolean':
+      return 'bool';
+    case 'number':
+      return ranged(s.isInt ? 'int' : 'float', s.minValue, s.maxValue);
+    case 'enum':
+      return `list(${Object.values(s.def.entries ?? {}).join('|')})`;
+    case 'string': {
+      const regex = s.def.checks?.map((c) => c._zod.def).find((d) => d.format === 'regex')?.pattern;
+      return regex ? `match(${regex.source})` : ranged('str', s.minLength || null, s.maxLength);
+    }
+    default:
+      throw new Error(`option ${path}: no add-on schema type for zod type '${s.type}'`);
+  }
+}
+
+/**
+ * The Supervisor schema of one option. A scalar is optional (`?`) when zod's is optional, when its default is
+ * an empty string (the form must not demand it), or inside a list item when zod fills a default.
+ */
+function schemaNode(schema: Introspected, path: string, inListItem: boolean): AddonSchemaNode {
+  const { inner, optional, defaultValue } = unwrap(schema);
+  if (inner.type === 'object') return schemaDict(inner, path, false);
+  if (inner.type === 'array') {
+    const element = unwrap(inner.def.element as Introspected).inner;
+    if (element.type === 'object') return [schemaDict(element, path, true)];
+    const item = scalarType(element, path);
+    return [optional ? `${item}?` : item];
+  }
+  const type = scalarType(inner, path);
+  const loose = optional || defaultValue === '' || (inListItem && defaultValue !== undefined);
+  return loose ? `${type}?` : type;
+}
+
+function schemaDict(
+  schema: Introspected,
+  path: string,
+  inListItem: boolean,
+): Record<string, AddonSchemaNode> {
+  const out: Record<string, AddonSchemaNode> = {};
+  for (const [key, field] of Object.entries(schema.def.shape ?? {})) {
+    out[key] = schemaNode(field, path ? `${path}.${key}` : key, inListItem);
+  }
+  return out;
+}
+
+/** config.yaml `schema` for the options schema. @throws Error for a zod type with no Supervisor equivalent. */
+export function addonSchema(schema: z.ZodType = OptionsSchema): Record<string, AddonSchemaNode> {
+  return schemaDict(unwrap(schema as unknown as Introspected).inner, '', false);
+}
+
+/** config.yaml `options`: every default (`OptionsSchema.parse({})`), optional unset options left out. */
+export function addonOptions(): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(OptionsSchema.parse({}))) as Record<string, unknown>;
+}
+
+/** Dotted paths of every option and nested option (list items' fields as `list.field`), in schema order. */
+export function optionPaths(node: Record<string, AddonSchemaNode> = addonSchema(), prefix = ''): string[] {
+  const paths: string[] = [];
+  for (const [key, value] of Object.entries(node)) {
+    const path = prefix ? `${prefix}.${key}` : key;
+    paths.push(path);
+    const nested = Array.isArray(value) ? value[0] : value;
+    if (nested && typeof nested === 'object' && !Array.isArray(nested))
+      paths.push(...optionPaths(nested, path));
+  }
+  return paths;
+}
+
+/** Reads src/config/option-docs.yaml. */
+export function loadOptionDocs(file = `${REPO_DIR}src/config/option-docs.yaml`): Record<string, OptionDoc> {
+  return parse(readFileSync(file, 'utf8')) as Record<string, OptionDoc>;
+}
+
+/**
+ * The `configuration:` translations in schema order, each with `name`, `description` and `fields` for nested
+ * options. @throws Error listing every option without a name or description in `docs`.
+ */
+export function configurationTranslations(
+  docs: Record<string, OptionDoc> = loadOptionDocs(),
+  node: Record<string, AddonSchemaNode> = addonSchema(),
+  missing: string[] = [],
+  prefix = '',
+): Record<string, OptionDoc> {
+  const out: Record<string, OptionDoc> = {};
+  for (const [key, value] of Object.entries(node)) {
+    const path = prefix ? `${prefix}.${key}` : key;
+    const doc = docs[key];
+    if (!doc?.name || !doc.description) missing.push(path);
+    const entry: OptionDoc = { name: doc?.name ?? '', description: doc?.description ?? '' };
+    const nested = Array.isArray(value) ? value[0] : value;
+    if (nested && typeof nested === 'object' && !Array.isArray(nested)) {
+      entry.fields = configurationTranslations(doc?.fields ?? {}, nested, missing, path);
+    }
+    out[key] = entry;
+  }
+  if (!prefix && missing.length) {
+    throw new Error(
+      `options without a name and description in src/config/option-docs.yaml: ${missing.join(', ')}`,
+    );
+  }
+  return out;
+}
+
+const HEADER =
+  '# Generated by `npm run manifest` from src/config/schema.ts and src/config/option-docs.yaml; do not edit.\n';
+
+/** The text of config.yaml for `version` (package.json's). */
+export function renderConfigYaml(version: string): string {
+  const manifest = { ...fixedManifest(version), options: addonOptions(), schema: addonSchema() };
+  return HEADER + stringify(manifest, { lineWidth: 0 });
+}
+
+/** The text of translations/en.yaml. @throws Error when an option has no docs. */
+export function renderTranslations(docs?: Record<string, OptionDoc>): string {
+  return (
+    HEADER +
+    stringify({ configuration: configurationTranslations(docs), network: NETWORK_DOCS }, { lineWidth: 0 })
+  );
+}
+
+/** package.json's version. */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(`${REPO_DIR}package.json`, 'utf8')) as { version: string }).version;
+}
+
+/** Writes config.yaml and translations/en.yaml beside package.json. */
+export function writeManifest(): void {
+  writeFileSync(`${REPO_DIR}config.yaml`, renderConfigYaml(packageVersion()));
+  writeFileSync(`${REPO_DIR}translations/en.yaml`, renderTranslations());
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  writeManifest();
+  console.log('wrote config.yaml and translations/en.yaml');
+}

@@ -1,0 +1,48 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { CacheStore } from '../../cache/store.js';
+import type { SayService } from '../../tts/say-service.js';
+
+/** Body of `GET /api/cache`. Sizes in bytes; `hit_ratio` is hits ÷ lookups since start (0 before any lookup). */
+export interface CacheFigures {
+  entries: number;
+  bytes: number;
+  max_entries: number;
+  max_bytes: number;
+  hit_ratio: number;
+}
+
+/** What the cache routes read: the store, its bounds (options `cache.max_entries`, `cache.max_mb`) and the counters. */
+export interface CacheRouteOptions {
+  cache: CacheStore;
+  maxEntries: number;
+  /** `cache.max_mb` in bytes. */
+  maxBytes: number;
+  sayService: SayService;
+}
+
+/** The cache figures now. */
+export function cacheFigures(opts: CacheRouteOptions): CacheFigures {
+  const { entries, bytes } = opts.cache.stats();
+  const { cacheHits, cacheMisses } = opts.sayService.stats();
+  const lookups = cacheHits + cacheMisses;
+  return {
+    entries,
+    bytes,
+    max_entries: opts.maxEntries,
+    max_bytes: opts.maxBytes,
+    hit_ratio: lookups ? Math.round((cacheHits / lookups) * 1000) / 1000 : 0,
+  };
+}
+
+/**
+ * `GET /api/cache` → {@link CacheFigures}; `DELETE /api/cache` deletes every cached file and answers
+ * `{cleared, ...CacheFigures}` (`cleared`: entries deleted). Audio being written right now is not affected.
+ */
+export const cacheRoutes: FastifyPluginAsync<CacheRouteOptions> = async (app, opts) => {
+  app.get('/api/cache', async () => cacheFigures(opts));
+  app.delete('/api/cache', async (request) => {
+    const cleared = await opts.cache.clear();
+    request.log.info({ cleared }, 'cache cleared');
+    return { cleared, ...cacheFigures(opts) };
+  });
+};

@@ -1,0 +1,150 @@
+/**
+ * The hub's Home Assistant–facing extras, built from the options in one place so `hub.ts` stays a list of
+ * services: Prometheus metrics, MQTT discovery (with the notify entity and clear-cache button), the Wyoming TTS
+ * server, and the cron schedules. Lifecycle: `attach(bus)` before the bus connects (subscriptions), `start()`
+ * after, `stop()` first when the hub stops.
+ */
+import type { CacheStore } from './cache/store.js';
+import type { Options } from './config/schema.js';
+import type { MqttBus } from './mqtt/client.js';
+import { slug } from './mqtt/discovery.js';
+import { attachDiscovery, type DiscoveryPublisher } from './mqtt/discovery-publisher.js';
+import type { EventHub, HubEvents } from './shared/events.js';
+import type { Log } from './shared/log.js';
+import { createMetrics, type HubMetrics } from './shared/metrics.js';
+import type { Dispatcher } from './tts/dispatcher.js';
+import type { HealthMonitor } from './tts/health-monitor.js';
+import { createSayTtsProvider } from './tts/say-pcm.js';
+import type { SayService } from './tts/say-service.js';
+import { createSchedules } from './tts/schedules.js';
+import { version } from './version.js';
+import { createWyomingServer, type WyomingServer } from './wyoming/server.js';
+
+/** How often at most the status topic is republished after says, in ms. */
+const STATUS_THROTTLE_MS = 1000;
+
+/** The extras, as the hub drives them. */
+export interface Integrations {
+  readonly metrics: HubMetrics;
+  /** Subscribes discovery, command and recorder-total topics. */
+  attach(bus: MqttBus): Promise<void>;
+  /** Publishes discovery (in the background), starts the Wyoming server and the schedules. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** The Wyoming server's port, when it runs. */
+  wyomingPort(): number | undefined;
+}
+
+/** The topic base of the hub's own command topics: the say topic's parent (`tts/say` → `tts`). */
+export function commandBase(sayTopic: string): string {
+  const i = sayTopic.lastIndexOf('/');
+  return i > 0 ? sayTopic.slice(0, i) : sayTopic;
+}
+
+/** Builds the extras; nothing runs until `attach`/`start`. */
+export function createIntegrations(opts: {
+  options: Options;
+  sayService: SayService;
+  dispatcher: Dispatcher;
+  cache: CacheStore;
+  monitor: HealthMonitor;
+  events: EventHub<HubEvents>;
+  baseUrl: string;
+  /** Republishes the hub status (after says and cache clears, throttled here). */
+  publishStatus: () => Promise<void>;
+  log: Log;
+}): Integrations {
+  const { options, log } = opts;
+  const metrics = createMetrics({
+    sayStats: () => opts.sayService.stats(),
+    queueDepth: () => opts.dispatcher.queueDepth(),
+    engineHealth: () => opts.monitor.snapshot(),
+  });
+  let statusTimer: NodeJS.Timeout | undefined;
+  const statusSoon = (): void => {
+    if (statusTimer) return;
+    statusTimer = setTimeout(() => {
+      statusTimer = undefined;
+      opts.publishStatus().catch((err) => log.warn({ err }, 'status publish failed'));
+    }, STATUS_THROTTLE_MS);
+  };
+  const offSay = opts.events.on('say', (event) => {
+    metrics.observeSay(event);
+    statusSoon();
+  });
+  const schedules = createSchedules({
+    schedules: options.schedules,
+    say: opts.sayService,
+    maxTextChars: options.max_text_chars,
+    log: log.child({ mod: 'schedules' }),
+  });
+  const wyoming: WyomingServer | undefined = options.wyoming_server.enabled
+    ? createWyomingServer({
+        port: options.wyoming_server.port,
+        provider: createSayTtsProvider({
+          sayService: opts.sayService,
+          dispatcher: opts.dispatcher,
+          cache: opts.cache,
+          maxTextChars: options.max_text_chars,
+          version,
+        }),
+        log: log.child({ mod: 'wyoming-server' }),
+      })
+    : undefined;
+  let discovery: DiscoveryPublisher | undefined;
+  let discoveryRun: Promise<void> | undefined;
+  const base = commandBase(options.topics.say);
+
+  return {
+    metrics,
+    async attach(bus) {
+      await bus.subscribe(`${options.topics.recorder}/status`, 0, (_t, payload) => {
+        try {
+          const totals = JSON.parse(payload.toString('utf8')) as { total_bytes?: unknown };
+          if (typeof totals.total_bytes === 'number') metrics.setRecordedBytes(totals.total_bytes);
+        } catch {
+          // Not ours to validate: the recorder publishes this topic.
+        }
+      });
+      discovery = await attachDiscovery({
+        bus,
+        enabled: options.topics.discovery,
+        context: {
+          prefix: options.topics.discovery_prefix,
+          deviceId: slug(options.mqtt.client_id) || 'tts_hub',
+          version,
+          configurationUrl: opts.baseUrl,
+          topics: {
+            status: options.topics.status,
+            availability: options.topics.availability,
+            recorder: options.topics.recorder,
+            notify: `${base}/notify`,
+            clearCache: `${base}/cache/clear`,
+          },
+          engines: opts.dispatcher.entries.map((e) => e.engine.name),
+        },
+        resultTopic: options.topics.result,
+        sayService: opts.sayService,
+        cache: opts.cache,
+        maxTextChars: options.max_text_chars,
+        onCacheCleared: statusSoon,
+        log: log.child({ mod: 'discovery' }),
+      });
+    },
+    async start() {
+      // In the background: it waits briefly for the retained config of an earlier run.
+      discoveryRun = discovery?.start().catch((err) => log.warn({ err }, 'discovery failed'));
+      await wyoming?.start();
+      schedules.start();
+    },
+    async stop() {
+      offSay();
+      clearTimeout(statusTimer);
+      schedules.stop();
+      await wyoming?.stop();
+      await discoveryRun;
+      await discovery?.stop();
+    },
+    wyomingPort: () => wyoming?.port(),
+  };
+}

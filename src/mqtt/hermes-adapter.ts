@@ -1,0 +1,106 @@
+/**
+ * The Hermes adapter (Rhasspy's MQTT protocol, rhasspy/rhasspy-hermes):
+ * - always: `hermes/audioServer/+/playFinished` `{id, sessionId}` (`rhasspyhermes/audioserver.py`
+ *   AudioPlayFinished) is passed to the playback domain, which waits for it after each playBytes;
+ * - with `topics.hermes`: `hermes/tts/say` `{text, lang?, id?, siteId = "default", sessionId?, volume?}`
+ *   (`rhasspyhermes/tts.py` TtsSay) is spoken through the say service to the site (`hermes:<siteId>`), and
+ *   `hermes/tts/sayFinished` `{id, siteId, sessionId}` (TtsSayFinished) follows once the site has played it,
+ *   also when speaking failed, so a dialogue session never waits forever.
+ */
+import { z } from 'zod';
+import { toAppError } from '../shared/errors.js';
+import type { Log } from '../shared/log.js';
+import { toSayRequest } from '../tts/say-request.js';
+import type { SayService } from '../tts/say-service.js';
+import type { MqttBus } from './client.js';
+
+/** Hermes topics used here. */
+export const HERMES_TOPICS = {
+  say: 'hermes/tts/say',
+  sayFinished: 'hermes/tts/sayFinished',
+  playFinished: 'hermes/audioServer/+/playFinished',
+} as const;
+
+/** hermes/tts/say, camelCase as on the wire; unknown fields are ignored (Hermes messages grow). */
+const TtsSaySchema = z.object({
+  text: z.string(),
+  lang: z.string().nullish(),
+  id: z.string().nullish(),
+  siteId: z.string().nullish(),
+  sessionId: z.string().nullish(),
+  volume: z.number().nullish(),
+});
+
+const PlayFinishedSchema = z.object({ id: z.string().nullish(), sessionId: z.string().nullish() });
+
+/** The siteId of a `hermes/audioServer/<siteId>/playFinished` topic. */
+function siteOf(topic: string): string {
+  return topic.split('/')[2] ?? '';
+}
+
+/**
+ * Subscribes the Hermes topics on `bus` (call before `bus.start()`).
+ * @param acceptSay the `topics.hermes` option: take `hermes/tts/say` requests.
+ */
+export async function attachHermes(opts: {
+  bus: MqttBus;
+  sayService: SayService;
+  playback: { playFinished(siteId: string, id: string): void };
+  acceptSay: boolean;
+  maxTextChars: number;
+  log: Log;
+}): Promise<void> {
+  const { bus, log } = opts;
+  await bus.subscribe(HERMES_TOPICS.playFinished, 1, (topic, payload) => {
+    const parsed = PlayFinishedSchema.safeParse(parseJson(payload));
+    if (!parsed.success || !parsed.data.id) {
+      log.debug({ topic }, 'playFinished without id ignored');
+      return;
+    }
+    opts.playback.playFinished(siteOf(topic), parsed.data.id);
+  });
+  if (!opts.acceptSay) return;
+
+  const handleSay = async (payload: Buffer): Promise<void> => {
+    const parsed = TtsSaySchema.safeParse(parseJson(payload));
+    if (!parsed.success) {
+      log.warn({ issue: parsed.error.issues[0]?.message }, 'hermes/tts/say refused');
+      return;
+    }
+    const say = parsed.data;
+    const siteId = say.siteId || 'default';
+    const finished = { id: say.id ?? '', siteId, sessionId: say.sessionId ?? '' };
+    try {
+      const request = toSayRequest(
+        {
+          text: say.text,
+          ...(say.id ? { id: say.id } : {}),
+          ...(say.lang ? { language: say.lang } : {}),
+          ...(say.volume === null || say.volume === undefined ? {} : { volume: say.volume }),
+          target: `hermes:${siteId}`,
+        },
+        opts.maxTextChars,
+      );
+      const result = await opts.sayService.say(request);
+      const failed = result.targets?.find((t) => !t.ok);
+      if (failed) log.warn({ id: request.id, siteId, err: failed.error }, 'hermes site did not play');
+    } catch (err) {
+      const e = toAppError(err);
+      log.warn({ id: finished.id, siteId, code: e.code, err: e.message }, 'hermes say failed');
+    }
+    await bus.publish(HERMES_TOPICS.sayFinished, JSON.stringify(finished), { qos: 1 });
+  };
+
+  await bus.subscribe(HERMES_TOPICS.say, 1, (_topic, payload, packet) => {
+    if (packet.retain) return; // an old retained request must not speak again at every connect
+    handleSay(payload).catch((err) => log.error({ err }, 'hermes say handler failed'));
+  });
+}
+
+function parseJson(payload: Buffer): unknown {
+  try {
+    return JSON.parse(payload.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}

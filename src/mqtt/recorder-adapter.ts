@@ -1,0 +1,330 @@
+/**
+ * The MQTT adapter of the recorder (DESIGN "MQTT"): `recorder/<device>/start|audio|stop` in, the retained
+ * `recorder/<device>/status` and `recorder/status` out. It only translates: every recording goes through the
+ * recorder's `open(device, format)` → `write(pcm)` → `close()`.
+ */
+import { z } from 'zod';
+import { type AudioFormat, MIC_FORMAT } from '../audio/format.js';
+import type { Options } from '../config/schema.js';
+import type { DeviceStatus, Recorder, RecorderTotals } from '../recorder/index.js';
+import { createRecorder, NAME_PATTERN } from '../recorder/index.js';
+import { createWyomingMic } from '../recorder/wyoming-mic.js';
+import { AppError, toAppError } from '../shared/errors.js';
+import type { Log } from '../shared/log.js';
+import type { MqttBus } from './client.js';
+import { attachHermesRecorder } from './hermes-recorder.js';
+
+/** How many refused device names are remembered so each is logged once (bounded against floods). */
+const MAX_REMEMBERED_REFUSALS = 1000;
+
+/**
+ * Runs each device's work strictly in order (one promise chain per device), so `start`, `audio` and `stop`
+ * of a device never overtake each other while `open` awaits ffmpeg and the disk. A failing job is logged by
+ * the caller's job itself; the chain never rejects.
+ */
+export class DeviceQueue {
+  private readonly tails = new Map<string, Promise<void>>();
+
+  constructor(private readonly log: Log) {}
+
+  /** Appends `job` to `device`'s chain. */
+  run(device: string, job: () => Promise<void>): void {
+    const previous = this.tails.get(device) ?? Promise.resolve();
+    const next = previous.then(job).catch((err: unknown) => {
+      this.log.error({ device, err: (err as Error).message }, 'recorder job failed');
+    });
+    this.tails.set(device, next);
+    void next.then(() => {
+      if (this.tails.get(device) === next) this.tails.delete(device);
+    });
+  }
+
+  /** Resolves once every queued job has run. */
+  async idle(): Promise<void> {
+    while (this.tails.size > 0) await Promise.allSettled([...this.tails.values()]);
+  }
+}
+
+/** A device name checker that logs each refused name once. Returns true for a valid name. */
+export function deviceNameGuard(log: Log, what: string): (device: string, topic: string) => boolean {
+  const refused = new Set<string>();
+  return (device, topic) => {
+    if (NAME_PATTERN.test(device)) return true;
+    if (!refused.has(device)) {
+      if (refused.size >= MAX_REMEMBERED_REFUSALS) refused.clear();
+      refused.add(device);
+      log.warn(
+        { topic: topic.slice(0, 200), code: 'INVALID_DEVICE' },
+        `${what} refused: device names are 1-64 letters, digits, '_' or '-'`,
+      );
+    }
+    return false;
+  };
+}
+
+/** The `start` payload: `{rate?, channels?, width?, id?}` (default 16000 Hz, mono, 2 bytes). */
+export const StartPayloadSchema = z
+  .object({
+    rate: z.number().int().min(1000).max(384_000).optional(),
+    channels: z.number().int().min(1).max(8).optional(),
+    width: z.union([z.literal(1), z.literal(2), z.literal(4)]).optional(),
+    id: z.string().regex(NAME_PATTERN, "1-64 letters, digits, '_' or '-'").optional(),
+  })
+  .strict();
+
+/**
+ * Reads a `start` payload: empty means all defaults.
+ * @throws AppError BAD_PAYLOAD with the first problem, naming the field.
+ */
+export function parseStartPayload(payload: Buffer): { format: AudioFormat; id?: string } {
+  const text = payload.toString('utf8').trim();
+  let raw: unknown = {};
+  if (text !== '') {
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      throw new AppError('BAD_PAYLOAD', 'recorder start payload is not JSON; send {"rate":16000} or nothing');
+    }
+  }
+  const parsed = StartPayloadSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.length ? `${issue.path.join('.')}: ` : '';
+    throw new AppError(
+      'BAD_PAYLOAD',
+      `recorder start payload refused: ${where}${issue?.message ?? 'invalid'}`,
+    );
+  }
+  const { rate, channels, width, id } = parsed.data;
+  const format: AudioFormat = {
+    rateHz: rate ?? MIC_FORMAT.rateHz,
+    widthBytes: width ?? MIC_FORMAT.widthBytes,
+    channels: channels ?? MIC_FORMAT.channels,
+  };
+  return id === undefined ? { format } : { format, id };
+}
+
+/** Publishes the recorder's retained status topics; statuses before `bind` wait (latest per topic). */
+export interface RecorderStatusPublisher {
+  /** Starts publishing on `bus`, first what waited. */
+  bind(bus: MqttBus): void;
+  /** `recorder/<device>/status`, retained, QoS 1. */
+  status(device: string, payload: DeviceStatus): void;
+  /** `recorder/status`, retained, QoS 1. */
+  totals(payload: RecorderTotals): void;
+  /** Resolves once every publish so far is acknowledged or failed (call before the bus stops). */
+  flush(): Promise<void>;
+}
+
+/** Creates the status publisher for topic prefix `prefix` (option `topics.recorder`). A failed publish is logged. */
+export function createRecorderStatusPublisher(prefix: string, log: Log): RecorderStatusPublisher {
+  let bus: MqttBus | undefined;
+  const waiting = new Map<string, string>();
+  const pending = new Set<Promise<void>>();
+  const send = (topic: string, json: string): void => {
+    if (!bus) {
+      waiting.set(topic, json);
+      return;
+    }
+    const p = bus
+      .publish(topic, json, { qos: 1, retain: true })
+      .catch((err: unknown) =>
+        log.warn({ topic, err: (err as Error).message }, 'recorder status publish failed'),
+      )
+      .finally(() => pending.delete(p));
+    pending.add(p);
+  };
+  return {
+    bind(b) {
+      bus = b;
+      for (const [topic, json] of waiting) send(topic, json);
+      waiting.clear();
+    },
+    status: (device, payload) => send(`${prefix}/${device}/status`, JSON.stringify(payload)),
+    totals: (payload) => send(`${prefix}/status`, JSON.stringify(payload)),
+    async flush() {
+      await Promise.allSettled([...pending]);
+    },
+  };
+}
+
+/** The attached MQTT recorder input. */
+export interface RecorderTopics {
+  /** Resolves once every message received so far has been handled. */
+  idle(): Promise<void>;
+}
+
+/**
+ * Subscribes `<prefix>/+/start` and `<prefix>/+/stop` at QoS 1 and `<prefix>/+/audio` at QoS 1 (publishers
+ * choose 0 or 1) — before `bus.start()`, so a persistent session's queued messages are not missed. Each device's
+ * messages are handled strictly in order. Audio without a `start` opens a default 16 kHz s16le mono recording
+ * that the recorder's idle timeout ends. A refused device name is logged once; a refused payload of a valid
+ * device is logged and shown as an error status. Retained messages are ignored. Nothing here throws into mqtt.js.
+ */
+export async function attachRecorderTopics(opts: {
+  bus: MqttBus;
+  prefix: string;
+  recorder: Recorder;
+  log: Log;
+}): Promise<RecorderTopics> {
+  const { recorder, log } = opts;
+  const queue = new DeviceQueue(log);
+  const validName = deviceNameGuard(log, 'recorder message');
+
+  // A device that keeps sending while refused (full disk) is logged once per distinct error, not per chunk.
+  const lastRefusal = new Map<string, string>();
+  const refuse = (device: string, err: unknown): void => {
+    const e = toAppError(err, 'BAD_PAYLOAD');
+    if (lastRefusal.get(device) === e.message) return;
+    if (lastRefusal.size >= MAX_REMEMBERED_REFUSALS) lastRefusal.clear();
+    lastRefusal.set(device, e.message);
+    log.warn({ device, code: e.code, err: e.message }, 'recorder message refused');
+  };
+
+  const start = async (device: string, payload: Buffer): Promise<void> => {
+    let parsed: ReturnType<typeof parseStartPayload>;
+    try {
+      parsed = parseStartPayload(payload);
+    } catch (err) {
+      refuse(device, err);
+      recorder.reportError(device, toAppError(err, 'BAD_PAYLOAD'));
+      return;
+    }
+    const { format, id } = parsed;
+    try {
+      await recorder.open(device, format, { source: 'mqtt', ...(id ? { id } : {}) });
+      lastRefusal.delete(device);
+    } catch (err) {
+      refuse(device, err);
+    }
+  };
+
+  const audio = async (device: string, pcm: Buffer): Promise<void> => {
+    try {
+      let session = recorder.active(device);
+      if (!session) {
+        session = await recorder.open(device, MIC_FORMAT, { source: 'mqtt' });
+        lastRefusal.delete(device);
+      }
+      session.write(pcm);
+    } catch (err) {
+      refuse(device, err);
+    }
+  };
+
+  const stop = async (device: string): Promise<void> => {
+    const session = recorder.active(device);
+    if (!session) {
+      log.debug({ device }, 'recorder stop without a recording');
+      return;
+    }
+    await session.close();
+  };
+
+  const handlers = { start, audio, stop } as const;
+  for (const kind of ['start', 'audio', 'stop'] as const) {
+    await opts.bus.subscribe(`${opts.prefix}/+/${kind}`, 1, (topic, payload, packet) => {
+      const device = topic.slice(opts.prefix.length + 1, topic.length - kind.length - 1);
+      if (!validName(device, topic)) return;
+      if (packet.retain) {
+        log.warn({ topic }, 'retained recorder message ignored; publish recorder messages without retain');
+        return;
+      }
+      queue.run(device, () => handlers[kind](device, payload));
+    });
+  }
+  return { idle: () => queue.idle() };
+}
+
+/** The recorder with every input and output wired, as the hub runs it. */
+export interface RecorderWiring {
+  readonly recorder: Recorder;
+  /** Subscribes the MQTT inputs (and Hermes frames when enabled). Call before `bus.start()`. */
+  attach(bus: MqttBus): Promise<void>;
+  /**
+   * Recovers stale recordings, starts retention and status, then the Wyoming microphones. Never rejects: a
+   * recorder that cannot start (share not writable) is logged and refuses recordings; speech goes on.
+   */
+  start(signal?: AbortSignal): Promise<void>;
+  /** Starts publishing status on `bus` (call once it is connected); statuses from recovery wait until then. */
+  bind(bus: MqttBus): void;
+  /** Stops the microphones, finalizes every recording, and waits until the final statuses are published. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Builds the recorder from the `recorder` options slice with its status publisher, MQTT and Hermes inputs and
+ * Wyoming microphones. `baseUrl` makes `url` fields: `${baseUrl}/api/recordings/<id>/audio`.
+ */
+export function createRecorderWiring(opts: {
+  options: Options['recorder'];
+  shareDir: string;
+  prefix: string;
+  hermes: boolean;
+  baseUrl: string;
+  log: Log;
+  /** Also called with every device status (the panel's event stream). A throw is logged, never fatal. */
+  onDeviceStatus?: (payload: DeviceStatus) => void;
+}): RecorderWiring {
+  const { options, log } = opts;
+  const publisher = createRecorderStatusPublisher(opts.prefix, log.child({ mod: 'mqtt-recorder' }));
+  const recorder = createRecorder({
+    shareDir: opts.shareDir,
+    bitrateKbps: options.bitrate_kbps,
+    keepWav: options.keep_wav,
+    retentionDays: options.retention_days,
+    maxTotalMb: options.max_total_mb,
+    idleTimeoutMs: options.idle_timeout_s * 1000,
+    publicUrl: (id) => `${opts.baseUrl}/api/recordings/${id}/audio`,
+    log,
+    onStatus: (device, payload) => {
+      publisher.status(device, payload);
+      opts.onDeviceStatus?.(payload);
+    },
+    onTotals: (payload) => publisher.totals(payload),
+  });
+  const mics = options.microphones.map((m) =>
+    createWyomingMic({
+      name: m.name,
+      url: m.url,
+      recorder,
+      log,
+      idleTimeoutMs: options.idle_timeout_s * 1000,
+    }),
+  );
+  return {
+    recorder,
+    async attach(bus) {
+      await attachRecorderTopics({
+        bus,
+        prefix: opts.prefix,
+        recorder,
+        log: log.child({ mod: 'mqtt-recorder' }),
+      });
+      if (opts.hermes)
+        await attachHermesRecorder({ bus, recorder, log: log.child({ mod: 'hermes-recorder' }) });
+    },
+    async start(signal) {
+      try {
+        const outcome = await recorder.start(signal);
+        if (outcome.recovered.length > 0 || outcome.failed.length > 0) {
+          log.info(
+            { recovered: outcome.recovered.length, failed: outcome.failed.length },
+            'recordings recovered',
+          );
+        }
+      } catch (err) {
+        // Speech goes on without the recorder; every recording is then refused with this error.
+        log.error({ err: (err as Error).message }, 'recorder could not start; recordings are refused');
+        return;
+      }
+      for (const mic of mics) mic.start();
+    },
+    bind: (bus) => publisher.bind(bus),
+    async stop() {
+      await Promise.all(mics.map((m) => m.stop()));
+      await recorder.stop();
+      await publisher.flush();
+    },
+  };
+}

@@ -1,0 +1,31 @@
+/**
+ * Home Assistant assist satellites (Voice PE, ESPHome and linux-voice-assistant satellites):
+ * `assist_satellite.announce` with `{entity_id, media_id, preannounce?}`, fields after home-assistant/core
+ * `homeassistant/components/assist_satellite/services.yaml` (announce: message, media_id, preannounce,
+ * preannounce_media_id). Home Assistant answers when the announcement is done or after 10 s (REST API),
+ * so the target stays busy for the rest of the audio's duration as well.
+ */
+import { holdForDuration, type SinkFactory } from '../sink.js';
+import { requireHomeAssistant } from './media-player.js';
+
+/** Builds an assist_satellite sink. */
+export const createAssistSatelliteSink: SinkFactory = (spec, deps) => ({
+  type: 'assist_satellite',
+  async play(audio, ctx, signal) {
+    const ha = requireHomeAssistant(deps.homeAssistant, spec.name);
+    const media = await audio.as(spec.format ?? ctx.format, signal);
+    const startedAt = performance.now();
+    await ha.callService(
+      'assist_satellite',
+      'announce',
+      {
+        entity_id: spec.entityId,
+        media_id: media.url,
+        ...(spec.preannounce === undefined ? {} : { preannounce: spec.preannounce }),
+      },
+      signal,
+    );
+    const final = await media.ready(signal);
+    await holdForDuration(startedAt, final.durationMs, signal);
+  },
+});

@@ -1,0 +1,80 @@
+/**
+ * Home Assistant media players (Sonos, Cast, ESPHome and linux-voice-assistant satellites…):
+ * `media_player.play_media` with `{entity_id, media_content_id, media_content_type, announce}`, and with a
+ * volume: read `volume_level` from the player's state, `media_player.volume_set`, speak, restore it after the
+ * audio's duration. Service fields after home-assistant/core `homeassistant/components/media_player/services.yaml`
+ * (play_media: media_content_id, media_content_type, enqueue, announce, extra; volume_set: volume_level 0–1).
+ * media_content_type defaults to the format's MIME type: Cast hands it to the receiver as the content type;
+ * announce-capable players (Sonos, ESPHome) ignore it; set `media_content_type: music` where a player wants that.
+ */
+import { CONTENT_TYPES } from '../../audio/format.js';
+import { AppError } from '../../shared/errors.js';
+import type { HomeAssistantClient } from '../home-assistant.js';
+import { HA_CALL_TIMEOUT_MS } from '../home-assistant.js';
+import { holdForDuration, type SinkFactory } from '../sink.js';
+
+/** The Home Assistant client, or a SINK_UNREACHABLE error saying why there is none. */
+export function requireHomeAssistant(
+  client: HomeAssistantClient | undefined,
+  target: string,
+): HomeAssistantClient {
+  if (client) return client;
+  throw new AppError(
+    'SINK_UNREACHABLE',
+    `target '${target}' needs Home Assistant, but no Supervisor token is set (SUPERVISOR_TOKEN); run as the add-on with homeassistant_api`,
+  );
+}
+
+/** Builds a media_player sink. */
+export const createMediaPlayerSink: SinkFactory = (spec, deps) => ({
+  type: 'media_player',
+  async play(audio, ctx, signal) {
+    const ha = requireHomeAssistant(deps.homeAssistant, spec.name);
+    const entityId = spec.entityId as string;
+    const media = await audio.as(spec.format ?? ctx.format, signal);
+    const volume = ctx.volume ?? spec.volume;
+    let restore: number | undefined;
+    if (volume !== undefined) {
+      const state = await ha.getState(entityId, signal);
+      const level = state.attributes.volume_level;
+      restore = typeof level === 'number' ? level : undefined;
+      await ha.callService(
+        'media_player',
+        'volume_set',
+        { entity_id: entityId, volume_level: volume },
+        signal,
+      );
+    }
+    try {
+      const startedAt = performance.now();
+      await ha.callService(
+        'media_player',
+        'play_media',
+        {
+          entity_id: entityId,
+          media_content_id: media.url,
+          media_content_type: spec.mediaContentType ?? CONTENT_TYPES[media.format],
+          announce: spec.announce,
+        },
+        signal,
+      );
+      // A live URL streams while the engine speaks; the speaker is busy until the whole speech has played.
+      const final = await media.ready(signal);
+      await holdForDuration(startedAt, final.durationMs, signal);
+    } finally {
+      if (restore !== undefined) {
+        // Restore even when interrupted: the next delivery on this queue starts only after this settles.
+        await ha
+          .callService(
+            'media_player',
+            'volume_set',
+            { entity_id: entityId, volume_level: restore },
+            AbortSignal.timeout(HA_CALL_TIMEOUT_MS),
+          )
+          .catch((err: unknown) =>
+            deps.log.warn({ target: spec.name, err: (err as Error).message }, 'volume restore failed'),
+          );
+      }
+    }
+  },
+});

@@ -1,0 +1,176 @@
+/**
+ * Live audio: the encoded bytes of a synthesis while it runs, readable by several HTTP listeners at once
+ * (each late joiner first gets the bytes so far, then live bytes), keyed by cache key and format. The same
+ * registry is the single-flight of identical requests: a request whose key is live joins the job instead
+ * of running the engine again. When a job ends its bytes are already the cache entry (committed before the
+ * job ends), so a later GET finds the file. Aliases send a request's first URL to the audio a fallback
+ * engine made under another key.
+ */
+import { Readable } from 'node:stream';
+import type { OutputFormat } from '../audio/format.js';
+import { AppError } from '../shared/errors.js';
+
+/** How long an alias (first key → fallback key) is remembered, in ms. */
+const ALIAS_TTL_MS = 15 * 60_000;
+/** At most this many aliases are kept. */
+const MAX_ALIASES = 1000;
+
+/** The state of a live job: running, ended with every byte, or failed (its bytes are not a valid file). */
+export type LiveState = 'running' | 'ended' | 'failed';
+
+/** One listener: a byte stream fed by the job, and whether it has been given bytes of this attempt. */
+interface Listener {
+  stream: Readable;
+  fed: boolean;
+}
+
+/** The bytes of one synthesis as they are encoded. Only the say service writes; HTTP reads. */
+export class LiveJob {
+  private chunks: Buffer[] = [];
+  private byteCount = 0;
+  private readonly listeners = new Set<Listener>();
+  private current: LiveState = 'running';
+  private failure: Error | undefined;
+
+  constructor(
+    readonly key: string,
+    readonly format: OutputFormat,
+  ) {}
+
+  get state(): LiveState {
+    return this.current;
+  }
+
+  /** Bytes encoded so far in the current attempt. */
+  get bytes(): number {
+    return this.byteCount;
+  }
+
+  /** Readers attached now. */
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+
+  /** Appends encoded bytes and hands them to every listener. */
+  push(buf: Buffer): void {
+    if (this.current !== 'running' || buf.length === 0) return;
+    this.chunks.push(buf);
+    this.byteCount += buf.length;
+    for (const l of this.listeners) {
+      l.fed = true;
+      l.stream.push(buf);
+    }
+  }
+
+  /**
+   * Starts over for another attempt (a fallback engine): listeners that already got bytes of the failed
+   * attempt are ended with an error (their file would not be valid); those still waiting stay and get the
+   * new attempt from its start.
+   */
+  restart(reason: Error): void {
+    if (this.current !== 'running') return;
+    for (const l of this.listeners) {
+      if (!l.fed) continue;
+      this.listeners.delete(l);
+      l.stream.destroy(reason);
+    }
+    this.chunks = [];
+    this.byteCount = 0;
+  }
+
+  /** Ends every listener's stream normally; later readers get the whole buffer. */
+  end(): void {
+    if (this.current !== 'running') return;
+    this.current = 'ended';
+    for (const l of this.listeners) l.stream.push(null);
+    this.listeners.clear();
+  }
+
+  /** Ends every listener's stream with `err` (the HTTP response is cut, so players see a broken stream). */
+  fail(err: Error): void {
+    if (this.current !== 'running') return;
+    this.current = 'failed';
+    this.failure = err;
+    for (const l of this.listeners) l.stream.destroy(err);
+    this.listeners.clear();
+    this.chunks = [];
+  }
+
+  /**
+   * A stream of the job's bytes: everything so far, then live bytes, then the end.
+   * @throws AppError NOT_FOUND when the job failed.
+   */
+  subscribe(): Readable {
+    if (this.current === 'failed') {
+      throw new AppError('NOT_FOUND', `audio ${this.key}.${this.format} failed: ${this.failure?.message}`);
+    }
+    const listener: Listener = {
+      stream: new Readable({
+        read() {},
+        destroy: (err, done) => {
+          this.listeners.delete(listener);
+          done(err);
+        },
+      }),
+      fed: this.chunks.length > 0,
+    };
+    for (const c of this.chunks) listener.stream.push(c);
+    if (this.current === 'ended') listener.stream.push(null);
+    else this.listeners.add(listener);
+    return listener.stream;
+  }
+}
+
+/** The running jobs by `<key>.<format>`, and aliases left by fallbacks. */
+export interface LiveRegistry {
+  /** The job for key and format, following an alias; undefined when none runs. */
+  get(key: string, format: OutputFormat): LiveJob | undefined;
+  /** Registers a new job. @throws AppError CONFLICT when one is already registered under the id. */
+  create(key: string, format: OutputFormat): LiveJob;
+  /** Forgets a job (after it ended and its cache entry exists, or after it failed). */
+  remove(job: LiveJob): void;
+  /** Sends `from` to `to` (the key a fallback engine produced) for a while. */
+  alias(from: string, to: string, format: OutputFormat): void;
+  /** The key `key` now stands for (itself without an alias). */
+  resolve(key: string, format: OutputFormat): string;
+  /** Jobs running now. */
+  size(): number;
+}
+
+/** Creates an empty registry. */
+export function createLiveRegistry(): LiveRegistry {
+  const jobs = new Map<string, LiveJob>();
+  const aliases = new Map<string, { to: string; untilMs: number }>();
+  const id = (key: string, format: OutputFormat): string => `${key}.${format}`;
+  const resolve = (key: string, format: OutputFormat): string => {
+    const a = aliases.get(id(key, format));
+    if (!a) return key;
+    if (a.untilMs < Date.now()) {
+      aliases.delete(id(key, format));
+      return key;
+    }
+    return a.to;
+  };
+  return {
+    get(key, format) {
+      return jobs.get(id(key, format)) ?? jobs.get(id(resolve(key, format), format));
+    },
+    create(key, format) {
+      if (jobs.has(id(key, format))) throw new AppError('CONFLICT', `audio ${key}.${format} is already live`);
+      const job = new LiveJob(key, format);
+      jobs.set(id(key, format), job);
+      return job;
+    },
+    remove(job) {
+      if (jobs.get(id(job.key, job.format)) === job) jobs.delete(id(job.key, job.format));
+    },
+    alias(from, to, format) {
+      if (from === to) return;
+      aliases.delete(id(from, format));
+      aliases.set(id(from, format), { to, untilMs: Date.now() + ALIAS_TTL_MS });
+      while (aliases.size > MAX_ALIASES) aliases.delete(aliases.keys().next().value as string);
+    },
+    resolve,
+    size: () => jobs.size,
+  };
+}

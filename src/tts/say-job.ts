@@ -1,0 +1,180 @@
+/**
+ * One attempt of a live synthesis on one engine: sentences (phrase cache or engine) → PCM → one ffmpeg
+ * (started before the first PCM) → the live job's listeners and the cache writer at once → an atomic commit.
+ * A failed attempt aborts the cache write (no entry) and leaves the live job to the caller: a fallback
+ * restarts it, a final failure fails it.
+ */
+import { createReadStream } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import type { AudioFormat, OutputFormat } from '../audio/format.js';
+import { cacheKey } from '../cache/key.js';
+import type { CacheEntry, CacheStore } from '../cache/store.js';
+import { AppError, toAppError } from '../shared/errors.js';
+import type { EngineEntry } from './dispatcher.js';
+import type { LiveJob } from './live-audio.js';
+import { startLiveEncoder } from './live-encoder.js';
+import type { PhraseCache, PhraseVoice } from './phrases.js';
+import type { SayRequest } from './say-request.js';
+import { splitSentences } from './sentences.js';
+import { sentenceMode, speak } from './speech.js';
+
+/** The voice an attempt uses and the cache keys it produces. */
+export interface AttemptVoice extends PhraseVoice {
+  /** The cache key of this speech in `format`. */
+  keyFor(format: OutputFormat): string;
+}
+
+/**
+ * The voice of `request` on `entry`: the request's voice and speaker on the requested engine, the engine's own
+ * defaults on a fallback (another engine would not know the requested voice). Loudness settings are part of
+ * the key so changing them never serves old audio.
+ */
+export function attemptVoice(
+  request: SayRequest,
+  entry: EngineEntry,
+  isFallback: boolean,
+  loudnorm: boolean,
+): AttemptVoice {
+  const voice = isFallback ? entry.voice : (request.voice ?? entry.voice);
+  const speaker = isFallback ? entry.speaker : (request.speaker ?? entry.speaker);
+  const language = request.language ?? entry.language;
+  const options: Record<string, unknown> = {};
+  if (entry.gainDb) options.gain_db = entry.gainDb;
+  if (loudnorm) options.loudnorm = true;
+  return {
+    engine: entry.engine.name,
+    voice,
+    speaker,
+    language,
+    keyFor: (format) =>
+      cacheKey({
+        engine: entry.engine.name,
+        voice: voice ?? '',
+        speaker,
+        language,
+        engineOptions: Object.keys(options).length ? options : undefined,
+        format,
+        text: request.text,
+      }),
+  };
+}
+
+/** What an attempt produced: the committed entry and the time of its first encoded page. */
+export interface Produced {
+  entry: CacheEntry;
+  voice: AttemptVoice;
+  cached: boolean;
+  /** performance.now() when the first encoded bytes existed. */
+  firstAudioAt: number;
+}
+
+/** Shared collaborators and per-engine memory of the attempts. */
+export interface AttemptDeps {
+  cache: CacheStore;
+  phrases: PhraseCache;
+  bitrateKbps: number;
+  /** Last PCM format each engine produced: ffmpeg is started with it before the first chunk. */
+  lastFormat: Map<string, AudioFormat>;
+  onPhraseHit(): void;
+  /** Called once per attempt that asks its engine for anything (not for an all-phrase-cache attempt). */
+  onEngineRun(engine: string): void;
+  /** Called for every request sent to an engine (one per sentence in per-sentence mode). */
+  onEngineRequest(engine: string): void;
+}
+
+/** One attempt's inputs. */
+export interface AttemptInput {
+  request: SayRequest;
+  entry: EngineEntry;
+  voice: AttemptVoice;
+  job: LiveJob;
+  lookups: boolean;
+  loudnorm: boolean;
+}
+
+/**
+ * Plays an already cached entry into the live job (a fallback engine whose audio was cached).
+ * @throws AppError CACHE_IO when the file cannot be read.
+ */
+export async function replayEntry(entry: CacheEntry, job: LiveJob, signal: AbortSignal): Promise<number> {
+  const at = performance.now();
+  try {
+    for await (const buf of createReadStream(entry.path, { signal })) job.push(buf as Buffer);
+  } catch (err) {
+    throw signal.aborted
+      ? toAppError(signal.reason)
+      : new AppError('CACHE_IO', `cannot read ${entry.path}`, { cause: err });
+  }
+  return at;
+}
+
+/**
+ * Runs one attempt (see the module comment).
+ * @throws the engine's errors, FFMPEG_FAILED, CACHE_IO, DISK_FULL, the abort reason.
+ */
+export async function runAttempt(
+  deps: AttemptDeps,
+  input: AttemptInput,
+  signal: AbortSignal,
+): Promise<Produced> {
+  const { request, entry, voice, job } = input;
+  const format = request.format;
+  const key = voice.keyFor(format);
+  const sentences = splitSentences(request.text, voice.language);
+  const first = input.lookups && sentences[0] ? deps.phrases.get(voice, sentences[0]) : undefined;
+  const encoder = startLiveEncoder({
+    settings: { format, bitrateKbps: deps.bitrateKbps, gainDb: entry.gainDb },
+    guess: first?.format ?? deps.lastFormat.get(entry.engine.name),
+    signal,
+  });
+  const writer = deps.cache.beginWrite(key, format);
+  let firstAudioAt = 0;
+  let ran = false;
+  const onEngineRequest = (): void => {
+    if (!ran) deps.onEngineRun(entry.engine.name);
+    ran = true;
+    deps.onEngineRequest(entry.engine.name);
+  };
+  try {
+    const pcm = speak(
+      {
+        engine: entry.engine,
+        voice,
+        text: request.text,
+        sentences,
+        mode: sentenceMode(entry.engine.type, entry.transport),
+        phrases: deps.phrases,
+        lookups: input.lookups,
+        loudnorm: input.loudnorm,
+        onPhraseHit: deps.onPhraseHit,
+        onEngineRequest,
+      },
+      signal,
+    );
+    for await (const buf of encoder.encode(pcm)) {
+      if (!firstAudioAt) firstAudioAt = performance.now();
+      job.push(buf);
+      await writer.write(buf);
+    }
+    if (encoder.inputFormat) deps.lastFormat.set(entry.engine.name, encoder.inputFormat);
+    const durationMs = Math.round(encoder.inputDurationMs);
+    const committed = await writer.commit({
+      text: request.text,
+      engine: entry.engine.name,
+      voice: voice.voice ?? '',
+      durationMs,
+    });
+    if (!committed) {
+      throw new AppError(
+        'CACHE_IO',
+        `the audio (${durationMs} ms) is larger than the whole cache; raise cache.max_mb`,
+      );
+    }
+    return { entry: committed, voice, cached: false, firstAudioAt };
+  } catch (err) {
+    await writer.abort().catch(() => {});
+    throw err;
+  } finally {
+    encoder.close();
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * The PCM of one say, sentence by sentence: sentences already in the phrase cache come from memory, the
+ * others from the engine, one request per sentence (the next one is requested while the current one is
+ * encoded), joined back to back into one continuous stream. Engines that stream a whole text sentence by
+ * sentence themselves get the whole text in one request. Optional loudness normalization per sentence.
+ */
+import type { AudioChunk, AudioFormat } from '../audio/format.js';
+import { applyGain, normalizationGainDb } from '../audio/loudness.js';
+import { AppError } from '../shared/errors.js';
+import type { Engine } from './engine.js';
+import type { Phrase, PhraseCache, PhraseVoice } from './phrases.js';
+
+/**
+ * How an engine gets its text: `per-sentence` (one request per sentence; lowers first audio for engines that
+ * answer with a whole file, and feeds the phrase cache) or `whole` (one request; for engines that already
+ * stream per sentence and pay a start-up per request, such as Piper's CLI, which loads the voice each run).
+ */
+export type SentenceMode = 'per-sentence' | 'whole';
+
+/** Engine type:transport pairs that get the whole text (they stream audio sentence by sentence themselves). */
+const WHOLE_TEXT = new Set(['piper:cli', 'xtts:xtts_stream', 'pocket_tts:http', 'pocket_tts:cli']);
+
+/**
+ * The sentence mode of an engine type and transport. Wyoming services (wyoming-piper) get one `synthesize`
+ * per sentence: wyoming-piper 2.x keeps the voice loaded, answers each sentence as soon as it is spoken
+ * either way, and a connection on the LAN costs about a millisecond, while per-sentence audio can be reused.
+ */
+export function sentenceMode(type: string, transport: string | undefined): SentenceMode {
+  return WHOLE_TEXT.has(`${type}:${transport ?? ''}`) ? 'whole' : 'per-sentence';
+}
+
+/** Length of the fade at each sentence edge, in ms: removes clicks where two sentences meet, inaudible otherwise. */
+const EDGE_FADE_MS = 2;
+/** Whole-text engines with normalization: audio held back to measure before the gain is fixed, in ms. */
+const MEASURE_MS = 2000;
+
+/** What to speak and how. */
+export interface SpeechPlan {
+  engine: Engine;
+  voice: PhraseVoice;
+  /** The whole (normalized) text, for `whole` mode. */
+  text: string;
+  sentences: string[];
+  mode: SentenceMode;
+  /** Where sentences are reused from and stored; `lookups: false` stores without reusing. */
+  phrases: PhraseCache;
+  lookups: boolean;
+  /** Normalize each sentence to SPEECH_TARGET_LUFS. */
+  loudnorm: boolean;
+  /** Counts phrase-cache hits and engine requests, for stats. */
+  onPhraseHit?(): void;
+  onEngineRequest?(): void;
+}
+
+/** Reads a whole sentence from the engine into one buffer. @throws the engine's error; ENGINE_FAILED for no audio. */
+async function collect(plan: SpeechPlan, sentence: string, signal: AbortSignal): Promise<Phrase> {
+  plan.onEngineRequest?.();
+  const { voice, speaker, language } = plan.voice;
+  const parts: Buffer[] = [];
+  let format: AudioFormat | undefined;
+  for await (const chunk of plan.engine.synthesize({ text: sentence, voice, speaker, language }, signal)) {
+    if (chunk.pcm.length === 0) continue;
+    format ??= chunk.format;
+    parts.push(chunk.pcm);
+  }
+  if (!format)
+    throw new AppError('ENGINE_FAILED', `the engine produced no audio for '${sentence.slice(0, 60)}'`);
+  return { format, pcm: Buffer.concat(parts) };
+}
+
+/** A copy of 16-bit PCM with short linear fades at its start and end. */
+export function fadeEdges(pcm: Buffer, format: AudioFormat, ms = EDGE_FADE_MS): Buffer {
+  if (format.widthBytes !== 2) return pcm;
+  const frameBytes = 2 * format.channels;
+  const frames = Math.floor(pcm.length / frameBytes);
+  const ramp = Math.min(Math.floor(frames / 2), Math.round((format.rateHz * ms) / 1000));
+  const out = Buffer.from(pcm);
+  for (let i = 0; i < ramp; i++) {
+    const g = i / ramp;
+    for (let c = 0; c < format.channels; c++) {
+      const head = i * frameBytes + c * 2;
+      const tail = (frames - 1 - i) * frameBytes + c * 2;
+      out.writeInt16LE(Math.round(out.readInt16LE(head) * g), head);
+      out.writeInt16LE(Math.round(out.readInt16LE(tail) * g), tail);
+    }
+  }
+  return out;
+}
+
+/**
+ * Yields the speech of `plan` as PCM chunks, one chunk per sentence in `per-sentence` mode. Stops the engine
+ * when `signal` aborts or the consumer stops reading.
+ * @throws the engine's errors (ENGINE_FAILED, ENGINE_UNAVAILABLE, …) and the abort reason.
+ */
+export async function* speak(plan: SpeechPlan, signal: AbortSignal): AsyncGenerator<AudioChunk> {
+  if (plan.mode === 'whole') {
+    yield* speakWhole(plan, signal);
+    return;
+  }
+  const stop = new AbortController();
+  const sig = AbortSignal.any([signal, stop.signal]);
+  const fetchPhrase = (i: number): Promise<Phrase> => {
+    const sentence = plan.sentences[i] as string;
+    const hit = plan.lookups ? plan.phrases.get(plan.voice, sentence) : undefined;
+    if (hit) {
+      plan.onPhraseHit?.();
+      return Promise.resolve(hit);
+    }
+    return collect(plan, sentence, sig).then((p) => {
+      plan.phrases.set(plan.voice, sentence, p);
+      return p;
+    });
+  };
+  let next: Promise<Phrase> | undefined = plan.sentences.length ? fetchPhrase(0) : undefined;
+  try {
+    for (let i = 0; next; i++) {
+      const phrase = await next;
+      // Ask for the next sentence before this one is encoded, so the engine never waits for the encoder.
+      next = i + 1 < plan.sentences.length ? fetchPhrase(i + 1) : undefined;
+      next?.catch(() => {}); // awaited on the next turn; a failure there is reported there
+      const gainDb = plan.loudnorm ? normalizationGainDb(phrase.pcm, phrase.format) : 0;
+      const pcm = fadeEdges(applyGain(phrase.pcm, phrase.format, gainDb), phrase.format);
+      yield { format: phrase.format, pcm };
+    }
+  } finally {
+    stop.abort(new AppError('ABORTED', 'speech no longer needed'));
+  }
+}
+
+/** One request for the whole text; with normalization, the gain is measured on the first MEASURE_MS. */
+async function* speakWhole(plan: SpeechPlan, signal: AbortSignal): AsyncGenerator<AudioChunk> {
+  plan.onEngineRequest?.();
+  const { voice, speaker, language } = plan.voice;
+  const source = plan.engine.synthesize({ text: plan.text, voice, speaker, language }, signal);
+  if (!plan.loudnorm) {
+    yield* source;
+    return;
+  }
+  const held: AudioChunk[] = [];
+  let heldMs = 0;
+  let gainDb: number | undefined;
+  for await (const chunk of source) {
+    if (gainDb !== undefined) {
+      yield { format: chunk.format, pcm: applyGain(chunk.pcm, chunk.format, gainDb) };
+      continue;
+    }
+    held.push(chunk);
+    const f = chunk.format;
+    heldMs += (chunk.pcm.length / (f.rateHz * f.widthBytes * f.channels)) * 1000;
+    if (heldMs >= MEASURE_MS) {
+      gainDb = measured(held);
+      for (const c of held.splice(0)) yield { format: c.format, pcm: applyGain(c.pcm, c.format, gainDb) };
+    }
+  }
+  if (gainDb === undefined && held.length) {
+    const g = measured(held);
+    for (const c of held) yield { format: c.format, pcm: applyGain(c.pcm, c.format, g) };
+  }
+}
+
+function measured(chunks: AudioChunk[]): number {
+  const first = chunks[0] as AudioChunk;
+  const same = chunks.filter((c) => c.format === first.format || c.format.rateHz === first.format.rateHz);
+  return normalizationGainDb(Buffer.concat(same.map((c) => c.pcm)), first.format);
+}

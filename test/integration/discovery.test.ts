@@ -1,0 +1,170 @@
+/**
+ * Home Assistant MQTT discovery through a real mosquitto: the device config is retained with every entity's
+ * unique_id, device, origin and availability; it is republished when Home Assistant says `online`; a recorder
+ * device that appears adds its entities and one that goes away is removed (`{p}`); the notify entity speaks
+ * (a result on tts/result, the cache grows); the button clears the cache; with discovery off the device is cleared.
+ */
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
+import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
+import { connectSayClient, type SayClient } from '../helpers/mqtt.js';
+
+const CLIENT_ID = 'tts_hub_disc';
+const CONFIG = `homeassistant/device/${CLIENT_ID}/config`;
+
+type Payload = {
+  dev: Record<string, unknown>;
+  o: Record<string, unknown>;
+  cmps: Record<string, Record<string, unknown>>;
+};
+
+async function waitUntil(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The retained config as a new subscriber (Home Assistant after a restart) gets it. */
+async function retainedConfig(url: string): Promise<{ payload: Buffer; retain: boolean }> {
+  const c = await mqtt.connectAsync(url, { clientId: `probe-${Math.random().toString(16).slice(2)}` });
+  try {
+    const got = new Promise<{ payload: Buffer; retain: boolean }>((resolve) =>
+      c.on('message', (_t, payload, packet) => resolve({ payload, retain: packet.retain })),
+    );
+    await c.subscribeAsync(CONFIG, { qos: 1 });
+    return await got;
+  } finally {
+    await c.endAsync();
+  }
+}
+
+describe('MQTT discovery', () => {
+  let broker: RunningMosquitto;
+  let hub: InProcessHub | undefined;
+  let client: SayClient;
+
+  beforeAll(async () => {
+    broker = await startMosquitto();
+    client = await connectSayClient(broker.url, { extraTopics: [CONFIG, 'tts/status'] });
+    hub = await startInProcessHub({ mqtt: { client_id: CLIENT_ID } }, broker.url);
+  });
+  afterAll(async () => {
+    await client?.close();
+    await hub?.close();
+    await broker?.stop();
+  });
+
+  const configs = (): Payload[] =>
+    client.received
+      .filter((m) => m.topic === CONFIG && m.payload.length)
+      .map((m) => JSON.parse(m.payload.toString()));
+
+  it('publishes one retained device config whose entities all have unique_id, device, origin and availability', async () => {
+    await waitUntil(() => configs().length > 0, 'the discovery config');
+    const retained = await retainedConfig(broker.url);
+    expect(retained.retain).toBe(true);
+    const payload = JSON.parse(retained.payload.toString()) as Payload;
+    expect(payload.dev).toMatchObject({ ids: [CLIENT_ID], name: 'TTS Hub' });
+    expect(payload.o).toMatchObject({ name: 'tts-hub' });
+    expect(Object.keys(payload.cmps)).toEqual(
+      expect.arrayContaining([
+        'cache_size',
+        'cache_entries',
+        'hit_ratio',
+        'queue_depth',
+        'last_latency',
+        'engine_espeak',
+        'recordings_size',
+        'disk_free',
+        'say',
+        'clear_cache',
+      ]),
+    );
+    const ids = new Set<string>();
+    for (const [id, c] of Object.entries(payload.cmps)) {
+      expect(c.p, id).toMatch(/^(sensor|binary_sensor|notify|button)$/);
+      expect(c.unique_id, id).toBe(`${CLIENT_ID}_${id}`);
+      expect(c.availability_topic, id).toBe('tts/availability');
+      ids.add(c.unique_id as string);
+    }
+    expect(ids.size).toBe(Object.keys(payload.cmps).length);
+    expect(payload.cmps.say).toMatchObject({ p: 'notify', command_topic: 'tts/notify' });
+    expect(payload.cmps.clear_cache).toMatchObject({ p: 'button', command_topic: 'tts/cache/clear' });
+    expect(payload.cmps.engine_espeak).toMatchObject({ p: 'binary_sensor', state_topic: 'tts/status' });
+  });
+
+  it('republishes the same config when Home Assistant says online', async () => {
+    const before = configs().length;
+    await client.client.publishAsync('homeassistant/status', 'online', { qos: 1 });
+    await waitUntil(() => configs().length > before, 'a republished config');
+    expect(configs().at(-1)).toEqual(configs().at(before - 1));
+  });
+
+  it('adds the entities of a recorder device that appears and removes them when it goes', async () => {
+    const status = { device: 'kitchen', state: 'idle', in_progress: false, bytes: 0 };
+    await client.client.publishAsync('recorder/kitchen/status', JSON.stringify(status), {
+      qos: 1,
+      retain: true,
+    });
+    await waitUntil(() => 'rec_kitchen_state' in (configs().at(-1)?.cmps ?? {}), 'the kitchen entities');
+    expect(configs().at(-1)?.cmps.rec_kitchen_state).toMatchObject({
+      p: 'sensor',
+      state_topic: 'recorder/kitchen/status',
+      value_template: '{{ value_json.state }}',
+    });
+    await client.client.publishAsync('recorder/kitchen/status', '', { qos: 1, retain: true });
+    await waitUntil(
+      () => Object.keys(configs().at(-1)?.cmps.rec_kitchen_state ?? {}).length === 1,
+      'the kitchen entities removed',
+    );
+    expect(configs().at(-1)?.cmps.rec_kitchen_state).toEqual({ p: 'sensor' });
+    expect(configs().at(-1)?.cmps.rec_kitchen_size).toEqual({ p: 'sensor' });
+  });
+
+  it('speaks a notify message: a result on tts/result and a new cache entry', async () => {
+    const h = hub as InProcessHub;
+    const entries = h.hub.cache.stats().entries;
+    const configsBefore = configs().length;
+    const result = client.next('tts/result', (p) => JSON.parse(p.toString()).ok === true);
+    await client.client.publishAsync('tts/notify', 'The mail has arrived.', { qos: 1 });
+    const body = JSON.parse((await result).toString());
+    expect(body).toMatchObject({ ok: true, engine: 'espeak', text_chars: 'The mail has arrived.'.length });
+    expect(h.hub.cache.stats().entries).toBe(entries + 1);
+    // The status topic follows (cache sensors read it).
+    await waitUntil(
+      () =>
+        client.received.some(
+          (m) => m.topic === 'tts/status' && JSON.parse(m.payload.toString()).cache.entries === entries + 1,
+        ),
+      'the status with the new entry',
+    );
+    // A status change does not touch the config: it is published only when it changes.
+    expect(configs().length).toBe(configsBefore);
+  });
+
+  it('clears the cache when the button is pressed, and the status shows it', async () => {
+    const h = hub as InProcessHub;
+    expect(h.hub.cache.stats().entries).toBeGreaterThan(0);
+    await client.client.publishAsync('tts/cache/clear', 'PRESS', { qos: 1 });
+    await waitUntil(() => h.hub.cache.stats().entries === 0, 'an empty cache');
+    await waitUntil(() => {
+      const last = client.received.filter((m) => m.topic === 'tts/status').at(-1);
+      return last !== undefined && JSON.parse(last.payload.toString()).cache.entries === 0;
+    }, 'the status with an empty cache');
+  });
+
+  it('clears the device when the hub restarts with discovery off', async () => {
+    await hub?.close();
+    hub = await startInProcessHub(
+      { mqtt: { client_id: CLIENT_ID }, topics: { discovery: false } },
+      broker.url,
+    );
+    await waitUntil(
+      () => client.received.some((m) => m.topic === CONFIG && m.payload.length === 0),
+      'an empty retained config',
+    );
+  });
+});

@@ -1,0 +1,119 @@
+/**
+ * The hub process killed with SIGKILL together with its ffmpeg in mid-recording (fed over MQTT), then started
+ * again on the same share: the recording comes back from its WAV sidecar with at least 95 % of the audio the hub
+ * received, the status says it was recovered, and it is listed as finished.
+ */
+import { execFile } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { DeviceStatus, RecordingRow } from '../../src/recorder/index.js';
+import { ffprobe } from '../helpers/ffprobe.js';
+import { type HubProcess, startHub } from '../helpers/hub-process.js';
+import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
+import { connectSayClient, type SayClient } from '../helpers/mqtt.js';
+
+const run = promisify(execFile);
+const FED_S = 4;
+
+/** Process ids of the ffmpeg children of `parentPid` (from /proc). */
+async function ffmpegChildren(parentPid: number): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (stat.includes('(ffmpeg)') && Number(fields[1]) === parentPid) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+async function tone(seconds: number): Promise<Buffer> {
+  const { stdout } = await run(
+    'ffmpeg',
+    [
+      '-v',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      `sine=frequency=440:sample_rate=16000:duration=${seconds}`,
+      '-f',
+      's16le',
+      '-',
+    ],
+    { encoding: 'buffer', maxBuffer: 1 << 24 },
+  );
+  return stdout;
+}
+
+let broker: RunningMosquitto | undefined;
+let client: SayClient | undefined;
+const hubs: HubProcess[] = [];
+
+describe('recorder crash recovery in the hub', () => {
+  afterAll(async () => {
+    await client?.close();
+    for (const h of hubs) await h.stop();
+    for (const h of hubs) h.cleanup();
+    await broker?.stop();
+  });
+
+  it('recovers at least 95 % of the received audio after SIGKILL of the hub and its ffmpeg', async () => {
+    broker = await startMosquitto();
+    client = await connectSayClient(broker.url, { extraTopics: ['recorder/#'] });
+    const options = { mqtt: { url: broker.url, client_id: 'hub-crash-test' } };
+    const first = await startHub(options);
+    hubs.push(first);
+    const pcm = await tone(FED_S);
+    await client.client.publishAsync('recorder/crashdev/start', '{"id":"crash1"}', { qos: 1 });
+    const t0 = performance.now();
+    for (let i = 0; i * 3200 < pcm.length; i++) {
+      await client.client.publishAsync('recorder/crashdev/audio', pcm.subarray(i * 3200, (i + 1) * 3200), {
+        qos: 1,
+      });
+      const wait = t0 + (i + 1) * 100 - performance.now();
+      if (wait > 0) await sleep(wait);
+    }
+    // The hub has taken every chunk once a status reports their whole duration.
+    await client.next('recorder/crashdev/status', (p) => {
+      const s = JSON.parse(p.toString()) as DeviceStatus;
+      return s.in_progress && s.duration_ms >= FED_S * 1000;
+    });
+    await sleep(300); // the sidecar's write of the last chunk
+    const encoders = await ffmpegChildren(first.child.pid as number);
+    expect(encoders).toHaveLength(1);
+    first.child.kill('SIGKILL');
+    for (const pid of encoders) process.kill(pid, 'SIGKILL');
+    await first.stop();
+
+    const recovered = client.next('recorder/crashdev/status', (p) => {
+      const s = JSON.parse(p.toString()) as DeviceStatus;
+      return s.last?.id === 'crash1' && s.last.recovered === true;
+    });
+    const second = await startHub(options, { shareDir: first.shareDir });
+    hubs.push(second);
+    const status = JSON.parse((await recovered).toString()) as DeviceStatus;
+    expect(status).toMatchObject({
+      state: 'idle',
+      last: { id: 'crash1', recovered: true, from_sidecar: true },
+    });
+    expect(status.last?.duration_ms).toBeGreaterThanOrEqual(0.95 * FED_S * 1000);
+    const probe = await ffprobe(join(second.shareDir, status.last?.file ?? 'missing'));
+    expect(probe.codec).toBe('opus');
+    expect(probe.durationMs).toBeGreaterThanOrEqual(0.95 * FED_S * 1000);
+    const list = (await (await fetch(`${second.baseUrl}/api/recordings`)).json()) as {
+      recordings: RecordingRow[];
+    };
+    expect(list.recordings.find((r) => r.id === 'crash1')).toMatchObject({
+      device: 'crashdev',
+      in_progress: false,
+    });
+    const audio = await fetch(`${second.baseUrl}/api/recordings/crash1/audio`);
+    expect(audio.status).toBe(200);
+    expect(Number(audio.headers.get('content-length'))).toBe(status.last?.bytes);
+    await audio.arrayBuffer();
+  }, 90_000);
+});

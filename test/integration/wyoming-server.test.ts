@@ -1,0 +1,111 @@
+/**
+ * The hub as a Wyoming TTS provider, checked with the real `wyoming` PyPI package as the client
+ * (test/helpers/wyoming_tts_client.py, run with the project's venv python): describe lists our engine and its
+ * voices, synthesize answers one audio group, streaming answers one group per sentence then
+ * synthesize-stopped, and everything goes through the say service (the cache fills).
+ */
+import { execFile } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
+import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
+import { venvPython } from '../helpers/piper.js';
+import { freePort } from '../helpers/ports.js';
+
+const run = promisify(execFile);
+const CLIENT = join(dirname(fileURLToPath(import.meta.url)), '..', 'helpers', 'wyoming_tts_client.py');
+
+interface Group {
+  rate: number;
+  width: number;
+  channels: number;
+  bytes: number;
+}
+interface Summary {
+  types: string[];
+  groups: Group[];
+  bytes: number;
+  error: string | null;
+}
+interface ClientOutput {
+  info: Array<{
+    name: string;
+    installed: boolean;
+    attribution: string;
+    supports_synthesize_streaming: boolean;
+    voices: Array<{ name: string; languages: string[]; installed: boolean; speakers: string[] }>;
+  }>;
+  synthesize: Summary;
+  stream: Summary;
+}
+
+describe('Wyoming TTS server with the real wyoming client', () => {
+  let broker: RunningMosquitto;
+  let hub: InProcessHub;
+  let port: number;
+
+  beforeAll(async () => {
+    broker = await startMosquitto();
+    port = await freePort();
+    hub = await startInProcessHub({ wyoming_server: { enabled: true, port } }, broker.url);
+  });
+  afterAll(async () => {
+    await hub?.close();
+    await broker?.stop();
+  });
+
+  const client = async (voice = ''): Promise<ClientOutput> => {
+    const { stdout } = await run(venvPython(), [CLIENT, '127.0.0.1', String(port), voice], {
+      timeout: 90_000,
+    });
+    return JSON.parse(stdout) as ClientOutput;
+  };
+
+  it('describes, synthesizes and streams per sentence through the say service', async () => {
+    const entriesBefore = hub.hub.cache.stats().entries;
+    const out = await client();
+
+    const program = out.info.find((p) => p.name === 'espeak');
+    expect(program).toMatchObject({
+      installed: true,
+      supports_synthesize_streaming: true,
+      attribution: 'TTS Hub',
+    });
+    expect(program?.voices.length).toBeGreaterThan(10);
+    expect(program?.voices.every((v) => v.installed && v.languages.length > 0)).toBe(true);
+
+    expect(out.synthesize.error).toBeNull();
+    expect(out.synthesize.types).toEqual(['audio-start', 'audio-chunk*', 'audio-stop']);
+    expect(out.synthesize.groups).toHaveLength(1);
+    expect(out.synthesize.groups[0]).toMatchObject({ rate: 22050, width: 2, channels: 1 });
+    // More than a second of 22.05 kHz 16-bit mono speech.
+    expect(out.synthesize.bytes).toBeGreaterThan(44_100);
+
+    expect(out.stream.error).toBeNull();
+    expect(out.stream.types).toEqual([
+      'audio-start',
+      'audio-chunk*',
+      'audio-stop',
+      'audio-start',
+      'audio-chunk*',
+      'audio-stop',
+      'synthesize-stopped',
+    ]);
+    expect(out.stream.groups.every((g) => g.bytes > 10_000)).toBe(true);
+    // Three texts said (one plain, two sentences), each cached as Ogg Opus.
+    expect(hub.hub.cache.stats().entries).toBeGreaterThanOrEqual(entriesBefore + 3);
+  });
+
+  it('routes a voice name to the engine that has it, and answers the same text from the cache', async () => {
+    const hitsBefore = hub.hub.sayService.stats().cacheHits;
+    const out = await client('en-us');
+    expect(out.info[0]?.voices.map((v) => v.name)).toContain('en-us');
+    expect(out.synthesize.error).toBeNull();
+    expect(out.synthesize.bytes).toBeGreaterThan(44_100);
+    const again = await client('en-us');
+    expect(again.synthesize.bytes).toBe(out.synthesize.bytes);
+    expect(hub.hub.sayService.stats().cacheHits).toBeGreaterThan(hitsBefore);
+  });
+});

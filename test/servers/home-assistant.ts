@@ -1,0 +1,146 @@
+/**
+ * Stand-in for the Supervisor and Home Assistant Core's REST API behind it, for playback tests.
+ * Sources:
+ * - Core REST API: home-assistant/developers.home-assistant `docs/api/rest.md`: every call needs
+ *   `Authorization: Bearer <token>` (401 otherwise); `GET /api/states/<entity_id>` → a state object
+ *   `{entity_id, state, attributes, last_changed, last_updated}` or 404; `POST /api/services/<domain>/<service>`
+ *   with the service data as JSON → the list of states that changed (200); an unknown service → 400.
+ * - The Supervisor proxies Core at `/core/api/...` (home-assistant/supervisor `supervisor/api/proxy.py`) and
+ *   answers `GET /services/mqtt` with `{result: "ok", data: {host, port, ssl, protocol, username, password}}`
+ *   (`supervisor/api/services.py`, `supervisor/services/modules/mqtt.py`).
+ * - Service effects we model: media_player.volume_set sets `volume_level`; media_player.play_media sets the
+ *   state to `playing` and `media_content_id`; assist_satellite.announce answers [] (fields per each
+ *   integration's `services.yaml`).
+ * Every request is recorded (method, path, authorization, JSON body) so tests check the exact calls.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** One recorded request. */
+export interface RecordedCall {
+  method: string;
+  path: string;
+  authorization: string | undefined;
+  body: Record<string, unknown> | undefined;
+}
+
+/** A Home Assistant state object. */
+export interface StateObject {
+  entity_id: string;
+  state: string;
+  attributes: Record<string, unknown>;
+  last_changed: string;
+  last_updated: string;
+}
+
+/** The running stand-in. */
+export interface HomeAssistantStandIn {
+  /** What the hub uses as TTS_HUB_SUPERVISOR_URL. */
+  url: string;
+  token: string;
+  /** Every request, in arrival order. */
+  calls: RecordedCall[];
+  /** Service calls only, as `{service: "domain/service", data}`. */
+  serviceCalls(): Array<{ service: string; data: Record<string, unknown> | undefined }>;
+  /** Current states by entity id. */
+  states: Map<string, StateObject>;
+  stop(): Promise<void>;
+}
+
+const SERVICES: Record<string, string[]> = {
+  media_player: ['play_media', 'volume_set', 'media_stop'],
+  assist_satellite: ['announce'],
+};
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json' });
+  res.end(text);
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown> | undefined> {
+  const parts: Buffer[] = [];
+  for await (const p of req) parts.push(p as Buffer);
+  const text = Buffer.concat(parts).toString('utf8');
+  return text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
+}
+
+/** Creates a state object as Core reports it. */
+export function makeState(entityId: string, state: string, attributes: Record<string, unknown>): StateObject {
+  const now = new Date().toISOString();
+  return { entity_id: entityId, state, attributes, last_changed: now, last_updated: now };
+}
+
+/** Starts the stand-in on 127.0.0.1:<free port> with `entities` (id → state object). */
+export async function startHomeAssistant(opts: {
+  token: string;
+  entities?: StateObject[];
+  mqtt?: { host: string; port: number };
+}): Promise<HomeAssistantStandIn> {
+  const calls: RecordedCall[] = [];
+  const states = new Map((opts.entities ?? []).map((s) => [s.entity_id, s]));
+
+  const applyService = (domain: string, service: string, data: Record<string, unknown>): StateObject[] => {
+    const ids = [data.entity_id].flat().filter((x): x is string => typeof x === 'string');
+    const changed: StateObject[] = [];
+    for (const id of ids) {
+      const s = states.get(id);
+      if (!s) continue; // Core ignores entity ids it does not know.
+      if (domain === 'media_player' && service === 'volume_set')
+        s.attributes.volume_level = data.volume_level;
+      if (domain === 'media_player' && service === 'play_media') {
+        s.state = 'playing';
+        s.attributes.media_content_id = data.media_content_id;
+      }
+      s.last_updated = new Date().toISOString();
+      changed.push(s);
+    }
+    return changed;
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const body = req.method === 'POST' ? await readJson(req) : undefined;
+    calls.push({ method: req.method ?? '', path, authorization: req.headers.authorization, body });
+    if (req.headers.authorization !== `Bearer ${opts.token}`) return send(res, 401, '401: Unauthorized');
+    if (req.method === 'GET' && path === '/services/mqtt') {
+      if (!opts.mqtt) return send(res, 400, { result: 'error', message: 'Service not enabled' });
+      const data = { ...opts.mqtt, ssl: false, protocol: '3.1.1', username: '', password: '' };
+      return send(res, 200, { result: 'ok', data });
+    }
+    const stateMatch = /^\/core\/api\/states\/([a-z0-9_]+\.[a-z0-9_]+)$/.exec(path);
+    if (req.method === 'GET' && stateMatch) {
+      const s = states.get(stateMatch[1] as string);
+      return s ? send(res, 200, s) : send(res, 404, { message: 'Entity not found.' });
+    }
+    const serviceMatch = /^\/core\/api\/services\/([a-z0-9_]+)\/([a-z0-9_]+)$/.exec(path);
+    if (req.method === 'POST' && serviceMatch) {
+      const [, domain = '', service = ''] = serviceMatch;
+      if (!SERVICES[domain]?.includes(service))
+        return send(res, 400, { message: `Service ${domain}.${service} not found.` });
+      return send(res, 200, applyService(domain, service, body ?? {}));
+    }
+    send(res, 404, { message: 'Not found' });
+  };
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err: Error) => send(res, 500, { message: err.message }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    token: opts.token,
+    calls,
+    states,
+    serviceCalls: () =>
+      calls
+        .filter((c) => c.method === 'POST' && c.path.startsWith('/core/api/services/'))
+        .map((c) => ({ service: c.path.slice('/core/api/services/'.length), data: c.body })),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

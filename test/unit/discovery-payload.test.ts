@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { isTrustedPeer } from '../../src/http/auth.js';
+import { atempoFilter } from '../../src/http/routes/openai.js';
+import {
+  buildDevicePayload,
+  type DiscoveryContext,
+  discoveryTopic,
+  liveComponents,
+} from '../../src/mqtt/discovery.js';
+import { takeSentences } from '../../src/wyoming/server.js';
+
+const ctx: DiscoveryContext = {
+  prefix: 'homeassistant',
+  deviceId: 'tts_hub',
+  version: '1.2.3',
+  topics: {
+    status: 'tts/status',
+    availability: 'tts/availability',
+    recorder: 'recorder',
+    notify: 'tts/notify',
+    clearCache: 'tts/cache/clear',
+  },
+  engines: ['piper', 'Espeak NG'],
+  recorderDevices: ['porch', 'kitchen'],
+};
+
+describe('discovery payload', () => {
+  it('serializes the same setup to the same bytes, whatever the order devices were seen in', () => {
+    const a = JSON.stringify(buildDevicePayload(ctx, new Map()));
+    const b = JSON.stringify(
+      buildDevicePayload({ ...ctx, recorderDevices: ['kitchen', 'porch'] }, new Map()),
+    );
+    expect(a).toBe(b);
+    expect(discoveryTopic(ctx.prefix, ctx.deviceId)).toBe('homeassistant/device/tts_hub/config');
+  });
+
+  it('gives engines slugged component ids and health from tts/status', () => {
+    const p = buildDevicePayload(ctx, new Map());
+    expect(p.cmps.engine_espeak_ng).toMatchObject({
+      p: 'binary_sensor',
+      unique_id: 'tts_hub_engine_espeak_ng',
+      value_template: expect.stringContaining('"Espeak NG"'),
+    });
+    expect(p.dev).toEqual({
+      ids: ['tts_hub'],
+      name: 'TTS Hub',
+      mf: 'TTS Hub',
+      mdl: 'Text-to-speech hub',
+      sw: '1.2.3',
+    });
+    expect(p.o).toEqual({ name: 'tts-hub', sw: '1.2.3' });
+  });
+
+  it('sends removed components as {p} after the live ones, and does not count them as live', () => {
+    const removed = new Map([
+      ['rec_attic_state', 'sensor'],
+      ['engine_old', 'binary_sensor'],
+    ]);
+    const p = buildDevicePayload(ctx, removed);
+    const keys = Object.keys(p.cmps);
+    expect(keys.slice(-2)).toEqual(['engine_old', 'rec_attic_state']);
+    expect(p.cmps.engine_old).toEqual({ p: 'binary_sensor' });
+    const live = liveComponents(JSON.parse(JSON.stringify(p)));
+    expect(live.has('engine_old')).toBe(false);
+    expect(live.get('rec_kitchen_size')).toBe('sensor');
+    expect(liveComponents('garbage')).toEqual(new Map());
+  });
+});
+
+describe('helpers of the Wyoming server, the speech route and auth', () => {
+  it('splits finished sentences off a text stream', () => {
+    expect(takeSentences('One. Two! Thr')).toEqual({ sentences: ['One.', 'Two!'], rest: 'Thr' });
+    expect(takeSentences('No end yet')).toEqual({ sentences: [], rest: 'No end yet' });
+    expect(takeSentences('Version 1.5 is out. ')).toEqual({ sentences: ['Version 1.5 is out.'], rest: '' });
+  });
+
+  it('builds atempo chains within 0.5–2 per filter', () => {
+    expect(atempoFilter(1.5)).toBe('atempo=1.5');
+    expect(atempoFilter(4)).toBe('atempo=2,atempo=2');
+    expect(atempoFilter(0.25)).toBe('atempo=0.5,atempo=0.5');
+  });
+
+  it('trusts loopback and the ingress proxy only', () => {
+    expect(isTrustedPeer('127.0.0.1')).toBe(true);
+    expect(isTrustedPeer('::1')).toBe(true);
+    expect(isTrustedPeer('::ffff:172.30.32.2')).toBe(true);
+    expect(isTrustedPeer('172.30.32.3')).toBe(false);
+    expect(isTrustedPeer('192.168.1.2')).toBe(false);
+  });
+});
