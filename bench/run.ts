@@ -6,6 +6,7 @@ import { benchDispatch } from './dispatch.js';
 import { benchMainPath } from './main-path.js';
 import { benchRecorder } from './recorder.js';
 import { line, ratio } from './stats.js';
+import { benchTtfa } from './ttfa.js';
 
 /** Issue 6 figures: concurrent live 16 kHz recordings kept in real time, CPU per recording vs bare ffmpeg. */
 async function printRecorder(): Promise<void> {
@@ -29,6 +30,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   'main-path': benchMainPath,
   dispatch: benchDispatch,
   recorder: printRecorder,
+  ttfa: benchTtfa,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

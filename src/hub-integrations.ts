@@ -8,7 +8,11 @@ import type { CacheStore } from './cache/store.js';
 import type { Options } from './config/schema.js';
 import type { MqttBus } from './mqtt/client.js';
 import { slug } from './mqtt/discovery.js';
-import { attachDiscovery, type DiscoveryPublisher } from './mqtt/discovery-publisher.js';
+import {
+  attachDiscovery,
+  type DiscoveryOptions,
+  type DiscoveryPublisher,
+} from './mqtt/discovery-publisher.js';
 import type { EventHub, HubEvents } from './shared/events.js';
 import type { Log } from './shared/log.js';
 import { createMetrics, type HubMetrics } from './shared/metrics.js';
@@ -41,8 +45,8 @@ export function commandBase(sayTopic: string): string {
   return i > 0 ? sayTopic.slice(0, i) : sayTopic;
 }
 
-/** Builds the extras; nothing runs until `attach`/`start`. */
-export function createIntegrations(opts: {
+/** What the extras are built from. */
+export interface IntegrationsOptions {
   options: Options;
   sayService: SayService;
   dispatcher: Dispatcher;
@@ -53,7 +57,10 @@ export function createIntegrations(opts: {
   /** Republishes the hub status (after says and cache clears, throttled here). */
   publishStatus: () => Promise<void>;
   log: Log;
-}): Integrations {
+}
+
+/** Builds the extras; nothing runs until `attach`/`start`. */
+export function createIntegrations(opts: IntegrationsOptions): Integrations {
   const { options, log } = opts;
   const metrics = createMetrics({
     sayStats: () => opts.sayService.stats(),
@@ -78,22 +85,9 @@ export function createIntegrations(opts: {
     maxTextChars: options.max_text_chars,
     log: log.child({ mod: 'schedules' }),
   });
-  const wyoming: WyomingServer | undefined = options.wyoming_server.enabled
-    ? createWyomingServer({
-        port: options.wyoming_server.port,
-        provider: createSayTtsProvider({
-          sayService: opts.sayService,
-          dispatcher: opts.dispatcher,
-          cache: opts.cache,
-          maxTextChars: options.max_text_chars,
-          version,
-        }),
-        log: log.child({ mod: 'wyoming-server' }),
-      })
-    : undefined;
+  const wyoming = wyomingServerOf(opts);
   let discovery: DiscoveryPublisher | undefined;
   let discoveryRun: Promise<void> | undefined;
-  const base = commandBase(options.topics.say);
 
   return {
     metrics,
@@ -106,30 +100,7 @@ export function createIntegrations(opts: {
           // Not ours to validate: the recorder publishes this topic.
         }
       });
-      discovery = await attachDiscovery({
-        bus,
-        enabled: options.topics.discovery,
-        context: {
-          prefix: options.topics.discovery_prefix,
-          deviceId: slug(options.mqtt.client_id) || 'tts_hub',
-          version,
-          configurationUrl: opts.baseUrl,
-          topics: {
-            status: options.topics.status,
-            availability: options.topics.availability,
-            recorder: options.topics.recorder,
-            notify: `${base}/notify`,
-            clearCache: `${base}/cache/clear`,
-          },
-          engines: opts.dispatcher.entries.map((e) => e.engine.name),
-        },
-        resultTopic: options.topics.result,
-        sayService: opts.sayService,
-        cache: opts.cache,
-        maxTextChars: options.max_text_chars,
-        onCacheCleared: statusSoon,
-        log: log.child({ mod: 'discovery' }),
-      });
+      discovery = await attachDiscovery(discoveryOptions(opts, bus, statusSoon));
     },
     async start() {
       // In the background: it waits briefly for the retained config of an earlier run.
@@ -146,5 +117,56 @@ export function createIntegrations(opts: {
       await discovery?.stop();
     },
     wyomingPort: () => wyoming?.port(),
+  };
+}
+
+/** The Wyoming TTS server over the say service, when `wyoming_server.enabled`. */
+function wyomingServerOf(opts: IntegrationsOptions): WyomingServer | undefined {
+  const { options } = opts;
+  if (!options.wyoming_server.enabled) return undefined;
+  return createWyomingServer({
+    port: options.wyoming_server.port,
+    provider: createSayTtsProvider({
+      sayService: opts.sayService,
+      dispatcher: opts.dispatcher,
+      cache: opts.cache,
+      maxTextChars: options.max_text_chars,
+      version,
+    }),
+    log: opts.log.child({ mod: 'wyoming-server' }),
+  });
+}
+
+/** Discovery options from the hub's options: device id from the MQTT client id, commands beside the say topic. */
+function discoveryOptions(
+  opts: IntegrationsOptions,
+  bus: MqttBus,
+  onCacheCleared: () => void,
+): DiscoveryOptions {
+  const { options } = opts;
+  const base = commandBase(options.topics.say);
+  return {
+    bus,
+    enabled: options.topics.discovery,
+    context: {
+      prefix: options.topics.discovery_prefix,
+      deviceId: slug(options.mqtt.client_id) || 'tts_hub',
+      version,
+      configurationUrl: opts.baseUrl,
+      topics: {
+        status: options.topics.status,
+        availability: options.topics.availability,
+        recorder: options.topics.recorder,
+        notify: `${base}/notify`,
+        clearCache: `${base}/cache/clear`,
+      },
+      engines: opts.dispatcher.entries.map((e) => e.engine.name),
+    },
+    resultTopic: options.topics.result,
+    sayService: opts.sayService,
+    cache: opts.cache,
+    maxTextChars: options.max_text_chars,
+    onCacheCleared,
+    log: opts.log.child({ mod: 'discovery' }),
   };
 }

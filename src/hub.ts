@@ -6,6 +6,7 @@ import type { OutputFormat } from './audio/format.js';
 import { createDeriver } from './cache/derive.js';
 import { type CacheStore, createCacheStore } from './cache/store.js';
 import type { LoadedConfig } from './config/load.js';
+import { supervisorHostAddress } from './config/supervisor.js';
 import { buildServer } from './http/server.js';
 import { createIntegrations } from './hub-integrations.js';
 import { chooseBroker, type EmbeddedBroker } from './mqtt/broker.js';
@@ -53,10 +54,14 @@ export function lanAddress(): string {
 export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
   const { options } = config;
   findFfmpeg();
-  const baseUrl = (options.http.external_url || `http://${lanAddress()}:${options.http.port}`).replace(
-    /\/+$/,
-    '',
-  );
+  // Inside the add-on the container's own address is unreachable from players: ask the Supervisor for the host's.
+  const hostAddress =
+    !options.http.external_url && config.supervisorToken
+      ? await supervisorHostAddress(config.supervisorUrl, config.supervisorToken, log)
+      : undefined;
+  const baseUrl = (
+    options.http.external_url || `http://${hostAddress ?? lanAddress()}:${options.http.port}`
+  ).replace(/\/+$/, '');
   const cache = createCacheStore({
     dir: join(options.share_dir, 'cache'),
     maxEntries: options.cache.max_entries,

@@ -57,7 +57,8 @@ export async function buildServer(deps: HttpDeps): Promise<FastifyInstance> {
     // Per-request logs only at debug/trace; at info they would drown the say logs.
     loggerInstance: deps.log.child(
       { mod: 'http' },
-      { level: ['debug', 'trace'].includes(deps.log.level) ? deps.log.level : 'warn' },
+      // info → warn; keep anything quieter (error, silent) or louder (debug, trace) as configured.
+      { level: deps.log.levelVal === 30 ? 'warn' : deps.log.level },
     ) as FastifyServerOptions['loggerInstance'],
     bodyLimit: 256 * 1024,
   });

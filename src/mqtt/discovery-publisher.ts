@@ -70,7 +70,8 @@ export async function attachDiscovery(opts: DiscoveryOptions): Promise<Discovery
   const publish = async (force: boolean): Promise<void> => {
     if (!bus.connected()) return;
     if (!opts.enabled) {
-      if (lastPublished === '') return;
+      // Only a device an earlier run left on the broker needs clearing.
+      if (!lastPublished) return;
       lastPublished = '';
       await bus.publish(topic, '', { qos: 1, retain: true });
       log.info({ topic }, 'discovery cleared');
@@ -124,35 +125,8 @@ export async function attachDiscovery(opts: DiscoveryOptions): Promise<Discovery
     else devices.add(device);
     if (had !== devices.has(device)) soon();
   });
-  await bus.subscribe(context.topics.notify, 1, (_t, payload, packet) => {
-    if (packet.retain) return; // An old message must not speak again at every connect.
-    void speak(payload.toString('utf8'));
-  });
-  await bus.subscribe(context.topics.clearCache, 1, (_t, payload, packet) => {
-    if (packet.retain || payload.toString('utf8').trim() !== 'PRESS') return;
-    opts.cache.clear().then(
-      (n) => {
-        log.info({ entries: n }, 'cache cleared by button');
-        opts.onCacheCleared?.();
-      },
-      (err) => log.warn({ err: toAppError(err).message }, 'cache clear failed'),
-    );
-  });
 
-  /** The notify message, spoken as plain text (never parsed as JSON), answered on the result topic. */
-  async function speak(text: string): Promise<void> {
-    let id = '';
-    try {
-      const request = toSayRequest({ text }, opts.maxTextChars);
-      id = request.id;
-      const result = await opts.sayService.say(request);
-      await bus.publish(opts.resultTopic, JSON.stringify(resultPayload(result)), { qos: 1 });
-    } catch (err) {
-      const e = toAppError(err);
-      log.warn({ id, code: e.code, err: e.message }, 'notify say failed');
-      await bus.publish(opts.resultTopic, JSON.stringify(errorPayload(id, e)), { qos: 1 }).catch(() => {});
-    }
-  }
+  await attachCommands(opts);
 
   return {
     async start() {
@@ -167,4 +141,40 @@ export async function attachDiscovery(opts: DiscoveryOptions): Promise<Discovery
       await chain;
     },
   };
+}
+
+/**
+ * The two command entities: the notify message is spoken as plain text (never parsed as JSON) through the say
+ * service and answered on the result topic; `PRESS` on the button topic clears the cache. Retained commands
+ * are ignored (an old message must not act again at every connect).
+ */
+async function attachCommands(opts: DiscoveryOptions): Promise<void> {
+  const { bus, log, context } = opts;
+  const speak = async (text: string): Promise<void> => {
+    let id = '';
+    try {
+      const request = toSayRequest({ text }, opts.maxTextChars);
+      id = request.id;
+      const result = await opts.sayService.say(request);
+      await bus.publish(opts.resultTopic, JSON.stringify(resultPayload(result)), { qos: 1 });
+    } catch (err) {
+      const e = toAppError(err);
+      log.warn({ id, code: e.code, err: e.message }, 'notify say failed');
+      await bus.publish(opts.resultTopic, JSON.stringify(errorPayload(id, e)), { qos: 1 }).catch(() => {});
+    }
+  };
+  await bus.subscribe(context.topics.notify, 1, (_t, payload, packet) => {
+    if (packet.retain) return;
+    void speak(payload.toString('utf8'));
+  });
+  await bus.subscribe(context.topics.clearCache, 1, (_t, payload, packet) => {
+    if (packet.retain || payload.toString('utf8').trim() !== 'PRESS') return;
+    opts.cache.clear().then(
+      (n) => {
+        log.info({ entries: n }, 'cache cleared by button');
+        opts.onCacheCleared?.();
+      },
+      (err) => log.warn({ err: toAppError(err).message }, 'cache clear failed'),
+    );
+  });
 }

@@ -57,108 +57,131 @@ export function slug(text: string): string {
   return text.toLowerCase().replace(/[^a-z0-9_]+/g, '_');
 }
 
+/** A sensor read from a retained JSON topic with a value template. */
+interface SensorSpec {
+  cmp: string;
+  name: string;
+  template: string;
+  extra: Record<string, unknown>;
+}
+
+const MEASUREMENT = { state_class: 'measurement' };
+const MB = { unit_of_measurement: 'MB', device_class: 'data_size', ...MEASUREMENT };
+
+/** Sensors on `tts/status` (the hub's retained status JSON). */
+const STATUS_SENSORS: SensorSpec[] = [
+  {
+    cmp: 'cache_size',
+    name: 'Cache size',
+    template: '{{ (value_json.cache.bytes / 1048576) | round(2) }}',
+    extra: MB,
+  },
+  {
+    cmp: 'cache_entries',
+    name: 'Cache entries',
+    template: '{{ value_json.cache.entries }}',
+    extra: MEASUREMENT,
+  },
+  {
+    cmp: 'hit_ratio',
+    name: 'Cache hit ratio',
+    template: '{{ (value_json.cache.hit_ratio * 100) | round(1) }}',
+    extra: { unit_of_measurement: '%', ...MEASUREMENT },
+  },
+  { cmp: 'queue_depth', name: 'Queue depth', template: '{{ value_json.queue_depth }}', extra: MEASUREMENT },
+  {
+    cmp: 'last_latency',
+    name: 'Last latency',
+    template: '{{ value_json.last_latency_ms }}',
+    extra: { unit_of_measurement: 'ms', device_class: 'duration', ...MEASUREMENT },
+  },
+];
+
+/** Sensors on `recorder/status` (the recorder's retained totals). */
+const TOTALS_SENSORS: SensorSpec[] = [
+  {
+    cmp: 'recordings_size',
+    name: 'Recordings size',
+    template: '{{ (value_json.total_bytes / 1048576) | round(1) }}',
+    extra: MB,
+  },
+  {
+    cmp: 'disk_free',
+    name: 'Free space',
+    template: '{{ (value_json.disk_free_bytes / 1073741824) | round(2) }}',
+    extra: { ...MB, unit_of_measurement: 'GB' },
+  },
+];
+
+/** One component with the shared fields: platform first, then name and unique_id, availability last. */
+function component(
+  ctx: DiscoveryContext,
+  p: string,
+  cmp: string,
+  name: string,
+  fields: Record<string, unknown>,
+): DiscoveryComponent {
+  return {
+    p,
+    name,
+    unique_id: `${ctx.deviceId}_${cmp}`,
+    ...fields,
+    availability_topic: ctx.topics.availability,
+  };
+}
+
+function sensor(ctx: DiscoveryContext, spec: SensorSpec, stateTopic: string): DiscoveryComponent {
+  return component(ctx, 'sensor', spec.cmp, spec.name, {
+    state_topic: stateTopic,
+    value_template: spec.template,
+    ...spec.extra,
+  });
+}
+
+/** A recorder device's two sensors: its state and the size of the current (or last) recording. */
+function recorderSensors(device: string): SensorSpec[] {
+  return [
+    {
+      cmp: `rec_${slug(device)}_state`,
+      name: `Recorder ${device}`,
+      template: '{{ value_json.state }}',
+      extra: { device_class: 'enum', options: ['recording', 'idle', 'error'] },
+    },
+    {
+      cmp: `rec_${slug(device)}_size`,
+      name: `Recorder ${device} size`,
+      template:
+        '{{ value_json.bytes if value_json.in_progress else (value_json.last.bytes if value_json.last is defined else 0) }}',
+      extra: { unit_of_measurement: 'B', device_class: 'data_size', ...MEASUREMENT },
+    },
+  ];
+}
+
 /** Builds the components, in a fixed order: hub sensors, engines, recorder devices and totals, commands. */
 export function buildComponents(ctx: DiscoveryContext): Record<string, DiscoveryComponent> {
-  const avail = { availability_topic: ctx.topics.availability };
-  const id = (cmp: string): string => `${ctx.deviceId}_${cmp}`;
   const cmps: Record<string, DiscoveryComponent> = {};
-  const sensor = (
-    cmp: string,
-    name: string,
-    stateTopic: string,
-    template: string,
-    extra: Record<string, unknown> = {},
-  ): void => {
-    cmps[cmp] = {
-      p: 'sensor',
-      name,
-      unique_id: id(cmp),
-      state_topic: stateTopic,
-      value_template: template,
-      ...extra,
-      ...avail,
-    };
-  };
-  const status = ctx.topics.status;
-  const measurement = { state_class: 'measurement' };
-  sensor('cache_size', 'Cache size', status, '{{ (value_json.cache.bytes / 1048576) | round(2) }}', {
-    unit_of_measurement: 'MB',
-    device_class: 'data_size',
-    ...measurement,
-  });
-  sensor('cache_entries', 'Cache entries', status, '{{ value_json.cache.entries }}', measurement);
-  sensor('hit_ratio', 'Cache hit ratio', status, '{{ (value_json.cache.hit_ratio * 100) | round(1) }}', {
-    unit_of_measurement: '%',
-    ...measurement,
-  });
-  sensor('queue_depth', 'Queue depth', status, '{{ value_json.queue_depth }}', measurement);
-  sensor('last_latency', 'Last latency', status, '{{ value_json.last_latency_ms }}', {
-    unit_of_measurement: 'ms',
-    device_class: 'duration',
-    ...measurement,
-  });
+  for (const spec of STATUS_SENSORS) cmps[spec.cmp] = sensor(ctx, spec, ctx.topics.status);
   for (const engine of ctx.engines) {
     const cmp = `engine_${slug(engine)}`;
-    cmps[cmp] = {
-      p: 'binary_sensor',
-      name: `Engine ${engine}`,
-      unique_id: id(cmp),
-      state_topic: status,
+    cmps[cmp] = component(ctx, 'binary_sensor', cmp, `Engine ${engine}`, {
+      state_topic: ctx.topics.status,
       value_template: `{{ 'ON' if (value_json.engines | selectattr('name', 'eq', ${JSON.stringify(engine)}) | map(attribute='healthy') | first) else 'OFF' }}`,
       device_class: 'connectivity',
       entity_category: 'diagnostic',
-      ...avail,
-    };
+    });
   }
   for (const device of [...ctx.recorderDevices].sort()) {
     const topic = `${ctx.topics.recorder}/${device}/status`;
-    sensor(`rec_${slug(device)}_state`, `Recorder ${device}`, topic, '{{ value_json.state }}', {
-      device_class: 'enum',
-      options: ['recording', 'idle', 'error'],
-    });
-    sensor(
-      `rec_${slug(device)}_size`,
-      `Recorder ${device} size`,
-      topic,
-      '{{ value_json.bytes if value_json.in_progress else (value_json.last.bytes if value_json.last is defined else 0) }}',
-      { unit_of_measurement: 'B', device_class: 'data_size', ...measurement },
-    );
+    for (const spec of recorderSensors(device)) cmps[spec.cmp] = sensor(ctx, spec, topic);
   }
-  const totals = `${ctx.topics.recorder}/status`;
-  sensor(
-    'recordings_size',
-    'Recordings size',
-    totals,
-    '{{ (value_json.total_bytes / 1048576) | round(1) }}',
-    {
-      unit_of_measurement: 'MB',
-      device_class: 'data_size',
-      ...measurement,
-    },
-  );
-  sensor('disk_free', 'Free space', totals, '{{ (value_json.disk_free_bytes / 1073741824) | round(2) }}', {
-    unit_of_measurement: 'GB',
-    device_class: 'data_size',
-    ...measurement,
-  });
-  cmps.say = {
-    p: 'notify',
-    name: 'Say',
-    unique_id: id('say'),
-    command_topic: ctx.topics.notify,
-    qos: 1,
-    ...avail,
-  };
-  cmps.clear_cache = {
-    p: 'button',
-    name: 'Clear cache',
-    unique_id: id('clear_cache'),
+  for (const spec of TOTALS_SENSORS) cmps[spec.cmp] = sensor(ctx, spec, `${ctx.topics.recorder}/status`);
+  cmps.say = component(ctx, 'notify', 'say', 'Say', { command_topic: ctx.topics.notify, qos: 1 });
+  cmps.clear_cache = component(ctx, 'button', 'clear_cache', 'Clear cache', {
     command_topic: ctx.topics.clearCache,
     payload_press: 'PRESS',
     entity_category: 'config',
     qos: 1,
-    ...avail,
-  };
+  });
   return cmps;
 }
 

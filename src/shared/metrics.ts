@@ -43,9 +43,8 @@ function setCounter(counter: Counter<string>, value: number, labels?: Record<str
   }
 }
 
-/** Creates the metrics over `sources`. */
-export function createMetrics(sources: MetricsSources): HubMetrics {
-  const registry = new Registry();
+/** Metrics read from `sources` when scraped: requests, cache hits and misses, queue depth, engine health. */
+function registerCollected(registry: Registry, sources: MetricsSources): void {
   const registers = [registry];
   new Counter({
     name: 'tts_hub_requests_total',
@@ -57,12 +56,6 @@ export function createMetrics(sources: MetricsSources): HubMetrics {
       setCounter(this, s.ok, { result: 'ok' });
       setCounter(this, s.errors, { result: 'error' });
     },
-  });
-  const errors = new Counter({
-    name: 'tts_hub_errors_total',
-    help: 'Failed say requests by error code',
-    labelNames: ['code'],
-    registers,
   });
   new Counter({
     name: 'tts_hub_cache_hits_total',
@@ -80,20 +73,6 @@ export function createMetrics(sources: MetricsSources): HubMetrics {
       setCounter(this, sources.sayStats().cacheMisses);
     },
   });
-  const latency = new Histogram({
-    name: 'tts_hub_say_latency_seconds',
-    help: 'Time from a say request to its result, by whether it came from the cache',
-    labelNames: ['cached'],
-    buckets: LATENCY_BUCKETS_S,
-    registers,
-  });
-  const firstAudio = new Histogram({
-    name: 'tts_hub_first_audio_seconds',
-    help: 'Time from a say request to its first encoded audio',
-    labelNames: ['cached'],
-    buckets: LATENCY_BUCKETS_S,
-    registers,
-  });
   new Gauge({
     name: 'tts_hub_queue_depth',
     help: 'Requests waiting for an engine slot',
@@ -110,6 +89,33 @@ export function createMetrics(sources: MetricsSources): HubMetrics {
     collect() {
       for (const e of sources.engineHealth()) this.set({ engine: e.name }, e.healthy ? 1 : 0);
     },
+  });
+}
+
+/** Creates the metrics over `sources`. */
+export function createMetrics(sources: MetricsSources): HubMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  registerCollected(registry, sources);
+  const errors = new Counter({
+    name: 'tts_hub_errors_total',
+    help: 'Failed say requests by error code',
+    labelNames: ['code'],
+    registers,
+  });
+  const latency = new Histogram({
+    name: 'tts_hub_say_latency_seconds',
+    help: 'Time from a say request to its result, by whether it came from the cache',
+    labelNames: ['cached'],
+    buckets: LATENCY_BUCKETS_S,
+    registers,
+  });
+  const firstAudio = new Histogram({
+    name: 'tts_hub_first_audio_seconds',
+    help: 'Time from a say request to its first encoded audio',
+    labelNames: ['cached'],
+    buckets: LATENCY_BUCKETS_S,
+    registers,
   });
   const recorded = new Gauge({
     name: 'tts_hub_recorded_bytes',

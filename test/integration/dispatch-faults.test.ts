@@ -187,22 +187,42 @@ describe('the circuit breaker', () => {
     gate.mode = 'reset';
     const kokoro = { name: 'kokoro', type: 'openai', url: gate.url, voice: 'af_heart', breaker_failures: 2 };
     await withHub([{ ...kokoro, breaker_reset_s: 3 }, ESPEAK], async (hub) => {
-      for (const n of [1, 2]) {
-        const r = await say(hub, { text: `Failure number ${n}.` });
-        expect(r).toMatchObject({ ok: true, engine: 'espeak', fallback_from: ['kokoro'] });
-      }
-      expect(await engineRow(hub, 'kokoro')).toMatchObject({ breaker: 'open', healthy: false });
-      const calls = gate.connections;
-      const skipped = await say(hub, { text: 'The breaker is open.' });
-      expect(skipped).toMatchObject({ ok: true, engine: 'espeak', fallback_from: ['kokoro'] });
-      expect(gate.connections).toBe(calls); // not even tried
+      const watcher = await connectSayClient(broker.url, { extraTopics: ['tts/status'] });
+      try {
+        const kokoroOnStatus = (breaker: string) =>
+          watcher.next('tts/status', (p) => {
+            const { engines } = JSON.parse(p.toString()) as { engines: Json[] };
+            return engines.some((e) => e.name === 'kokoro' && e.breaker === breaker);
+          });
+        // Awaited below; the catch only keeps a failure earlier in the test from leaving an unhandled rejection.
+        const expectStatus = (breaker: string) => {
+          const seen = kokoroOnStatus(breaker);
+          seen.catch(() => {});
+          return seen;
+        };
+        const opened = expectStatus('open');
+        for (const n of [1, 2]) {
+          const r = await say(hub, { text: `Failure number ${n}.` });
+          expect(r).toMatchObject({ ok: true, engine: 'espeak', fallback_from: ['kokoro'] });
+        }
+        expect(await engineRow(hub, 'kokoro')).toMatchObject({ breaker: 'open', healthy: false });
+        await opened; // tts/status shows it too
+        const calls = gate.connections;
+        const skipped = await say(hub, { text: 'The breaker is open.' });
+        expect(skipped).toMatchObject({ ok: true, engine: 'espeak', fallback_from: ['kokoro'] });
+        expect(gate.connections).toBe(calls); // not even tried
 
-      gate.mode = 'pass';
-      await until(async () => (await engineRow(hub, 'kokoro')).breaker === 'closed', 'breaker closed');
-      expect(await engineRow(hub, 'kokoro')).toMatchObject({ healthy: true });
-      const back = await say(hub, { text: 'Kokoro is back.' });
-      expect(back).toMatchObject({ ok: true, engine: 'kokoro' });
-      expect(back.fallback_from).toBeUndefined();
+        const closed = expectStatus('closed');
+        gate.mode = 'pass';
+        await until(async () => (await engineRow(hub, 'kokoro')).breaker === 'closed', 'breaker closed');
+        expect(await engineRow(hub, 'kokoro')).toMatchObject({ healthy: true });
+        const back = await say(hub, { text: 'Kokoro is back.' });
+        expect(back).toMatchObject({ ok: true, engine: 'kokoro' });
+        expect(back.fallback_from).toBeUndefined();
+        await closed;
+      } finally {
+        await watcher.close();
+      }
     });
   });
 });
@@ -294,6 +314,25 @@ describe('per-request engine, voice, speaker and language', () => {
   const lastSynthesis = (gate: EngineGate) =>
     [...gate.requests].reverse().find((r) => /\/(v1\/audio\/speech|api\/tts|tts_stream)/.test(r.url));
   const query = (gate: EngineGate) => new URL(lastSynthesis(gate)?.url ?? '/', 'http://x').searchParams;
+
+  it("lists each engine's voices on GET /api/voices, one engine with ?engine=", async () => {
+    await withHub(engines(), async (hub) => {
+      const all = (await (await fetch(`${hub.baseUrl}/api/voices`)).json()) as { engines: Json[] };
+      const names = (e: Json) => (e.voices as Json[]).map((v) => v.name);
+      expect(all.engines.map((e) => e.name)).toEqual(['kokoro', 'coqui', 'xtts']);
+      expect(names(all.engines[0] as Json)).toEqual(expect.arrayContaining(['af_heart', 'bf_emma']));
+      expect(names(all.engines[1] as Json)).toEqual(expect.arrayContaining(Object.keys(COQUI_SPEAKERS)));
+      const one = await fetch(`${hub.baseUrl}/api/voices?engine=xtts`);
+      expect(await one.json()).toEqual({
+        engines: [
+          { name: 'xtts', voices: expect.arrayContaining([expect.objectContaining({ name: 'male_deep' })]) },
+        ],
+      });
+      const unknown = await fetch(`${hub.baseUrl}/api/voices?engine=nope`);
+      expect(unknown.status).toBe(400);
+      expect(((await unknown.json()) as { error: Json }).error).toMatchObject({ code: 'ENGINE_NOT_FOUND' });
+    });
+  });
 
   it('uses the default engine with its configured voice, model and speed', async () => {
     await withHub(engines(), async (hub) => {

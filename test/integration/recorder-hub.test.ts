@@ -143,13 +143,19 @@ describe('recorder in the running hub', () => {
 
   it('records 6 s fed at real-time pace: live retained status, partial audio mid-way, a finished 6 s .opus', async () => {
     const pcm = await speech(6);
+    // A finished recording (the microphone's first) to list after the one in progress.
+    await seen(client, 'recorder/micro/status', isLast(undefined));
     await client.client.publishAsync('recorder/kitchen/start', JSON.stringify({ id: 'rec6s' }), { qos: 1 });
     const midway = async () => {
       await sleep(3000);
       const list = (await (await fetch(`${hub.baseUrl}/api/recordings`)).json()) as {
         recordings: RecordingRow[];
       };
-      const first = list.recordings[0];
+      // In-progress rows first (the microphone may still be recording too), then finished ones.
+      const flags = list.recordings.map((r) => r.in_progress);
+      expect(flags).toEqual([...flags].sort((a, b) => Number(b) - Number(a)));
+      expect(flags).toContain(false);
+      const first = list.recordings.find((r) => r.id === 'rec6s');
       expect(first).toMatchObject({ id: 'rec6s', device: 'kitchen', in_progress: true });
       expect(first?.url).toBe(`${hub.baseUrl}/api/recordings/rec6s/audio`);
       const refused = await fetch(`${hub.baseUrl}/api/recordings/rec6s`, { method: 'DELETE' });

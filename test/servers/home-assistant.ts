@@ -76,6 +76,8 @@ export async function startHomeAssistant(opts: {
   token: string;
   entities?: StateObject[];
   mqtt?: { host: string; port: number };
+  /** The host's LAN address for `GET /network/info` (supervisor/api/network.py: interfaces with primary, ipv4). */
+  hostAddress?: string;
 }): Promise<HomeAssistantStandIn> {
   const calls: RecordedCall[] = [];
   const states = new Map((opts.entities ?? []).map((s) => [s.entity_id, s]));
@@ -107,6 +109,30 @@ export async function startHomeAssistant(opts: {
       if (!opts.mqtt) return send(res, 400, { result: 'error', message: 'Service not enabled' });
       const data = { ...opts.mqtt, ssl: false, protocol: '3.1.1', username: '', password: '' };
       return send(res, 200, { result: 'ok', data });
+    }
+    if (req.method === 'GET' && path === '/network/info') {
+      const interfaces = opts.hostAddress
+        ? [
+            {
+              interface: 'eth0',
+              type: 'ethernet',
+              enabled: true,
+              connected: true,
+              primary: true,
+              ipv4: {
+                method: 'auto',
+                address: [`${opts.hostAddress}/24`],
+                nameservers: [],
+                gateway: null,
+                ready: true,
+              },
+            },
+          ]
+        : [];
+      return send(res, 200, {
+        result: 'ok',
+        data: { interfaces, host_internet: false, supervisor_internet: false },
+      });
     }
     const stateMatch = /^\/core\/api\/states\/([a-z0-9_]+\.[a-z0-9_]+)$/.exec(path);
     if (req.method === 'GET' && stateMatch) {

@@ -1,0 +1,85 @@
+/**
+ * A synthesis that fails halfway (the real wyoming-piper behind a proxy that resets the connection of the
+ * second sentence): a listener on the live URL gets the first sentence's Ogg pages and then a broken stream,
+ * tts/result says ok:false, and nothing is left in the cache.
+ */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TEN_SENTENCES } from '../helpers/announcements.js';
+import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
+import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
+import { connectSayClient, type SayClient } from '../helpers/mqtt.js';
+import { PIPER_VOICE, type RunningPiper, startWyomingPiper } from '../helpers/piper.js';
+import { type CutProxy, startCutProxy } from '../helpers/wyoming-cut-proxy.js';
+
+/** Every file under `dir`, recursively. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
+    d.isDirectory() ? filesUnder(join(dir, d.name)) : [join(dir, d.name)],
+  );
+}
+
+describe('a synthesis that fails halfway', () => {
+  let broker: RunningMosquitto;
+  let piper: RunningPiper;
+  let proxy: CutProxy;
+  let hub: InProcessHub;
+  let client: SayClient;
+
+  beforeAll(async () => {
+    [broker, piper] = await Promise.all([startMosquitto(), startWyomingPiper()]);
+    proxy = await startCutProxy(piper.url, 1);
+    hub = await startInProcessHub(
+      { engines: [{ name: 'piper', type: 'piper', url: proxy.url, voice: PIPER_VOICE }] },
+      broker.url,
+    );
+    client = await connectSayClient(broker.url);
+  });
+  afterAll(async () => {
+    await client?.close();
+    await hub?.close();
+    await proxy?.stop();
+    await piper?.stop();
+    await broker?.stop();
+  });
+
+  it('cuts the live stream, publishes an error result and leaves no cache entry', async () => {
+    const result = client.say(JSON.stringify({ text: TEN_SENTENCES, id: 'cut-1' }), 'cut-1');
+    // An identical HTTP request joins the same synthesis and answers with its URL at once.
+    const res = await fetch(`${hub.baseUrl}/api/say`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: TEN_SENTENCES, wait: false, id: 'cut-2' }),
+    });
+    const started = (await res.json()) as { url: string; live: boolean };
+    expect(started.live).toBe(true);
+    const live = await fetch(started.url);
+    expect(live.status).toBe(200);
+    const reader = (live.body as ReadableStream<Uint8Array>).getReader();
+    const first = await reader.read();
+    expect(
+      Buffer.from(first.value as Uint8Array)
+        .subarray(0, 4)
+        .toString('latin1'),
+    ).toBe('OggS');
+    await proxy.holding;
+    proxy.cut();
+    let received = first.value?.length ?? 0;
+    const rest = (async () => {
+      for (;;) {
+        const next = await reader.read();
+        if (next.done) return 'ended';
+        received += next.value.length;
+      }
+    })();
+    // A cut chunked response (no terminating chunk) rejects; a clean end would wrongly look like a whole file.
+    await expect(rest).rejects.toThrow();
+    expect(received).toBeGreaterThan(0);
+
+    expect(await result).toMatchObject({ id: 'cut-1', ok: false, error: { code: 'ENGINE_FAILED' } });
+    const after = await fetch(started.url);
+    expect(after.status).toBe(404);
+    expect(filesUnder(join(hub.shareDir, 'cache'))).toEqual([]);
+  });
+});
