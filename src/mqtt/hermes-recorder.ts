@@ -10,7 +10,7 @@ import type { Recorder } from '../recorder/index.js';
 import { AppError, toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import type { MqttBus } from './client.js';
-import { DeviceQueue, deviceNameGuard } from './recorder-adapter.js';
+import { DeviceQueue, deviceNameGuard } from './device-queue.js';
 
 /** The audioFrame topic filter (Hermes topics are fixed; they are not configurable). */
 export const HERMES_AUDIO_FRAME_FILTER = 'hermes/audioServer/+/audioFrame';

@@ -21,6 +21,67 @@ import { AppError, toAppError } from '../shared/errors.js';
  */
 const MP3_RATE_HZ = 48_000;
 
+/**
+ * Idle ffmpeg processes started ahead of need, one per argument list (at most MAX_SPARES): the next live
+ * encode with the same input format and settings takes one and so pays no start-up at all. A spare waits on
+ * its stdin and uses no CPU. `close()` kills them (service stop).
+ */
+export interface EncoderPool {
+  /** A running ffmpeg for `args`: a spare when one matches (killed when `signal` aborts), else a new one. */
+  take(args: string[], signal: AbortSignal): FfmpegProcess;
+  /** Starts a spare for `args` unless one is waiting. */
+  refill(args: string[]): void;
+  /** Spares waiting now. */
+  readonly spares: number;
+  close(): void;
+}
+
+/** Most spares kept at once (one per recent input format and settings). */
+const MAX_SPARES = 2;
+
+/** Creates an empty pool. */
+export function createEncoderPool(): EncoderPool {
+  const spares = new Map<string, FfmpegProcess>();
+  const closing = new AbortController();
+  return {
+    take(args, signal) {
+      const id = JSON.stringify(args);
+      const spare = spares.get(id);
+      spares.delete(id);
+      if (!spare) return runFfmpeg(args, signal);
+      const onAbort = (): void => spare.kill();
+      if (signal.aborted) spare.kill();
+      else signal.addEventListener('abort', onAbort, { once: true });
+      spare.done.finally(() => signal.removeEventListener('abort', onAbort)).catch(() => {});
+      return spare;
+    },
+    refill(args) {
+      const id = JSON.stringify(args);
+      if (closing.signal.aborted || spares.has(id)) return;
+      const proc = runFfmpeg(args, closing.signal);
+      spares.set(id, proc);
+      // A spare that dies (killed from outside) is forgotten.
+      proc.done
+        .catch(() => {})
+        .finally(() => {
+          if (spares.get(id) === proc) spares.delete(id);
+        });
+      while (spares.size > MAX_SPARES) {
+        const [oldest, old] = spares.entries().next().value as [string, FfmpegProcess];
+        spares.delete(oldest);
+        old.kill();
+      }
+    },
+    get spares() {
+      return spares.size;
+    },
+    close() {
+      closing.abort(new AppError('SHUTTING_DOWN', 'encoder pool closed'));
+      spares.clear();
+    },
+  };
+}
+
 /** A live encode (see the module comment). */
 export interface LiveEncoder {
   /**
@@ -37,25 +98,30 @@ export interface LiveEncoder {
   close(): void;
 }
 
-function argsFor(input: AudioFormat, settings: EncodeSettings): string[] {
+/** The ffmpeg arguments of a live encode of `input` PCM with `settings`. */
+export function liveEncoderArgs(input: AudioFormat, settings: EncodeSettings): string[] {
   const args = encoderArgs(input, settings);
   return settings.format === 'mp3' ? [...args.slice(0, -1), '-ar', String(MP3_RATE_HZ), 'pipe:1'] : args;
 }
 
 /**
- * Creates a live encoder; with `guess`, ffmpeg starts now. Aborting `signal` kills ffmpeg.
+ * Creates a live encoder; with `guess`, ffmpeg starts now (or a spare of `pool` is taken). Aborting `signal`
+ * kills ffmpeg. When the encode has finished, a spare for the same format is started in `pool`.
  * @throws AppError FFMPEG_NOT_FOUND.
  */
 export function startLiveEncoder(opts: {
   settings: EncodeSettings;
   guess?: AudioFormat | undefined;
   signal: AbortSignal;
+  pool?: EncoderPool;
 }): LiveEncoder {
   const internal = new AbortController();
   const signal = AbortSignal.any([opts.signal, internal.signal]);
-  let proc: FfmpegProcess | undefined = opts.guess
-    ? runFfmpeg(argsFor(opts.guess, opts.settings), signal)
-    : undefined;
+  const spawn = (format: AudioFormat): FfmpegProcess => {
+    const args = liveEncoderArgs(format, opts.settings);
+    return opts.pool ? opts.pool.take(args, signal) : runFfmpeg(args, signal);
+  };
+  let proc: FfmpegProcess | undefined = opts.guess ? spawn(opts.guess) : undefined;
   let procFormat = opts.guess;
   let inputFormat: AudioFormat | undefined;
   let inputBytes = 0;
@@ -74,7 +140,7 @@ export function startLiveEncoder(opts: {
     inputFormat = format;
     if (!proc || !procFormat || !sameFormat(procFormat, format)) {
       proc?.kill();
-      proc = runFfmpeg(argsFor(format, opts.settings), signal);
+      proc = spawn(format);
       procFormat = format;
     }
     const running = proc;
@@ -108,6 +174,8 @@ export function startLiveEncoder(opts: {
       await running.done;
       if (pipeError !== undefined) throw toAppError(pipeError, 'FFMPEG_FAILED');
       finished = true;
+      // Before the result goes out, so the spare's start never lands in a later request's time.
+      opts.pool?.refill(liveEncoderArgs(format, opts.settings));
     } catch (err) {
       throw (
         sourceError ??

@@ -12,7 +12,7 @@ import type { CacheEntry, CacheStore } from '../cache/store.js';
 import { AppError, toAppError } from '../shared/errors.js';
 import type { EngineEntry } from './dispatcher.js';
 import type { LiveJob } from './live-audio.js';
-import { startLiveEncoder } from './live-encoder.js';
+import { type EncoderPool, startLiveEncoder } from './live-encoder.js';
 import type { PhraseCache, PhraseVoice } from './phrases.js';
 import type { SayRequest } from './say-request.js';
 import { splitSentences } from './sentences.js';
@@ -75,6 +75,8 @@ export interface AttemptDeps {
   bitrateKbps: number;
   /** Last PCM format each engine produced: ffmpeg is started with it before the first chunk. */
   lastFormat: Map<string, AudioFormat>;
+  /** Spare ffmpeg processes for the next live encode. */
+  pool: EncoderPool;
   onPhraseHit(): void;
   /** Called once per attempt that asks its engine for anything (not for an all-phrase-cache attempt). */
   onEngineRun(engine: string): void;
@@ -126,6 +128,7 @@ export async function runAttempt(
     settings: { format, bitrateKbps: deps.bitrateKbps, gainDb: entry.gainDb },
     guess: first?.format ?? deps.lastFormat.get(entry.engine.name),
     signal,
+    pool: deps.pool,
   });
   const writer = deps.cache.beginWrite(key, format);
   let firstAudioAt = 0;

@@ -7,6 +7,7 @@ import { AppError, toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import type { Dispatcher, EngineEntry } from './dispatcher.js';
 import { createLiveRegistry, type LiveJob } from './live-audio.js';
+import { createEncoderPool } from './live-encoder.js';
 import { createPhraseCache, type PhraseCache } from './phrases.js';
 import { finalAudio, liveAudio, type SayAudio, type SayAudioDeps, untilAborted } from './say-audio.js';
 import { type AttemptDeps, attemptVoice, type Produced, replayEntry, runAttempt } from './say-job.js';
@@ -180,6 +181,7 @@ export function createSayService(deps: SayServiceDeps): SayService {
     phrases: deps.phrases ?? createPhraseCache(),
     bitrateKbps: deps.bitrateKbps,
     lastFormat: new Map<string, AudioFormat>(),
+    pool: createEncoderPool(),
     onPhraseHit: () => counters.phraseHits++,
     onEngineRun: (name) => {
       counters.engineRuns[name] = (counters.engineRuns[name] ?? 0) + 1;
@@ -416,6 +418,7 @@ export function createSayService(deps: SayServiceDeps): SayService {
       while (running.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       for (const c of running) c.abort(new AppError('SHUTTING_DOWN', 'shutting down'));
       while (running.size) await new Promise((r) => setTimeout(r, 20));
+      attemptDeps.pool.close();
     },
   };
 }
