@@ -16,7 +16,7 @@ import { startMosquitto } from '../test/helpers/mosquitto.js';
 import { PIPER_VOICE, startWyomingPiper } from '../test/helpers/piper.js';
 import { line, mean, ms, percentile, ratio } from './stats.js';
 
-const RUNS = 5;
+const RUNS = 9;
 
 /** The ten sentences with `n` worked into each, so no run repeats a sentence. */
 function freshText(n: number): string {
@@ -86,6 +86,7 @@ export async function benchTtfa(): Promise<void> {
     const firstPage: number[] = [];
     const wholeHub: number[] = [];
     const wholeEngine: number[] = [];
+    const hubFirstAudio: number[] = [];
     for (let run = 0; run < RUNS; run++) {
       const [head] = splitSentences(freshText(run * 4));
       firstSentence.push(await drain(head as string));
@@ -94,6 +95,7 @@ export async function benchTtfa(): Promise<void> {
       const whole = await post(hub.baseUrl, { text: freshText(run * 4 + 2), wait: true });
       if (whole.ok !== true) throw new Error(`whole-text say failed: ${JSON.stringify(whole)}`);
       wholeHub.push(performance.now() - t0);
+      hubFirstAudio.push((whole.latency_ms as { first_audio: number }).first_audio);
       wholeEngine.push(await drain(freshText(run * 4 + 3)));
     }
     const p50 = (v: number[]) => percentile(v, 50);
@@ -105,6 +107,7 @@ export async function benchTtfa(): Promise<void> {
       'first Ogg audio page on the live HTTP stream, p50 / mean',
       `${ms(p50(firstPage))} / ${ms(mean(firstPage))}`,
     );
+    line('inside the hub: request → first encoded page (first_audio), p50', ms(p50(hubFirstAudio)));
     line('whole text through the hub (wait: true), p50', ms(p50(wholeHub)));
     line('whole text, engine alone, p50', ms(p50(wholeEngine)));
     line(

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AppError, toAppError } from '../shared/errors.js';
 import { convertPcm } from './convert.js';
-import { runFfmpeg } from './ffmpeg.js';
+import { type FfmpegProcess, runFfmpeg } from './ffmpeg.js';
 import {
   type AudioChunk,
   type AudioFormat,
@@ -87,7 +87,8 @@ export function encoderArgs(input: AudioFormat, settings: EncodeSettings): strin
 }
 
 /** The first chunk that holds audio, skipping empty ones; undefined when the source ends without any. */
-async function firstAudio(it: AsyncIterator<AudioChunk>): Promise<AudioChunk | undefined> {
+/** The first chunk of `it` that holds PCM (empty chunks skipped), or undefined when the source ends first. */
+export async function firstAudio(it: AsyncIterator<AudioChunk>): Promise<AudioChunk | undefined> {
   for (;;) {
     const next = await it.next();
     if (next.done) return undefined;
@@ -136,14 +137,51 @@ async function* encode(
   const internal = new AbortController();
   const signal = AbortSignal.any([opts.signal, internal.signal]);
   const proc = runFfmpeg(encoderArgs(first.format, opts), signal);
+  yield* feedEncoder({
+    proc,
+    first,
+    rest: it,
+    format: opts.format,
+    callerSignal: opts.signal,
+    internal,
+    onInput: (bytes) => {
+      state.inputBytes += bytes;
+    },
+  });
+}
+
+/** What `feedEncoder` works with: a started ffmpeg, the first chunk and the rest of the source. */
+export interface FeedEncoderOptions {
+  proc: FfmpegProcess;
+  /** The first non-empty chunk; its format is ffmpeg's input format, later chunks are converted to it. */
+  first: AudioChunk;
+  rest: AsyncIterator<AudioChunk>;
+  format: OutputFormat;
+  /** The caller's signal (its reason is what an abort throws). */
+  callerSignal: AbortSignal;
+  /** Aborted here when the source fails or the consumer stops early; ffmpeg must be bound to it. */
+  internal: AbortController;
+  /** Called with the byte count of each PCM piece written to ffmpeg. */
+  onInput(bytes: number): void;
+}
+
+/**
+ * Writes PCM to a running encoder's stdin with back-pressure (`stream/promises` pipeline) while yielding its
+ * stdout; WAV output gets our header (unknown length) first. Shared by `encodeStream` and the live encoder.
+ * Returns normally only when ffmpeg exited 0 after all input.
+ * @throws the source's own error as is; the caller's abort reason; AppError FFMPEG_FAILED otherwise.
+ */
+export async function* feedEncoder(o: FeedEncoderOptions): AsyncGenerator<Buffer> {
+  const { proc, first, rest, internal } = o;
+  const signal = AbortSignal.any([o.callerSignal, internal.signal]);
   let sourceError: unknown;
   async function* pcm(): AsyncGenerator<Buffer> {
     try {
-      state.inputBytes += first!.pcm.length;
-      yield first!.pcm;
-      for (let next = await it.next(); !next.done; next = await it.next()) {
-        const converted = convertPcm(next.value.pcm, next.value.format, first!.format);
-        state.inputBytes += converted.length;
+      o.onInput(first.pcm.length);
+      yield first.pcm;
+      for (let next = await rest.next(); !next.done; next = await rest.next()) {
+        const converted = convertPcm(next.value.pcm, next.value.format, first.format);
+        o.onInput(converted.length);
         yield converted;
       }
     } catch (err) {
@@ -158,7 +196,7 @@ async function* encode(
   });
   let finished = false;
   try {
-    if (opts.format === 'wav') yield wavHeader({ ...first.format, widthBytes: 2 }, WAV_UNKNOWN_DATA_BYTES);
+    if (o.format === 'wav') yield wavHeader({ ...first.format, widthBytes: 2 }, WAV_UNKNOWN_DATA_BYTES);
     for await (const buf of proc.stdout) yield buf as Buffer;
     await feeding;
     if (sourceError !== undefined) throw sourceError;
@@ -167,12 +205,13 @@ async function* encode(
     finished = true;
   } catch (err) {
     throw (
-      sourceError ?? (opts.signal.aborted ? toAppError(opts.signal.reason) : toAppError(err, 'FFMPEG_FAILED'))
+      sourceError ??
+      (o.callerSignal.aborted ? toAppError(o.callerSignal.reason) : toAppError(err, 'FFMPEG_FAILED'))
     );
   } finally {
     if (!finished) {
       internal.abort(new AppError('ABORTED', 'encoding stopped before the end'));
-      it.return?.().catch(() => {});
+      rest.return?.().catch(() => {});
     }
   }
 }

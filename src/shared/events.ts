@@ -72,17 +72,23 @@ export function createEventHub<M = HubEvents>(log: Log): EventHub<M> {
  * service behaves exactly like the original (same results, same errors, same abort behaviour).
  */
 export function observeSay(service: SayService, events: EventHub<HubEvents>): SayService {
-  return {
-    ...service,
-    async say(request, signal) {
-      try {
-        const result = await service.say(request, signal);
-        events.emit('say', { at: new Date(), request, result });
-        return result;
-      } catch (err) {
-        events.emit('say', { at: new Date(), request, error: toAppError(err) });
-        throw err;
-      }
-    },
+  const emit = (request: SayRequest, outcome: { result?: SayResult; error?: AppError }): void => {
+    events.emit('say', { at: new Date(), request, ...outcome });
   };
+  // `begin` is the entry of every input (`say` is `begin(...).done`), so wrapping it sees HTTP `wait: false` too.
+  const begin: SayService['begin'] = async (request, signal) => {
+    let ticket: Awaited<ReturnType<SayService['begin']>>;
+    try {
+      ticket = await service.begin(request, signal);
+    } catch (err) {
+      emit(request, { error: toAppError(err) });
+      throw err;
+    }
+    ticket.done.then(
+      (result) => emit(request, { result }),
+      (err: unknown) => emit(request, { error: toAppError(err) }),
+    );
+    return ticket;
+  };
+  return { ...service, begin, say: async (request, signal) => (await begin(request, signal)).done };
 }

@@ -123,8 +123,10 @@ export class LiveJob {
 
 /** The running jobs by `<key>.<format>`, and aliases left by fallbacks. */
 export interface LiveRegistry {
-  /** The job for key and format, following an alias; undefined when none runs. */
+  /** The job for key and format, following an alias (for serving a URL); undefined when none runs. */
   get(key: string, format: OutputFormat): LiveJob | undefined;
+  /** The job registered under exactly this key and format (for single-flight); undefined when none runs. */
+  find(key: string, format: OutputFormat): LiveJob | undefined;
   /** Registers a new job. @throws AppError CONFLICT when one is already registered under the id. */
   create(key: string, format: OutputFormat): LiveJob;
   /** Forgets a job (after it ended and its cache entry exists, or after it failed). */
@@ -155,6 +157,7 @@ export function createLiveRegistry(): LiveRegistry {
     get(key, format) {
       return jobs.get(id(key, format)) ?? jobs.get(id(resolve(key, format), format));
     },
+    find: (key, format) => jobs.get(id(key, format)),
     create(key, format) {
       if (jobs.has(id(key, format))) throw new AppError('CONFLICT', `audio ${key}.${format} is already live`);
       const job = new LiveJob(key, format);

@@ -1,19 +1,7 @@
-/**
- * A live encode whose ffmpeg starts before the first PCM arrives. Starting ffmpeg costs about 100 ms here,
- * as much as Piper needs for a short sentence, so waiting for the first chunk (as `encodeStream` does) would
- * double the time to first audio. The input format is guessed (the engine's last format, or a cached
- * phrase's); when the first chunk differs, the early ffmpeg is dropped and a new one started. Arguments come
- * from `encoderArgs` (Ogg Opus with flushed packets and ~100 ms pages; MP3 without Xing; WAV as raw PCM
- * behind our header), so every encode still goes through the one ffmpeg wrapper.
- */
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { convertPcm } from '../audio/convert.js';
-import { type EncodeSettings, encoderArgs } from '../audio/encoder.js';
+import { type EncodeSettings, encoderArgs, feedEncoder, firstAudio } from '../audio/encoder.js';
 import { type FfmpegProcess, runFfmpeg } from '../audio/ffmpeg.js';
 import { type AudioChunk, type AudioFormat, bytesPerSecond, sameFormat } from '../audio/format.js';
-import { WAV_UNKNOWN_DATA_BYTES, wavHeader } from '../audio/wav.js';
-import { AppError, toAppError } from '../shared/errors.js';
+import { AppError } from '../shared/errors.js';
 
 /**
  * Live MP3 is encoded at 48 kHz: without a Xing/LAME header (a pipe cannot be patched) players count the
@@ -128,13 +116,7 @@ export function startLiveEncoder(opts: {
 
   async function* encode(chunks: AsyncIterable<AudioChunk>): AsyncGenerator<Buffer> {
     const it = chunks[Symbol.asyncIterator]();
-    let first: AudioChunk | undefined;
-    for (let next = await it.next(); !next.done; next = await it.next()) {
-      if (next.value.pcm.length > 0) {
-        first = next.value;
-        break;
-      }
-    }
+    const first = await firstAudio(it);
     if (!first) throw new AppError('ENGINE_FAILED', 'the engine produced no audio for this text');
     const format = first.format;
     inputFormat = format;
@@ -143,50 +125,19 @@ export function startLiveEncoder(opts: {
       proc = spawn(format);
       procFormat = format;
     }
-    const running = proc;
-    let sourceError: unknown;
-    async function* pcm(): AsyncGenerator<Buffer> {
-      try {
-        inputBytes += (first as AudioChunk).pcm.length;
-        yield (first as AudioChunk).pcm;
-        for (let next = await it.next(); !next.done; next = await it.next()) {
-          const converted = convertPcm(next.value.pcm, next.value.format, format);
-          inputBytes += converted.length;
-          yield converted;
-        }
-      } catch (err) {
-        sourceError = err;
-        internal.abort(err);
-        throw err;
-      }
-    }
-    let pipeError: unknown;
-    const feeding = pipeline(Readable.from(pcm()), running.stdin, { signal }).catch((err: unknown) => {
-      pipeError = err;
+    yield* feedEncoder({
+      proc,
+      first,
+      rest: it,
+      format: opts.settings.format,
+      callerSignal: opts.signal,
+      internal,
+      onInput: (bytes) => {
+        inputBytes += bytes;
+      },
     });
-    let finished = false;
-    try {
-      if (opts.settings.format === 'wav')
-        yield wavHeader({ ...format, widthBytes: 2 }, WAV_UNKNOWN_DATA_BYTES);
-      for await (const buf of running.stdout) yield buf as Buffer;
-      await feeding;
-      if (sourceError !== undefined) throw sourceError;
-      await running.done;
-      if (pipeError !== undefined) throw toAppError(pipeError, 'FFMPEG_FAILED');
-      finished = true;
-      // Before the result goes out, so the spare's start never lands in a later request's time.
-      opts.pool?.refill(liveEncoderArgs(format, opts.settings));
-    } catch (err) {
-      throw (
-        sourceError ??
-        (opts.signal.aborted ? toAppError(opts.signal.reason) : toAppError(err, 'FFMPEG_FAILED'))
-      );
-    } finally {
-      if (!finished) {
-        internal.abort(new AppError('ABORTED', 'encoding stopped before the end'));
-        it.return?.().catch(() => {});
-      }
-    }
+    // Before the result goes out, so the spare's start never lands in a later request's time.
+    opts.pool?.refill(liveEncoderArgs(format, opts.settings));
   }
 
   return {

@@ -132,6 +132,10 @@ export async function runAttempt(
   });
   const writer = deps.cache.beginWrite(key, format);
   let firstAudioAt = 0;
+  let firstOutput: () => void = () => {};
+  const firstOutputSeen = new Promise<void>((resolve) => {
+    firstOutput = resolve;
+  });
   let ran = false;
   const onEngineRequest = (): void => {
     if (!ran) deps.onEngineRun(entry.engine.name);
@@ -151,11 +155,15 @@ export async function runAttempt(
         loudnorm: input.loudnorm,
         onPhraseHit: deps.onPhraseHit,
         onEngineRequest,
+        firstOutput: firstOutputSeen,
       },
       signal,
     );
     for await (const buf of encoder.encode(pcm)) {
-      if (!firstAudioAt) firstAudioAt = performance.now();
+      if (!firstAudioAt) {
+        firstAudioAt = performance.now();
+        firstOutput();
+      }
       job.push(buf);
       await writer.write(buf);
     }

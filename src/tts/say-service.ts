@@ -1,128 +1,38 @@
+/**
+ * The say service: the one domain service every input calls (DESIGN "Architecture rules").
+ * A request is checked, looked up in the cache (a hit in the asked format runs nothing; another cached format
+ * is derived once), then joins an identical synthesis in flight (single-flight, keyed by cache key + format)
+ * or starts a live job whose URL exists at once. The job dispatches with fallback; each attempt speaks the
+ * text sentence by sentence (phrase cache, engine) into one ffmpeg whose bytes go to live listeners and the
+ * cache writer at once. Fallback after a failure: listeners that already got bytes of the failed engine see
+ * their stream break (a file spliced from two engines would not be valid); the job restarts from byte 0 on
+ * the next engine, later GETs of the first URL get the new audio, and after the end an alias maps the first
+ * key to the fallback's entry. A final failure cuts every listener, commits nothing and rejects every waiter.
+ */
 import { performance } from 'node:perf_hooks';
 import type { AudioFormat } from '../audio/format.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../audio/format.js';
-import type { Deriver } from '../cache/derive.js';
-import type { CacheEntry, CacheStore } from '../cache/store.js';
+import type { CacheEntry } from '../cache/store.js';
 import { AppError, toAppError } from '../shared/errors.js';
-import type { Log } from '../shared/log.js';
-import type { Dispatcher, EngineEntry } from './dispatcher.js';
+import type { EngineEntry } from './dispatcher.js';
 import { createLiveRegistry, type LiveJob } from './live-audio.js';
 import { createEncoderPool } from './live-encoder.js';
-import { createPhraseCache, type PhraseCache } from './phrases.js';
+import { createPhraseCache } from './phrases.js';
 import { finalAudio, liveAudio, type SayAudio, type SayAudioDeps, untilAborted } from './say-audio.js';
 import { type AttemptDeps, attemptVoice, type Produced, replayEntry, runAttempt } from './say-job.js';
 import type { SayRequest } from './say-request.js';
+import type { SayResult, SayService, SayServiceDeps, SayStats, SayTicket } from './say-types.js';
 
 export type { SayAudio } from './say-audio.js';
-
-/** A target's outcome in a result. */
-export interface TargetOutcome {
-  name: string;
-  ok: boolean;
-  error?: string;
-}
-
-/** A successful say, in the domain's terms; `resultPayload` turns it into the tts/result JSON. */
-export interface SayResult {
-  id: string;
-  textChars: number;
-  engine: string;
-  voice: string | undefined;
-  cached: boolean;
-  key: string;
-  url: string;
-  format: OutputFormat;
-  durationMs: number;
-  bytes: number;
-  /** `firstAudio`: ms from the request to the first encoded Ogg page (the cache lookup on a hit). */
-  latencyMs: { total: number; firstAudio: number };
-  fallbackFrom: string[];
-  targets?: TargetOutcome[];
-}
-
-/** Counters since start: requests answered ok or with an error, cache hits and misses, engine runs per engine. */
-export interface SayStats {
-  ok: number;
-  errors: number;
-  cacheHits: number;
-  cacheMisses: number;
-  /** Syntheses started per engine name (every attempt that asked its engine, including failed ones). */
-  engineRuns: Record<string, number>;
-  /** Requests sent per engine name (one per sentence for engines spoken to sentence by sentence). */
-  engineRequests: Record<string, number>;
-  /** Sentences taken from the phrase cache instead of an engine. */
-  phraseHits: number;
-  /** Requests that joined an identical synthesis in flight (single-flight) instead of running their own. */
-  sharedRuns: number;
-  /** Total latency of the last successful say, in ms. */
-  lastLatencyMs: number;
-}
-
-/** Delivers audio to a request's targets (the playback domain); called as soon as the URL exists. */
-export type DeliverFn = (
-  request: SayRequest,
-  audio: SayAudio,
-  signal: AbortSignal,
-) => Promise<TargetOutcome[]>;
-
-/** A say that has started: its audio URL exists (live while `audio.live`), its result comes with `done`. */
-export interface SayTicket {
-  id: string;
-  /** The engine asked first (a fallback may end up speaking). */
-  engine: string;
-  audio: SayAudio;
-  /** True for a cache hit (the result is final already). */
-  cached: boolean;
-  /** The final result; rejects with the say's error. */
-  done: Promise<SayResult>;
-}
-
-/** The one domain service every input calls (DESIGN "Architecture rules"). */
-export interface SayService {
-  /**
-   * Validates names, looks up the cache, joins or starts a live synthesis (dispatch with fallback, encode,
-   * cache), delivers to targets, and resolves with the final result.
-   * @throws AppError ENGINE_NOT_FOUND, VOICE_NOT_FOUND, TARGET_NOT_FOUND, SHUTTING_DOWN, engine errors when
-   *   every engine failed, FFMPEG_FAILED, CACHE_IO / DISK_FULL.
-   */
-  say(request: SayRequest, signal?: AbortSignal): Promise<SayResult>;
-  /**
-   * Like `say`, but resolves as soon as the audio URL exists (after the cache lookup); `done` gives the result.
-   * @throws the checks' errors (ENGINE_NOT_FOUND, VOICE_NOT_FOUND, TARGET_NOT_FOUND, SHUTTING_DOWN) at once.
-   */
-  begin(request: SayRequest, signal?: AbortSignal): Promise<SayTicket>;
-  /** The live synthesis serving `<key>.<format>` (following a fallback's alias), if one runs. */
-  liveAudio(key: string, format: OutputFormat): LiveJob | undefined;
-  /** The key whose cache entry serves `<key>.<format>`: itself, or the key a fallback engine produced. */
-  audioKey(key: string, format: OutputFormat): string;
-  /** Syntheses in flight now. */
-  inFlight(): number;
-  /** Counters since start. */
-  stats(): SayStats;
-  /** Stops taking work; waits up to `graceMs` for in-flight says, then aborts them. */
-  stop(graceMs?: number): Promise<void>;
-}
-
-/** Collaborators of the say service. */
-export interface SayServiceDeps {
-  dispatcher: Dispatcher;
-  cache: CacheStore;
-  /** Derives other formats of cached entries. */
-  deriver: Deriver;
-  /** False when `cache.enabled` is off: nothing is answered from the cache (files are still written to serve). */
-  cacheLookups: boolean;
-  bitrateKbps: number;
-  /** Public URL of a cached audio file. */
-  audioUrl(key: string, format: OutputFormat): string;
-  /** Checks target names; throws TARGET_NOT_FOUND. Absent: any target is refused. */
-  checkTargets?(names: string[]): void;
-  deliver?: DeliverFn;
-  /** Engines whose sentences are normalized to EBU R128 loudness (`engines[].loudnorm`). */
-  loudnormEngines?: ReadonlySet<string>;
-  /** Sentence audio reused across texts; default an in-memory cache of PHRASE_CACHE_BYTES. */
-  phrases?: PhraseCache;
-  log: Log;
-}
+export type {
+  DeliverFn,
+  SayResult,
+  SayService,
+  SayServiceDeps,
+  SayStats,
+  SayTicket,
+  TargetOutcome,
+} from './say-types.js';
 
 /** What a finished synthesis gives every request that shared it. */
 interface JobOutcome {
@@ -137,7 +47,7 @@ interface Flight {
   outcome: Promise<JobOutcome>;
   audio: SayAudio;
   controller: AbortController;
-  /** Requests with a signal waiting on it; the flight is aborted when all of them abort. */
+  /** Requests waiting on it that have not aborted; the flight is aborted when this drops to 0. */
   waiting: number;
 }
 
@@ -270,10 +180,13 @@ export function createSayService(deps: SayServiceDeps): SayService {
     return flight;
   }
 
-  /** Waits for a flight on behalf of one request; the flight is aborted when every request waiting on it gave up. */
+  /**
+   * Waits for a flight on behalf of one request. The flight is aborted only when every request waiting on it
+   * has aborted (a request without a signal never gives up).
+   */
   async function waitFor(flight: Flight, signal: AbortSignal | undefined): Promise<JobOutcome> {
-    if (!signal) return flight.outcome;
     flight.waiting++;
+    if (!signal) return flight.outcome;
     const onAbort = (): void => {
       if (--flight.waiting === 0) flight.controller.abort(signal.reason);
     };
@@ -381,8 +294,9 @@ export function createSayService(deps: SayServiceDeps): SayService {
       return { id: request.id, engine: first.engine.name, audio, cached: true, done };
     }
     if (closing) throw new AppError('SHUTTING_DOWN', 'the hub is shutting down; try again when it is back');
-    // Single-flight: an identical request in flight is joined (a request with cache: false wants its own run).
-    const live = request.cache ? registry.get(key, request.format) : undefined;
+    // Single-flight: an identical request in flight is joined. Also with cache: false: the audio in flight is
+    // being made now, which is what such a request asks for (it only refuses audio made before it).
+    const live = registry.find(key, request.format);
     const joined = live ? flights.get(live) : undefined;
     const flight = joined ?? launch(request, key, lookups);
     if (joined) counters.sharedRuns++;

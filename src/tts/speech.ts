@@ -31,6 +31,8 @@ export function sentenceMode(type: string, transport: string | undefined): Sente
 
 /** Length of the fade at each sentence edge, in ms: removes clicks where two sentences meet, inaudible otherwise. */
 const EDGE_FADE_MS = 2;
+/** Longest wait for the first encoded audio before the second sentence is asked for, in ms. */
+const FIRST_OUTPUT_WAIT_MS = 100;
 /** Whole-text engines with normalization: audio held back to measure before the gain is fixed, in ms. */
 const MEASURE_MS = 2000;
 
@@ -47,6 +49,11 @@ export interface SpeechPlan {
   lookups: boolean;
   /** Normalize each sentence to SPEECH_TARGET_LUFS. */
   loudnorm: boolean;
+  /**
+   * Settles when the encoder has written its first audio. The second sentence is asked for only then (or
+   * after FIRST_OUTPUT_WAIT_MS): on a small machine the engine working on it would slow the first page down.
+   */
+  firstOutput?: Promise<void>;
   /** Counts phrase-cache hits and engine requests, for stats. */
   onPhraseHit?(): void;
   onEngineRequest?(): void;
@@ -111,20 +118,36 @@ export async function* speak(plan: SpeechPlan, signal: AbortSignal): AsyncGenera
       return p;
     });
   };
-  let next: Promise<Phrase> | undefined = plan.sentences.length ? fetchPhrase(0) : undefined;
+  const prepare = (phrase: Phrase): AudioChunk => {
+    const gainDb = plan.loudnorm ? normalizationGainDb(phrase.pcm, phrase.format) : 0;
+    return {
+      format: phrase.format,
+      pcm: fadeEdges(applyGain(phrase.pcm, phrase.format, gainDb), phrase.format),
+    };
+  };
   try {
-    for (let i = 0; next; i++) {
+    if (plan.sentences.length === 0) return;
+    yield prepare(await fetchPhrase(0));
+    if (plan.firstOutput && plan.sentences.length > 1) await firstOutputOrTimeout(plan.firstOutput);
+    let next: Promise<Phrase> | undefined = plan.sentences.length > 1 ? fetchPhrase(1) : undefined;
+    for (let i = 1; next; i++) {
       const phrase = await next;
       // Ask for the next sentence before this one is encoded, so the engine never waits for the encoder.
       next = i + 1 < plan.sentences.length ? fetchPhrase(i + 1) : undefined;
       next?.catch(() => {}); // awaited on the next turn; a failure there is reported there
-      const gainDb = plan.loudnorm ? normalizationGainDb(phrase.pcm, phrase.format) : 0;
-      const pcm = fadeEdges(applyGain(phrase.pcm, phrase.format, gainDb), phrase.format);
-      yield { format: phrase.format, pcm };
+      yield prepare(phrase);
     }
   } finally {
     stop.abort(new AppError('ABORTED', 'speech no longer needed'));
   }
+}
+
+function firstOutputOrTimeout(first: Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, FIRST_OUTPUT_WAIT_MS);
+  });
+  return Promise.race([first.catch(() => {}), timeout]).finally(() => clearTimeout(timer));
 }
 
 /** One request for the whole text; with normalization, the gain is measured on the first MEASURE_MS. */

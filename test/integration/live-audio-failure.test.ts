@@ -82,4 +82,59 @@ describe('a synthesis that fails halfway', () => {
     expect(after.status).toBe(404);
     expect(filesUnder(join(hub.shareDir, 'cache'))).toEqual([]);
   });
+
+  it('restarts the live audio on the fallback engine: the early URL then serves its audio', async () => {
+    const cutting = await startCutProxy(piper.url, 1);
+    const withFallback = await startInProcessHub(
+      {
+        engines: [
+          { name: 'piper', type: 'piper', url: cutting.url, voice: PIPER_VOICE },
+          { name: 'espeak', type: 'espeak' },
+        ],
+        // Its own topics: the first hub listens on the default ones.
+        topics: { say: 'fallback/say', result: 'fallback/result' },
+      },
+      broker.url,
+    );
+    const own = await connectSayClient(broker.url, {
+      sayTopic: 'fallback/say',
+      resultTopic: 'fallback/result',
+    });
+    try {
+      const text = 'The car has finished charging. Range is 412 km. Drive safely.';
+      const result = own.say(JSON.stringify({ text, id: 'fb-1' }), 'fb-1');
+      const res = await fetch(`${withFallback.baseUrl}/api/say`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ text, wait: false, id: 'fb-2' }),
+      });
+      const early = ((await res.json()) as { url: string }).url;
+      const live = await fetch(early);
+      const reader = (live.body as ReadableStream<Uint8Array>).getReader();
+      await reader.read(); // Piper's first sentence is on the wire
+      await cutting.holding;
+      cutting.cut();
+      // This listener had Piper's bytes: its stream breaks rather than splicing another engine's audio in.
+      await expect(
+        (async () => {
+          for (let next = await reader.read(); !next.done; next = await reader.read()) {
+            // keep reading
+          }
+        })(),
+      ).rejects.toThrow();
+      const final = await result;
+      expect(final).toMatchObject({ ok: true, engine: 'espeak', fallback_from: ['piper'] });
+      expect(final.url).not.toBe(early);
+      // The URL handed out first now serves the fallback's finished file.
+      const after = await fetch(early);
+      expect(after.status).toBe(200);
+      expect(Number(after.headers.get('content-length'))).toBe(final.bytes);
+      const body = Buffer.from(await after.arrayBuffer());
+      expect(body.equals(Buffer.from(await (await fetch(final.url as string)).arrayBuffer()))).toBe(true);
+    } finally {
+      await own.close();
+      await withFallback.close();
+      await cutting.stop();
+    }
+  });
 });

@@ -165,7 +165,9 @@ describe('web panel in chromium', () => {
   it('shows a recording in progress with its growing size, then finished and playable', async () => {
     const pcm = tone100ms();
     await mic.publishAsync('recorder/kitchen/start', JSON.stringify({ id: 'panel-rec-1' }), { qos: 1 });
+    let sent = 0;
     const feeder = setInterval(() => {
+      sent++;
       mic.publishAsync('recorder/kitchen/audio', pcm, { qos: 0 }).catch(() => {});
     }, 100);
     try {
@@ -181,6 +183,8 @@ describe('web panel in chromium', () => {
         mkdirSync(dirname(DOCS_SCREENSHOT), { recursive: true });
         await page.screenshot({ path: DOCS_SCREENSHOT, fullPage: true });
       }
+      // At least 1 s of audio before stopping, however fast the page saw the size grow.
+      await expect.poll(() => sent, { timeout: 15_000 }).toBeGreaterThanOrEqual(10);
     } finally {
       clearInterval(feeder);
     }

@@ -21,7 +21,11 @@ const BAD: Array<[string, string | Buffer, string]> = [
   ['unknown format', '{"text": "hi", "format": "flac"}', 'FORMAT_UNSUPPORTED'],
   ['unknown priority', '{"text": "hi", "priority": "urgent"}', 'BAD_PAYLOAD'],
   ['unknown target', '{"text": "hi", "target": "kitchen_speaker"}', 'TARGET_NOT_FOUND'],
-  ['an unknown target among known ones', '{"text": "hi", "target": ["media_player.kitchen", "nowhere"]}', 'TARGET_NOT_FOUND'],
+  [
+    'an unknown target among known ones',
+    '{"text": "hi", "target": ["media_player.kitchen", "nowhere"]}',
+    'TARGET_NOT_FOUND',
+  ],
   ['volume out of range', '{"text": "hi", "volume": 1.5}', 'BAD_PAYLOAD'],
   ['text over max_text_chars', JSON.stringify({ text: 'a'.repeat(201) }), 'TEXT_TOO_LONG'],
   ['invalid UTF-8', Buffer.from([0x48, 0x69, 0xff, 0xfe, 0x21]), 'INVALID_UTF8'],
@@ -54,6 +58,11 @@ describe('bad say payloads', () => {
   it('keeps the id of a bad JSON request, logs each refusal once, and still speaks afterwards', async () => {
     const bad = await client.say('{"text": "", "id": "mine-1"}', 'mine-1');
     expect(bad).toMatchObject({ id: 'mine-1', ok: false, error: { code: 'TEXT_EMPTY' } });
+    // The log line travels through the child's stdout pipe and may land just after the MQTT answer.
+    const deadline = Date.now() + 3000;
+    while (!hub.logs().some((l) => l.id === 'mine-1') && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 25));
+    await new Promise((r) => setTimeout(r, 200)); // room for a wrongly duplicated line to show up
     const refusals = hub.logs().filter((l) => l.id === 'mine-1');
     expect(refusals).toHaveLength(1);
     expect(refusals[0]?.level).toBe(40);
