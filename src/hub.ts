@@ -256,9 +256,13 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       );
     },
     async stop(graceMs = 8000) {
-      await http.close().catch(() => {});
-      await integrations.stop().catch((err) => log.warn({ err }, 'integrations stop failed'));
-      await sayService.stop(graceMs);
+      // Together: fastify waits for in-flight requests (a say, a live stream), which end when the say service
+      // has finished or cancelled its work within the grace time.
+      await Promise.all([
+        http.close().catch(() => {}),
+        sayService.stop(graceMs),
+        integrations.stop().catch((err) => log.warn({ err }, 'integrations stop failed')),
+      ]);
       playback.stop();
       monitor.stop();
       // Before the bus stops, so the final statuses of finalized recordings go out.
