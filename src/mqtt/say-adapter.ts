@@ -50,6 +50,7 @@ export async function attachSayTopic(opts: {
       await answer(packet, undefined, errorPayload(id, e));
       return;
     }
+    log.debug({ id: request.id, chars: request.text.length }, 'say received');
     try {
       const result = await opts.sayService.say(request);
       await answer(packet, request.replyTo, resultPayload(result));

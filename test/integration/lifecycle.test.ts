@@ -4,6 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -11,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHub } from '../helpers/hub-process.js';
 import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
 import { connectSayClient, type SayClient } from '../helpers/mqtt.js';
+import { freePort } from '../helpers/ports.js';
 
 describe('hub lifecycle', () => {
   let broker: RunningMosquitto;
@@ -38,6 +40,59 @@ describe('hub lifecycle', () => {
     expect(await hub.stop()).toBe(0);
     await offline;
     hub.cleanup();
+  });
+
+  it('on SIGTERM finishes a say already in flight, then exits 0', async () => {
+    const hub = await startHub({ log_level: 'debug', mqtt: { url: broker.url, client_id: 'life-3' } });
+    const text =
+      'Good morning. It is 7:15 and the outside temperature is 4.5 degrees. Rain is expected later.';
+    const answer = client.next(
+      'tts/result',
+      (p) => (JSON.parse(p.toString()) as { id: string }).id === 'in-flight',
+    );
+    await client.client.publishAsync('tts/say', JSON.stringify({ text, id: 'in-flight' }), { qos: 1 });
+    // SIGTERM as soon as the hub has taken the request, while it is being synthesized.
+    while (!hub.logs().some((l) => l.msg === 'say received' && l.id === 'in-flight')) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(hub.logs().some((l) => l.msg === 'said' && l.id === 'in-flight')).toBe(false);
+    const code = hub.stop();
+    expect(JSON.parse((await answer).toString())).toMatchObject({ id: 'in-flight', ok: true });
+    expect(await code).toBe(0);
+    hub.cleanup();
+  });
+
+  it('on SIGTERM cancels a say stuck on a hung engine within the grace time, answers it, and exits 0', async () => {
+    const port = await freePort();
+    const hanging: Server = createServer(() => {}); // accepts, never answers
+    await new Promise<void>((r) => hanging.listen(port, '127.0.0.1', r));
+    try {
+      const hub = await startHub({
+        mqtt: { url: broker.url, client_id: 'life-4' },
+        engines: [{ name: 'stuck', type: 'wyoming', url: `tcp://127.0.0.1:${port}`, timeout_s: 120 }],
+      });
+      const answer = client.next(
+        'tts/result',
+        (p) => (JSON.parse(p.toString()) as { id: string }).id === 'stuck-1',
+      );
+      await client.client.publishAsync('tts/say', JSON.stringify({ text: 'Hello?', id: 'stuck-1' }), {
+        qos: 1,
+      });
+      await new Promise((r) => setTimeout(r, 500));
+      const offline = client.next('tts/availability', (p) => p.toString() === 'offline', 15_000);
+      const started = Date.now();
+      expect(await hub.stop(15_000)).toBe(0);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(JSON.parse((await answer).toString())).toMatchObject({
+        id: 'stuck-1',
+        ok: false,
+        error: { code: 'SHUTTING_DOWN' },
+      });
+      await offline;
+      hub.cleanup();
+    } finally {
+      hanging.close();
+    }
   });
 
   it('delivers a say published while the hub was down, after it restarts', async () => {
