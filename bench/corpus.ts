@@ -1,26 +1,17 @@
-/** The shared announcement corpus (../shared/corpus/announcements.txt), with a built-in fallback. */
+/** Announcement texts for benchmarks: ../shared/corpus/announcements.txt, else the copy in test/fixtures/. */
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const FALLBACK = [
-  'The washing machine has finished.',
-  'The front door has been open for ten minutes.',
-  'Good morning. It is 7:15 and the outside temperature is 4.5 degrees.',
-  'Reminder: take the bins out tonight, it is recycling week.',
-];
+const SHARED = resolve(HERE, '..', '..', 'shared', 'corpus', 'announcements.txt');
+const FIXTURE = resolve(HERE, '..', 'test', 'fixtures', 'announcements.txt');
 
 /** Announcement lines (comments and blanks dropped). `$TTS_HUB_CORPUS` overrides the path. */
 export function corpus(): string[] {
-  const path =
-    process.env.TTS_HUB_CORPUS ?? resolve(HERE, '..', '..', 'shared', 'corpus', 'announcements.txt');
-  if (!existsSync(path)) return FALLBACK;
-  const lines = readFileSync(path, 'utf8')
+  const path = process.env.TTS_HUB_CORPUS ?? (existsSync(SHARED) ? SHARED : FIXTURE);
+  return readFileSync(path, 'utf8')
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#'));
-  return lines.length ? lines : FALLBACK;
 }
-
-export const CORPUS_DIR = join(HERE, '..', '..', 'shared', 'corpus');

@@ -5,22 +5,19 @@
  * kept its pace and status came at least every 2 s. CPU per recording (hub + its ffmpeg) is compared with a
  * bare ffmpeg encode of the same audio with the same options.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { runFfmpeg } from '../src/audio/ffmpeg.js';
 import { MIC_FORMAT } from '../src/audio/format.js';
+import { oggOpusFileDurationMs } from '../src/audio/ogg.js';
 import { liveEncoderArgs } from '../src/recorder/encoder.js';
-import { oggOpusDurationMs } from '../src/recorder/ogg-duration.js';
 import { createRecorder } from '../src/recorder/recorder.js';
 import type { RecordingSession } from '../src/recorder/session.js';
-import { silentLog } from '../src/shared/log.js';
+import { recorderOptions, repeatedSpeechPcm } from '../test/helpers/recorder.js';
 
-const run = promisify(execFile);
 const BYTES_PER_S = 32_000;
 const CHUNK_MS = 100;
 const CLOCK_TICKS_PER_S = 100;
@@ -66,21 +63,11 @@ async function cpuMs(): Promise<number> {
 }
 
 /** `seconds` of espeak-ng speech at 16 kHz s16le mono (the sentence repeated). */
-async function speech(seconds: number): Promise<Buffer> {
-  const text = 'Satellite microphones send audio, and the hub records it as Opus while it arrives.';
-  const { stdout: wav } = await run('espeak-ng', ['--stdout', text], {
-    encoding: 'buffer',
-    maxBuffer: 1 << 24,
-  });
-  const ff = runFfmpeg(['-i', 'pipe:0', '-ar', '16000', '-ac', '1', '-f', 's16le', 'pipe:1']);
-  ff.stdin.end(wav);
-  const parts: Buffer[] = [];
-  for await (const part of ff.stdout) parts.push(part as Buffer);
-  await ff.done;
-  const once = Buffer.concat(parts);
-  const total = seconds * BYTES_PER_S;
-  return Buffer.concat(Array.from({ length: Math.ceil(total / once.length) }, () => once)).subarray(0, total);
-}
+const speech = (seconds: number): Promise<Buffer> =>
+  repeatedSpeechPcm(
+    'Satellite microphones send audio, and the hub records it as Opus while it arrives.',
+    seconds,
+  );
 
 async function bareFfmpegCpuPct(pcm: Buffer, dir: string): Promise<number> {
   const before = await cpuMs();
@@ -111,21 +98,16 @@ async function runLevel(count: number, pcm: Buffer): Promise<RecorderBenchRow> {
   const shareDir = await mkdtemp(join(tmpdir(), 'bench-rec-'));
   const lastStatus = new Map<string, number>();
   let maxStatusGapMs = 0;
-  const recorder = createRecorder({
-    shareDir,
-    bitrateKbps: 24,
-    keepWav: false,
-    retentionDays: 0,
-    maxTotalMb: 0,
-    publicUrl: (id) => id,
-    log: silentLog(),
-    onStatus: (device, payload) => {
-      const now = performance.now();
-      const prev = lastStatus.get(device);
-      if (payload.in_progress && prev !== undefined) maxStatusGapMs = Math.max(maxStatusGapMs, now - prev);
-      lastStatus.set(device, now);
-    },
-  });
+  const recorder = createRecorder(
+    recorderOptions(shareDir, {
+      onStatus: (device, payload) => {
+        const now = performance.now();
+        const prev = lastStatus.get(device);
+        if (payload.in_progress && prev !== undefined) maxStatusGapMs = Math.max(maxStatusGapMs, now - prev);
+        lastStatus.set(device, now);
+      },
+    }),
+  );
   try {
     await recorder.start();
     const before = await cpuMs();
@@ -137,7 +119,8 @@ async function runLevel(count: number, pcm: Buffer): Promise<RecorderBenchRow> {
     const cpuUsed = (await cpuMs()) - before;
     const fedMs = (pcm.length / BYTES_PER_S) * 1000;
     let droppedMs = 0;
-    for (const info of infos) droppedMs += Math.max(0, fedMs - (await oggOpusDurationMs(info.path)) - 60);
+    for (const info of infos)
+      droppedMs += Math.max(0, fedMs - ((await oggOpusFileDurationMs(info.path)) ?? 0) - 60);
     const statuses = sessions.map((s) => recorder.deviceStatus(s.device));
     const fellBack = statuses.filter((s) => s.last?.from_sidecar || s.state === 'error').length;
     const cpuPctPerRecording = (cpuUsed / fedMs / count) * 100;

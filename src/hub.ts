@@ -7,6 +7,7 @@ import { createDeriver } from './cache/derive.js';
 import { type CacheStore, createCacheStore } from './cache/store.js';
 import type { LoadedConfig } from './config/load.js';
 import { supervisorHostAddress } from './config/supervisor.js';
+import { cacheHitRatio } from './http/routes/cache.js';
 import { buildServer } from './http/server.js';
 import { createIntegrations } from './hub-integrations.js';
 import { chooseBroker, type EmbeddedBroker } from './mqtt/broker.js';
@@ -134,12 +135,6 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
   let embedded: EmbeddedBroker | undefined;
   let brokerUrl = '';
 
-  // Share of answered says that came from the cache (0 before the first), for tts/status and discovery.
-  const hitRatio = (): number => {
-    const s = sayService.stats();
-    const total = s.cacheHits + s.cacheMisses;
-    return total ? Math.round((s.cacheHits / total) * 1000) / 1000 : 0;
-  };
   // Metrics, discovery (notify entity, clear-cache button), the Wyoming server and schedules.
   const integrations = createIntegrations({
     options,
@@ -162,7 +157,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       engines,
       queue_depth: dispatcher.queueDepth(),
       in_flight: sayService.inFlight(),
-      cache: { ...cache.stats(), hit_ratio: hitRatio() },
+      cache: { ...cache.stats(), hit_ratio: cacheHitRatio(sayService.stats()) },
       last_latency_ms: sayService.stats().lastLatencyMs,
     };
   };

@@ -1,6 +1,5 @@
-import { type LoadedConfig, loadConfig } from './config/load.js';
-import { createHub, type Hub } from './hub.js';
-import { isAppError } from './shared/errors.js';
+import { loadConfig } from './config/load.js';
+import { createHub } from './hub.js';
 import { createLog } from './shared/log.js';
 
 /** Shutdown budget: in-flight work gets this long to finish before it is cancelled (SIGTERM handling). */
@@ -11,21 +10,11 @@ function fail(err: unknown): never {
   process.exit(1);
 }
 
+// A config or build problem (CONFIG_INVALID listing every problem, FFMPEG_NOT_FOUND) reaches `fail` below.
 async function main(): Promise<void> {
-  let config: LoadedConfig;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    fail(err);
-  }
+  const config = loadConfig();
   const log = createLog(config.options.log_level);
-  let hub: Hub;
-  try {
-    hub = await createHub(config, log);
-  } catch (err) {
-    if (isAppError(err)) fail(err);
-    throw err;
-  }
+  const hub = await createHub(config, log);
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;
@@ -57,9 +46,10 @@ async function main(): Promise<void> {
     await hub.stop(0).catch(() => {});
     fail(err);
   }
-  const say = `mosquitto_pub -h ${new URL(hub.brokerUrl()).hostname} -p ${new URL(hub.brokerUrl()).port || 1883} -t ${config.options.topics.say} -m "The washing machine has finished."`;
+  const broker = new URL(hub.brokerUrl());
+  const say = `mosquitto_pub -h ${broker.hostname} -p ${broker.port || 1883} -t ${config.options.topics.say} -m "The washing machine has finished."`;
   process.stdout.write(
-    `\nTTS Hub is running.\n  Say something:   ${say}\n  Results:         mosquitto_sub -h ${new URL(hub.brokerUrl()).hostname} -t ${config.options.topics.result}\n  Or over HTTP:    curl -s -X POST ${hub.baseUrl}/api/say -H 'content-type: application/json' -d '{"text":"Hello"}'\n  Audio files:     ${config.options.share_dir}/cache (served at ${hub.baseUrl}/api/audio/<key>.opus)\n\n`,
+    `\nTTS Hub is running.\n  Say something:   ${say}\n  Results:         mosquitto_sub -h ${broker.hostname} -t ${config.options.topics.result}\n  Or over HTTP:    curl -s -X POST ${hub.baseUrl}/api/say -H 'content-type: application/json' -d '{"text":"Hello"}'\n  Audio files:     ${config.options.share_dir}/cache (served at ${hub.baseUrl}/api/audio/<key>.opus)\n\n`,
   );
 }
 

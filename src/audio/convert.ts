@@ -2,7 +2,7 @@
  * Converting PCM between AudioFormats in process, for the rare engine that changes format mid-stream
  * (the encoder's ffmpeg input format is fixed by the first chunk).
  */
-import type { AudioFormat } from './format.js';
+import { type AudioFormat, sameFormat } from './format.js';
 
 function readSample(pcm: Buffer, at: number, widthBytes: number): number {
   switch (widthBytes) {
@@ -73,8 +73,7 @@ function resample(plane: Float32Array, fromHz: number, toHz: number): Float32Arr
  * @throws RangeError for sample widths other than 1, 2 or 4 bytes.
  */
 export function convertPcm(pcm: Buffer, from: AudioFormat, to: AudioFormat): Buffer {
-  if (from.rateHz === to.rateHz && from.widthBytes === to.widthBytes && from.channels === to.channels)
-    return pcm;
+  if (sameFormat(from, to)) return pcm;
   const planes = toPlanar(pcm, from, to.channels).map((p) => resample(p, from.rateHz, to.rateHz));
   const frames = planes[0]?.length ?? 0;
   const out = Buffer.alloc(frames * to.widthBytes * to.channels);

@@ -10,9 +10,9 @@ import { type FfmpegProcess, runFfmpeg } from './ffmpeg.js';
 import {
   type AudioChunk,
   type AudioFormat,
-  bytesPerSecond,
   ffmpegPcmFormat,
   type OutputFormat,
+  pcmDurationMs,
 } from './format.js';
 import { WAV_UNKNOWN_DATA_BYTES, wavHeader } from './wav.js';
 
@@ -91,7 +91,6 @@ export function encoderArgs(input: AudioFormat, settings: EncodeSettings): strin
   ];
 }
 
-/** The first chunk that holds audio, skipping empty ones; undefined when the source ends without any. */
 /** The first chunk of `it` that holds PCM (empty chunks skipped), or undefined when the source ends first. */
 export async function firstAudio(it: AsyncIterator<AudioChunk>): Promise<AudioChunk | undefined> {
   for (;;) {
@@ -109,10 +108,12 @@ interface EncodeState {
 /**
  * Encodes PCM chunks as they arrive. ffmpeg (`-f s16le -ar -ac` from the first chunk's format) starts only
  * when the first non-empty chunk arrives; PCM goes to its stdin with back-pressure while its stdout is yielded,
- * so encoding overlaps synthesis. Opus is libopus in Ogg with 20 ms frames, flushed packets and ~100 ms pages;
- * MP3 has no Xing header; WAV is s16le behind a header that declares an unknown length (patch it when stored).
- * A chunk whose format differs from the first is converted in process to the first chunk's format.
- * Breaking out of the iteration, or aborting `signal`, kills ffmpeg.
+ * so encoding overlaps synthesis. Opus is libopus in Ogg with 20 ms frames, flushed packets and pages of
+ * OGG_PAGE_DURATION_US; MP3 has no Xing header; WAV is s16le behind a header that declares an unknown length
+ * (patch it when stored). A chunk whose format differs from the first is converted in process to the first
+ * chunk's format. Breaking out of the iteration, or aborting `signal`, kills ffmpeg.
+ * The say path does not use this: it encodes with tts/live-encoder.ts (ffmpeg started before the first chunk,
+ * spares), which shares `feedEncoder`; this plain form serves the encoder tests and `bench/main-path.ts`.
  * @throws AppError ENGINE_FAILED "no audio" when the source yields no PCM; FFMPEG_FAILED when ffmpeg fails;
  *   ABORTED (or ENGINE_TIMEOUT for a timeout signal) on abort; an error thrown by `chunks` is rethrown as is.
  */
@@ -123,7 +124,7 @@ export function encodeStream(chunks: AsyncIterable<AudioChunk>, opts: EncodeOpti
       return state.inputFormat;
     },
     get inputDurationMs() {
-      return state.inputFormat ? (state.inputBytes / bytesPerSecond(state.inputFormat)) * 1000 : 0;
+      return state.inputFormat ? pcmDurationMs(state.inputBytes, state.inputFormat) : 0;
     },
     [Symbol.asyncIterator]: () => encode(chunks, opts, state)[Symbol.asyncIterator](),
   };

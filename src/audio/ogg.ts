@@ -47,7 +47,8 @@ export function oggOpusDurationMs(buf: Buffer): number | undefined {
 }
 
 /**
- * Duration in ms of an Ogg Opus file, reading only its first 4 KB and last 64 KB.
+ * Duration in ms of an Ogg Opus file, reading only its first 4 KB and last 64 KB (the recorder lists
+ * finished and recovered recordings with it).
  * Returns undefined when the file is not Ogg Opus.
  * @throws AppError CACHE_IO when the file cannot be read.
  */

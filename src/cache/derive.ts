@@ -9,10 +9,24 @@ import type { CacheEntry, CacheStore } from './store.js';
 export interface Deriver {
   /**
    * Transcodes `source` (a cached file) to `format` and commits it under `key`.
-   * Resolves to the cached entry (an existing one when already there).
+   * Resolves to the cached entry (an existing one when already there). Concurrent callers share one run, which
+   * no caller's abort cancels (it has its own DERIVE_TIMEOUT_MS limit); an aborting caller stops waiting.
    * @throws AppError FFMPEG_FAILED, CACHE_IO, DISK_FULL; the abort reason when `signal` aborts.
    */
   derive(source: CacheEntry, key: string, format: OutputFormat, signal: AbortSignal): Promise<CacheEntry>;
+}
+
+/** Longest a derivation (one ffmpeg transcode of a cached file) may take, in ms. */
+export const DERIVE_TIMEOUT_MS = 60_000;
+
+/** Resolves as `job` does, or rejects with the abort reason as soon as `signal` aborts (the job goes on). */
+function waitUnlessAborted<T>(job: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    job.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** Builds the deriver over `cache`; `bitrateKbps` is the Opus/MP3 bitrate. */
@@ -54,10 +68,14 @@ export function createDeriver(opts: { cache: CacheStore; bitrateKbps: number }):
       const id = `${key}.${format}`;
       let job = running.get(id);
       if (!job) {
-        job = run(source, key, format, signal).finally(() => running.delete(id));
+        // Shared by every caller, so no one caller's abort may cancel it; bounded by its own time limit.
+        job = run(source, key, format, AbortSignal.timeout(DERIVE_TIMEOUT_MS)).finally(() =>
+          running.delete(id),
+        );
+        job.catch(() => {});
         running.set(id, job);
       }
-      return job;
+      return waitUnlessAborted(job, signal);
     },
   };
 }

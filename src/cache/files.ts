@@ -33,8 +33,9 @@ export interface CacheEntry {
   meta: CacheMeta;
 }
 
-/** Matches `<key>.<ext>` (group 1 key, group 2 ext) and, with `.json`, its sidecar. */
+/** Matches a media file `<key>.<ext>` (group 1 key, group 2 ext). */
 export const MEDIA_NAME = /^([0-9a-f]{64})\.(opus|mp3|wav)$/;
+/** Matches a sidecar `<key>.<ext>.json` (group 1 key, group 2 ext). */
 export const SIDECAR_NAME = /^([0-9a-f]{64})\.(opus|mp3|wav)\.json$/;
 /** Matches the shard folders `<2 hex>`. */
 export const SHARD_NAME = /^[0-9a-f]{2}$/;
@@ -42,7 +43,7 @@ export const SHARD_NAME = /^[0-9a-f]{2}$/;
 export const TEMP_SUFFIX = '.tmp';
 
 /** True when `format` is one of the fixed output formats. */
-export function isOutputFormat(format: unknown): format is OutputFormat {
+function isOutputFormat(format: unknown): format is OutputFormat {
   return typeof format === 'string' && (OUTPUT_FORMATS as readonly string[]).includes(format);
 }
 

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { targetProblems } from '../playback/targets.js';
 import { AppError } from '../shared/errors.js';
 import { type Options, OptionsSchema } from './schema.js';
 
@@ -47,7 +48,8 @@ export function formatIssues(issues: z.core.$ZodIssue[]): string[] {
 }
 
 /**
- * Validates raw options against the schema.
+ * Validates raw options against the schema, then what the schema cannot express: unique engine names, a known
+ * `default_engine`, and each target's required and well-formed fields (`targetProblems`).
  * @throws AppError CONFIG_INVALID whose message lists every problem as `path: message`, one per line.
  */
 export function parseOptions(raw: unknown): Options {
@@ -70,6 +72,7 @@ export function parseOptions(raw: unknown): Options {
       `default_engine: '${options.default_engine}' is not in engines[] (${[...names].join(', ')})`,
     );
   }
+  problems.push(...targetProblems(options.targets));
   if (problems.length)
     throw new AppError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`);
   return options;

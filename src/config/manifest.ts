@@ -12,6 +12,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parse, stringify } from 'yaml';
 import type { z } from 'zod';
+import { version } from '../version.js';
 import { OptionsSchema } from './schema.js';
 
 /** A node of the Supervisor's schema: a type string, a dict, or a one-element list. */
@@ -235,14 +236,9 @@ export function renderTranslations(docs?: Record<string, OptionDoc>): string {
   );
 }
 
-/** package.json's version. */
-export function packageVersion(): string {
-  return (JSON.parse(readFileSync(`${REPO_DIR}package.json`, 'utf8')) as { version: string }).version;
-}
-
 /** Writes config.yaml and translations/en.yaml beside package.json. */
 export function writeManifest(): void {
-  writeFileSync(`${REPO_DIR}config.yaml`, renderConfigYaml(packageVersion()));
+  writeFileSync(`${REPO_DIR}config.yaml`, renderConfigYaml(version));
   writeFileSync(`${REPO_DIR}translations/en.yaml`, renderTranslations());
 }
 

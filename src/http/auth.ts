@@ -3,23 +3,14 @@
  * ingress proxy (172.30.32.2) and from loopback are trusted; anything else needs `Authorization: Bearer <token>`
  * when `http.api_token` is set. Cached audio (`GET|HEAD /api/audio/<sha256>.<ext>`) stays open: media players
  * fetch it without headers, and its 64-hex key is not guessable.
- * The ingress base path comes from the `X-Ingress-Path` header, trusted only from the Supervisor.
+ * The ingress base path (`X-Ingress-Path`) is read by the panel route (src/http/routes/panel.ts).
  */
 import { timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 
 /** The Supervisor's ingress proxy address (developers.home-assistant.io, "Add-on ingress"). */
 export const INGRESS_PROXY_ADDRESS = '172.30.32.2';
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The ingress base path (e.g. `/api/hassio_ingress/<token>`), or '' outside ingress. */
-    ingressPath: string;
-  }
-}
-
-/** Only a path of plain segments is accepted as a base path (it is put into HTML and URLs). */
-const INGRESS_PATH = /^(\/[A-Za-z0-9._~-]+)+$/;
 const OPEN_AUDIO = /^\/api\/audio\/[0-9a-f]{64}\.(opus|mp3|wav)$/;
 
 /** The peer address without the IPv4-mapped IPv6 prefix (`::ffff:127.0.0.1` → `127.0.0.1`). */
@@ -38,13 +29,6 @@ export function isTrustedPeer(address: string): boolean {
   return isLoopback(address) || plainAddress(address) === INGRESS_PROXY_ADDRESS;
 }
 
-/** The ingress base path of a request: its valid `X-Ingress-Path` when it came from the Supervisor, else ''. */
-export function ingressPathOf(request: FastifyRequest): string {
-  const header = request.headers['x-ingress-path'];
-  if (typeof header !== 'string' || plainAddress(request.ip) !== INGRESS_PROXY_ADDRESS) return '';
-  return INGRESS_PATH.test(header) ? header : '';
-}
-
 /** Constant-time comparison of the presented bearer token with the configured one. */
 function tokenMatches(authorization: string | undefined, token: string): boolean {
   const m = /^Bearer\s+(.+)$/i.exec(authorization ?? '');
@@ -55,14 +39,11 @@ function tokenMatches(authorization: string | undefined, token: string): boolean
 }
 
 /**
- * Adds the access check (an `onRequest` hook on the root instance, so it covers every route) and the
- * `request.ingressPath` decoration. Refused requests get 401 `{error: {code: "UNAUTHORIZED", message}}` and a
+ * Adds the access check (an `onRequest` hook on the root instance, so it covers every route). Refused requests get 401 `{error: {code: "UNAUTHORIZED", message}}` and a
  * `WWW-Authenticate: Bearer` header. With an empty `apiToken` every peer is allowed.
  */
 export function installAuth(app: FastifyInstance, opts: { apiToken: string }): void {
-  app.decorateRequest('ingressPath', '');
   app.addHook('onRequest', async (request, reply) => {
-    request.ingressPath = ingressPathOf(request);
     if (!opts.apiToken || isTrustedPeer(request.ip)) return;
     const path = request.url.split('?')[0] ?? '';
     if ((request.method === 'GET' || request.method === 'HEAD') && OPEN_AUDIO.test(path)) return;

@@ -32,6 +32,27 @@ export class DeviceQueue {
   }
 }
 
+/**
+ * Remembers the last refusal of each device, so a device that keeps sending while refused (a full disk, a bad
+ * frame per chunk) is logged once per distinct error, not per message. Bounded by {@link MAX_REMEMBERED_REFUSALS}.
+ */
+export class RefusalMemo {
+  private readonly last = new Map<string, string>();
+
+  /** Records `message` as `device`'s refusal; true when it differs from the last one (log it then). */
+  isNew(device: string, message: string): boolean {
+    if (this.last.get(device) === message) return false;
+    if (this.last.size >= MAX_REMEMBERED_REFUSALS) this.last.clear();
+    this.last.set(device, message);
+    return true;
+  }
+
+  /** Forgets `device`'s refusal (it was accepted again). */
+  clear(device: string): void {
+    this.last.delete(device);
+  }
+}
+
 /** A device name checker that logs each refused name once. Returns true for a valid name. */
 export function deviceNameGuard(log: Log, what: string): (device: string, topic: string) => boolean {
   const refused = new Set<string>();

@@ -10,6 +10,7 @@
  * New recorder devices (a retained `recorder/<device>/status` appears) add their components.
  */
 import type { CacheStore } from '../cache/store.js';
+import { NAME_PATTERN } from '../recorder/index.js';
 import { toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import { errorPayload, resultPayload } from '../tts/result.js';
@@ -18,8 +19,6 @@ import type { SayService } from '../tts/say-service.js';
 import type { MqttBus } from './client.js';
 import { buildDevicePayload, type DiscoveryContext, discoveryTopic, liveComponents } from './discovery.js';
 
-/** Recorder device names, as the recorder accepts them. */
-const DEVICE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 /** How long start waits for the retained config of an earlier run, in ms. */
 const RETAINED_WAIT_MS = 300;
 /** Changes within this many ms are published together (a burst of retained device statuses at connect). */
@@ -119,7 +118,7 @@ export async function attachDiscovery(opts: DiscoveryOptions): Promise<Discovery
   });
   await bus.subscribe(`${context.topics.recorder}/+/status`, 1, (t, payload) => {
     const device = t.split('/').at(-2) ?? '';
-    if (!DEVICE_NAME.test(device)) return;
+    if (!NAME_PATTERN.test(device)) return;
     const had = devices.has(device);
     if (payload.length === 0) devices.delete(device);
     else devices.add(device);

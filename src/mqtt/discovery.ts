@@ -158,7 +158,7 @@ function recorderSensors(device: string): SensorSpec[] {
 }
 
 /** Builds the components, in a fixed order: hub sensors, engines, recorder devices and totals, commands. */
-export function buildComponents(ctx: DiscoveryContext): Record<string, DiscoveryComponent> {
+function buildComponents(ctx: DiscoveryContext): Record<string, DiscoveryComponent> {
   const cmps: Record<string, DiscoveryComponent> = {};
   for (const spec of STATUS_SENSORS) cmps[spec.cmp] = sensor(ctx, spec, ctx.topics.status);
   for (const engine of ctx.engines) {

@@ -33,8 +33,8 @@ const TtsSaySchema = z.object({
 
 const PlayFinishedSchema = z.object({ id: z.string().nullish(), sessionId: z.string().nullish() });
 
-/** The siteId of a `hermes/audioServer/<siteId>/playFinished` topic. */
-function siteOf(topic: string): string {
+/** The siteId of a `hermes/audioServer/<siteId>/<message>` topic (playFinished, audioFrame). */
+export function siteOf(topic: string): string {
   return topic.split('/')[2] ?? '';
 }
 

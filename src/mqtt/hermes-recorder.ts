@@ -10,7 +10,8 @@ import type { Recorder } from '../recorder/index.js';
 import { AppError, toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import type { MqttBus } from './client.js';
-import { DeviceQueue, deviceNameGuard } from './device-queue.js';
+import { DeviceQueue, deviceNameGuard, RefusalMemo } from './device-queue.js';
+import { siteOf } from './hermes-adapter.js';
 
 /** The audioFrame topic filter (Hermes topics are fixed; they are not configurable). */
 export const HERMES_AUDIO_FRAME_FILTER = 'hermes/audioServer/+/audioFrame';
@@ -34,7 +35,7 @@ export async function attachHermesRecorder(opts: {
   const idleTimeoutMs = opts.idleTimeoutMs ?? HERMES_IDLE_TIMEOUT_MS;
   const queue = new DeviceQueue(log);
   const validName = deviceNameGuard(log, 'hermes audioFrame');
-  const lastRefusal = new Map<string, string>();
+  const refusals = new RefusalMemo();
 
   const frame = async (siteId: string, wav: Buffer): Promise<void> => {
     try {
@@ -51,12 +52,10 @@ export async function attachHermesRecorder(opts: {
       }
       session ??= await recorder.open(siteId, format, { source: 'hermes', idleTimeoutMs });
       session.write(pcm);
-      lastRefusal.delete(siteId);
+      refusals.clear(siteId);
     } catch (err) {
       const e = toAppError(err, 'BAD_PAYLOAD');
-      if (lastRefusal.get(siteId) === e.message) return;
-      if (lastRefusal.size >= 1000) lastRefusal.clear();
-      lastRefusal.set(siteId, e.message);
+      if (!refusals.isNew(siteId, e.message)) return;
       log.warn({ siteId, code: e.code, err: e.message }, 'hermes audioFrame refused');
       // open() already shows its own refusals in the status; a bad frame is shown here.
       if (e.code === 'BAD_PAYLOAD' && !recorder.active(siteId)) recorder.reportError(siteId, e);
@@ -64,7 +63,7 @@ export async function attachHermesRecorder(opts: {
   };
 
   await opts.bus.subscribe(HERMES_AUDIO_FRAME_FILTER, 0, (topic, payload) => {
-    const siteId = topic.split('/')[2] ?? '';
+    const siteId = siteOf(topic);
     if (!validName(siteId, topic)) return;
     queue.run(siteId, () => frame(siteId, payload));
   });

@@ -12,7 +12,7 @@ import { createWyomingMic } from '../recorder/wyoming-mic.js';
 import { AppError, toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import type { MqttBus } from './client.js';
-import { DeviceQueue, deviceNameGuard, MAX_REMEMBERED_REFUSALS } from './device-queue.js';
+import { DeviceQueue, deviceNameGuard, RefusalMemo } from './device-queue.js';
 import { attachHermesRecorder } from './hermes-recorder.js';
 
 /** The `start` payload: `{rate?, channels?, width?, id?}` (default 16000 Hz, mono, 2 bytes). */
@@ -124,13 +124,10 @@ export async function attachRecorderTopics(opts: {
   const queue = new DeviceQueue(log);
   const validName = deviceNameGuard(log, 'recorder message');
 
-  // A device that keeps sending while refused (full disk) is logged once per distinct error, not per chunk.
-  const lastRefusal = new Map<string, string>();
+  const refusals = new RefusalMemo();
   const refuse = (device: string, err: unknown): void => {
     const e = toAppError(err, 'BAD_PAYLOAD');
-    if (lastRefusal.get(device) === e.message) return;
-    if (lastRefusal.size >= MAX_REMEMBERED_REFUSALS) lastRefusal.clear();
-    lastRefusal.set(device, e.message);
+    if (!refusals.isNew(device, e.message)) return;
     log.warn({ device, code: e.code, err: e.message }, 'recorder message refused');
   };
 
@@ -146,7 +143,7 @@ export async function attachRecorderTopics(opts: {
     const { format, id } = parsed;
     try {
       await recorder.open(device, format, { source: 'mqtt', ...(id ? { id } : {}) });
-      lastRefusal.delete(device);
+      refusals.clear(device);
     } catch (err) {
       refuse(device, err);
     }
@@ -157,7 +154,7 @@ export async function attachRecorderTopics(opts: {
       let session = recorder.active(device);
       if (!session) {
         session = await recorder.open(device, MIC_FORMAT, { source: 'mqtt' });
-        lastRefusal.delete(device);
+        refusals.clear(device);
       }
       session.write(pcm);
     } catch (err) {

@@ -13,7 +13,7 @@ import { createPlayFinishedWaiters } from './play-finished.js';
 import { TargetQueue } from './queue.js';
 import type { PublishFn, Sink, SinkDeps } from './sink.js';
 import { SINK_FACTORIES } from './sinks/index.js';
-import { resolveTargets, specFromOptions, type TargetSpec, targetProblems } from './targets.js';
+import { resolveTargets, specFromOptions, type TargetSpec } from './targets.js';
 
 export type { PublishFn } from './sink.js';
 export type { TargetSpec } from './targets.js';
@@ -41,7 +41,7 @@ export interface PlaybackService {
 
 /** Options of the playback service. */
 export interface PlaybackOptions {
-  /** The `targets[]` option. */
+  /** The `targets[]` option, already checked by `parseOptions` (unique names, required fields). */
   targets: TargetOptions[];
   /** Base URL of the Supervisor API (its `/core/api` proxies Home Assistant Core). */
   supervisorUrl: string;
@@ -52,15 +52,8 @@ export interface PlaybackOptions {
   log: Log;
 }
 
-/**
- * Builds the playback service.
- * @throws AppError CONFIG_INVALID listing every problem of `targets[]` (missing entity_id/url/site_id, duplicates).
- */
+/** Builds the playback service; `targets[]` was checked when the options were loaded (`parseOptions`). */
 export function createPlaybackService(opts: PlaybackOptions): PlaybackService {
-  const problems = targetProblems(opts.targets);
-  if (problems.length) {
-    throw new AppError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`);
-  }
   const configured = new Map(opts.targets.map((t) => [t.name, specFromOptions(t)]));
   const deps: SinkDeps = {
     homeAssistant: opts.supervisorToken

@@ -85,7 +85,8 @@ export function adHocSpec(name: string): TargetSpec | undefined {
 
 /**
  * Checks configured targets: each type's required field, valid site ids and Wyoming URLs, unique names.
- * Returns every problem as `targets[i].field: message` (empty when all is well).
+ * Returns every problem as `targets[i].field: message` (empty when all is well); `parseOptions` reports them
+ * with the other option problems at start-up.
  */
 export function targetProblems(targets: TargetOptions[]): string[] {
   const problems: string[] = [];

@@ -2,8 +2,10 @@
  * Reads the recordings folder back: which recordings exist, which files each one left (final, partial, sidecar,
  * temp). Only names that {@link parseFileName} accepts are returned, so stray files are never touched.
  */
+
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
+import { oggOpusFileDurationMs } from '../audio/ogg.js';
 import {
   NAME_PATTERN,
   parseFileName,
@@ -11,7 +13,6 @@ import {
   type RecordingLocation,
   recordingsRoot,
 } from './names.js';
-import { oggOpusDurationMs } from './ogg-duration.js';
 import type { RecordingInfo } from './status.js';
 
 /** The files one recording left on disk. */
@@ -77,7 +78,7 @@ export async function describeFinished(
       file: relative(shareDir, path),
       inProgress: false,
       bytes: s.size,
-      durationMs: await oggOpusDurationMs(path),
+      durationMs: Math.round((await oggOpusFileDurationMs(path)) ?? 0),
       startedAt: loc.startedAt,
       endedAt: s.mtime,
     };

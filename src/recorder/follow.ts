@@ -17,7 +17,7 @@ const READ_BYTES = 64 * 1024;
  * reason.
  * @throws the fs error when the file cannot be opened.
  */
-export async function* followFile(
+async function* followFile(
   path: string,
   growing: () => boolean,
   signal?: AbortSignal,

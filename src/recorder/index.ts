@@ -2,10 +2,11 @@
  * The recorder domain's public surface, for `main.ts` and the MQTT/HTTP/Wyoming adapters: one service
  * (`createRecorder`), the session handle adapters write to, and the wire shapes of its status and rows.
  */
+
+export type { PruneResult } from './finished.js';
 export { NAME_PATTERN } from './names.js';
 export type {
   OpenOptions,
-  PruneResult,
   Recorder,
   RecorderOptions,
   RecordingAudio,

@@ -4,27 +4,18 @@
  * It recovers stale recordings at start, keeps the index of finished ones, reports status, and prunes.
  */
 import { createReadStream } from 'node:fs';
-import { mkdir, rmdir, statfs, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, statfs } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { type ScheduledTask, schedule } from 'node-cron';
 import { type AudioFormat, MIC_FORMAT } from '../audio/format.js';
 import { AppError, toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
-import { describeFinished, scanRecordingFiles } from './catalog.js';
+import { scanRecordingFiles } from './catalog.js';
+import { FinishedRecordings, type PruneResult } from './finished.js';
 import { followStream } from './follow.js';
 import { LiveStatus } from './live-status.js';
-import {
-  checkDevice,
-  checkFormat,
-  checkId,
-  filePath,
-  locate,
-  newRecordingId,
-  recordingsRoot,
-} from './names.js';
+import { checkDevice, checkFormat, checkId, locate, newRecordingId, recordingsRoot } from './names.js';
 import { type RecoveryOutcome, recoverStale } from './recovery.js';
-import { selectForPruning } from './retention.js';
 import { type LiveSession, type RecordingSession, type SessionEnd, startSession } from './session.js';
 import {
   compareRows,
@@ -73,12 +64,6 @@ export interface OpenOptions {
   source?: RecordingSource;
   /** Overrides the recorder's idle timeout for this recording, in ms; 0 disables. */
   idleTimeoutMs?: number;
-}
-
-/** What {@link Recorder.prune} deleted. */
-export interface PruneResult {
-  deleted: string[];
-  freedBytes: number;
 }
 
 /** The audio of one recording for `GET /api/recordings/<id>/audio`. */
@@ -147,7 +132,7 @@ export function createRecorder(opts: RecorderOptions): Recorder {
 
 class RecorderService implements Recorder {
   private readonly sessions = new Map<string, LiveSession>();
-  private readonly finished = new Map<string, RecordingInfo>();
+  private readonly finished: FinishedRecordings;
   private readonly status: LiveStatus;
   private readonly log: Log;
   private readonly opening = new Map<string, Promise<unknown>>();
@@ -157,6 +142,7 @@ class RecorderService implements Recorder {
 
   constructor(private readonly opts: RecorderOptions) {
     this.log = opts.log.child({ mod: 'recorder' });
+    this.finished = new FinishedRecordings(this.log);
     this.status = new LiveStatus({
       sessions: this.sessions,
       shareDir: opts.shareDir,
@@ -179,13 +165,9 @@ class RecorderService implements Recorder {
     const entries = await scanRecordingFiles(this.opts.shareDir);
     const { bitrateKbps, keepWav, shareDir } = this.opts;
     const outcome = await recoverStale(entries, { shareDir, bitrateKbps, keepWav, log: this.log, signal });
-    for (const entry of entries) {
-      if (!entry.kinds.has('final')) continue;
-      const info = await describeFinished(shareDir, entry.loc, filePath(entry.loc, 'final'));
-      if (info) this.finished.set(info.id, info);
-    }
+    await this.finished.load(shareDir, entries);
     for (const { info, fromSidecar } of outcome.recovered) {
-      this.finished.set(info.id, info);
+      this.finished.add(info);
       this.status.ended(info, { fromSidecar, recovered: true });
     }
     for (const failure of outcome.failed) this.status.failed(failure.device, failure.error);
@@ -253,8 +235,7 @@ class RecorderService implements Recorder {
   ): Promise<LiveSession> {
     await this.sessions.get(device)?.close();
     if (this.stopping) throw new AppError('SHUTTING_DOWN', 'the recorder is stopping; recording refused');
-    const inUse = this.finished.has(id) || [...this.sessions.values()].some((s) => s.id === id);
-    if (inUse)
+    if (this.finished.has(id) || this.sessionOf(id))
       throw new AppError('CONFLICT', `recording id '${id}' is already in use; pick another or omit it`);
     const session = await startSession({
       shareDir: this.opts.shareDir,
@@ -283,8 +264,13 @@ class RecorderService implements Recorder {
       'recording ended',
     );
     // A recording that could not be finalized stays on disk as partial + sidecar for start-up recovery.
-    if (info.path.endsWith('.opus') && !info.path.endsWith('.partial.opus')) this.finished.set(info.id, info);
+    if (info.path.endsWith('.opus') && !info.path.endsWith('.partial.opus')) this.finished.add(info);
     this.status.ended(info, { fromSidecar, recovered: false }, error);
+  }
+
+  /** The session in progress with recording id `id`, if any. */
+  private sessionOf(id: string): LiveSession | undefined {
+    return [...this.sessions.values()].find((s) => s.id === id);
   }
 
   active(device: string): RecordingSession | undefined {
@@ -307,7 +293,7 @@ class RecorderService implements Recorder {
 
   async audio(id: string, signal?: AbortSignal): Promise<RecordingAudio> {
     const info = await this.get(id);
-    const session = [...this.sessions.values()].find((s) => s.id === id);
+    const session = this.sessionOf(id);
     const body = session
       ? followStream(info.path, () => session.active, signal)
       : createReadStream(info.path, { signal });
@@ -316,25 +302,14 @@ class RecorderService implements Recorder {
 
   async delete(id: string): Promise<void> {
     checkId(id);
-    if ([...this.sessions.values()].some((s) => s.id === id)) {
+    if (this.sessionOf(id)) {
       throw new AppError('CONFLICT', `recording '${id}' is in progress; stop it before deleting`);
     }
     const info = this.finished.get(id);
     if (!info) throw new AppError('NOT_FOUND', `recording '${id}' not found`);
-    await this.remove(info);
+    await this.finished.remove(info);
     this.status.publish(info.device);
     await this.status.publishTotals();
-  }
-
-  /** Deletes a finished recording's files (and its day folder when empty). */
-  private async remove(info: RecordingInfo): Promise<void> {
-    this.finished.delete(info.id);
-    await unlink(info.path).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw new AppError('CACHE_IO', `cannot delete ${info.file}: ${err.message}`);
-    });
-    await unlink(info.path.replace(/\.opus$/, '.wav')).catch(() => {});
-    await rmdir(dirname(info.path)).catch(() => {});
-    this.log.info({ device: info.device, id: info.id, bytes: info.bytes }, 'recording deleted');
   }
 
   deviceStatus(device: string): DeviceStatus {
@@ -346,8 +321,6 @@ class RecorderService implements Recorder {
   }
 
   async totals(): Promise<RecorderTotals> {
-    let finishedBytes = 0;
-    for (const info of this.finished.values()) finishedBytes += info.bytes;
     const free = await statfs(this.opts.shareDir).then(
       (s) => s.bavail * s.bsize,
       () => -1,
@@ -355,39 +328,15 @@ class RecorderService implements Recorder {
     return {
       recording: this.sessions.size,
       recordings: this.finished.size,
-      total_bytes: finishedBytes + this.status.liveBytes(),
+      total_bytes: this.finished.bytes + this.status.liveBytes(),
       disk_free_bytes: free,
     };
   }
 
   async prune(now = new Date()): Promise<PruneResult> {
     const { retentionDays, maxTotalMb } = this.opts;
-    const chosen = selectForPruning(
-      [...this.finished.values()],
-      { retentionDays, maxTotalMb },
-      now,
-      this.status.liveBytes(),
-    );
-    const result: PruneResult = { deleted: [], freedBytes: 0 };
-    for (const info of chosen) {
-      try {
-        await this.remove(info);
-        result.deleted.push(info.id);
-        result.freedBytes += info.bytes;
-      } catch (err) {
-        this.log.error(
-          { id: info.id, err: (err as Error).message },
-          'retention could not delete a recording',
-        );
-      }
-    }
-    if (result.deleted.length > 0) {
-      this.log.info(
-        { count: result.deleted.length, bytes: result.freedBytes },
-        'retention pruned recordings',
-      );
-      await this.status.publishTotals();
-    }
+    const result = await this.finished.prune({ retentionDays, maxTotalMb }, now, this.status.liveBytes());
+    if (result.deleted.length > 0) await this.status.publishTotals();
     return result;
   }
 }

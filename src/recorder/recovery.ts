@@ -45,7 +45,7 @@ export interface RecoveryOptions {
 const drop = (path: string): Promise<void> => unlink(path).catch(() => {});
 
 /** True when `entry` left something to recover (no `.opus`, but a partial file or a sidecar). */
-export function isStale(entry: RecordingFiles): boolean {
+function isStale(entry: RecordingFiles): boolean {
   return !entry.kinds.has('final') && (entry.kinds.has('partial') || entry.kinds.has('sidecar'));
 }
 

@@ -6,7 +6,7 @@ export type Log = Logger;
 /** Log levels accepted by the `log_level` option. */
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 
-/** pino options shared by the root logger and fastify: level, and redaction of secrets. */
+/** pino options of the root logger: level, and redaction of secrets (fastify gets a child of the root). */
 export function logOptions(level: LogLevel): LoggerOptions {
   return {
     level,

@@ -27,7 +27,6 @@ interface Listener {
 /** The bytes of one synthesis as they are encoded. Only the say service writes; HTTP reads. */
 export class LiveJob {
   private chunks: Buffer[] = [];
-  private byteCount = 0;
   private readonly listeners = new Set<Listener>();
   private current: LiveState = 'running';
   private failure: Error | undefined;
@@ -41,21 +40,10 @@ export class LiveJob {
     return this.current;
   }
 
-  /** Bytes encoded so far in the current attempt. */
-  get bytes(): number {
-    return this.byteCount;
-  }
-
-  /** Readers attached now. */
-  get listenerCount(): number {
-    return this.listeners.size;
-  }
-
   /** Appends encoded bytes and hands them to every listener. */
   push(buf: Buffer): void {
     if (this.current !== 'running' || buf.length === 0) return;
     this.chunks.push(buf);
-    this.byteCount += buf.length;
     for (const l of this.listeners) {
       l.fed = true;
       l.stream.push(buf);
@@ -75,7 +63,6 @@ export class LiveJob {
       l.stream.destroy(reason);
     }
     this.chunks = [];
-    this.byteCount = 0;
   }
 
   /** Ends every listener's stream normally; later readers get the whole buffer. */

@@ -1,6 +1,12 @@
+/**
+ * The live encoder of a say: PCM from the engine to one ffmpeg whose output goes out while the engine still
+ * speaks. ffmpeg is started before the first PCM when the input format can be guessed (the phrase cache's first
+ * sentence, or the engine's last format), or taken ready from a pool of spares; a wrong guess is replaced when
+ * the first chunk shows the real format. The PCM plumbing is `feedEncoder` (audio/encoder.ts).
+ */
 import { type EncodeSettings, encoderArgs, feedEncoder, firstAudio } from '../audio/encoder.js';
 import { type FfmpegProcess, runFfmpeg } from '../audio/ffmpeg.js';
-import { type AudioChunk, type AudioFormat, bytesPerSecond, sameFormat } from '../audio/format.js';
+import { type AudioChunk, type AudioFormat, pcmDurationMs, sameFormat } from '../audio/format.js';
 import { AppError } from '../shared/errors.js';
 
 /**
@@ -19,8 +25,7 @@ export interface EncoderPool {
   take(args: string[], signal: AbortSignal): FfmpegProcess;
   /** Starts a spare for `args` unless one is waiting. */
   refill(args: string[]): void;
-  /** Spares waiting now. */
-  readonly spares: number;
+  /** Kills every spare; later `refill`s start none. */
   close(): void;
 }
 
@@ -59,9 +64,6 @@ export function createEncoderPool(): EncoderPool {
         spares.delete(oldest);
         old.kill();
       }
-    },
-    get spares() {
-      return spares.size;
     },
     close() {
       closing.abort(new AppError('SHUTTING_DOWN', 'encoder pool closed'));
@@ -143,7 +145,7 @@ export function startLiveEncoder(opts: {
   return {
     encode,
     get inputDurationMs() {
-      return inputFormat ? (inputBytes / bytesPerSecond(inputFormat)) * 1000 : 0;
+      return inputFormat ? pcmDurationMs(inputBytes, inputFormat) : 0;
     },
     get inputFormat() {
       return inputFormat;

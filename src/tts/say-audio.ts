@@ -3,7 +3,7 @@
  * and URL, which streams live until the file exists), final once the cache entry is committed (path, bytes,
  * duration). Other formats are derived from the final file once and cached.
  */
-import type { OutputFormat } from '../audio/format.js';
+import { OUTPUT_FORMATS, type OutputFormat } from '../audio/format.js';
 import type { Deriver } from '../cache/derive.js';
 import type { CacheEntry, CacheStore } from '../cache/store.js';
 import { AppError } from '../shared/errors.js';
@@ -70,6 +70,26 @@ export function finalAudio(
     },
   };
   return audio;
+}
+
+/**
+ * The cached entry of a speech in `format`, or one derived (once, with ffmpeg) from the same speech cached in
+ * another format; undefined when no format is cached. `keyFor` gives the speech's key in each format.
+ * @throws AppError FFMPEG_FAILED, CACHE_IO, DISK_FULL from the derivation; the abort reason.
+ */
+export async function findCached(
+  deps: SayAudioDeps,
+  keyFor: (format: OutputFormat) => string,
+  format: OutputFormat,
+  signal: AbortSignal,
+): Promise<CacheEntry | undefined> {
+  const hit = deps.cache.get(keyFor(format), format);
+  if (hit) return hit;
+  for (const other of OUTPUT_FORMATS.filter((f) => f !== format)) {
+    const source = deps.cache.get(keyFor(other), other);
+    if (source) return deps.deriver.derive(source, keyFor(format), format, signal);
+  }
+  return undefined;
 }
 
 /** Waits for `promise` or the abort of `signal`, whichever comes first. */

@@ -1,25 +1,22 @@
 /**
  * The say service: the one domain service every input calls (DESIGN "Architecture rules").
- * A request is checked, looked up in the cache (a hit in the asked format runs nothing; another cached format
- * is derived once), then joins an identical synthesis in flight (single-flight, keyed by cache key + format)
- * or starts a live job whose URL exists at once. The job dispatches with fallback; each attempt speaks the
- * text sentence by sentence (phrase cache, engine) into one ffmpeg whose bytes go to live listeners and the
- * cache writer at once. Fallback after a failure: listeners that already got bytes of the failed engine see
- * their stream break (a file spliced from two engines would not be valid); the job restarts from byte 0 on
- * the next engine, later GETs of the first URL get the new audio, and after the end an alias maps the first
- * key to the fallback's entry. A final failure cuts every listener, commits nothing and rejects every waiter.
+ * A request is checked (engine, voice, targets), looked up in the cache (a hit in the asked format runs
+ * nothing; another cached format is derived once), then joins an identical synthesis in flight or starts a
+ * live job whose URL exists at once (say-flight: single-flight, dispatch with fallback, live listeners;
+ * say-job: one attempt on one engine). Delivery to targets starts with the URL; the result, the counters and
+ * the log line come when the synthesis ends.
  */
 import { performance } from 'node:perf_hooks';
 import type { AudioFormat } from '../audio/format.js';
-import { OUTPUT_FORMATS, type OutputFormat } from '../audio/format.js';
 import type { CacheEntry } from '../cache/store.js';
 import { AppError, toAppError } from '../shared/errors.js';
 import type { EngineEntry } from './dispatcher.js';
-import { createLiveRegistry, type LiveJob } from './live-audio.js';
+import { createLiveRegistry } from './live-audio.js';
 import { createEncoderPool } from './live-encoder.js';
 import { createPhraseCache } from './phrases.js';
-import { finalAudio, liveAudio, type SayAudio, type SayAudioDeps, untilAborted } from './say-audio.js';
-import { type AttemptDeps, attemptVoice, type Produced, replayEntry, runAttempt } from './say-job.js';
+import { finalAudio, findCached, type SayAudio, type SayAudioDeps } from './say-audio.js';
+import { createFlights } from './say-flight.js';
+import { type AttemptDeps, attemptVoice } from './say-job.js';
 import type { SayRequest } from './say-request.js';
 import type { SayResult, SayService, SayServiceDeps, SayStats, SayTicket } from './say-types.js';
 
@@ -33,23 +30,6 @@ export type {
   SayTicket,
   TargetOutcome,
 } from './say-types.js';
-
-/** What a finished synthesis gives every request that shared it. */
-interface JobOutcome {
-  produced: Produced;
-  engine: string;
-  fallbackFrom: string[];
-}
-
-/** A live synthesis and the requests waiting on it. */
-interface Flight {
-  job: LiveJob;
-  outcome: Promise<JobOutcome>;
-  audio: SayAudio;
-  controller: AbortController;
-  /** Requests waiting on it that have not aborted; the flight is aborted when this drops to 0. */
-  waiting: number;
-}
 
 async function checkVoice(entry: EngineEntry, voice: string, signal: AbortSignal): Promise<void> {
   let voices: Array<{ name: string }>;
@@ -68,12 +48,21 @@ async function checkVoice(entry: EngineEntry, voice: string, signal: AbortSignal
 
 const round1 = (ms: number): number => Math.round(ms * 10) / 10;
 
+/** What a request's result is built from once its audio is final. */
+interface Settled {
+  entry: CacheEntry;
+  voice: string | undefined;
+  engine: string;
+  cached: boolean;
+  /** performance.now() when the first encoded bytes existed (the lookup's time on a hit). */
+  firstAudioAt: number;
+  fallbackFrom: string[];
+}
+
 /** Builds the say service. */
 export function createSayService(deps: SayServiceDeps): SayService {
   const { dispatcher, cache, log } = deps;
   const registry = createLiveRegistry();
-  const flights = new Map<LiveJob, Flight>();
-  const running = new Set<AbortController>();
   const counters: SayStats = {
     ok: 0,
     errors: 0,
@@ -103,114 +92,21 @@ export function createSayService(deps: SayServiceDeps): SayService {
   const loudnorm = (entry: EngineEntry): boolean => deps.loudnormEngines?.has(entry.engine.name) ?? false;
   let closing = false;
 
-  /** A cached entry in the asked format, or one derived from another cached format; undefined on a miss. */
-  async function lookup(keyFor: (f: OutputFormat) => string, format: OutputFormat, signal: AbortSignal) {
-    const hit = cache.get(keyFor(format), format);
-    if (hit) return hit;
-    for (const other of OUTPUT_FORMATS.filter((f) => f !== format)) {
-      const source = cache.get(keyFor(other), other);
-      if (source) return deps.deriver.derive(source, keyFor(format), format, signal);
-    }
-    return undefined;
-  }
-
-  /** Runs the dispatch of a new live job; the job ends (entry committed) or fails before this settles. */
-  async function fly(
-    request: SayRequest,
-    job: LiveJob,
-    controller: AbortController,
-    lookups: boolean,
-  ): Promise<JobOutcome> {
-    const signal = controller.signal;
-    try {
-      const outcome = await dispatcher.run(
-        request.engine,
-        signal,
-        async (entry, sig, isFallback): Promise<Produced> => {
-          const voice = attemptVoice(request, entry, isFallback, loudnorm(entry));
-          job.restart(
-            new AppError('ENGINE_FAILED', 'the engine failed mid-stream; a fallback engine starts over'),
-          );
-          const key = voice.keyFor(request.format);
-          const hit =
-            key !== job.key && lookups ? await lookup(voice.keyFor, request.format, sig) : undefined;
-          if (hit) return { entry: hit, voice, cached: true, firstAudioAt: await replayEntry(hit, job, sig) };
-          return runAttempt(
-            attemptDeps,
-            { request, entry, voice, job, lookups, loudnorm: loudnorm(entry) },
-            sig,
-          );
-        },
-        request.priority,
-      );
-      const produced = outcome.value;
-      registry.alias(job.key, produced.entry.key, request.format);
-      job.end();
-      return { produced, engine: outcome.engine.engine.name, fallbackFrom: outcome.fallbackFrom };
-    } catch (err) {
-      const e =
-        closing && signal.aborted ? new AppError('SHUTTING_DOWN', 'the hub shut down', { cause: err }) : err;
-      job.fail(toAppError(e));
-      throw e;
-    } finally {
-      registry.remove(job);
-      flights.delete(job);
-      running.delete(controller);
-    }
-  }
-
-  /** Starts a live job for `key` and registers it as the flight identical requests join. */
-  function launch(request: SayRequest, key: string, lookups: boolean): Flight {
-    const job = registry.create(key, request.format);
-    const controller = new AbortController();
-    running.add(controller);
-    counters.cacheMisses++;
-    const outcome = fly(request, job, controller, lookups);
-    const final = outcome.then((o) => finalAudio(audioDeps, o.produced.entry, o.produced.voice.keyFor));
-    outcome.catch(() => {});
-    final.catch(() => {});
-    const flight: Flight = {
-      job,
-      outcome,
-      audio: liveAudio(audioDeps, key, request.format, final),
-      controller,
-      waiting: 0,
-    };
-    flights.set(job, flight);
-    return flight;
-  }
-
-  /**
-   * Waits for a flight on behalf of one request. The flight is aborted only when every request waiting on it
-   * has aborted (a request without a signal never gives up).
-   */
-  async function waitFor(flight: Flight, signal: AbortSignal | undefined): Promise<JobOutcome> {
-    flight.waiting++;
-    if (!signal) return flight.outcome;
-    const onAbort = (): void => {
-      if (--flight.waiting === 0) flight.controller.abort(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      return await untilAborted(flight.outcome, signal);
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
-  }
+  const flights = createFlights({
+    dispatcher,
+    registry,
+    attemptDeps,
+    audioDeps,
+    loudnorm,
+    closing: () => closing,
+  });
 
   async function finish(
     request: SayRequest,
     t0: number,
     audio: SayAudio,
     signal: AbortSignal | undefined,
-    settle: () => Promise<{
-      entry: CacheEntry;
-      voice: string | undefined;
-      engine: string;
-      cached: boolean;
-      firstAudioAt: number;
-      fallbackFrom: string[];
-    }>,
+    settle: () => Promise<Settled>,
   ): Promise<SayResult> {
     const controller = new AbortController();
     const combined = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
@@ -278,7 +174,7 @@ export function createSayService(deps: SayServiceDeps): SayService {
     const voice = attemptVoice(request, first, false, loudnorm(first));
     const key = voice.keyFor(request.format);
     const lookups = request.cache && deps.cacheLookups;
-    const hit = lookups ? await lookup(voice.keyFor, request.format, check) : undefined;
+    const hit = lookups ? await findCached(audioDeps, voice.keyFor, request.format, check) : undefined;
     if (hit) {
       counters.cacheHits++;
       const at = performance.now();
@@ -296,12 +192,12 @@ export function createSayService(deps: SayServiceDeps): SayService {
     if (closing) throw new AppError('SHUTTING_DOWN', 'the hub is shutting down; try again when it is back');
     // Single-flight: an identical request in flight is joined. Also with cache: false: the audio in flight is
     // being made now, which is what such a request asks for (it only refuses audio made before it).
-    const live = registry.find(key, request.format);
-    const joined = live ? flights.get(live) : undefined;
-    const flight = joined ?? launch(request, key, lookups);
+    const joined = flights.find(key, request.format);
+    const flight = joined ?? flights.launch(request, key, lookups);
     if (joined) counters.sharedRuns++;
-    const settle = async () => {
-      const o = await waitFor(flight, signal);
+    else counters.cacheMisses++;
+    const settle = async (): Promise<Settled> => {
+      const o = await flights.wait(flight, signal);
       const p = o.produced;
       return {
         entry: p.entry,
@@ -324,14 +220,14 @@ export function createSayService(deps: SayServiceDeps): SayService {
     },
     liveAudio: (key, format) => registry.get(key, format),
     audioKey: (key, format) => registry.resolve(key, format),
-    inFlight: () => running.size,
+    inFlight: () => flights.size,
     stats: () => structuredClone(counters),
     async stop(graceMs = 8000) {
       closing = true;
       const deadline = Date.now() + graceMs;
-      while (running.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      for (const c of running) c.abort(new AppError('SHUTTING_DOWN', 'shutting down'));
-      while (running.size) await new Promise((r) => setTimeout(r, 20));
+      while (flights.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      flights.abortAll(new AppError('SHUTTING_DOWN', 'shutting down'));
+      while (flights.size) await new Promise((r) => setTimeout(r, 20));
       attemptDeps.pool.close();
     },
   };

@@ -4,7 +4,7 @@
  * encoded), joined back to back into one continuous stream. Engines that stream a whole text sentence by
  * sentence themselves get the whole text in one request. Optional loudness normalization per sentence.
  */
-import type { AudioChunk, AudioFormat } from '../audio/format.js';
+import { type AudioChunk, type AudioFormat, pcmDurationMs } from '../audio/format.js';
 import { applyGain, normalizationGainDb } from '../audio/loudness.js';
 import { AppError } from '../shared/errors.js';
 import type { Engine } from './engine.js';
@@ -168,8 +168,7 @@ async function* speakWhole(plan: SpeechPlan, signal: AbortSignal): AsyncGenerato
       continue;
     }
     held.push(chunk);
-    const f = chunk.format;
-    heldMs += (chunk.pcm.length / (f.rateHz * f.widthBytes * f.channels)) * 1000;
+    heldMs += pcmDurationMs(chunk.pcm.length, chunk.format);
     if (heldMs >= MEASURE_MS) {
       gainDb = measured(held);
       for (const c of held.splice(0)) yield { format: c.format, pcm: applyGain(c.pcm, c.format, gainDb) };
@@ -181,8 +180,9 @@ async function* speakWhole(plan: SpeechPlan, signal: AbortSignal): AsyncGenerato
   }
 }
 
+/** The normalization gain of held chunks, measured on those at the first chunk's rate. */
 function measured(chunks: AudioChunk[]): number {
   const first = chunks[0] as AudioChunk;
-  const same = chunks.filter((c) => c.format === first.format || c.format.rateHz === first.format.rateHz);
+  const same = chunks.filter((c) => c.format.rateHz === first.format.rateHz);
   return normalizationGainDb(Buffer.concat(same.map((c) => c.pcm)), first.format);
 }

@@ -53,7 +53,7 @@ export const SAMPLES_PER_CHUNK = 1024;
 const ATTRIBUTION = { name: 'TTS Hub', url: 'https://www.home-assistant.io/integrations/wyoming/' };
 
 /** The `info` event data for `programs`. */
-export function infoData(programs: WyomingProgramInfo[]): Record<string, unknown> {
+function infoData(programs: WyomingProgramInfo[]): Record<string, unknown> {
   const tts = programs.map((p) => ({
     name: p.name,
     attribution: ATTRIBUTION,

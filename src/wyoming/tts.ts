@@ -10,7 +10,7 @@
  */
 import { z } from 'zod';
 import type { AudioChunk, AudioFormat } from '../audio/format.js';
-import { AppError } from '../shared/errors.js';
+import { AppError, type ErrorCode } from '../shared/errors.js';
 import { connectWyoming, type WyomingConnection, type WyomingConnectOptions } from './client.js';
 import type { WyomingEvent } from './codec.js';
 
@@ -197,6 +197,27 @@ class AudioAssembler {
 }
 
 /**
+ * Yields the PCM of the audio events on `conn` until an `end` event. @throws AppError ENGINE_FAILED for an
+ * `error` event; `failedCode` (default ENGINE_FAILED) when the service closes before `end`;
+ * WYOMING_PROTOCOL for audio without a format.
+ */
+async function* readAudio(
+  conn: WyomingConnection,
+  url: string,
+  end: 'audio-stop' | 'synthesize-stopped',
+  failedCode: ErrorCode | undefined,
+): AsyncGenerator<AudioChunk, void, undefined> {
+  const audio = new AudioAssembler(url);
+  for await (const event of conn) {
+    throwIfError(event, url);
+    if (event.type === end) return;
+    const chunk = audio.take(event);
+    if (chunk !== undefined) yield chunk;
+  }
+  throw new AppError(failedCode ?? 'ENGINE_FAILED', `Wyoming service ${url} closed before ${end}`);
+}
+
+/**
  * Synthesizes `text` with one `synthesize` event and yields PCM as `audio-chunk` events arrive, ending at
  * `audio-stop`. Never buffers the whole utterance. Aborting `signal` destroys the socket and the iterator
  * throws `signal.reason`; stopping the iteration early closes the connection too.
@@ -214,14 +235,7 @@ export async function* synthesizeTts(
   try {
     const voiceField = voiceData(voice);
     await conn.send({ type: 'synthesize', data: voiceField ? { text, voice: voiceField } : { text } });
-    const audio = new AudioAssembler(url);
-    for await (const event of conn) {
-      throwIfError(event, url);
-      if (event.type === 'audio-stop') return;
-      const chunk = audio.take(event);
-      if (chunk !== undefined) yield chunk;
-    }
-    throw new AppError(opts.failedCode ?? 'ENGINE_FAILED', `Wyoming service ${url} closed before audio-stop`);
+    yield* readAudio(conn, url, 'audio-stop', opts.failedCode);
   } finally {
     conn.close();
   }
@@ -263,17 +277,7 @@ export async function* synthesizeTtsStreaming(
     conn.close(err instanceof Error ? err : new Error(String(err)));
   });
   try {
-    const audio = new AudioAssembler(url);
-    for await (const event of conn) {
-      throwIfError(event, url);
-      if (event.type === 'synthesize-stopped') return;
-      const chunk = audio.take(event);
-      if (chunk !== undefined) yield chunk;
-    }
-    throw new AppError(
-      opts.failedCode ?? 'ENGINE_FAILED',
-      `Wyoming service ${url} closed before synthesize-stopped`,
-    );
+    yield* readAudio(conn, url, 'synthesize-stopped', opts.failedCode);
   } catch (err) {
     throw textsError ?? err;
   } finally {

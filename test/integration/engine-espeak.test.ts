@@ -1,42 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { type AudioChunk, pcmDurationMs } from '../../src/audio/format.js';
-import { type AppError, isAppError } from '../../src/shared/errors.js';
 import { silentLog } from '../../src/shared/log.js';
-import type { Engine, SynthesisRequest } from '../../src/tts/engine.js';
 import { createEspeakEngine } from '../../src/tts/engines/espeak.js';
+import { collect, failure, rms } from '../servers/collect.js';
 
 const log = silentLog();
 const LONG_TEXT = Array.from(
   { length: 30 },
   (_, i) => `This is sentence number ${i + 1} of a long story.`,
 ).join(' ');
-
-async function collect(engine: Engine, request: SynthesisRequest, signal = new AbortController().signal) {
-  const chunks: AudioChunk[] = [];
-  for await (const chunk of engine.synthesize(request, signal)) chunks.push(chunk);
-  const pcm = Buffer.concat(chunks.map((c) => c.pcm));
-  const format = chunks[0]?.format;
-  return { chunks, pcm, format, durationMs: format ? pcmDurationMs(pcm.length, format) : 0 };
-}
-
-async function failure(run: () => Promise<unknown>): Promise<AppError> {
-  try {
-    await run();
-  } catch (err) {
-    if (isAppError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected a failure');
-}
-
-/** Root mean square of s16le samples, 0..32767. */
-function rms(pcm: Buffer): number {
-  let sum = 0;
-  const n = Math.floor(pcm.length / 2);
-  for (let i = 0; i < n; i++) sum += pcm.readInt16LE(i * 2) ** 2;
-  return Math.sqrt(sum / Math.max(1, n));
-}
 
 function espeakChildren(): string[] {
   const out = execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(process.pid)], { encoding: 'utf8' });

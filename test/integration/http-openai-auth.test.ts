@@ -85,7 +85,7 @@ describe('HTTP: API token, OpenAI speech endpoint, metrics', () => {
     expect(speech.statusCode).toBe(401);
   });
 
-  it('trusts loopback and the ingress proxy, and takes the base path only from the proxy', async () => {
+  it('trusts loopback and the ingress proxy, and the ingress header opens nothing for others', async () => {
     const app = hub.hub.http;
     const loop = await app.inject({ method: 'GET', url: '/api/health', remoteAddress: '127.0.0.1' });
     expect(loop.statusCode).toBe(200);

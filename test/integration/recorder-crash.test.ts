@@ -2,21 +2,19 @@
  * A hub killed with SIGKILL together with its ffmpeg in mid-recording: a new recorder on the same share recovers
  * the audio received so far from the WAV sidecar (DESIGN quality bar: ≥ 95 %).
  */
-import { type ChildProcessByStdio, execFile, spawn } from 'node:child_process';
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRecorder, type Recorder } from '../../src/recorder/recorder.js';
 import type { DeviceStatus } from '../../src/recorder/status.js';
-import { silentLog } from '../../src/shared/log.js';
 import { ffprobe } from '../helpers/ffprobe.js';
+import { ffmpegChildren, recorderOptions, sinePcm } from '../helpers/recorder.js';
 
-const run = promisify(execFile);
 const BYTES_PER_S = 32_000;
 const SRC = resolve(import.meta.dirname, '../../src');
 
@@ -31,36 +29,6 @@ const session = await rec.open('crashdev', undefined, { id: 'crash1', source: 'm
 process.stdin.on('data', (pcm) => session.write(pcm));
 process.stdout.write('ready\\n');
 `;
-
-async function tone(seconds: number): Promise<Buffer> {
-  const { stdout } = await run(
-    'ffmpeg',
-    [
-      '-v',
-      'error',
-      '-f',
-      'lavfi',
-      '-i',
-      `sine=frequency=440:sample_rate=16000:duration=${seconds}`,
-      '-f',
-      's16le',
-      '-',
-    ],
-    { encoding: 'buffer', maxBuffer: 1 << 24 },
-  );
-  return stdout;
-}
-
-async function ffmpegChildOf(parentPid: number): Promise<number[]> {
-  const pids: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (stat.includes('(ffmpeg)') && Number(fields[1]) === parentPid) pids.push(Number(entry));
-  }
-  return pids;
-}
 
 let shareDir: string;
 let recorder: Recorder | undefined;
@@ -82,29 +50,25 @@ describe('recorder crash recovery', () => {
     child = proc;
     const [line] = (await once(proc.stdout, 'data')) as [Buffer];
     expect(line.toString()).toContain('ready');
-    const pcm = await tone(4);
+    const pcm = await sinePcm(4);
     for (let at = 0; at < pcm.length; at += BYTES_PER_S / 10) {
       proc.stdin.write(pcm.subarray(at, at + BYTES_PER_S / 10));
       await sleep(100);
     }
     await sleep(500); // the last chunk reaches the sidecar
-    const encoders = await ffmpegChildOf(proc.pid as number);
+    const encoders = await ffmpegChildren(proc.pid as number);
     expect(encoders).toHaveLength(1);
     proc.kill('SIGKILL');
     for (const pid of encoders) process.kill(pid, 'SIGKILL');
     await once(proc, 'exit');
 
     const statuses: DeviceStatus[] = [];
-    recorder = createRecorder({
-      shareDir,
-      bitrateKbps: 24,
-      keepWav: false,
-      retentionDays: 0,
-      maxTotalMb: 0,
-      publicUrl: (id) => `/api/recordings/${id}/audio`,
-      log: silentLog(),
-      onStatus: (_device, payload) => statuses.push(payload),
-    });
+    recorder = createRecorder(
+      recorderOptions(shareDir, {
+        publicUrl: (id) => `/api/recordings/${id}/audio`,
+        onStatus: (_device, payload) => statuses.push(payload),
+      }),
+    );
     const outcome = await recorder.start();
     expect(outcome.failed).toEqual([]);
     expect(outcome.recovered.map((r) => [r.info.id, r.fromSidecar])).toEqual([['crash1', true]]);

@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createRecorder } from '../../src/recorder/recorder.js';
 import type { DeviceStatus } from '../../src/recorder/status.js';
 import { isAppError } from '../../src/shared/errors.js';
-import { silentLog } from '../../src/shared/log.js';
+import { recorderOptions } from '../helpers/recorder.js';
 
 const mountPoint = mkdtempSync(join(tmpdir(), 'rec-full-'));
 let mounted = false;
@@ -30,16 +30,9 @@ describe.skipIf(!mounted)('recorder on a full disk', () => {
 
   it('stops the recording with a DISK_FULL error status and keeps serving', async () => {
     const statuses: DeviceStatus[] = [];
-    const rec = createRecorder({
-      shareDir: mountPoint,
-      bitrateKbps: 24,
-      keepWav: false,
-      retentionDays: 0,
-      maxTotalMb: 0,
-      publicUrl: (id) => id,
-      log: silentLog(),
-      onStatus: (_device, payload) => statuses.push(payload),
-    });
+    const rec = createRecorder(
+      recorderOptions(mountPoint, { onStatus: (_device, payload) => statuses.push(payload) }),
+    );
     await rec.start();
     const session = await rec.open('garage');
     const second = Buffer.alloc(32_000, 1);

@@ -3,51 +3,17 @@
  * again on the same share: the recording comes back from its WAV sidecar with at least 95 % of the audio the hub
  * received, the status says it was recovered, and it is listed as finished.
  */
-import { execFile } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DeviceStatus, RecordingRow } from '../../src/recorder/index.js';
 import { ffprobe } from '../helpers/ffprobe.js';
 import { type HubProcess, startHub } from '../helpers/hub-process.js';
 import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
 import { connectSayClient, type SayClient } from '../helpers/mqtt.js';
+import { ffmpegChildren, sinePcm } from '../helpers/recorder.js';
 
-const run = promisify(execFile);
 const FED_S = 4;
-
-/** Process ids of the ffmpeg children of `parentPid` (from /proc). */
-async function ffmpegChildren(parentPid: number): Promise<number[]> {
-  const pids: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (stat.includes('(ffmpeg)') && Number(fields[1]) === parentPid) pids.push(Number(entry));
-  }
-  return pids;
-}
-
-async function tone(seconds: number): Promise<Buffer> {
-  const { stdout } = await run(
-    'ffmpeg',
-    [
-      '-v',
-      'error',
-      '-f',
-      'lavfi',
-      '-i',
-      `sine=frequency=440:sample_rate=16000:duration=${seconds}`,
-      '-f',
-      's16le',
-      '-',
-    ],
-    { encoding: 'buffer', maxBuffer: 1 << 24 },
-  );
-  return stdout;
-}
 
 let broker: RunningMosquitto | undefined;
 let client: SayClient | undefined;
@@ -67,7 +33,7 @@ describe('recorder crash recovery in the hub', () => {
     const options = { mqtt: { url: broker.url, client_id: 'hub-crash-test' } };
     const first = await startHub(options);
     hubs.push(first);
-    const pcm = await tone(FED_S);
+    const pcm = await sinePcm(FED_S);
     await client.client.publishAsync('recorder/crashdev/start', '{"id":"crash1"}', { qos: 1 });
     const t0 = performance.now();
     for (let i = 0; i * 3200 < pcm.length; i++) {

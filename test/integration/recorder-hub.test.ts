@@ -20,6 +20,7 @@ import { type HubProcess, startHub } from '../helpers/hub-process.js';
 import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
 import { connectSayClient, type SayClient } from '../helpers/mqtt.js';
 import { freePort } from '../helpers/ports.js';
+import { repeatedSpeechPcm } from '../helpers/recorder.js';
 import { speechPcmWhole } from '../servers/speech.js';
 
 const run = promisify(execFile);
@@ -29,12 +30,8 @@ const VENV = process.env.TTS_HUB_VENV ?? resolve(import.meta.dirname, '../../.ve
 const MIC_SERVER = resolve(import.meta.dirname, '../servers/wyoming_mic.py');
 
 /** Exactly `seconds` of 16 kHz speech (the sentence repeated). */
-async function speech(seconds: number): Promise<Buffer> {
-  const once16k = await speechPcmWhole('The hub records what the satellite hears, live, as Opus.', 16000);
-  const total = seconds * BYTES_PER_S;
-  const copies = Math.ceil(total / once16k.length);
-  return Buffer.concat(Array.from({ length: copies }, () => once16k)).subarray(0, total);
-}
+const speech = (seconds: number): Promise<Buffer> =>
+  repeatedSpeechPcm('The hub records what the satellite hears, live, as Opus.', seconds);
 
 /** Decodes an Ogg Opus buffer (possibly cut mid-page) and returns the decoded duration in ms. */
 async function decodedMs(ogg: Buffer): Promise<number> {

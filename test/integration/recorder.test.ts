@@ -17,8 +17,8 @@ import { createRecorder, type Recorder, type RecorderOptions } from '../../src/r
 import type { RecordingSession } from '../../src/recorder/session.js';
 import type { DeviceStatus, RecorderTotals } from '../../src/recorder/status.js';
 import { isAppError } from '../../src/shared/errors.js';
-import { silentLog } from '../../src/shared/log.js';
 import { ffprobe } from '../helpers/ffprobe.js';
+import { recorderOptions } from '../helpers/recorder.js';
 
 const run = promisify(execFile);
 const BYTES_PER_S = 32_000;
@@ -110,18 +110,14 @@ const statuses: DeviceStatus[] = [];
 const totals: RecorderTotals[] = [];
 
 async function startRecorder(extra: Partial<RecorderOptions> = {}): Promise<Recorder> {
-  recorder = createRecorder({
-    shareDir,
-    bitrateKbps: 24,
-    keepWav: false,
-    retentionDays: 0,
-    maxTotalMb: 0,
-    publicUrl: (id) => `http://hub:8099/api/recordings/${id}/audio`,
-    log: silentLog(),
-    onStatus: (_device, payload) => statuses.push(payload),
-    onTotals: (payload) => totals.push(payload),
-    ...extra,
-  });
+  recorder = createRecorder(
+    recorderOptions(shareDir, {
+      publicUrl: (id) => `http://hub:8099/api/recordings/${id}/audio`,
+      onStatus: (_device, payload) => statuses.push(payload),
+      onTotals: (payload) => totals.push(payload),
+      ...extra,
+    }),
+  );
   await recorder.start();
   return recorder;
 }

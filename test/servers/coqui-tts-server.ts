@@ -8,29 +8,19 @@
  * Speech is real: espeak-ng at its own 22050 Hz.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readBody, type StandIn, sendJson, speechPcmWhole, startStandIn } from './speech.js';
+import {
+  readBody,
+  type StandIn,
+  s16MonoWavHeader,
+  sendJson,
+  speechPcmWhole,
+  startStandIn,
+} from './speech.js';
 
 const RATE_HZ = 22050;
 /** Speakers of the stand-in model and the espeak variant each uses. */
 export const COQUI_SPEAKERS: Record<string, string> = { 'Claribel Dervla': '+f3', 'Andrew Chipper': '+m3' };
 const LANGUAGES = ['en', 'de', 'fr', 'es'];
-
-function wav(pcm: Buffer): Buffer {
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0, 'latin1');
-  h.writeUInt32LE(36 + pcm.length, 4);
-  h.write('WAVEfmt ', 8, 'latin1');
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(1, 22);
-  h.writeUInt32LE(RATE_HZ, 24);
-  h.writeUInt32LE(RATE_HZ * 2, 28);
-  h.writeUInt16LE(2, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36, 'latin1');
-  h.writeUInt32LE(pcm.length, 40);
-  return Buffer.concat([h, pcm]);
-}
 
 async function tts(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   const values = new URLSearchParams(url.search);
@@ -48,15 +38,15 @@ async function tts(req: IncomingMessage, res: ServerResponse, url: URL): Promise
       error: `TTS synthesis failed: unknown speaker or language ${speaker}/${language}`,
     });
   }
-  const body = wav(await speechPcmWhole(text, RATE_HZ, `${language}${variant}`));
+  const pcm = await speechPcmWhole(text, RATE_HZ, `${language}${variant}`);
+  const body = Buffer.concat([s16MonoWavHeader(RATE_HZ, pcm.length), pcm]);
   res.writeHead(200, { 'content-type': 'audio/wav', 'content-length': body.length });
   res.end(body);
 }
 
 /** Starts the stand-in on a free port. */
 export function startCoquiTtsServer(): Promise<StandIn> {
-  return startStandIn(async (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+  return startStandIn(async (req, res, url) => {
     if (url.pathname === '/api/tts' && (req.method === 'GET' || req.method === 'POST'))
       return tts(req, res, url);
     if (req.method === 'GET' && url.pathname === '/voices') {

@@ -6,7 +6,15 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { freePort } from '../helpers/ports.js';
-import { RATE_24K, readBody, type StandIn, sendJson, startStandIn } from './speech.js';
+import {
+  RATE_24K,
+  readBody,
+  type StandIn,
+  s16MonoWavHeader,
+  sendJson,
+  startStandIn,
+  WAV_SIZE_UNKNOWN,
+} from './speech.js';
 
 /** What the fault server does on every request that `json` does not answer. */
 export type FaultMode = 'refuse' | 'hang' | 'die_mid_stream' | 'garbage';
@@ -15,23 +23,6 @@ export type FaultMode = 'refuse' | 'hang' | 'die_mid_stream' | 'garbage';
 export interface FaultServer {
   url: string;
   close(): Promise<void>;
-}
-
-function header24k(): Buffer {
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0, 'latin1');
-  h.writeUInt32LE(0xffffffff, 4);
-  h.write('WAVEfmt ', 8, 'latin1');
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(1, 22);
-  h.writeUInt32LE(RATE_24K, 24);
-  h.writeUInt32LE(RATE_24K * 2, 28);
-  h.writeUInt16LE(2, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36, 'latin1');
-  h.writeUInt32LE(0xffffffff, 40);
-  return h;
 }
 
 /** A port on which nothing listens: connecting is refused. */
@@ -70,8 +61,7 @@ export async function startFaultServer(
 ): Promise<FaultServer> {
   if (mode === 'refuse') return refusing();
   if (mode === 'hang') return hanging();
-  const standIn: StandIn = await startStandIn(async (req, res) => {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+  const standIn: StandIn = await startStandIn(async (req, res, { pathname: path }) => {
     await readBody(req);
     if (req.method === 'GET' && path in json) return sendJson(res, 200, json[path]);
     if (mode === 'garbage') {
@@ -81,7 +71,7 @@ export async function startFaultServer(
     res.writeHead(200, { 'content-type': 'audio/wav', 'transfer-encoding': 'chunked' });
     const tone = Buffer.alloc(RATE_24K);
     for (let i = 0; i < tone.length / 2; i++) tone.writeInt16LE(Math.round(8000 * Math.sin(i / 10)), i * 2);
-    res.write(Buffer.concat([header24k(), tone]));
+    res.write(Buffer.concat([s16MonoWavHeader(RATE_24K, WAV_SIZE_UNKNOWN, WAV_SIZE_UNKNOWN), tone]));
     setTimeout(() => res.socket?.destroy(), 50);
   });
   return { url: standIn.url, close: standIn.close };

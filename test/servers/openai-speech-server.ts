@@ -9,7 +9,17 @@
  * Speech is real: espeak-ng resampled to 24 kHz (Kokoro's rate).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { RATE_24K, readBody, type StandIn, sendJson, speechPcm, startStandIn, writeChunk } from './speech.js';
+import {
+  RATE_24K,
+  readBody,
+  type StandIn,
+  s16MonoWavHeader,
+  sendJson,
+  startStandIn,
+  WAV_SIZE_UNKNOWN,
+  writeChunk,
+  writeSpeech,
+} from './speech.js';
 
 const MODELS = ['tts-1', 'tts-1-hd', 'kokoro'];
 /** Voices this stand-in offers, each mapped to an espeak voice. */
@@ -18,24 +28,6 @@ export const OPENAI_VOICES: Record<string, string> = {
   am_adam: 'en-us+m3',
   bf_emma: 'en-gb+f2',
 };
-
-/** A streaming WAV header: 24 kHz 16-bit mono, sizes 0xFFFFFFFF (unknown). */
-function streamingHeader(): Buffer {
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0, 'latin1');
-  h.writeUInt32LE(0xffffffff, 4);
-  h.write('WAVEfmt ', 8, 'latin1');
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(1, 22);
-  h.writeUInt32LE(RATE_24K, 24);
-  h.writeUInt32LE(RATE_24K * 2, 28);
-  h.writeUInt16LE(2, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36, 'latin1');
-  h.writeUInt32LE(0xffffffff, 40);
-  return h;
-}
 
 function invalid(res: ServerResponse, error: string, message: string): void {
   sendJson(res, 400, { detail: { error, message, type: 'invalid_request_error' } });
@@ -59,18 +51,15 @@ async function speech(req: IncomingMessage, res: ServerResponse): Promise<void> 
     'content-disposition': `attachment; filename=speech.${format}`,
     'transfer-encoding': 'chunked',
   });
-  if (format === 'wav') await writeChunk(res, streamingHeader());
-  for await (const chunk of speechPcm(body.input, RATE_24K, OPENAI_VOICES[voice])) {
-    if (res.destroyed) return;
-    await writeChunk(res, chunk);
-  }
-  res.end();
+  // A streaming WAV header: 24 kHz 16-bit mono, sizes unknown.
+  if (format === 'wav') await writeChunk(res, s16MonoWavHeader(RATE_24K, WAV_SIZE_UNKNOWN, WAV_SIZE_UNKNOWN));
+  if (await writeSpeech(res, body.input, RATE_24K, OPENAI_VOICES[voice])) res.end();
 }
 
 /** Starts the stand-in on a free port. */
 export function startOpenAiSpeechServer(): Promise<StandIn> {
-  return startStandIn(async (req, res) => {
-    const route = `${req.method} ${new URL(req.url ?? '/', 'http://localhost').pathname}`;
+  return startStandIn(async (req, res, url) => {
+    const route = `${req.method} ${url.pathname}`;
     if (route === 'POST /v1/audio/speech') return speech(req, res);
     if (route === 'GET /v1/audio/voices') {
       return sendJson(res, 200, { voices: Object.keys(OPENAI_VOICES).map((id) => ({ id, name: id })) });

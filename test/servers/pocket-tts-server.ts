@@ -10,7 +10,16 @@
  * Speech is real: espeak-ng resampled to 24 kHz.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { RATE_24K, readBody, type StandIn, sendJson, speechPcm, startStandIn, writeChunk } from './speech.js';
+import {
+  RATE_24K,
+  readBody,
+  type StandIn,
+  s16MonoWavHeader,
+  sendJson,
+  startStandIn,
+  writeChunk,
+  writeSpeech,
+} from './speech.js';
 
 /** Built-in voice names of pocket-tts (`_ORIGINS_OF_PREDEFINED_VOICES`). */
 export const POCKET_VOICES = [
@@ -45,27 +54,8 @@ export const POCKET_VOICES = [
 /** Frames the StreamingWAVWriter header claims (`setnframes(1_000_000_000)`). */
 const CLAIMED_FRAMES = 1_000_000_000;
 
-/** The header Python's `wave` writes after `setnframes(1e9)` for 24 kHz 16-bit mono. */
-export function pocketWavHeader(): Buffer {
-  const dataBytes = CLAIMED_FRAMES * 2;
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0, 'latin1');
-  h.writeUInt32LE(36 + dataBytes, 4);
-  h.write('WAVEfmt ', 8, 'latin1');
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(1, 22);
-  h.writeUInt32LE(RATE_24K, 24);
-  h.writeUInt32LE(RATE_24K * 2, 28);
-  h.writeUInt16LE(2, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36, 'latin1');
-  h.writeUInt32LE(dataBytes, 40);
-  return h;
-}
-
 /** 0.2 s of 24 kHz 16-bit silence, appended by StreamingWAVWriter.finalize. */
-export const TRAILING_SILENCE = Buffer.alloc(Math.round(RATE_24K * 0.2) * 2);
+const TRAILING_SILENCE = Buffer.alloc(Math.round(RATE_24K * 0.2) * 2);
 
 /** Parses a form body (multipart or urlencoded) with the platform's own parser. */
 async function readForm(req: IncomingMessage): Promise<FormData> {
@@ -113,19 +103,16 @@ async function tts(req: IncomingMessage, res: ServerResponse): Promise<void> {
     'content-disposition': 'attachment; filename=generated_speech.wav',
     'transfer-encoding': 'chunked',
   });
-  await writeChunk(res, pocketWavHeader());
-  for await (const chunk of speechPcm(text, RATE_24K, espeakVoice(voice))) {
-    if (res.destroyed) return;
-    await writeChunk(res, chunk);
-  }
+  // The header Python's `wave` writes after `setnframes(1e9)`: sizes 36 + 2e9 and 2e9.
+  await writeChunk(res, s16MonoWavHeader(RATE_24K, CLAIMED_FRAMES * 2));
+  if (!(await writeSpeech(res, text, RATE_24K, espeakVoice(voice)))) return;
   await writeChunk(res, TRAILING_SILENCE);
   res.end();
 }
 
 /** Starts the stand-in on a free port. */
 export function startPocketTtsServer(): Promise<StandIn> {
-  return startStandIn(async (req, res) => {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+  return startStandIn(async (req, res, { pathname: path }) => {
     if (req.method === 'GET' && path === '/health') return sendJson(res, 200, { status: 'healthy' });
     if (req.method === 'POST' && path === '/tts') return tts(req, res);
     sendJson(res, 404, { detail: 'Not Found' });

@@ -64,6 +64,31 @@ export function s16ToFloat32(pcm: Buffer): Buffer {
   return out;
 }
 
+/** The size a streaming writer puts in a WAV header when it does not know the length (RIFF and data). */
+export const WAV_SIZE_UNKNOWN = 0xffffffff;
+
+/**
+ * A 44-byte PCM WAV header for 16-bit mono at `rateHz`, carrying `dataBytes` and `riffBytes` exactly as
+ * given (default RIFF size 36 + data), so each stand-in can send what its upstream writes: honest sizes,
+ * zero, a placeholder, or {@link WAV_SIZE_UNKNOWN}.
+ */
+export function s16MonoWavHeader(rateHz: number, dataBytes: number, riffBytes = 36 + dataBytes): Buffer {
+  const h = Buffer.alloc(44);
+  h.write('RIFF', 0, 'latin1');
+  h.writeUInt32LE(riffBytes, 4);
+  h.write('WAVEfmt ', 8, 'latin1');
+  h.writeUInt32LE(16, 16);
+  h.writeUInt16LE(1, 20);
+  h.writeUInt16LE(1, 22);
+  h.writeUInt32LE(rateHz, 24);
+  h.writeUInt32LE(rateHz * 2, 28);
+  h.writeUInt16LE(2, 32);
+  h.writeUInt16LE(16, 34);
+  h.write('data', 36, 'latin1');
+  h.writeUInt32LE(dataBytes, 40);
+  return h;
+}
+
 /** A running stand-in: its base URL, the requests it saw (method and URL), and `close()`. */
 export interface StandIn {
   url: string;
@@ -72,14 +97,18 @@ export interface StandIn {
   close(): Promise<void>;
 }
 
-/** Starts `handler` on 127.0.0.1 (a free port); `close()` also ends open connections. */
+/**
+ * Starts `handler` on 127.0.0.1 (a free port); it gets the request URL parsed. `close()` also ends open
+ * connections.
+ */
 export async function startStandIn(
-  handler: (req: IncomingMessage, res: ServerResponse) => Promise<void> | void,
+  handler: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void,
 ): Promise<StandIn> {
   const requests: string[] = [];
   const server: Server = createServer((req, res) => {
     requests.push(`${req.method} ${req.url}`);
-    Promise.resolve(handler(req, res)).catch((err: unknown) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    Promise.resolve(handler(req, res, url)).catch((err: unknown) => {
       if (!res.headersSent) sendJson(res, 500, { detail: String(err) });
       else res.destroy();
     });
@@ -110,6 +139,23 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
+}
+
+/**
+ * Streams the PCM of {@link speechPcm} into `res` as it is made, with back-pressure. Resolves false when
+ * the client went away first (the response is destroyed), true once all speech is written.
+ */
+export async function writeSpeech(
+  res: ServerResponse,
+  text: string,
+  rateHz = RATE_24K,
+  voice = 'en',
+): Promise<boolean> {
+  for await (const chunk of speechPcm(text, rateHz, voice)) {
+    if (res.destroyed) return false;
+    await writeChunk(res, chunk);
+  }
+  return true;
 }
 
 /** Writes `chunk` and waits for the socket to drain when it is full (back-pressure). */

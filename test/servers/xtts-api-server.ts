@@ -4,8 +4,9 @@
  * - `GET /speakers_list` → `["name", …]`; `GET /languages` → `{"languages": {"English": "en", …}}`.
  * - `POST /tts_to_audio/` (trailing slash; FastAPI answers `/tts_to_audio` with a 307 redirect to it)
  *   JSON `{text, speaker_wav, language}` → a whole WAV file, 24 kHz 32-bit float (torchaudio.save of a
- *   float tensor), sent with Content-Length like FileResponse. Unknown language → 400 `{"detail": …}`;
- *   unknown speaker → 500 (get_speaker_wav raises).
+ *   float tensor), sent with Content-Length like FileResponse. Unknown language or speaker → 500
+ *   `{"detail": "Error: …"}` (the route's catch-all wraps the 400 its language check raises).
+ * - `GET /tts_stream` answers an unknown language with 400 `{"detail": …}`.
  * - `GET /tts_stream?text=&speaker_wav=&language=` (all required: 422 otherwise) → `wave` module header for
  *   zero frames (RIFF size 36, data size 0), then raw s16le 24 kHz mono chunks as they are made.
  * Speech is real: espeak-ng resampled to 24 kHz.
@@ -15,12 +16,13 @@ import {
   RATE_24K,
   readBody,
   type StandIn,
+  s16MonoWavHeader,
   s16ToFloat32,
   sendJson,
-  speechPcm,
   speechPcmWhole,
   startStandIn,
   writeChunk,
+  writeSpeech,
 } from './speech.js';
 
 const LANGUAGES: Record<string, string> = {
@@ -69,24 +71,6 @@ function floatWav(floats: Buffer): Buffer {
   return Buffer.concat([riff, fmt, fact, data, floats]);
 }
 
-/** What Python's `wave` writes for zero frames of 24 kHz 16-bit mono: sizes 36 and 0. */
-function zeroLengthHeader(): Buffer {
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0, 'latin1');
-  h.writeUInt32LE(36, 4);
-  h.write('WAVEfmt ', 8, 'latin1');
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(1, 22);
-  h.writeUInt32LE(RATE_24K, 24);
-  h.writeUInt32LE(RATE_24K * 2, 28);
-  h.writeUInt16LE(2, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36, 'latin1');
-  h.writeUInt32LE(0, 40);
-  return h;
-}
-
 /** espeak voice per XTTS language, so languages sound different. */
 function espeakVoice(language: string): string {
   return language === 'zh-cn' ? 'cmn' : language;
@@ -128,11 +112,9 @@ async function ttsStream(url: URL, res: ServerResponse): Promise<void> {
     return sendJson(res, 400, { detail: 'Language code sent is either unsupported or misspelled.' });
   }
   res.writeHead(200, { 'content-type': 'audio/x-wav' });
-  await writeChunk(res, zeroLengthHeader());
-  for await (const chunk of speechPcm(text, RATE_24K, espeakVoice(language.toLowerCase()))) {
-    if (res.destroyed) break;
-    await writeChunk(res, chunk);
-  }
+  // What Python's `wave` writes for zero frames: sizes 36 and 0.
+  await writeChunk(res, s16MonoWavHeader(RATE_24K, 0));
+  await writeSpeech(res, text, RATE_24K, espeakVoice(language.toLowerCase()));
   res.end();
 }
 
@@ -141,8 +123,7 @@ async function ttsStream(url: URL, res: ServerResponse): Promise<void> {
  * `["female_calm", "male_deep"]`).
  */
 export function startXttsApiServer(speakers = ['female_calm', 'male_deep']): Promise<StandIn> {
-  return startStandIn(async (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+  return startStandIn(async (req, res, url) => {
     const route = `${req.method} ${url.pathname}`;
     if (route === 'GET /speakers_list') return sendJson(res, 200, speakers);
     if (route === 'GET /languages') return sendJson(res, 200, { languages: LANGUAGES });

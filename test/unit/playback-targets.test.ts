@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseOptions } from '../../src/config/load.js';
 import { TargetOptionsSchema } from '../../src/config/schema.js';
 import { splitPcm } from '../../src/playback/sinks/hermes.js';
 import { adHocSpec, resolveTargets, specFromOptions, targetProblems } from '../../src/playback/targets.js';
@@ -76,6 +77,21 @@ describe('target resolution', () => {
       "targets[3].url: topic 'sat/+/play' must not hold wildcards",
       "targets[4].entity_id: 'media_player.s' must look like assist_satellite.<name>",
     ]);
+  });
+
+  it('reports target problems when the options are loaded, beside the other option problems', () => {
+    const load = () =>
+      parseOptions({
+        default_engine: 'nope',
+        targets: [
+          { name: 'k', type: 'media_player' },
+          { name: 'h', type: 'hermes' },
+        ],
+      });
+    expect(load).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+    expect(load).toThrow(
+      /default_engine: 'nope' is not in engines\[\].*\n.*targets\[0\]\.entity_id: a media_player target needs entity_id.*\n.*targets\[1\]\.site_id: a hermes target needs site_id/,
+    );
   });
 
   it('splits PCM into WAV-sized parts of whole frames', () => {

@@ -72,14 +72,11 @@ describe('splitSentences', () => {
   });
 
   it('gives back every word of the shared corpus, in order', () => {
-    let lines: string[];
-    try {
-      lines = readFileSync(new URL('../../../shared/corpus/announcements.txt', import.meta.url), 'utf8')
-        .split('\n')
-        .filter((l) => l.trim() && !l.startsWith('#'));
-    } catch {
-      lines = ['The washing machine has finished.'];
-    }
+    // A copy of ../shared/corpus/announcements.txt kept in the repo, so the test reads it wherever it runs.
+    const lines = readFileSync(new URL('../fixtures/announcements.txt', import.meta.url), 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() && !l.startsWith('#'));
+    expect(lines.length).toBeGreaterThan(20);
     for (const line of lines) {
       const parts = splitSentences(line);
       expect(parts.join(' ').replace(/\s+/g, ' ')).toBe(line.trim().replace(/\s+/g, ' '));

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { CacheStore } from '../../cache/store.js';
-import type { SayService } from '../../tts/say-service.js';
+import type { SayService, SayStats } from '../../tts/say-service.js';
 
 /** Body of `GET /api/cache`. Sizes in bytes; `hit_ratio` is hits ÷ lookups since start (0 before any lookup). */
 export interface CacheFigures {
@@ -20,17 +20,21 @@ export interface CacheRouteOptions {
   sayService: SayService;
 }
 
+/** Share of cache lookups that hit, 0–1 rounded to 3 decimals (0 before any lookup); `hit_ratio` everywhere. */
+export function cacheHitRatio(stats: Pick<SayStats, 'cacheHits' | 'cacheMisses'>): number {
+  const lookups = stats.cacheHits + stats.cacheMisses;
+  return lookups ? Math.round((stats.cacheHits / lookups) * 1000) / 1000 : 0;
+}
+
 /** The cache figures now. */
 export function cacheFigures(opts: CacheRouteOptions): CacheFigures {
   const { entries, bytes } = opts.cache.stats();
-  const { cacheHits, cacheMisses } = opts.sayService.stats();
-  const lookups = cacheHits + cacheMisses;
   return {
     entries,
     bytes,
     max_entries: opts.maxEntries,
     max_bytes: opts.maxBytes,
-    hit_ratio: lookups ? Math.round((cacheHits / lookups) * 1000) / 1000 : 0,
+    hit_ratio: cacheHitRatio(opts.sayService.stats()),
   };
 }
 

@@ -158,14 +158,9 @@ async function refreshRecordings() {
 }
 
 async function loadEngines() {
-  const engines = await getJson('api/engines');
-  if (engines.ok && Array.isArray(engines.body.engines ?? engines.body)) {
-    renderEngines(engines.body.engines ?? engines.body);
-    return;
-  }
-  // GET /api/engines may be absent in older builds: the health body lists the engines too.
-  const health = await getJson('api/health');
-  if (health.ok) renderStatus(health.body);
+  // GET api/engines → {engines: [{name, type, healthy, active, queued, error?}]}.
+  const { ok, body } = await getJson('api/engines');
+  if (ok && Array.isArray(body.engines)) renderEngines(body.engines);
 }
 
 async function loadVoices() {

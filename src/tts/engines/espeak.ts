@@ -4,6 +4,7 @@ import type { Engine, EngineHealth, SynthesisRequest, Voice } from '../engine.js
 import { decodeWav } from './audio-source.js';
 import { runCliOnce, streamCli } from './cli-process.js';
 import { probeHealth, splitCommand, voiceNotFound } from './engine-errors.js';
+import { createVoiceCache, normalizeLanguage } from './voice-list.js';
 
 /**
  * espeak-ng, the embedded default engine. `espeak-ng --stdout` writes a WAV (22050 Hz, s16le, mono) whose
@@ -47,17 +48,12 @@ export function parseEspeakVoices(text: string): Voice[] {
   return voices;
 }
 
-/** Lower-cases a language tag and uses `-` as separator (`en_US` → `en-us`). */
-function normalizeTag(tag: string): string {
-  return tag.trim().toLowerCase().replaceAll('_', '-');
-}
-
 /**
  * Picks the espeak voice for a language tag: an exact identifier, else the first voice listing the tag
  * among its languages, else the tag's primary subtag (`de-AT` → `de`). Undefined when nothing fits.
  */
 export function voiceForLanguage(voices: Voice[], language: string): string | undefined {
-  const tag = normalizeTag(language);
+  const tag = normalizeLanguage(language);
   const exact = voices.find((v) => v.name === tag) ?? voices.find((v) => v.languages.includes(tag));
   if (exact) return exact.name;
   const primary = tag.split('-')[0] ?? tag;
@@ -70,7 +66,7 @@ export function voiceForLanguage(voices: Voice[], language: string): string | un
  */
 export function resolveEspeakVoice(voices: Voice[], requested: string): string | undefined {
   const [base = '', variant] = requested.trim().split('+', 2);
-  const wanted = normalizeTag(base);
+  const wanted = normalizeLanguage(base);
   const byName =
     voices.find((v) => v.name === wanted) ??
     voices.find((v) => v.description?.toLowerCase() === base.toLowerCase().replaceAll('_', ' '));
@@ -90,16 +86,11 @@ export function createEspeakEngine(opts: EspeakEngineOptions): Engine {
   const name = opts.name;
   const argv0 = splitCommand(opts.command ?? 'espeak-ng');
   const log = opts.log.child({ engine: name });
-  let voiceList: Promise<Voice[]> | undefined;
-
-  const voices = (signal?: AbortSignal): Promise<Voice[]> => {
-    voiceList ??= runCliOnce(name, [...argv0, '--voices'], { signal }).then(parseEspeakVoices);
-    // A failed listing is not cached, so the next call tries again.
-    voiceList.catch(() => {
-      voiceList = undefined;
-    });
-    return voiceList;
-  };
+  // A failed listing is not cached, so the next call tries again.
+  const cache = createVoiceCache((signal) =>
+    runCliOnce(name, [...argv0, '--voices'], { signal }).then(parseEspeakVoices),
+  );
+  const voices = (signal?: AbortSignal): Promise<Voice[]> => cache.get(signal);
 
   const pickVoice = async (request: SynthesisRequest, signal: AbortSignal): Promise<string> => {
     const list = await voices(signal);

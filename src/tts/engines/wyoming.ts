@@ -7,6 +7,7 @@ import { AppError, isAppError } from '../../shared/errors.js';
 import type { Log } from '../../shared/log.js';
 import { describeTts, synthesizeTts, type WyomingVoiceChoice } from '../../wyoming/tts.js';
 import type { Engine, EngineHealth, SynthesisRequest, Voice } from '../engine.js';
+import { errorMessage } from './engine-errors.js';
 
 /** How to build a Wyoming engine. Durations in ms. */
 export interface WyomingEngineOptions {
@@ -36,7 +37,7 @@ export interface WyomingEngineOptions {
  * AppErrors keep their code (ENGINE_UNAVAILABLE, ENGINE_FAILED); anything else → ENGINE_FAILED. When `signal`
  * is aborted its reason is returned unchanged, as the Engine contract asks.
  */
-export function toEngineError(err: unknown, engine: string, signal?: AbortSignal): unknown {
+function toEngineError(err: unknown, engine: string, signal?: AbortSignal): unknown {
   if (signal?.aborted) return signal.reason;
   if (isAppError(err, 'WYOMING_PROTOCOL')) {
     return new AppError('ENGINE_BAD_RESPONSE', `engine '${engine}': ${err.message}`, {
@@ -45,8 +46,7 @@ export function toEngineError(err: unknown, engine: string, signal?: AbortSignal
     });
   }
   if (isAppError(err)) return err;
-  const message = err instanceof Error ? err.message : String(err);
-  return new AppError('ENGINE_FAILED', `engine '${engine}' failed: ${message}`, { cause: err });
+  return new AppError('ENGINE_FAILED', `engine '${engine}' failed: ${errorMessage(err)}`, { cause: err });
 }
 
 /**
@@ -122,7 +122,7 @@ export function createWyomingEngine(opts: WyomingEngineOptions): Engine {
         await describeVoices(signal, probeTimeoutMs);
         return { healthy: true, checkedAt: Date.now() };
       } catch (err) {
-        const message = err instanceof Error ? err.message : String(err);
+        const message = errorMessage(err);
         log.debug({ err: message }, 'probe failed');
         return { healthy: false, checkedAt: Date.now(), error: message };
       }

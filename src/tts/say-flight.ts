@@ -1,0 +1,169 @@
+/**
+ * The single-flight of live syntheses: one live job per `<key>.<format>`, shared by every identical request
+ * while it runs, and aborted only when every request waiting on it has given up. A job dispatches with
+ * fallback; each attempt restarts the live job (listeners that got bytes of a failed engine see their stream
+ * break), then replays the fallback voice's cached entry or speaks the text (say-job). After the end an alias
+ * maps the first key to the fallback's entry; a final failure fails the live job and commits nothing.
+ */
+import type { OutputFormat } from '../audio/format.js';
+import { AppError, toAppError } from '../shared/errors.js';
+import type { Dispatcher, EngineEntry } from './dispatcher.js';
+import type { LiveJob, LiveRegistry } from './live-audio.js';
+import {
+  finalAudio,
+  findCached,
+  liveAudio,
+  type SayAudio,
+  type SayAudioDeps,
+  untilAborted,
+} from './say-audio.js';
+import { type AttemptDeps, attemptVoice, type Produced, replayEntry, runAttempt } from './say-job.js';
+import type { SayRequest } from './say-request.js';
+
+/** What a finished synthesis gives every request that shared it. */
+export interface JobOutcome {
+  produced: Produced;
+  /** The engine that spoke. */
+  engine: string;
+  /** Engines that failed before it, in order. */
+  fallbackFrom: string[];
+}
+
+/** A live synthesis and the requests waiting on it. */
+export interface Flight {
+  job: LiveJob;
+  /** Settles after the job has ended (entry committed) or failed; rejects with the dispatch error. */
+  outcome: Promise<JobOutcome>;
+  /** The audio as targets see it: live at once, final when the entry is committed. */
+  audio: SayAudio;
+  controller: AbortController;
+  /** Requests waiting on it that have not aborted; the flight is aborted when this drops to 0. */
+  waiting: number;
+}
+
+/** The flights running now (see the module comment). */
+export interface Flights {
+  /** The flight registered under exactly `key` and `format`, if one runs. */
+  find(key: string, format: OutputFormat): Flight | undefined;
+  /** Starts a live job for `key` and registers it as the flight identical requests join. */
+  launch(request: SayRequest, key: string, lookups: boolean): Flight;
+  /**
+   * Waits for `flight` on behalf of one request. The flight is aborted only when every request waiting on it
+   * has aborted (a request without a signal never gives up).
+   * @throws the dispatch error; the abort reason when `signal` aborts first.
+   */
+  wait(flight: Flight, signal: AbortSignal | undefined): Promise<JobOutcome>;
+  /** Flights running now. */
+  readonly size: number;
+  /** Aborts every running flight with `reason`. */
+  abortAll(reason: Error): void;
+}
+
+/** Collaborators of the flights. */
+export interface FlightDeps {
+  dispatcher: Dispatcher;
+  registry: LiveRegistry;
+  attemptDeps: AttemptDeps;
+  audioDeps: SayAudioDeps;
+  /** True when `entry`'s sentences are loudness-normalized. */
+  loudnorm(entry: EngineEntry): boolean;
+  /** True once the service stops: a flight aborted then fails with SHUTTING_DOWN. */
+  closing(): boolean;
+}
+
+/** Creates an empty set of flights. */
+export function createFlights(deps: FlightDeps): Flights {
+  const { dispatcher, registry, attemptDeps, audioDeps } = deps;
+  const flights = new Map<LiveJob, Flight>();
+
+  /** Runs the dispatch of a new live job; the job ends (entry committed) or fails before this settles. */
+  async function fly(
+    request: SayRequest,
+    job: LiveJob,
+    controller: AbortController,
+    lookups: boolean,
+  ): Promise<JobOutcome> {
+    const signal = controller.signal;
+    try {
+      const outcome = await dispatcher.run(
+        request.engine,
+        signal,
+        async (entry, sig, isFallback): Promise<Produced> => {
+          const voice = attemptVoice(request, entry, isFallback, deps.loudnorm(entry));
+          job.restart(
+            new AppError('ENGINE_FAILED', 'the engine failed mid-stream; a fallback engine starts over'),
+          );
+          const key = voice.keyFor(request.format);
+          const hit =
+            key !== job.key && lookups
+              ? await findCached(audioDeps, voice.keyFor, request.format, sig)
+              : undefined;
+          if (hit) return { entry: hit, voice, cached: true, firstAudioAt: await replayEntry(hit, job, sig) };
+          return runAttempt(
+            attemptDeps,
+            { request, entry, voice, job, lookups, loudnorm: deps.loudnorm(entry) },
+            sig,
+          );
+        },
+        request.priority,
+      );
+      const produced = outcome.value;
+      registry.alias(job.key, produced.entry.key, request.format);
+      job.end();
+      return { produced, engine: outcome.engine.engine.name, fallbackFrom: outcome.fallbackFrom };
+    } catch (err) {
+      const e =
+        deps.closing() && signal.aborted
+          ? new AppError('SHUTTING_DOWN', 'the hub shut down', { cause: err })
+          : err;
+      job.fail(toAppError(e));
+      throw e;
+    } finally {
+      registry.remove(job);
+      flights.delete(job);
+    }
+  }
+
+  return {
+    find(key, format) {
+      const live = registry.find(key, format);
+      return live ? flights.get(live) : undefined;
+    },
+    launch(request, key, lookups) {
+      const job = registry.create(key, request.format);
+      const controller = new AbortController();
+      const outcome = fly(request, job, controller, lookups);
+      const final = outcome.then((o) => finalAudio(audioDeps, o.produced.entry, o.produced.voice.keyFor));
+      outcome.catch(() => {});
+      final.catch(() => {});
+      const flight: Flight = {
+        job,
+        outcome,
+        audio: liveAudio(audioDeps, key, request.format, final),
+        controller,
+        waiting: 0,
+      };
+      flights.set(job, flight);
+      return flight;
+    },
+    async wait(flight, signal) {
+      flight.waiting++;
+      if (!signal) return flight.outcome;
+      const onAbort = (): void => {
+        if (--flight.waiting === 0) flight.controller.abort(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        return await untilAborted(flight.outcome, signal);
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+      }
+    },
+    get size() {
+      return flights.size;
+    },
+    abortAll(reason) {
+      for (const f of flights.values()) f.controller.abort(reason);
+    },
+  };
+}
