@@ -15,6 +15,33 @@ function firstIpv4(iface: SupervisorInterface): string | undefined {
 }
 
 /**
+ * `GET <supervisorUrl><path>` with the add-on's bearer token (5 s limit); resolves the JSON body's `data`, or
+ * undefined (logged at warn) when the Supervisor does not answer or answers an error. Never throws.
+ * Source: the Supervisor API answers `{result: "ok", data: {...}}` (home-assistant/supervisor `supervisor/api/utils.py`).
+ */
+export async function supervisorGet<T>(
+  supervisorUrl: string,
+  token: string,
+  path: string,
+  log: Log,
+): Promise<T | undefined> {
+  try {
+    const res = await fetch(`${supervisorUrl}${path}`, {
+      headers: { Authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(5000),
+    });
+    if (!res.ok) {
+      log.warn({ path, status: res.status }, 'supervisor request refused');
+      return undefined;
+    }
+    return ((await res.json()) as { data?: T }).data;
+  } catch (err) {
+    log.warn({ path, err: (err as Error).message }, 'supervisor request failed');
+    return undefined;
+  }
+}
+
+/**
  * The host's LAN address as the Supervisor reports it (`GET <supervisorUrl>/network/info`, bearer token), for
  * URLs that speakers on the LAN must reach: inside the add-on container, the container's own address is on the
  * Supervisor's internal network and unreachable from players. Prefers the primary interface.
@@ -27,25 +54,15 @@ export async function supervisorHostAddress(
   token: string,
   log: Log,
 ): Promise<string | undefined> {
-  try {
-    const res = await fetch(`${supervisorUrl}/network/info`, {
-      headers: { Authorization: `Bearer ${token}` },
-      signal: AbortSignal.timeout(5000),
-    });
-    if (!res.ok) return undefined;
-    const body = (await res.json()) as {
-      data?: { interfaces?: SupervisorInterface[] | Record<string, SupervisorInterface> };
-    };
-    const raw = body.data?.interfaces ?? [];
-    const interfaces = Array.isArray(raw) ? raw : Object.values(raw);
-    const ordered = [...interfaces.filter((i) => i.primary), ...interfaces.filter((i) => !i.primary)];
-    for (const iface of ordered) {
-      const address = firstIpv4(iface);
-      if (address) return address;
-    }
-    return undefined;
-  } catch (err) {
-    log.warn({ err: (err as Error).message }, 'supervisor network lookup failed');
-    return undefined;
+  const data = await supervisorGet<{
+    interfaces?: SupervisorInterface[] | Record<string, SupervisorInterface>;
+  }>(supervisorUrl, token, '/network/info', log);
+  const raw = data?.interfaces ?? [];
+  const interfaces = Array.isArray(raw) ? raw : Object.values(raw);
+  const ordered = [...interfaces.filter((i) => i.primary), ...interfaces.filter((i) => !i.primary)];
+  for (const iface of ordered) {
+    const address = firstIpv4(iface);
+    if (address) return address;
   }
+  return undefined;
 }

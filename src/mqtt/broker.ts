@@ -1,5 +1,6 @@
 import { createConnection, createServer, type Server } from 'node:net';
 import { Aedes } from 'aedes';
+import { supervisorGet } from '../config/supervisor.js';
 import type { Log } from '../shared/log.js';
 
 /** How the hub reaches its MQTT broker, and where that came from. */
@@ -41,31 +42,21 @@ export async function supervisorMqtt(
   token: string,
   log: Log,
 ): Promise<BrokerChoice | undefined> {
-  try {
-    const res = await fetch(`${supervisorUrl}/services/mqtt`, {
-      headers: { Authorization: `Bearer ${token}` },
-      signal: AbortSignal.timeout(5000),
-    });
-    if (!res.ok) {
-      log.warn({ status: res.status }, 'supervisor has no mqtt service');
-      return undefined;
-    }
-    const body = (await res.json()) as {
-      data?: { host?: string; port?: number; ssl?: boolean; username?: string; password?: string };
-    };
-    const data = body.data;
-    if (!data?.host) return undefined;
-    const scheme = data.ssl ? 'mqtts' : 'mqtt';
-    return {
-      url: `${scheme}://${data.host}:${data.port ?? 1883}`,
-      username: data.username || undefined,
-      password: data.password || undefined,
-      source: 'supervisor',
-    };
-  } catch (err) {
-    log.warn({ err: (err as Error).message }, 'supervisor mqtt lookup failed');
-    return undefined;
-  }
+  const data = await supervisorGet<{
+    host?: string;
+    port?: number;
+    ssl?: boolean;
+    username?: string;
+    password?: string;
+  }>(supervisorUrl, token, '/services/mqtt', log);
+  if (!data?.host) return undefined;
+  const scheme = data.ssl ? 'mqtts' : 'mqtt';
+  return {
+    url: `${scheme}://${data.host}:${data.port ?? 1883}`,
+    username: data.username || undefined,
+    password: data.password || undefined,
+    source: 'supervisor',
+  };
 }
 
 /** Starts an aedes broker on host:port. @throws the listen error (EADDRINUSE...). */
