@@ -25,7 +25,7 @@ export function ratio(value: number, target?: number, lowerIsBetter = true): str
       ? ''
       : (lowerIsBetter ? value <= target : value >= target)
         ? '  ✓'
-        : '  ✗ (target ' + (lowerIsBetter ? '≤ ' : '≥ ') + target + ')';
+        : `  ✗ (target ${lowerIsBetter ? '≤ ' : '≥ '}${target})`;
   return `${value.toFixed(2)}×${mark}`;
 }
 
