@@ -1,6 +1,6 @@
 /** Starts a real mosquitto (Debian package) on a free port for a test, with its own config and data dir. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tcpAnswers } from '../../src/mqtt/broker.js';
@@ -26,6 +26,9 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: s
 export async function startMosquitto(): Promise<RunningMosquitto> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'tts-hub-mosquitto-'));
+  // Started as root, mosquitto drops to its own user: it must be able to write its persistence file here,
+  // or sessions and queued QoS 1 messages silently do not survive a restart.
+  chmodSync(dir, 0o777);
   const conf = join(dir, 'mosquitto.conf');
   writeFileSync(
     conf,

@@ -115,6 +115,30 @@ describe('hub lifecycle', () => {
     second.cleanup();
   });
 
+  it('answers a say accepted by the broker right after a broker restart, before the hub is back', async () => {
+    const hub = await startHub({ mqtt: { url: broker.url, client_id: 'life-5' } });
+    try {
+      await broker.restart();
+      // The test client reconnects on its own; the hub may still be waiting to reconnect (2 s period).
+      while (!client.client.connected) await new Promise((r) => setTimeout(r, 20));
+      const answer = client.next(
+        'tts/result',
+        (p) => (JSON.parse(p.toString()) as { id: string }).id === 'after-restart',
+      );
+      await client.client.publishAsync(
+        'tts/say',
+        JSON.stringify({ text: 'The garage door is still open.', id: 'after-restart' }),
+        {
+          qos: 1,
+        },
+      );
+      expect(JSON.parse((await answer).toString())).toMatchObject({ id: 'after-restart', ok: true });
+    } finally {
+      expect(await hub.stop()).toBe(0);
+      hub.cleanup();
+    }
+  });
+
   it('lists every configuration problem and exits 1', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tts-hub-bad-config-'));
     const path = join(dir, 'bad.yaml');

@@ -1,0 +1,83 @@
+/**
+ * A full disk under the cache (a real 96 KiB tmpfs as the share dir) answers the say with DISK_FULL on the result
+ * topic, leaves no partial cache file behind, and the hub keeps serving. Needs permission to mount tmpfs (root,
+ * as in CI); reported as skipped elsewhere.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseOptions } from '../../src/config/load.js';
+import { createHub, type Hub } from '../../src/hub.js';
+import { silentLog } from '../../src/shared/log.js';
+import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
+import { connectSayClient, type SayClient } from '../helpers/mqtt.js';
+import { freePort } from '../helpers/ports.js';
+
+const mountPoint = mkdtempSync(join(tmpdir(), 'cache-full-'));
+let mounted = false;
+try {
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=96k', 'tmpfs', mountPoint], { stdio: 'ignore' });
+  mounted = true;
+} catch {
+  mounted = false;
+}
+
+/** Every file under `dir`, relative paths. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((d) => d.isFile())
+    .map((d) => join(d.parentPath, d.name));
+}
+
+describe.skipIf(!mounted)('cache on a full disk', () => {
+  let broker: RunningMosquitto;
+  let hub: Hub;
+  let client: SayClient;
+
+  beforeAll(async () => {
+    broker = await startMosquitto();
+    const port = await freePort();
+    const options = parseOptions({
+      share_dir: mountPoint,
+      recorder: { enabled: false },
+      mqtt: { url: broker.url, client_id: `full-${port}` },
+      http: { port, external_url: `http://127.0.0.1:${port}` },
+    });
+    hub = await createHub(
+      {
+        options,
+        source: undefined,
+        inAddon: false,
+        supervisorUrl: 'http://127.0.0.1:1',
+        supervisorToken: undefined,
+      },
+      silentLog(),
+    );
+    await hub.start();
+    client = await connectSayClient(broker.url);
+  });
+  afterAll(async () => {
+    await client?.close();
+    await hub?.stop(1000);
+    await broker?.stop();
+    if (mounted) execFileSync('umount', [mountPoint]);
+    rmSync(mountPoint, { recursive: true, force: true });
+  });
+
+  it('answers DISK_FULL on the result topic, keeps no partial file, and still speaks short texts', async () => {
+    // About 40 s of speech: ~160 KB of Opus at 32 kbit/s, more than the 96 KiB disk holds.
+    const long = Array.from(
+      { length: 12 },
+      (_, i) => `This is sentence number ${i + 1} of a long announcement.`,
+    ).join(' ');
+    const failed = await client.say(JSON.stringify({ text: long, id: 'too-big' }), 'too-big', 60_000);
+    expect(failed).toMatchObject({ id: 'too-big', ok: false, error: { code: 'DISK_FULL' } });
+    expect(filesUnder(mountPoint).filter((f) => !f.endsWith('.json'))).toEqual([]);
+
+    const ok = await client.say(JSON.stringify({ text: 'Dinner is ready!', id: 'small' }), 'small');
+    expect(ok).toMatchObject({ id: 'small', ok: true, cached: false });
+    expect((await fetch(ok.url as string)).status).toBe(200);
+  });
+});
