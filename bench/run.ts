@@ -4,6 +4,7 @@
  */
 import { benchDispatch } from './dispatch.js';
 import { benchMainPath } from './main-path.js';
+import { benchMemory } from './memory.js';
 import { benchRecorder } from './recorder.js';
 import { line, ratio } from './stats.js';
 import { benchTtfa } from './ttfa.js';
@@ -31,6 +32,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   dispatch: benchDispatch,
   recorder: printRecorder,
   ttfa: benchTtfa,
+  memory: benchMemory,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -1,5 +1,4 @@
 import { createConnection, createServer, type Server } from 'node:net';
-import { Aedes } from 'aedes';
 import { supervisorGet } from '../config/supervisor.js';
 import type { Log } from '../shared/log.js';
 
@@ -61,6 +60,8 @@ export async function supervisorMqtt(
 
 /** Starts an aedes broker on host:port. @throws the listen error (EADDRINUSE...). */
 export async function startEmbeddedBroker(host: string, port: number, log: Log): Promise<EmbeddedBroker> {
+  // Loaded only when needed: most installs use the Supervisor's or a local broker, and aedes costs memory.
+  const { Aedes } = await import('aedes');
   const broker = await Aedes.createBroker();
   const server: Server = createServer(broker.handle);
   await new Promise<void>((resolve, reject) => {

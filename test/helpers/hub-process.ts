@@ -31,7 +31,13 @@ export interface HubProcess {
  */
 export async function startHub(
   options: Record<string, unknown>,
-  opts: { env?: NodeJS.ProcessEnv; shareDir?: string; readyTimeoutMs?: number } = {},
+  opts: {
+    env?: NodeJS.ProcessEnv;
+    shareDir?: string;
+    readyTimeoutMs?: number;
+    /** Node arguments before `--config` (default `--import tsx src/main.ts`; `['dist/main.js']` runs the build). */
+    entry?: string[];
+  } = {},
 ): Promise<HubProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'tts-hub-test-'));
   const shareDir = opts.shareDir ?? join(dir, 'share');
@@ -45,7 +51,7 @@ export async function startHub(
   writeFileSync(configPath, JSON.stringify(config));
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(REPO_DIR, 'src/main.ts'), '--config', configPath],
+    [...(opts.entry ?? ['--import', 'tsx', join(REPO_DIR, 'src/main.ts')]), '--config', configPath],
     {
       cwd: REPO_DIR,
       env: { ...process.env, SUPERVISOR_TOKEN: '', ...opts.env },
