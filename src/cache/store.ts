@@ -7,6 +7,7 @@
 import { mkdir, readdir, readFile, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
+import pLimit from 'p-limit';
 import type { OutputFormat } from '../audio/format.js';
 import { OUTPUT_FORMATS } from '../audio/format.js';
 import type { Log } from '../shared/log.js';
@@ -166,6 +167,9 @@ interface Found {
   usedMs: number;
 }
 
+/** Sidecar reads in flight at once while the index is rebuilt at start. */
+const REBUILD_PARALLEL_READS = 8;
+
 /** Scans the shard folders, cleans leftovers and orphans, and fills `index` oldest-used first. */
 async function rebuild(dir: string, index: LRUCache<string, CacheEntry>, log: Log): Promise<void> {
   const found: Found[] = [];
@@ -185,6 +189,10 @@ async function rebuild(dir: string, index: LRUCache<string, CacheEntry>, log: Lo
 async function scanShard(shardPath: string, shard: string, log: Log): Promise<Found[]> {
   const names = new Set(await readdir(shardPath));
   const found: Found[] = [];
+  // Sidecars are read a few at a time: a start with thousands of entries on a slow card stays short without
+  // flooding the disk queue.
+  const limit = pLimit(REBUILD_PARALLEL_READS);
+  const loads: Array<Promise<Found | undefined>> = [];
   for (const name of names) {
     const path = join(shardPath, name);
     if (name.endsWith(TEMP_SUFFIX)) {
@@ -204,11 +212,9 @@ async function scanShard(shardPath: string, shard: string, log: Log): Promise<Fo
       await unlinkIfPresent(path);
       continue;
     }
-    if (media) {
-      const entry = await loadEntry(path, media[1]!, media[2] as OutputFormat, log);
-      if (entry) found.push(entry);
-    }
+    if (media) loads.push(limit(() => loadEntry(path, media[1]!, media[2] as OutputFormat, log)));
   }
+  for (const entry of await Promise.all(loads)) if (entry) found.push(entry);
   return found;
 }
 
