@@ -24,7 +24,7 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /src/dist ./dist
 
 LABEL io.hass.type="addon" io.hass.arch="aarch64|amd64"
-# The hub reads /data/options.json and SUPERVISOR_TOKEN itself and creates /share/tts_hub. The Supervisor's
-# init (config.yaml `init: true`) forwards SIGTERM to node, which finishes in-flight work and exits 0.
-# A 4 MB young generation (V8 default 16 MB) keeps idle RSS under 100 MB (`npm run bench -- memory`).
-CMD ["node", "--max-semi-space-size=4", "dist/main.js"]
+COPY addon/run.sh ./addon/run.sh
+# addon/run.sh execs node on dist/main.js (see its comments); the Supervisor's init (config.yaml `init: true`)
+# forwards SIGTERM to it.
+CMD ["/app/addon/run.sh"]

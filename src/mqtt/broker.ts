@@ -84,6 +84,7 @@ export async function startEmbeddedBroker(host: string, port: number, log: Log):
 /**
  * Chooses the broker in DESIGN order: the options' url; else the Supervisor's mqtt service (when a token is
  * set); else 127.0.0.1:1883 if a broker answers; else an embedded aedes broker there.
+ * @param localPort the local port probed and listened on, default 1883 (tests pass a free one).
  */
 export async function chooseBroker(opts: {
   url: string;
@@ -92,7 +93,9 @@ export async function chooseBroker(opts: {
   supervisorUrl: string;
   supervisorToken: string | undefined;
   log: Log;
+  localPort?: number;
 }): Promise<{ choice: BrokerChoice; embedded?: EmbeddedBroker }> {
+  const localPort = opts.localPort ?? 1883;
   if (opts.url) {
     return {
       choice: {
@@ -107,9 +110,9 @@ export async function chooseBroker(opts: {
     const fromSupervisor = await supervisorMqtt(opts.supervisorUrl, opts.supervisorToken, opts.log);
     if (fromSupervisor) return { choice: fromSupervisor };
   }
-  if (await tcpAnswers('127.0.0.1', 1883)) {
-    return { choice: { url: 'mqtt://127.0.0.1:1883', source: 'local' } };
+  if (await tcpAnswers('127.0.0.1', localPort)) {
+    return { choice: { url: `mqtt://127.0.0.1:${localPort}`, source: 'local' } };
   }
-  const embedded = await startEmbeddedBroker('127.0.0.1', 1883, opts.log);
+  const embedded = await startEmbeddedBroker('127.0.0.1', localPort, opts.log);
   return { choice: { url: embedded.url, source: 'embedded' }, embedded };
 }

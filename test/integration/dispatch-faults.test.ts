@@ -334,6 +334,17 @@ describe('per-request engine, voice, speaker and language', () => {
     });
   });
 
+  it('refuses a voice its engine does not list with VOICE_NOT_FOUND naming known ones, before any synthesis', async () => {
+    await withHub(engines(), async (hub) => {
+      const syntheses = () => gates.openai.requests.filter((r) => r.url === '/v1/audio/speech').length;
+      const before = syntheses();
+      const r = await say(hub, { text: 'Nobody speaks.', voice: 'xx_nobody' });
+      expect(r).toMatchObject({ ok: false, error: { code: 'VOICE_NOT_FOUND' } });
+      expect((r.error as Json).message).toMatch(/'xx_nobody'.*'kokoro'.*known voices:.*af_heart/);
+      expect(syntheses()).toBe(before);
+    });
+  });
+
   it('uses the default engine with its configured voice, model and speed', async () => {
     await withHub(engines(), async (hub) => {
       expect(await say(hub, { text: 'Defaults first.' })).toMatchObject({

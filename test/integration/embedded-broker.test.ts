@@ -5,8 +5,9 @@
  */
 import mqtt from 'mqtt';
 import { expect, it } from 'vitest';
-import { startEmbeddedBroker, tcpAnswers } from '../../src/mqtt/broker.js';
+import { chooseBroker, startEmbeddedBroker, tcpAnswers } from '../../src/mqtt/broker.js';
 import { silentLog } from '../../src/shared/log.js';
+import { startMosquitto } from '../helpers/mosquitto.js';
 import { freePort } from '../helpers/ports.js';
 
 it('routes a QoS 1 message between two clients and frees its port on stop', async () => {
@@ -22,4 +23,26 @@ it('routes a QoS 1 message between two clients and frees its port on stop', asyn
   await Promise.all([sub.endAsync(), pub.endAsync()]);
   await broker.stop();
   expect(await tcpAnswers('127.0.0.1', port)).toBe(false);
+});
+
+const noBroker = {
+  url: '',
+  username: '',
+  password: '',
+  supervisorUrl: 'http://127.0.0.1:1',
+  supervisorToken: undefined,
+};
+
+it('chooses a local broker that answers, else starts the embedded one on that port', async () => {
+  const log = silentLog();
+  const mosquitto = await startMosquitto();
+  const local = await chooseBroker({ ...noBroker, log, localPort: mosquitto.port });
+  expect(local).toEqual({ choice: { url: `mqtt://127.0.0.1:${mosquitto.port}`, source: 'local' } });
+  await mosquitto.stop();
+
+  const port = await freePort();
+  const chosen = await chooseBroker({ ...noBroker, log, localPort: port });
+  expect(chosen.choice).toEqual({ url: `mqtt://127.0.0.1:${port}`, source: 'embedded' });
+  expect(await tcpAnswers('127.0.0.1', port)).toBe(true);
+  await chosen.embedded?.stop();
 });

@@ -106,6 +106,28 @@ describe('HTTP: API token, OpenAI speech endpoint, metrics', () => {
     expect(spoofed.statusCode).toBe(401);
   });
 
+  it('builds no file path from a request: traversal in audio names and recording ids finds nothing', async () => {
+    const hex = 'a'.repeat(64);
+    for (const url of [
+      '/api/audio/..%2f..%2fpackage.json',
+      '/api/audio/%2e%2e%2f%2e%2e%2fetc%2fpasswd',
+      `/api/audio/..%2f${hex}.opus`,
+      `/api/audio/${hex}.json`,
+      '/api/recordings/..%2f..%2fpackage.json/audio',
+      '/api/recordings/%2e%2e/audio',
+      '/ui/..%2f..%2f..%2fpackage.json',
+    ]) {
+      const res = await hub.hub.http.inject({ method: 'GET', url });
+      expect([400, 404], url).toContain(res.statusCode);
+      expect(res.body, url).not.toMatch(/tts-hub|root:/);
+    }
+    const del = await hub.hub.http.inject({
+      method: 'DELETE',
+      url: '/api/recordings/..%2f..%2fpackage.json',
+    });
+    expect([400, 404]).toContain(del.statusCode);
+  });
+
   it('refuses bodies over the size limit', async () => {
     const res = await hub.hub.http.inject({
       method: 'POST',

@@ -137,4 +137,57 @@ describe('a synthesis that fails halfway', () => {
       await cutting.stop();
     }
   });
+
+  it('hands a target the URL while the engine still speaks, and answers one result', async () => {
+    const holder = await startCutProxy(piper.url, 1);
+    const early = await startInProcessHub(
+      {
+        engines: [{ name: 'piper', type: 'piper', url: holder.url, voice: PIPER_VOICE }],
+        targets: [{ name: 'den', type: 'mqtt', url: 'early/den' }],
+        topics: { say: 'early/say', result: 'early/result' },
+      },
+      broker.url,
+    );
+    const own = await connectSayClient(broker.url, {
+      sayTopic: 'early/say',
+      resultTopic: 'early/result',
+      extraTopics: ['early/den'],
+    });
+    try {
+      const told = own.next('early/den');
+      const result = own.say(
+        JSON.stringify({ text: TEN_SENTENCES, id: 'early-1', target: 'den' }),
+        'early-1',
+      );
+      const payload = JSON.parse((await told).toString()) as { url: string };
+      // The engine is held on its second sentence: synthesis cannot have ended, yet the target has its URL.
+      await holder.holding;
+      const live = await fetch(payload.url);
+      expect(live.headers.get('cache-control')).toBe('no-store');
+      const reader = (live.body as ReadableStream<Uint8Array>).getReader();
+      const first = await reader.read();
+      expect(
+        Buffer.from(first.value as Uint8Array)
+          .subarray(0, 4)
+          .toString('latin1'),
+      ).toBe('OggS');
+      holder.cut();
+      await expect(
+        (async () => {
+          for (let next = await reader.read(); !next.done; next = await reader.read()) {
+            // keep reading
+          }
+        })(),
+      ).rejects.toThrow();
+      expect(await result).toMatchObject({ id: 'early-1', ok: false });
+      const results = own.received.filter(
+        (m) => m.topic === 'early/result' && JSON.parse(m.payload.toString()).id === 'early-1',
+      );
+      expect(results).toHaveLength(1);
+    } finally {
+      await own.close();
+      await early.close();
+      await holder.stop();
+    }
+  });
 });

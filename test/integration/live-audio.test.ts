@@ -121,6 +121,10 @@ describe('live audio, single-flight, formats, loudness and phrase reuse', () => 
       client.say(JSON.stringify({ text, id: 'sf-2' }), 'sf-2'),
     ]);
     expect(a).toMatchObject({ ok: true, engine: 'piper' });
+    // The result reports when the first encoded audio existed, before the whole synthesis ended.
+    const latency = a.latency_ms as { total: number; first_audio: number };
+    expect(latency.first_audio).toBeGreaterThan(0);
+    expect(latency.first_audio).toBeLessThan(latency.total);
     expect(b).toMatchObject({ ok: true, engine: 'piper', url: a.url, bytes: a.bytes });
     const after = hub.hub.sayService.stats();
     expect(after.engineRuns.piper).toBe((before.engineRuns.piper ?? 0) + 1);

@@ -218,6 +218,28 @@ describe('web panel in chromium', () => {
     }
   });
 
+  it('sends the engine, voice and target chosen in the say form', async () => {
+    await page.goto(`${hub.baseUrl}/`);
+    await page.locator('#say-engine option[value="espeak"]').waitFor({ state: 'attached' });
+    await page.locator('#voices option[value="en-us"]').waitFor({ state: 'attached' });
+    await page.selectOption('#say-engine', 'espeak');
+    await page.fill('#say-text', 'Form fields reach the hub.');
+    // An unknown target and an unknown voice are refused by name: the form sent them.
+    await page.fill('#say-target', 'no_such_speaker');
+    await page.click('#say-submit');
+    await page.locator('#say-result.failed').waitFor();
+    expect(await page.textContent('#say-result')).toMatch(/^TARGET_NOT_FOUND: .*no_such_speaker/);
+    await page.fill('#say-target', '');
+    await page.fill('#say-voice', 'xx-no-such-voice');
+    await page.click('#say-submit');
+    await page.locator('#say-result.failed', { hasText: 'VOICE_NOT_FOUND' }).waitFor();
+    expect(await page.textContent('#say-result')).toContain('xx-no-such-voice');
+    await page.fill('#say-voice', 'en-us');
+    await page.click('#say-submit');
+    await page.locator('#say-result.ok').waitFor();
+    expect(await page.textContent('#say-result')).toMatch(/^Said by espeak in \d/);
+  });
+
   it('clears the cache from its button', async () => {
     await page.goto(`${hub.baseUrl}/`);
     await expect.poll(() => page.textContent('#cache-entries')).toMatch(/^[1-9]\d* \/ 2000$/);

@@ -243,6 +243,24 @@ describe('recorder in the running hub', () => {
     expect(refusals[0]).toMatchObject({ code: 'INVALID_DEVICE' });
   }, 30_000);
 
+  it('records audio sent without a start as 16 kHz 16-bit mono, ended by the idle timeout', async () => {
+    const pcm = await speech(2);
+    const ended = client.next('recorder/nostart/status', isLast(undefined));
+    for (let at = 0; at < pcm.length; at += CHUNK_BYTES) {
+      await client.client.publishAsync('recorder/nostart/audio', pcm.subarray(at, at + CHUNK_BYTES), {
+        qos: 1,
+      });
+    }
+    // No stop is sent: only the idle timeout (1 s here) can end it.
+    const final = JSON.parse((await ended).toString()) as DeviceStatus;
+    expect(final).toMatchObject({ state: 'idle', in_progress: false });
+    const probe = await ffprobe(join(hub.shareDir, final.last?.file ?? 'missing'));
+    expect(probe.codec).toBe('opus');
+    // 64 000 bytes last 2 s only when read as 16 kHz, 2 bytes, 1 channel.
+    expect(Math.abs(probe.durationMs - 2000)).toBeLessThanOrEqual(300);
+    expect(statusesOf(client, 'nostart').some((s) => s.in_progress && s.source === 'mqtt')).toBe(true);
+  }, 30_000);
+
   it('records Hermes audioFrame WAV frames per site, ended by the idle timeout', async () => {
     const pcm = await speech(2);
     const frameBytes = 1024 * 2;

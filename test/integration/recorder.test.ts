@@ -316,4 +316,20 @@ describe('recorder with real ffmpeg', () => {
     expect(result.deleted).toEqual(ids.slice(0, 2));
     expect((await rec.list()).map((r) => r.id)).toEqual([ids[2]]);
   });
+
+  it('runs retention from its node-cron schedule, without being called', async () => {
+    shareDir = await mkdtemp(join(tmpdir(), 'rec-'));
+    // Every second instead of hourly; nothing below calls prune() itself.
+    const rec = await startRecorder({ maxTotalMb: 0.01, pruneCron: '* * * * * *' });
+    const ids: string[] = [];
+    for (const device of ['a', 'b', 'c']) {
+      const s = await rec.open(device);
+      s.write(speech6s.subarray(0, 2 * BYTES_PER_S));
+      await s.close();
+      ids.push(s.id);
+    }
+    // Only start() and the schedule prune (start() ran on an empty share), so fewer than 3 means the cron ran.
+    await expect.poll(async () => (await rec.list()).length, { timeout: 10_000 }).toBeLessThan(3);
+    expect((await rec.list()).map((r) => r.id)).toContain(ids[2]);
+  });
 });

@@ -35,7 +35,14 @@ describe('tts/say → tts/result with cached Ogg Opus', () => {
       cached: false,
       format: 'opus',
       text_chars: text.length,
+      duration_ms: expect.any(Number),
+      bytes: expect.any(Number),
+      latency_ms: { total: expect.any(Number), first_audio: expect.any(Number) },
     });
+    expect(first.id).toEqual(expect.any(String));
+    expect(first).toHaveProperty('voice'); // null: the engine's own default voice
+    const latency = first.latency_ms as { total: number; first_audio: number };
+    expect(latency.first_audio).toBeLessThanOrEqual(latency.total);
     const url = first.url as string;
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/api\/audio\/[0-9a-f]{64}\.opus$/);
     const res = await fetch(url);

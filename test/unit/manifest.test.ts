@@ -122,6 +122,10 @@ describe('add-on manifest', () => {
     expect(packages).toEqual(expect.arrayContaining(['ffmpeg', 'espeak-ng']));
     for (const pkg of packages) expect(setup, `.ci/setup installs ${pkg}`).toContain(`need_apt+=(${pkg})`);
     expect(dockerfile).toContain('npm ci --omit=dev');
-    expect(dockerfile).toContain('CMD ["node", "dist/main.js"]');
+    // node runs the built hub; V8 flags (the memory bench's young-generation size) may come before it.
+    expect(dockerfile).toMatch(/^CMD \["\/app\/addon\/run\.sh"\]$/m);
+    expect(dockerfile).toMatch(/^COPY addon\/run\.sh \.\/addon\/run\.sh$/m);
+    const runScript = readFileSync(new URL('../../addon/run.sh', import.meta.url), 'utf8');
+    expect(runScript).toMatch(/^exec node (?:--\S+ )*\/app\/dist\/main\.js "\$@"$/m);
   });
 });

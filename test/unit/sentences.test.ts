@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { splitSentences } from '../../src/tts/sentences.js';
+import { sentenceMode } from '../../src/tts/speech.js';
 
 describe('splitSentences', () => {
   it('keeps times, decimals and thousands inside sentences', () => {
@@ -81,6 +82,28 @@ describe('splitSentences', () => {
       const parts = splitSentences(line);
       expect(parts.join(' ').replace(/\s+/g, ' ')).toBe(line.trim().replace(/\s+/g, ' '));
       expect(parts.every((p) => !/^(Mary's|Smith's)/.test(p))).toBe(true);
+    }
+  });
+});
+
+describe('sentenceMode', () => {
+  it('gives engines that stream a whole text per sentence the whole text, the others one request per sentence', () => {
+    for (const [type, transport] of [
+      ['piper', 'cli'],
+      ['xtts', 'xtts_stream'],
+      ['pocket_tts', 'http'],
+      ['pocket_tts', 'cli'],
+    ] as const) {
+      expect(sentenceMode(type, transport)).toBe('whole');
+    }
+    for (const [type, transport] of [
+      ['espeak', 'cli'],
+      ['piper', 'wyoming'],
+      ['piper', 'http'],
+      ['xtts', 'xtts_api'],
+      ['openai', 'openai'],
+    ] as const) {
+      expect(sentenceMode(type, transport)).toBe('per-sentence');
     }
   });
 });

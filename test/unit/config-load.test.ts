@@ -1,0 +1,72 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import { isAppError } from '../../src/shared/errors.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tts-hub-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+describe('loadConfig', () => {
+  it('reads YAML given with --config, filling every default', () => {
+    const path = file(
+      'options.yaml',
+      'log_level: debug\ncache:\n  max_entries: 50\nengines:\n  - {name: espeak, type: espeak}\n',
+    );
+    const loaded = loadConfig(['--config', path], {});
+    expect(loaded.source).toBe(path);
+    expect(loaded.options).toMatchObject({
+      log_level: 'debug',
+      cache: { enabled: true, max_entries: 50 },
+      http: { port: 8099 },
+      topics: { say: 'tts/say', result: 'tts/result' },
+    });
+    expect(loaded.supervisorUrl).toBe('http://supervisor');
+  });
+
+  it('reads JSON with --config=FILE, then lets TTS_HUB_* variables override it', () => {
+    const path = file(
+      'options.json',
+      JSON.stringify({ http: { port: 9000 }, mqtt: { url: 'mqtt://a:1883' } }),
+    );
+    const { options, supervisorUrl } = loadConfig([`--config=${path}`], {
+      TTS_HUB_MQTT_URL: 'mqtt://b:1884',
+      TTS_HUB_SHARE_DIR: '/tmp/tts-share',
+      TTS_HUB_HTTP_PORT: '9100',
+      TTS_HUB_LOG_LEVEL: 'warn',
+      TTS_HUB_EXTERNAL_URL: 'http://10.0.0.2:9100',
+      TTS_HUB_API_TOKEN: 'secret',
+      TTS_HUB_SUPERVISOR_URL: 'http://127.0.0.1:4000/',
+    });
+    expect(options).toMatchObject({
+      mqtt: { url: 'mqtt://b:1884' },
+      share_dir: '/tmp/tts-share',
+      http: { port: 9100, external_url: 'http://10.0.0.2:9100', api_token: 'secret' },
+      log_level: 'warn',
+    });
+    expect(supervisorUrl).toBe('http://127.0.0.1:4000');
+  });
+
+  it('lists every problem as path: message with CONFIG_INVALID', () => {
+    const path = file(
+      'bad.yaml',
+      'http:\n  port: -1\ncache:\n  max_entries: lots\nengines:\n  - {name: x, type: nope}\n',
+    );
+    let err: unknown;
+    try {
+      loadConfig(['--config', path], {});
+    } catch (e) {
+      err = e;
+    }
+    expect(isAppError(err, 'CONFIG_INVALID')).toBe(true);
+    const message = (err as Error).message;
+    for (const key of ['http.port:', 'cache.max_entries:', 'engines.0.type:']) expect(message).toContain(key);
+  });
+});
