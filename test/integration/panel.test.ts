@@ -135,8 +135,8 @@ describe('web panel in chromium', () => {
   it('loads with the engines, their health, the cache figures and a live event stream', async () => {
     await page.goto(`${hub.baseUrl}/`);
     await page.locator('#engines li[data-engine="espeak"].healthy').waitFor();
-    await expect.poll(() => page.textContent('#live')).toBe('live');
-    await expect.poll(() => page.textContent('#queue-depth')).toBe('0');
+    await expect.poll(() => page.textContent('#live'), { timeout: 10_000 }).toBe('live');
+    await expect.poll(() => page.textContent('#queue-depth'), { timeout: 10_000 }).toBe('0');
     expect(await page.textContent('#cache-entries')).toMatch(/^0 \/ 2000$/);
     expect(await page.locator('#say-engine option[value="espeak"]').count()).toBe(1);
   });
@@ -159,7 +159,7 @@ describe('web panel in chromium', () => {
       const a = document.querySelector<HTMLAudioElement>('#player');
       return a !== null && (a.ended || a.currentTime > 0.2) && a.error === null;
     });
-    await expect.poll(() => page.textContent('#cache-entries')).toMatch(/^1 \/ 2000$/);
+    await expect.poll(() => page.textContent('#cache-entries'), { timeout: 10_000 }).toMatch(/^1 \/ 2000$/);
   });
 
   it('shows a recording in progress with its growing size, then finished and playable', async () => {
@@ -203,7 +203,7 @@ describe('web panel in chromium', () => {
     // No trailing slash, as Home Assistant may open it: the injected <base> keeps relative URLs under the prefix.
     await page.goto(`${proxy.url}${INGRESS_PREFIX}`);
     await page.locator('#engines li[data-engine="espeak"].healthy').waitFor();
-    await expect.poll(() => page.textContent('#live')).toBe('live');
+    await expect.poll(() => page.textContent('#live'), { timeout: 10_000 }).toBe('live');
     await page.fill('#say-text', 'Behind ingress.');
     await page.click('#say-submit');
     await page.locator('#say-result.ok').waitFor();
@@ -242,9 +242,11 @@ describe('web panel in chromium', () => {
 
   it('clears the cache from its button', async () => {
     await page.goto(`${hub.baseUrl}/`);
-    await expect.poll(() => page.textContent('#cache-entries')).toMatch(/^[1-9]\d* \/ 2000$/);
+    await expect
+      .poll(() => page.textContent('#cache-entries'), { timeout: 10_000 })
+      .toMatch(/^[1-9]\d* \/ 2000$/);
     await page.click('#cache-clear');
-    await expect.poll(() => page.textContent('#cache-entries')).toBe('0 / 2000');
+    await expect.poll(() => page.textContent('#cache-entries'), { timeout: 10_000 }).toBe('0 / 2000');
     const figures = (await (await fetch(`${hub.baseUrl}/api/cache`)).json()) as Record<string, number>;
     expect(figures).toMatchObject({ entries: 0, bytes: 0, max_entries: 2000, max_bytes: 500 * 1024 * 1024 });
   });
