@@ -15,12 +15,17 @@ export interface InProcessHub {
   close(): Promise<void>;
 }
 
-/** Starts a hub with `raw` options (share dir and HTTP port filled in) against the broker `mqttUrl`. */
+/**
+ * Starts a hub with `raw` options against the broker `mqttUrl`; the HTTP port is filled in, and the share dir
+ * too unless `raw.share_dir` is given.
+ */
 export async function startInProcessHub(
   raw: Record<string, unknown>,
   mqttUrl: string,
 ): Promise<InProcessHub> {
-  const shareDir = mkdtempSync(join(tmpdir(), 'tts-hub-share-'));
+  // A given share dir (e.g. a tmpfs mount) belongs to the caller; only our own temp dir is removed on close.
+  const ownDir = raw.share_dir === undefined;
+  const shareDir = (raw.share_dir as string | undefined) ?? mkdtempSync(join(tmpdir(), 'tts-hub-share-'));
   const port = await freePort();
   const options = parseOptions({
     ...raw,
@@ -45,7 +50,7 @@ export async function startInProcessHub(
     baseUrl: `http://127.0.0.1:${port}`,
     async close() {
       await hub.stop(1000);
-      rmSync(shareDir, { recursive: true, force: true });
+      if (ownDir) rmSync(shareDir, { recursive: true, force: true });
     },
   };
 }

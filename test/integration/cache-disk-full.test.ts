@@ -8,12 +8,9 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseOptions } from '../../src/config/load.js';
-import { createHub, type Hub } from '../../src/hub.js';
-import { silentLog } from '../../src/shared/log.js';
+import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
 import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
 import { connectSayClient, type SayClient } from '../helpers/mqtt.js';
-import { freePort } from '../helpers/ports.js';
 
 const mountPoint = mkdtempSync(join(tmpdir(), 'cache-full-'));
 let mounted = false;
@@ -33,34 +30,17 @@ function filesUnder(dir: string): string[] {
 
 describe.skipIf(!mounted)('cache on a full disk', () => {
   let broker: RunningMosquitto;
-  let hub: Hub;
+  let hub: InProcessHub;
   let client: SayClient;
 
   beforeAll(async () => {
     broker = await startMosquitto();
-    const port = await freePort();
-    const options = parseOptions({
-      share_dir: mountPoint,
-      recorder: { enabled: false },
-      mqtt: { url: broker.url, client_id: `full-${port}` },
-      http: { port, external_url: `http://127.0.0.1:${port}` },
-    });
-    hub = await createHub(
-      {
-        options,
-        source: undefined,
-        inAddon: false,
-        supervisorUrl: 'http://127.0.0.1:1',
-        supervisorToken: undefined,
-      },
-      silentLog(),
-    );
-    await hub.start();
+    hub = await startInProcessHub({ share_dir: mountPoint, recorder: { enabled: false } }, broker.url);
     client = await connectSayClient(broker.url);
   });
   afterAll(async () => {
     await client?.close();
-    await hub?.stop(1000);
+    await hub?.close();
     await broker?.stop();
     if (mounted) execFileSync('umount', [mountPoint]);
     rmSync(mountPoint, { recursive: true, force: true });
