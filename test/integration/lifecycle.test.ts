@@ -3,7 +3,7 @@
  * persistent session), invalid configuration, and the embedded broker when none answers.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -149,6 +149,7 @@ describe('hub lifecycle', () => {
     const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', path], {
       encoding: 'utf8',
     });
+    rmSync(dir, { recursive: true, force: true });
     expect(run.status).toBe(1);
     expect(run.stderr).toContain('http.port');
     expect(run.stderr).toContain('cache.max_entries');
