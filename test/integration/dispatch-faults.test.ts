@@ -8,6 +8,7 @@
 import { mkdirSync, readdirSync, watch } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useGatedOpenAiServer } from '../helpers/gated-openai.js';
 import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
 import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
 import { connectSayClient } from '../helpers/mqtt.js';
@@ -111,19 +112,12 @@ describe.each([
 });
 
 describe('an engine cut off after a good part of its audio', () => {
-  let upstream: StandIn;
-  let gate: EngineGate;
-  beforeAll(async () => {
-    upstream = await startOpenAiSpeechServer();
-    gate = await startEngineGate(upstream.url);
-    gate.cutAfterBytes = 150_000; // about 3 s of 24 kHz speech: the encoder has written pages by then
-  });
-  afterAll(async () => {
-    await gate?.close();
-    await upstream?.close();
+  const gated = useGatedOpenAiServer((g) => {
+    g.cutAfterBytes = 150_000; // about 3 s of 24 kHz speech: the encoder has written pages by then
   });
 
   it('leaves no half-written cache entry: the partial file is deleted, only the fallback is cached', async () => {
+    const gate = gated();
     const kokoro = { name: 'kokoro', type: 'openai', url: gate.url, voice: 'af_heart' };
     await withHub([kokoro, ESPEAK], async (hub) => {
       const dir = join(hub.shareDir, 'cache');
@@ -172,18 +166,10 @@ describe('an engine that answers garbage', () => {
 });
 
 describe('the circuit breaker', () => {
-  let upstream: StandIn;
-  let gate: EngineGate;
-  beforeAll(async () => {
-    upstream = await startOpenAiSpeechServer();
-    gate = await startEngineGate(upstream.url);
-  });
-  afterAll(async () => {
-    await gate?.close();
-    await upstream?.close();
-  });
+  const gated = useGatedOpenAiServer();
 
   it('stops calling a failing engine, then closes once the engine answers again', async () => {
+    const gate = gated();
     gate.mode = 'reset';
     const kokoro = { name: 'kokoro', type: 'openai', url: gate.url, voice: 'af_heart', breaker_failures: 2 };
     await withHub([{ ...kokoro, breaker_reset_s: 3 }, ESPEAK], async (hub) => {
@@ -228,18 +214,10 @@ describe('the circuit breaker', () => {
 });
 
 describe('priority', () => {
-  let upstream: StandIn;
-  let gate: EngineGate;
-  beforeAll(async () => {
-    upstream = await startOpenAiSpeechServer();
-    gate = await startEngineGate(upstream.url);
-  });
-  afterAll(async () => {
-    await gate?.close();
-    await upstream?.close();
-  });
+  const gated = useGatedOpenAiServer();
 
   it('serves a high request queued after normal ones before them', async () => {
+    const gate = gated();
     const slow = { name: 'slow', type: 'openai', url: gate.url, voice: 'af_heart', max_parallel: 1 };
     await withHub([slow], async (hub) => {
       const client = await connectSayClient(broker.url);

@@ -11,12 +11,10 @@ import { silentLog } from '../../src/shared/log.js';
 import { createDispatcher, type EngineEntry } from '../../src/tts/dispatcher.js';
 import { createEngine } from '../../src/tts/engines/index.js';
 import { createHealthMonitor } from '../../src/tts/health-monitor.js';
+import { useGatedOpenAiServer } from '../helpers/gated-openai.js';
 import { startInProcessHub } from '../helpers/hub-inprocess.js';
 import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
 import { freePort } from '../helpers/ports.js';
-import { type EngineGate, startEngineGate } from '../servers/engine-gate.js';
-import { startOpenAiSpeechServer } from '../servers/openai-speech-server.js';
-import type { StandIn } from '../servers/speech.js';
 
 type Json = Record<string, unknown>;
 
@@ -68,18 +66,10 @@ describe('health probes at start', () => {
 });
 
 describe('periodic health probes', () => {
-  let upstream: StandIn;
-  let gate: EngineGate;
-  beforeAll(async () => {
-    upstream = await startOpenAiSpeechServer();
-    gate = await startEngineGate(upstream.url);
-  });
-  afterAll(async () => {
-    await gate?.close();
-    await upstream?.close();
-  });
+  const gated = useGatedOpenAiServer();
 
   it('marks an engine unhealthy when it stops answering and healthy when it answers again, without traffic', async () => {
+    const gate = gated();
     const log = silentLog();
     const options = EngineOptionsSchema.parse({ name: 'kokoro', type: 'openai', url: gate.url });
     const entries: EngineEntry[] = [
