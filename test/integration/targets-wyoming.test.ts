@@ -47,7 +47,7 @@ describe('wyoming targets', () => {
   it('pushes PCM whose duration matches the speech and waits for played', async () => {
     const result = await say(client, { id: 'w-1', text: 'The front door is open.', target: 'pi' });
     expect(result).toMatchObject({ ok: true, targets: [{ name: 'pi', ok: true }] });
-    const start = speaker.reports.find((r) => r.event === 'start');
+    const start = await speaker.waitFor((r) => r.event === 'start');
     expect(start).toMatchObject({ rate: 22050, width: 2, channels: 1 });
     const closed = await speaker.waitFor((r) => r.event === 'closed' && r.conn === start?.conn);
     expect(closed.played).toBe(true);
@@ -73,6 +73,10 @@ describe('wyoming targets', () => {
     ]);
     expect(a).toMatchObject({ ok: true, targets: [{ name: 'slow', ok: true }] });
     expect(b).toMatchObject({ ok: true, targets: [{ name: 'slow', ok: true }] });
+    // The speaker reports through its stdout, which may arrive after the MQTT results.
+    await expect
+      .poll(() => slow.reports.slice(before).filter((r) => r.event === 'closed').length, { timeout: 10_000 })
+      .toBeGreaterThanOrEqual(2);
     const mine = slow.reports.slice(before);
     const conns = [...new Set(mine.filter((r) => r.event === 'start').map((r) => r.conn))];
     expect(conns).toHaveLength(2);
@@ -97,13 +101,14 @@ describe('wyoming targets', () => {
     const outcome = (first.targets as Array<{ ok: boolean; error?: string }>)[0];
     expect(outcome?.ok).toBe(false);
     expect(outcome?.error).toMatch(/^ABORTED: interrupted on target 'slow' by a high-priority request/);
-    const interrupted = slow.reports.find((r) => r.event === 'closed' && r.conn === started.conn);
+    // The speaker reports through its stdout, which may arrive after the MQTT result: wait for the reports.
+    const interrupted = await slow.waitFor((r) => r.event === 'closed' && r.conn === started.conn);
     expect(interrupted?.played).toBe(false);
-    const next = slow.reports.find(
+    const next = await slow.waitFor(
       (r) => r.event === 'start' && (r.conn as number) > (started.conn as number),
     );
     expect(next?.t).toBeGreaterThanOrEqual(interrupted?.t as number);
-    const urgentClosed = slow.reports.find((r) => r.event === 'closed' && r.conn === next?.conn);
+    const urgentClosed = await slow.waitFor((r) => r.event === 'closed' && r.conn === next?.conn);
     expect(urgentClosed?.played).toBe(true);
   });
 });
