@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { targetProblems } from '../playback/targets.js';
@@ -40,6 +40,12 @@ export interface LoadedConfig {
   supervisorUrl: string;
   /** Bearer token for the Supervisor (`SUPERVISOR_TOKEN`), if any. */
   supervisorToken: string | undefined;
+  /**
+   * This hub's own persistent state (journals, secrets): `/data` in the add-on (the Supervisor keeps it per
+   * add-on), else `TTS_HUB_DATA_DIR`, else `<share_dir>/.data/<mqtt.client_id>`, so hubs sharing one share
+   * volume never share it. Created by whoever first writes to it.
+   */
+  dataDir: string;
 }
 
 /** Formats zod issues as `path: message` lines, one per problem. */
@@ -137,7 +143,11 @@ export function loadConfig(
   const supervisorToken = env.SUPERVISOR_TOKEN || undefined;
   const inAddon = supervisorToken !== undefined || source === ADDON_OPTIONS_PATH;
   if (!options.share_dir) options.share_dir = inAddon ? '/share/tts_hub' : resolve('share');
+  const dataDir = inAddon
+    ? '/data'
+    : resolve(env.TTS_HUB_DATA_DIR || join(options.share_dir, '.data', options.mqtt.client_id));
   return {
+    dataDir,
     options,
     source,
     inAddon,

@@ -40,6 +40,7 @@ export async function startInProcessHub(
       inAddon: false,
       supervisorUrl: 'http://127.0.0.1:1',
       supervisorToken: undefined,
+      dataDir: join(shareDir, '.data', `hub-${port}`),
     },
     silentLog(),
   );

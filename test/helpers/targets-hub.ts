@@ -37,6 +37,7 @@ export async function startTargetsHub(
       inAddon: false,
       supervisorUrl: supervisor?.url ?? 'http://127.0.0.1:1',
       supervisorToken: supervisor?.token,
+      dataDir: join(options.share_dir, '.data', options.mqtt.client_id),
     },
     silentLog(),
   );

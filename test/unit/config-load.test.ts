@@ -69,4 +69,13 @@ describe('loadConfig', () => {
     const message = (err as Error).message;
     for (const key of ['http.port:', 'cache.max_entries:', 'engines.0.type:']) expect(message).toContain(key);
   });
+
+  it('keeps each hub its own data dir: TTS_HUB_DATA_DIR, else <share>/.data/<client id>', () => {
+    const path = file('hub.yaml', 'share_dir: /tmp/tts-share\nmqtt:\n  client_id: hub_a\n');
+    expect(loadConfig(['--config', path], {}).dataDir).toBe('/tmp/tts-share/.data/hub_a');
+    expect(loadConfig(['--config', path], { TTS_HUB_DATA_DIR: '/tmp/hub-data' }).dataDir).toBe(
+      '/tmp/hub-data',
+    );
+    expect(loadConfig(['--config', path], { SUPERVISOR_TOKEN: 't' }).dataDir).toBe('/data');
+  });
 });
