@@ -11,6 +11,7 @@ import type { HubMetrics } from '../shared/metrics.js';
 import type { Dispatcher } from '../tts/dispatcher.js';
 import type { HealthMonitor } from '../tts/health-monitor.js';
 import type { SayService } from '../tts/say-service.js';
+import { createVoiceCatalog, type VoiceCatalog } from '../tts/voice-catalog.js';
 import { installAuth } from './auth.js';
 import { audioRoutes } from './routes/audio.js';
 import { cacheRoutes } from './routes/cache.js';
@@ -46,6 +47,8 @@ export interface HttpDeps {
   metrics?: HubMetrics;
   /** `opus.bitrate_kbps`, for audio the OpenAI endpoint transcodes; default 32. */
   bitrateKbps?: number;
+  /** Every engine's voices for `voice` routing on /v1/audio/speech; default: a catalog over the dispatcher's engines. */
+  voices?: VoiceCatalog;
 }
 
 /**
@@ -89,15 +92,10 @@ export async function buildServer(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(audioRoutes, { cache: deps.cache, live: deps.sayService });
   await app.register(openAiRoutes, {
     sayService: deps.sayService,
-    cache: deps.cache,
     maxTextChars: deps.maxTextChars,
     bitrateKbps: deps.bitrateKbps ?? 32,
     engineNames: () => deps.dispatcher.entries.map((e) => e.engine.name),
-    engineVoices: async (engine, signal) => {
-      const entry = deps.dispatcher.chain(engine)[0];
-      const voices = await entry?.engine.voices(signal).catch(() => undefined);
-      return voices?.map((v) => v.name);
-    },
+    voices: deps.voices ?? createVoiceCatalog({ entries: deps.dispatcher.entries }),
   });
   if (deps.metrics) await app.register(metricsRoutes, { metrics: deps.metrics });
   if (deps.recorder) await app.register(recordingsRoutes, { recorder: deps.recorder });

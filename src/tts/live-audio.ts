@@ -7,7 +7,7 @@
  * engine made under another key.
  */
 import { Readable } from 'node:stream';
-import type { OutputFormat } from '../audio/format.js';
+import type { AudioChunk, AudioFormat, OutputFormat } from '../audio/format.js';
 import { AppError } from '../shared/errors.js';
 
 /** How long an alias (first key → fallback key) is remembered, in ms. */
@@ -24,10 +24,17 @@ interface Listener {
   fed: boolean;
 }
 
-/** The bytes of one synthesis as they are encoded. Only the say service writes; HTTP reads. */
+/**
+ * The bytes of one synthesis as they are encoded, and the PCM that went into the encoder (one format for the
+ * whole job, gain applied), so consumers that want samples (the Wyoming server, PCM/WAV answers, a live
+ * derivation in another format) read them without decoding. Only the say service writes; the others read.
+ */
 export class LiveJob {
   private chunks: Buffer[] = [];
   private readonly listeners = new Set<Listener>();
+  private pcm: AudioChunk[] = [];
+  private readonly pcmListeners = new Set<Listener>();
+  private pcmBytesTotal = 0;
   private current: LiveState = 'running';
   private failure: Error | undefined;
 
@@ -51,26 +58,55 @@ export class LiveJob {
   }
 
   /**
-   * Starts over for another attempt (a fallback engine): listeners that already got bytes of the failed
-   * attempt are ended with an error (their file would not be valid); those still waiting stay and get the
-   * new attempt from its start.
+   * Appends PCM as it goes into the encoder and hands it to every PCM listener. The caller keeps one format
+   * for the whole job (the first chunk's); empty chunks are ignored.
+   */
+  pushPcm(chunk: AudioChunk): void {
+    if (this.current !== 'running' || chunk.pcm.length === 0) return;
+    this.pcm.push(chunk);
+    this.pcmBytesTotal += chunk.pcm.length;
+    for (const l of this.pcmListeners) {
+      l.fed = true;
+      l.stream.push(chunk);
+    }
+  }
+
+  /** The format of the job's PCM; undefined before the first chunk (or when the audio came from a file). */
+  get pcmFormat(): AudioFormat | undefined {
+    return this.pcm[0]?.format;
+  }
+
+  /** Bytes of PCM pushed by the current attempt (0 when the audio was replayed from a cached file). */
+  get pcmBytes(): number {
+    return this.pcmBytesTotal;
+  }
+
+  /**
+   * Starts over for another attempt (a fallback engine): listeners that already got bytes (or PCM) of the
+   * failed attempt are ended with an error (their audio would not be continuous); those still waiting stay
+   * and get the new attempt from its start.
    */
   restart(reason: Error): void {
     if (this.current !== 'running') return;
-    for (const l of this.listeners) {
-      if (!l.fed) continue;
-      this.listeners.delete(l);
-      l.stream.destroy(reason);
+    for (const set of [this.listeners, this.pcmListeners]) {
+      for (const l of set) {
+        if (!l.fed) continue;
+        set.delete(l);
+        l.stream.destroy(reason);
+      }
     }
     this.chunks = [];
+    this.pcm = [];
+    this.pcmBytesTotal = 0;
   }
 
   /** Ends every listener's stream normally; later readers get the whole buffer. */
   end(): void {
     if (this.current !== 'running') return;
     this.current = 'ended';
-    for (const l of this.listeners) l.stream.push(null);
+    for (const l of [...this.listeners, ...this.pcmListeners]) l.stream.push(null);
     this.listeners.clear();
+    this.pcmListeners.clear();
   }
 
   /** Ends every listener's stream with `err` (the HTTP response is cut, so players see a broken stream). */
@@ -78,9 +114,11 @@ export class LiveJob {
     if (this.current !== 'running') return;
     this.current = 'failed';
     this.failure = err;
-    for (const l of this.listeners) l.stream.destroy(err);
+    for (const l of [...this.listeners, ...this.pcmListeners]) l.stream.destroy(err);
     this.listeners.clear();
+    this.pcmListeners.clear();
     this.chunks = [];
+    this.pcm = [];
   }
 
   /**
@@ -105,6 +143,33 @@ export class LiveJob {
     if (this.current === 'ended') listener.stream.push(null);
     else this.listeners.add(listener);
     return listener.stream;
+  }
+
+  /**
+   * The job's PCM as AudioChunks (one format): everything so far, then live chunks, then the end. Ends with no
+   * chunk at all when the audio was replayed from a cached file (`pcmBytes` 0): read the final file then.
+   * The iterator throws the failure (or the restart reason, once it had PCM of the failed attempt).
+   * @throws AppError NOT_FOUND when the job failed already.
+   */
+  subscribePcm(): AsyncIterable<AudioChunk> {
+    if (this.current === 'failed') {
+      throw new AppError('NOT_FOUND', `audio ${this.key}.${this.format} failed: ${this.failure?.message}`);
+    }
+    const listener: Listener = {
+      stream: new Readable({
+        objectMode: true,
+        read() {},
+        destroy: (err, done) => {
+          this.pcmListeners.delete(listener);
+          done(err);
+        },
+      }),
+      fed: this.pcm.length > 0,
+    };
+    for (const c of this.pcm) listener.stream.push(c);
+    if (this.current === 'ended') listener.stream.push(null);
+    else this.pcmListeners.add(listener);
+    return listener.stream as AsyncIterable<AudioChunk>;
   }
 }
 

@@ -6,7 +6,9 @@
  */
 import { createReadStream } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import type { AudioFormat, OutputFormat } from '../audio/format.js';
+import { convertPcm } from '../audio/convert.js';
+import type { AudioChunk, AudioFormat, OutputFormat } from '../audio/format.js';
+import { applyGain } from '../audio/loudness.js';
 import { cacheKey } from '../cache/key.js';
 import type { CacheEntry, CacheStore } from '../cache/store.js';
 import { AppError, toAppError } from '../shared/errors.js';
@@ -111,6 +113,27 @@ export async function replayEntry(entry: CacheEntry, job: LiveJob, signal: Abort
 }
 
 /**
+ * Passes `source` through unchanged while handing the job a copy for its PCM listeners: in the first chunk's
+ * format throughout (the encoder converts the same way) and with the engine's `gain_db` applied (the encoder
+ * applies it in ffmpeg), so PCM listeners hear what the encoded file holds.
+ */
+export async function* tapPcm(
+  source: AsyncIterable<AudioChunk>,
+  job: LiveJob,
+  gainDb: number | undefined,
+): AsyncGenerator<AudioChunk> {
+  let format: AudioFormat | undefined;
+  for await (const chunk of source) {
+    if (chunk.pcm.length > 0) {
+      format ??= chunk.format;
+      const pcm = applyGain(convertPcm(chunk.pcm, chunk.format, format), format, gainDb ?? 0);
+      job.pushPcm({ format, pcm });
+    }
+    yield chunk;
+  }
+}
+
+/**
  * Runs one attempt (see the module comment).
  * @throws the engine's errors, FFMPEG_FAILED, CACHE_IO, DISK_FULL, the abort reason.
  */
@@ -159,7 +182,7 @@ export async function runAttempt(
       },
       signal,
     );
-    for await (const buf of encoder.encode(pcm)) {
+    for await (const buf of encoder.encode(tapPcm(pcm, job, entry.gainDb))) {
       if (!firstAudioAt) {
         firstAudioAt = performance.now();
         firstOutput();

@@ -177,14 +177,14 @@ describe('HTTP: API token, OpenAI speech endpoint, metrics', () => {
     const bad = await hub.hub.http.inject({
       method: 'POST',
       url: '/v1/audio/speech',
-      payload: { model: 'tts-1', input: 'x', response_format: 'flac' },
+      payload: { model: 'tts-1', input: 'x', response_format: 'vorbis' },
     });
     expect(bad.statusCode).toBe(400);
     expect(bad.json()).toMatchObject({
       error: {
         type: 'invalid_request_error',
         code: 'FORMAT_UNSUPPORTED',
-        message: expect.stringContaining('flac'),
+        message: expect.stringContaining('vorbis'),
       },
     });
     const empty = await hub.hub.http.inject({

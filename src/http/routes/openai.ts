@@ -1,128 +1,152 @@
 /**
- * `POST /v1/audio/speech`, the OpenAI speech API shape, so any OpenAI-speech client can use the hub (with its
- * cache and fallback) as a TTS provider. Source of the shape: OpenAI API reference, "Create speech"
- * (`model`, `input` ≤ 4096 chars, `voice`, `response_format` mp3|opus|aac|flac|wav|pcm, `speed` 0.25–4;
- * pcm is raw 24 kHz 16-bit signed little-endian mono; errors are `{error: {message, type, param, code}}`).
- * We serve opus (Ogg Opus), mp3, wav and pcm. The body becomes a SayRequest for the say service; nothing from it
- * is used as a path (audio is read from the cache entry of the result's key).
+ * `POST /v1/audio/speech`, the OpenAI speech API shape, so any OpenAI-speech client (the official `openai`
+ * packages, Home Assistant integrations) can use the hub, with its cache and fallback, as a TTS provider.
+ * Source of the shape: OpenAI API reference, "Create speech", and openai-python
+ * `src/openai/types/audio/speech_create_params.py`: `model`, `input` (≤ 4096 chars), `voice` (a name or
+ * `{id}`), `instructions`, `response_format` mp3 | opus | aac | flac | wav | pcm (default mp3; pcm is raw 24 kHz
+ * 16-bit signed little-endian mono), `speed` 0.25–4, `stream_format` `audio` (default) | `sse`. Errors are
+ * `{error: {message, type, param, code}}`.
+ *
+ * The answer streams (chunked) while the engine speaks, in every format; a cache hit streams from the file.
+ * Headers go out with the first audio bytes, so a failure before any audio still answers with a status and the
+ * error JSON; a failure later cuts the stream (`audio`) or sends an `error` event (`sse`). With `sse` each
+ * piece of audio is a `speech.audio.delta` event (`audio`: base64) and the end is `speech.audio.done` with
+ * `usage` (all zero: nothing is billed here).
  */
-import { createReadStream } from 'node:fs';
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { Readable } from 'node:stream';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { runFfmpeg } from '../../audio/ffmpeg.js';
-import { CONTENT_TYPES, type OutputFormat } from '../../audio/format.js';
-import type { CacheStore } from '../../cache/store.js';
+import {
+  isStreamFormat,
+  STREAM_CONTENT_TYPES,
+  STREAM_FORMATS,
+  type StreamFormat,
+} from '../../audio/stream-formats.js';
 import { AppError, errorBody, toAppError } from '../../shared/errors.js';
 import { toSayRequest } from '../../tts/say-request.js';
 import type { SayService } from '../../tts/say-service.js';
+import { sayFormatFor, streamSay } from '../../tts/say-stream.js';
+import type { VoiceCatalog } from '../../tts/voice-catalog.js';
 
-/** Formats this endpoint answers, and their content types (pcm: OpenAI's raw 24 kHz s16le mono). */
-export const SPEECH_FORMATS = ['opus', 'mp3', 'wav', 'pcm'] as const;
-export type SpeechFormat = (typeof SPEECH_FORMATS)[number];
-const SPEECH_CONTENT_TYPES: Record<SpeechFormat, string> = {
-  ...CONTENT_TYPES,
-  pcm: 'audio/pcm; rate=24000; channels=1; encoding=s16le',
-};
-/** Sample rate of `pcm` answers, in Hz (OpenAI's documented rate). */
-export const PCM_RATE_HZ = 24_000;
+export { atempoFilter, PCM_STREAM_RATE_HZ as PCM_RATE_HZ } from '../../audio/stream-formats.js';
+
+/** Largest base64 audio in one `speech.audio.delta` event, in bytes of audio. */
+const SSE_DELTA_BYTES = 24 * 1024;
 
 const SpeechBodySchema = z.object({
   model: z.string().max(128).default(''),
   input: z.string().max(4096),
-  voice: z.string().max(128).optional(),
-  response_format: z.string().default('mp3'),
+  voice: z.union([z.string().max(256), z.object({ id: z.string().max(256) })]).optional(),
+  response_format: z.string().max(16).default('mp3'),
   speed: z.number().min(0.25).max(4).default(1),
-  instructions: z.string().optional(),
+  stream_format: z.enum(['audio', 'sse']).default('audio'),
+  instructions: z.string().max(4096).optional(),
 });
 
-/** What the route needs besides the say service and cache. */
+/** What the route needs besides the say service. */
 export interface OpenAiRouteOptions {
   sayService: SayService;
-  cache: CacheStore;
   maxTextChars: number;
   /** Configured engine names; a `model` equal to one selects it, anything else uses the default engine. */
   engineNames(): string[];
-  /**
-   * Voice names of an engine (undefined = default engine), to drop OpenAI's own voice names (`alloy`, …) that
-   * our engines do not have instead of failing; undefined when unknown (then the voice is passed as given).
-   */
-  engineVoices?(engine: string | undefined, signal: AbortSignal): Promise<string[] | undefined>;
+  /** Every engine's voices, to route `voice` (`<engine>:<voice>` or a bare name) to its engine. */
+  voices: VoiceCatalog;
   bitrateKbps: number;
 }
 
-/** An OpenAI-shaped error answer. */
-function sendError(reply: FastifyReply, err: unknown): FastifyReply {
+/** The OpenAI error body of `err`. */
+function openAiError(err: unknown): { status: number; body: Record<string, unknown> } {
   const e = toAppError(err);
   const body = errorBody(e);
-  return reply.status(e.httpStatus).send({
-    error: {
-      message: body.message,
-      type: e.httpStatus < 500 ? 'invalid_request_error' : 'server_error',
-      param: null,
-      code: body.code,
+  return {
+    status: e.httpStatus,
+    body: {
+      error: {
+        message: body.message,
+        type: e.httpStatus < 500 ? 'invalid_request_error' : 'server_error',
+        param: null,
+        code: body.code,
+      },
     },
-  });
+  };
 }
 
-/** ffmpeg `atempo` filters for `speed` (each instance takes 0.5–2, so 0.25 and 4 need two). */
-export function atempoFilter(speed: number): string {
-  const parts: number[] = [];
-  let rest = speed;
-  while (rest > 2) {
-    parts.push(2);
-    rest /= 2;
-  }
-  while (rest < 0.5) {
-    parts.push(0.5);
-    rest /= 0.5;
-  }
-  parts.push(rest);
-  return parts.map((p) => `atempo=${Number(p.toFixed(4))}`).join(',');
+interface Translated {
+  format: StreamFormat;
+  speed: number;
+  sse: boolean;
+  say: Record<string, unknown>;
 }
 
-/** ffmpeg output arguments of a streamed answer in `format`. */
-function outputArgs(format: SpeechFormat, bitrateKbps: number): string[] {
-  switch (format) {
-    case 'pcm':
-      return ['-f', 's16le', '-acodec', 'pcm_s16le', '-ar', String(PCM_RATE_HZ), '-ac', '1'];
-    case 'wav':
-      return ['-f', 'wav', '-acodec', 'pcm_s16le'];
-    case 'mp3':
-      return ['-f', 'mp3', '-c:a', 'libmp3lame', '-b:a', `${Math.max(bitrateKbps * 2, 64)}k`];
-    case 'opus':
-      return ['-f', 'ogg', '-c:a', 'libopus', '-b:a', `${bitrateKbps}k`];
-  }
-}
-
-/** Maps the OpenAI body to say-request fields. @throws AppError BAD_PAYLOAD, FORMAT_UNSUPPORTED. */
-async function translate(
-  body: unknown,
-  opts: OpenAiRouteOptions,
-  signal: AbortSignal,
-): Promise<{ format: SpeechFormat; speed: number; say: Record<string, unknown> }> {
+/** Maps the OpenAI body to a stream shape and say-request fields. @throws AppError BAD_PAYLOAD, FORMAT_UNSUPPORTED. */
+async function translate(body: unknown, opts: OpenAiRouteOptions, signal: AbortSignal): Promise<Translated> {
   const parsed = SpeechBodySchema.safeParse(body ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new AppError('BAD_PAYLOAD', `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`);
   }
   const b = parsed.data;
-  if (!(SPEECH_FORMATS as readonly string[]).includes(b.response_format)) {
+  if (!isStreamFormat(b.response_format)) {
     throw new AppError(
       'FORMAT_UNSUPPORTED',
-      `response_format '${b.response_format}' is not supported; use ${SPEECH_FORMATS.join(', ')}`,
+      `response_format '${b.response_format}' is not supported; use ${STREAM_FORMATS.join(', ')}`,
     );
   }
-  const format = b.response_format as SpeechFormat;
-  const engine = opts.engineNames().includes(b.model) ? b.model : undefined;
-  let voice = b.voice || undefined;
-  if (voice && opts.engineVoices) {
-    const known = await opts.engineVoices(engine, signal);
-    if (known && known.length > 0 && !known.includes(voice)) voice = undefined;
+  const model = opts.engineNames().includes(b.model) ? b.model : undefined;
+  const voiceName = typeof b.voice === 'object' ? b.voice.id : b.voice;
+  const routed = await opts.voices.resolve(voiceName || undefined, signal, model);
+  // An explicit model (engine) keeps its engine: a voice of another engine is dropped, not followed.
+  const engine = model ?? routed.engine;
+  const voice = routed.engine === engine ? routed.voice : undefined;
+  const shape = { format: b.response_format, speed: b.speed };
+  return {
+    ...shape,
+    sse: b.stream_format === 'sse',
+    say: { text: b.input, engine, voice, format: sayFormatFor(shape) },
+  };
+}
+
+/** Writes SSE events for `first` and the rest of `it`, then `speech.audio.done` (or an `error` event). */
+async function writeSse(
+  reply: FastifyReply,
+  request: FastifyRequest,
+  first: Buffer,
+  it: AsyncIterator<Buffer>,
+): Promise<void> {
+  const out = reply.raw;
+  const send = async (event: Record<string, unknown>): Promise<void> => {
+    if (!out.write(`data: ${JSON.stringify(event)}\n\n`)) {
+      await new Promise<void>((resolve) => {
+        out.once('drain', resolve);
+        out.once('close', resolve);
+      });
+    }
+  };
+  const delta = async (buf: Buffer): Promise<void> => {
+    for (let at = 0; at < buf.length && !out.destroyed; at += SSE_DELTA_BYTES) {
+      await send({
+        type: 'speech.audio.delta',
+        audio: buf.subarray(at, at + SSE_DELTA_BYTES).toString('base64'),
+      });
+    }
+  };
+  try {
+    await delta(first);
+    for (let next = await it.next(); !next.done && !out.destroyed; next = await it.next())
+      await delta(next.value);
+    await send({ type: 'speech.audio.done', usage: { input_tokens: 0, output_tokens: 0, total_tokens: 0 } });
+  } catch (err) {
+    request.log.warn({ err: toAppError(err).message }, 'speech stream failed');
+    if (!out.destroyed) await send({ type: 'error', ...openAiError(err).body });
+  } finally {
+    out.end();
   }
-  // Formats we cache are asked for directly (a later identical request is a plain file read); pcm is decoded
-  // from the Ogg Opus entry, which other inputs most likely share.
-  const sayFormat: OutputFormat = format === 'pcm' ? 'opus' : format;
-  return { format, speed: b.speed, say: { text: b.input, engine, voice, format: sayFormat } };
+}
+
+/** Yields `first`, then the rest of `it`. */
+async function* resume(first: Buffer, it: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
+  yield first;
+  for (let next = await it.next(); !next.done; next = await it.next()) yield next.value;
 }
 
 /** POST /v1/audio/speech (see the module comment). */
@@ -133,30 +157,47 @@ export const openAiRoutes: FastifyPluginAsync<OpenAiRouteOptions> = async (app, 
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) controller.abort(new AppError('ABORTED', 'the client went away'));
     });
+    let first: IteratorResult<Buffer>;
+    let it: AsyncIterator<Buffer>;
+    let t: Translated;
     try {
-      const t = await translate(request.body, opts, controller.signal);
+      t = await translate(request.body, opts, controller.signal);
       const say = toSayRequest(t.say, opts.maxTextChars);
-      const result = await opts.sayService.say(say, controller.signal);
-      const entry = opts.cache.get(result.key, result.format);
-      if (!entry) throw new AppError('CACHE_IO', 'the audio left the cache before it was sent; try again');
-      reply.header('Content-Type', SPEECH_CONTENT_TYPES[t.format]);
-      if (t.format !== 'pcm' && t.speed === 1) {
-        reply.header('Content-Length', entry.bytes);
-        return reply.send(createReadStream(entry.path));
-      }
-      const filters = t.speed === 1 ? [] : ['-filter:a', atempoFilter(t.speed)];
-      const proc = runFfmpeg(
-        ['-i', entry.path, ...filters, ...outputArgs(t.format, opts.bitrateKbps), 'pipe:1'],
-        controller.signal,
-      );
-      proc.stdin.end();
-      proc.done.catch((err) => {
-        if (!controller.signal.aborted) request.log.warn({ err }, 'speech transcode failed');
-      });
-      return reply.send(proc.stdout);
+      const stream = await streamSay(opts, say, t, controller.signal);
+      it = stream.bytes[Symbol.asyncIterator]();
+      // Headers wait for the first audio, so an engine failure before any audio is still a proper error.
+      first = await it.next();
+      if (first.done) throw new AppError('ENGINE_FAILED', 'the engine produced no audio for this text');
     } catch (err) {
       request.log.warn({ err: toAppError(err).message }, 'speech request failed');
-      return sendError(reply, err);
+      const e = openAiError(err);
+      return reply.status(e.status).send(e.body);
     }
+    if (t.sse) {
+      reply.hijack();
+      reply.raw.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-store',
+        connection: 'keep-alive',
+      });
+      await writeSse(reply, request, first.value, it);
+      return reply;
+    }
+    reply.header('Content-Type', STREAM_CONTENT_TYPES[t.format]);
+    reply.header('Cache-Control', 'no-store');
+    const body = resume(first.value, it);
+    return reply.send(
+      Readable.from(
+        (async function* guarded() {
+          try {
+            yield* body;
+          } catch (err) {
+            // Headers are out: cutting the stream is how the client learns (a truncated chunked answer).
+            request.log.warn({ err: toAppError(err).message }, 'speech stream failed');
+            throw err;
+          }
+        })(),
+      ),
+    );
   });
 };

@@ -1,0 +1,175 @@
+/**
+ * A say as a byte stream in any streamed format (the OpenAI speech formats), at any speed, live: the bytes
+ * leave while the engine still speaks. Which source serves it:
+ * - opus, mp3 or wav at speed 1: the say is made in that very format; a miss streams the live job's encoded
+ *   bytes, a hit streams the cached file. Nothing is transcoded.
+ * - anything else (pcm, aac, flac, another speed): the say is made as WAV, so the cached entry is PCM a hit
+ *   reads without decoding; a miss takes the live job's PCM (no decode either). That PCM goes through one
+ *   ffmpeg, started before the first PCM exists so its start-up overlaps synthesis; `pcm` at the engine's own
+ *   24 kHz needs no ffmpeg at all.
+ */
+import { createReadStream } from 'node:fs';
+import { runFfmpeg } from '../audio/ffmpeg.js';
+import type { AudioChunk, AudioFormat, OutputFormat } from '../audio/format.js';
+import {
+  PCM_STREAM_RATE_HZ,
+  type StreamFormat,
+  startFfmpegPipe,
+  wavToStreamArgs,
+} from '../audio/stream-formats.js';
+import { parseWavStream, WAV_UNKNOWN_DATA_BYTES, wavHeader } from '../audio/wav.js';
+import type { SayRequest } from './say-request.js';
+import type { SayResult, SayService, SayTicket } from './say-types.js';
+
+/** How a stream is asked for: the format and the speed (0.25–4, 1 = as spoken). */
+export interface StreamShape {
+  format: StreamFormat;
+  speed: number;
+}
+
+/** A say being streamed. */
+export interface SayStream {
+  /** True when the audio came from the cache. */
+  cached: boolean;
+  /** The bytes in the asked format, as they are made; throws the say's error if it fails mid-way. */
+  bytes: AsyncIterable<Buffer>;
+  /** The say's result (rejects with its error). */
+  result: Promise<SayResult>;
+}
+
+/** True when `shape` is served by the say's own encoded bytes (no transcoding). */
+function direct(shape: StreamShape): shape is StreamShape & { format: OutputFormat } {
+  return shape.speed === 1 && (shape.format === 'opus' || shape.format === 'mp3' || shape.format === 'wav');
+}
+
+/** The format the say is made in for `shape` (see the module comment). */
+export function sayFormatFor(shape: StreamShape): OutputFormat {
+  return direct(shape) ? shape.format : 'wav';
+}
+
+/**
+ * Starts (or joins, or finds in the cache) the say of `request` and streams it as `shape`. `request.format`
+ * must be `sayFormatFor(shape)`. Aborting `signal` stops reading; the synthesis stops when no other request
+ * waits on it.
+ * @throws at once what `SayService.begin` throws (ENGINE_NOT_FOUND, VOICE_NOT_FOUND, SHUTTING_DOWN, …).
+ */
+export async function streamSay(
+  deps: { sayService: SayService; bitrateKbps: number },
+  request: SayRequest,
+  shape: StreamShape,
+  signal: AbortSignal,
+): Promise<SayStream> {
+  const ticket = await deps.sayService.begin(request, signal);
+  ticket.done.catch(() => {});
+  const bytes = direct(shape)
+    ? encodedBytes(deps.sayService, ticket, signal)
+    : fromPcm(sayPcmOf(deps.sayService, ticket, signal), shape, deps.bitrateKbps, signal);
+  return { cached: ticket.cached, bytes, result: ticket.done };
+}
+
+/** The say's own encoded bytes: the live job's while it runs, else the cached file's. */
+async function* encodedBytes(
+  service: SayService,
+  ticket: SayTicket,
+  signal: AbortSignal,
+): AsyncGenerator<Buffer> {
+  const job = ticket.cached ? undefined : service.liveAudio(ticket.audio.key, ticket.audio.format);
+  if (job && job.state !== 'failed') {
+    yield* job.subscribe() as AsyncIterable<Buffer>;
+    return;
+  }
+  const final = await ticket.audio.ready(signal);
+  yield* createReadStream(final.path, { signal }) as AsyncIterable<Buffer>;
+}
+
+/**
+ * The say's PCM (one format): the live job's PCM while it runs, else the final file's (a WAV is read as it
+ * is; another format is decoded with ffmpeg).
+ * @throws the say's error; AppError FFMPEG_FAILED, ENGINE_BAD_RESPONSE for a broken file.
+ */
+export async function* sayPcmOf(
+  service: SayService,
+  ticket: SayTicket,
+  signal: AbortSignal,
+): AsyncGenerator<AudioChunk> {
+  const job = ticket.cached ? undefined : service.liveAudio(ticket.audio.key, ticket.audio.format);
+  if (job && job.state !== 'failed') {
+    let any = false;
+    for await (const chunk of job.subscribePcm()) {
+      any = true;
+      yield chunk;
+    }
+    // No PCM: the audio was replayed from a cached file (a fallback engine's); read that below.
+    if (any) return;
+  }
+  const final = await ticket.audio.ready(signal);
+  yield* filePcm(final.path, final.format, signal);
+}
+
+/** The PCM of a cached file: a WAV parsed as it is read, another format decoded by ffmpeg to WAV first. */
+export async function* filePcm(
+  path: string,
+  format: OutputFormat,
+  signal: AbortSignal,
+): AsyncGenerator<AudioChunk> {
+  if (format === 'wav') {
+    yield* parseWavStream(createReadStream(path, { signal }) as AsyncIterable<Buffer>);
+    return;
+  }
+  const proc = runFfmpeg(['-i', path, '-f', 'wav', '-c:a', 'pcm_s16le', 'pipe:1'], signal);
+  proc.stdin.end();
+  yield* parseWavStream(proc.stdout as AsyncIterable<Buffer>);
+  await proc.done;
+}
+
+/** PCM as a streamed WAV: our header (unknown length) in the first chunk's format, then the samples. */
+async function* asWav(pcm: AsyncIterable<AudioChunk>): AsyncGenerator<Buffer> {
+  let format: AudioFormat | undefined;
+  for await (const chunk of pcm) {
+    if (!format) {
+      format = chunk.format;
+      yield wavHeader(format, WAV_UNKNOWN_DATA_BYTES);
+    }
+    yield chunk.pcm;
+  }
+}
+
+/** True when PCM in `format` already is what a `pcm` answer holds (24 kHz, 16-bit, mono). */
+function isAnswerPcm(format: AudioFormat): boolean {
+  return format.rateHz === PCM_STREAM_RATE_HZ && format.widthBytes === 2 && format.channels === 1;
+}
+
+/** `pcm` in `shape`'s format and speed (see the module comment). */
+async function* fromPcm(
+  pcm: AsyncIterable<AudioChunk>,
+  shape: StreamShape,
+  bitrateKbps: number,
+  signal: AbortSignal,
+): AsyncGenerator<Buffer> {
+  // ffmpeg starts now, before the first PCM exists, so its start-up overlaps synthesis. Whatever way this
+  // generator ends, an ffmpeg still running is killed (`discard` after a finished run does nothing).
+  const ffmpeg = startFfmpegPipe(wavToStreamArgs(shape.format, shape.speed, bitrateKbps), signal);
+  try {
+    const it = pcm[Symbol.asyncIterator]();
+    const first = await it.next();
+    if (first.done) return;
+    const format = first.value.format;
+    const rest: AsyncIterable<AudioChunk> = { [Symbol.asyncIterator]: () => it };
+    if (shape.format === 'pcm' && shape.speed === 1 && isAnswerPcm(format)) {
+      ffmpeg.discard();
+      yield first.value.pcm;
+      for await (const chunk of rest) yield chunk.pcm;
+      return;
+    }
+    // ffmpeg writes raw s16le for wav, at the source's rate and channels (atempo keeps both).
+    if (shape.format === 'wav') yield wavHeader({ ...format, widthBytes: 2 }, WAV_UNKNOWN_DATA_BYTES);
+    yield* ffmpeg.run(asWav(prepend(first.value, rest)));
+  } finally {
+    ffmpeg.discard();
+  }
+}
+
+async function* prepend<T>(first: T, rest: AsyncIterable<T>): AsyncGenerator<T> {
+  yield first;
+  yield* rest;
+}
