@@ -117,8 +117,11 @@ async function writeSse(
   const send = async (event: Record<string, unknown>): Promise<void> => {
     if (!out.write(`data: ${JSON.stringify(event)}\n\n`)) {
       await new Promise<void>((resolve) => {
-        out.once('drain', resolve);
-        out.once('close', resolve);
+        const done = (): void => {
+          out.off('drain', done).off('close', done);
+          resolve();
+        };
+        out.once('drain', done).once('close', done);
       });
     }
   };
