@@ -21,6 +21,7 @@ import type { HealthMonitor } from './tts/health-monitor.js';
 import { createSayTtsProvider } from './tts/say-pcm.js';
 import type { SayService } from './tts/say-service.js';
 import { createSchedules } from './tts/schedules.js';
+import type { VoiceCatalog } from './tts/voice-catalog.js';
 import { version } from './version.js';
 import { createWyomingServer, type WyomingServer } from './wyoming/server.js';
 
@@ -52,6 +53,8 @@ export interface IntegrationsOptions {
   dispatcher: Dispatcher;
   cache: CacheStore;
   monitor: HealthMonitor;
+  /** Every engine's voices, for the Wyoming server's one program. */
+  voices: VoiceCatalog;
   events: EventHub<HubEvents>;
   baseUrl: string;
   /** Republishes the hub status (after says and cache clears, throttled here). */
@@ -128,8 +131,8 @@ function wyomingServerOf(opts: IntegrationsOptions): WyomingServer | undefined {
     port: options.wyoming_server.port,
     provider: createSayTtsProvider({
       sayService: opts.sayService,
-      dispatcher: opts.dispatcher,
-      cache: opts.cache,
+      voices: opts.voices,
+      engineNames: opts.dispatcher.entries.map((e) => e.engine.name),
       maxTextChars: options.max_text_chars,
       version,
     }),

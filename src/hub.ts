@@ -22,6 +22,7 @@ import { createDispatcher, type Dispatcher, type EngineEntry } from './tts/dispa
 import { createEngine, engineTransport } from './tts/engines/index.js';
 import { createHealthMonitor, type HealthMonitor } from './tts/health-monitor.js';
 import { createSayService, type SayService } from './tts/say-service.js';
+import { createVoiceCatalog } from './tts/voice-catalog.js';
 import { version } from './version.js';
 
 /** The running hub: every service built from the options, started in order and stopped in reverse. */
@@ -135,6 +136,8 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
   let embedded: EmbeddedBroker | undefined;
   let brokerUrl = '';
 
+  // Every engine's voices as one list, for Home Assistant (Wyoming) and OpenAI-speech clients.
+  const voices = createVoiceCatalog({ entries });
   // Metrics, discovery (notify entity, clear-cache button), the Wyoming server and schedules.
   const integrations = createIntegrations({
     options,
@@ -142,6 +145,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     dispatcher,
     cache,
     monitor,
+    voices,
     events,
     baseUrl,
     publishStatus: () => publishStatus(),
@@ -174,6 +178,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     apiToken: options.http.api_token,
     metrics: integrations.metrics,
     bitrateKbps: options.opus.bitrate_kbps,
+    voices,
     ...(recording ? { recorder: recording.recorder } : {}),
   });
 

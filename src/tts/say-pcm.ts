@@ -1,101 +1,76 @@
 /**
  * Speech as raw PCM through the say service (cache and fallback included), for outputs that want samples rather
- * than a file: the Wyoming TTS server. The say service produces (or finds) the cached Ogg Opus; ffmpeg decodes it
- * to s16le mono at `rateHz` as a stream.
+ * than a file: the Wyoming TTS server. The say is made as WAV, so its cache entry is PCM that a repeat reads
+ * without decoding; a miss hands over the live job's PCM as the engine produces it (no decode either).
  */
-
-import { runFfmpeg } from '../audio/ffmpeg.js';
-import type { AudioChunk, AudioFormat } from '../audio/format.js';
-import type { CacheStore } from '../cache/store.js';
-import { AppError } from '../shared/errors.js';
+import type { AudioChunk } from '../audio/format.js';
 import type { WyomingProgramInfo, WyomingTtsProvider } from '../wyoming/server.js';
 import type { WyomingVoiceChoice } from '../wyoming/tts.js';
-import type { Dispatcher } from './dispatcher.js';
 import { toSayRequest } from './say-request.js';
 import type { SayService } from './say-service.js';
+import { sayPcmOf } from './say-stream.js';
+import type { VoiceCatalog } from './voice-catalog.js';
 
-/** Sample rate of decoded PCM, in Hz (16-bit mono). */
-export const PCM_RATE_HZ = 22_050;
+/** Name of the one TTS program the hub announces (Home Assistant names its TTS entity after it). */
+export const PROGRAM_NAME = 'TTS Hub';
 
 /**
- * Says `body` (a `tts/say`-shaped object, format forced to opus) and yields its audio as PCM chunks.
- * Aborting `signal` cancels the say or kills ffmpeg; the iterator throws the abort reason.
- * @throws everything `say` throws; AppError CACHE_IO when the entry left the cache; FFMPEG_FAILED.
+ * Says `body` (a `tts/say`-shaped object; format forced to wav) and yields its PCM: the live job's while the
+ * engine speaks, the cached WAV's on a hit. Aborting `signal` stops reading (and the synthesis, when nobody
+ * else waits on it); the iterator throws the abort reason.
+ * @throws everything `begin` and the say throw; AppError ENGINE_BAD_RESPONSE for a broken cached file.
  */
 export async function* sayPcm(
-  deps: { sayService: SayService; cache: CacheStore; maxTextChars: number },
+  deps: { sayService: SayService; maxTextChars: number },
   body: Record<string, unknown>,
   signal: AbortSignal,
-  rateHz = PCM_RATE_HZ,
 ): AsyncGenerator<AudioChunk, void, undefined> {
-  const request = toSayRequest({ ...body, format: 'opus' }, deps.maxTextChars);
-  const result = await deps.sayService.say(request, signal);
-  const entry = deps.cache.get(result.key, result.format);
-  if (!entry) throw new AppError('CACHE_IO', 'the audio left the cache before it was decoded; try again');
-  const format: AudioFormat = { rateHz, widthBytes: 2, channels: 1 };
-  const proc = runFfmpeg(
-    ['-i', entry.path, '-f', 's16le', '-acodec', 'pcm_s16le', '-ar', String(rateHz), '-ac', '1', 'pipe:1'],
-    signal,
-  );
-  proc.stdin.end();
-  let carry: Buffer = Buffer.alloc(0);
-  for await (const piece of proc.stdout as AsyncIterable<Buffer>) {
-    const bytes = carry.length ? Buffer.concat([carry, piece]) : piece;
-    const whole = bytes.length - (bytes.length % 2);
-    carry = bytes.subarray(whole);
-    if (whole > 0) yield { format, pcm: bytes.subarray(0, whole) };
-  }
-  await proc.done;
+  const request = toSayRequest({ ...body, format: 'wav' }, deps.maxTextChars);
+  const ticket = await deps.sayService.begin(request, signal);
+  ticket.done.catch(() => {});
+  yield* sayPcmOf(deps.sayService, ticket, signal);
+  await ticket.done;
 }
 
 /**
- * The Wyoming TTS provider over the say service: one program per engine (named like it) with the engine's
- * voices; an engine without a voice list announces one voice named like the engine. A requested voice name
- * selects the first engine that has it; an unknown or absent name uses the default engine and its voice.
+ * The Wyoming TTS provider over the say service: one program, PROGRAM_NAME, that lists every engine's voices
+ * (`<engine>:<voice>`, see voice-catalog.ts), because Home Assistant only ever uses the first installed TTS
+ * program of a Wyoming service. A requested voice is routed to its engine; a bare voice name to the first
+ * engine that has it; no voice (or an unknown one) uses the default engine and its voice; a language alone
+ * picks the default engine's voice for it.
  */
 export function createSayTtsProvider(deps: {
   sayService: SayService;
-  dispatcher: Dispatcher;
-  cache: CacheStore;
+  voices: VoiceCatalog;
+  /** Engine names in fallback order, for the program's description. */
+  engineNames: readonly string[];
   maxTextChars: number;
   version: string;
 }): WyomingTtsProvider {
-  let last: WyomingProgramInfo[] = [];
   const programs = async (signal: AbortSignal): Promise<WyomingProgramInfo[]> => {
-    last = await Promise.all(
-      deps.dispatcher.entries.map(async (entry) => {
-        const voices = await entry.engine.voices(signal).catch(() => []);
-        return {
-          name: entry.engine.name,
-          description: `${entry.engine.type} via TTS Hub`,
-          version: deps.version,
-          voices: voices.length
-            ? voices.map((v) => ({
-                name: v.name,
-                description: v.description ?? null,
-                languages: v.languages,
-                speakers: v.speakers?.length ? v.speakers.map((name) => ({ name })) : null,
-              }))
-            : [{ name: entry.engine.name, description: null, languages: [], speakers: null }],
-        };
-      }),
-    );
-    return last;
+    const voices = await deps.voices.list(signal);
+    return [
+      {
+        name: PROGRAM_NAME,
+        description: `Every engine of TTS Hub (${deps.engineNames.join(', ')}), with cache and fallback`,
+        version: deps.version,
+        voices: voices.map((v) => ({
+          name: v.id,
+          description: v.description,
+          languages: v.languages,
+          speakers: v.speakers.length ? v.speakers.map((name) => ({ name })) : null,
+        })),
+      },
+    ];
   };
   const route = async (
     voice: WyomingVoiceChoice | undefined,
     signal: AbortSignal,
   ): Promise<Record<string, unknown>> => {
     if (!voice?.name) return voice?.language ? { language: voice.language } : {};
-    const known = last.length ? last : await programs(signal);
-    for (const p of known) {
-      if (p.name === voice.name && p.voices.length === 1 && p.voices[0]?.name === p.name)
-        return { engine: p.name };
-      if (p.voices.some((v) => v.name === voice.name)) {
-        return { engine: p.name, voice: voice.name, ...(voice.speaker ? { speaker: voice.speaker } : {}) };
-      }
-    }
-    return {};
+    const routed = await deps.voices.resolve(voice.name, signal);
+    if (!routed.engine) return {};
+    return { ...routed, ...(routed.voice && voice.speaker ? { speaker: voice.speaker } : {}) };
   };
   return {
     programs,

@@ -43,6 +43,7 @@ export interface VoiceCatalog {
    * Maps a requested voice name to engine and voice:
    * - `<engine>:<voice>` of a configured engine → that engine and voice (`default` → the engine's own voice);
    * - a bare name → `preferEngine` when it has that voice, else the first engine (fallback order) that has it;
+   * - an engine's name (no voice of that name) → that engine and its own voice;
    * - anything else (OpenAI's `alloy`, an empty name) → nothing, so the default engine and voice speak.
    */
   resolve(name: string | undefined, signal: AbortSignal, preferEngine?: string): Promise<ResolvedVoice>;
@@ -141,7 +142,9 @@ export function createVoiceCatalog(opts: {
       const voices = await list(signal);
       const preferred = voices.find((v) => v.engine === preferEngine && v.voice === name);
       const any = preferred ?? voices.find((v) => v.voice === name);
-      return any ? { engine: any.engine, voice: name } : {};
+      if (any) return { engine: any.engine, voice: name };
+      // An engine's own name (older clients chose engines by it) picks that engine and its voice.
+      return names.includes(name) ? { engine: name } : {};
     },
   };
 }

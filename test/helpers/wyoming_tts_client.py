@@ -1,6 +1,6 @@
 """A Wyoming TTS client built on the real `wyoming` PyPI package (what Home Assistant's Wyoming integration uses).
 
-Usage: python wyoming_tts_client.py HOST PORT VOICE_OR_EMPTY
+Usage: python wyoming_tts_client.py HOST PORT VOICE_OR_EMPTY [TEXT]
 Does describe, a plain synthesize, and a streaming synthesize (with the compatibility `synthesize` event that
 Home Assistant sends inside a stream), then prints one JSON object with what came back.
 """
@@ -57,7 +57,7 @@ def compact(summary):
     return summary
 
 
-async def main(host, port, voice_name):
+async def main(host, port, voice_name="", text="Hello from the hub. This is Wyoming."):
     voice = SynthesizeVoice(name=voice_name) if voice_name else None
     result = {}
     async with AsyncTcpClient(host, port) as client:
@@ -76,6 +76,7 @@ async def main(host, port, voice_name):
                 "voices": [
                     {
                         "name": v.name,
+                        "description": v.description,
                         "languages": v.languages,
                         "installed": v.installed,
                         "speakers": [s.name for s in (v.speakers or [])],
@@ -86,7 +87,7 @@ async def main(host, port, voice_name):
             for p in info.tts
         ]
 
-        await client.write_event(Synthesize(text="Hello from the hub. This is Wyoming.", voice=voice).event())
+        await client.write_event(Synthesize(text=text, voice=voice).event())
         result["synthesize"] = compact(await collect(client, AudioStop.is_type))
 
         text = "First streamed sentence. Second one"
@@ -100,4 +101,4 @@ async def main(host, port, voice_name):
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], int(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else ""))
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]), *sys.argv[3:5]))

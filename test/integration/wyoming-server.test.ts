@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
 import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
-import { venvPython } from '../helpers/piper.js';
+import { PIPER_VOICE, type RunningPiper, startWyomingPiper, venvPython } from '../helpers/piper.js';
 import { freePort } from '../helpers/ports.js';
 
 const run = promisify(execFile);
@@ -35,7 +35,13 @@ interface ClientOutput {
     installed: boolean;
     attribution: string;
     supports_synthesize_streaming: boolean;
-    voices: Array<{ name: string; languages: string[]; installed: boolean; speakers: string[] }>;
+    voices: Array<{
+      name: string;
+      description: string | null;
+      languages: string[];
+      installed: boolean;
+      speakers: string[];
+    }>;
   }>;
   synthesize: Summary;
   stream: Summary;
@@ -43,23 +49,33 @@ interface ClientOutput {
 
 describe('Wyoming TTS server with the real wyoming client', () => {
   let broker: RunningMosquitto;
+  let piper: RunningPiper;
   let hub: InProcessHub;
   let port: number;
 
   beforeAll(async () => {
-    broker = await startMosquitto();
+    [broker, piper] = await Promise.all([startMosquitto(), startWyomingPiper()]);
     port = await freePort();
-    hub = await startInProcessHub({ wyoming_server: { enabled: true, port } }, broker.url);
+    hub = await startInProcessHub(
+      {
+        wyoming_server: { enabled: true, port },
+        engines: [
+          { name: 'espeak', type: 'espeak' },
+          { name: 'piper', type: 'piper', url: piper.url, voice: PIPER_VOICE, timeout_s: 60 },
+        ],
+      },
+      broker.url,
+    );
   });
   afterAll(async () => {
     await hub?.close();
+    await piper?.stop();
     await broker?.stop();
   });
 
-  const client = async (voice = ''): Promise<ClientOutput> => {
-    const { stdout } = await run(venvPython(), [CLIENT, '127.0.0.1', String(port), voice], {
-      timeout: 90_000,
-    });
+  const client = async (voice = '', text?: string): Promise<ClientOutput> => {
+    const args = [CLIENT, '127.0.0.1', String(port), voice, ...(text ? [text] : [])];
+    const { stdout } = await run(venvPython(), args, { timeout: 90_000 });
     return JSON.parse(stdout) as ClientOutput;
   };
 
@@ -67,14 +83,22 @@ describe('Wyoming TTS server with the real wyoming client', () => {
     const entriesBefore = hub.hub.cache.stats().entries;
     const out = await client();
 
-    const program = out.info.find((p) => p.name === 'espeak');
+    // One program (Home Assistant uses only the first) with every engine's voices, named <engine>:<voice>.
+    expect(out.info).toHaveLength(1);
+    const program = out.info[0];
     expect(program).toMatchObject({
+      name: 'TTS Hub',
       installed: true,
       supports_synthesize_streaming: true,
       attribution: 'TTS Hub',
     });
     expect(program?.voices.length).toBeGreaterThan(10);
     expect(program?.voices.every((v) => v.installed && v.languages.length > 0)).toBe(true);
+    expect(program?.voices.find((v) => v.name === 'espeak:en-us')?.description).toMatch(/^espeak: en-us/);
+    expect(program?.voices.find((v) => v.name === `piper:${PIPER_VOICE}`)).toMatchObject({
+      description: expect.stringMatching(new RegExp(`^piper: ${PIPER_VOICE}`)),
+      languages: ['en_US'],
+    });
 
     expect(out.synthesize.error).toBeNull();
     expect(out.synthesize.types).toEqual(['audio-start', 'audio-chunk*', 'audio-stop']);
@@ -98,10 +122,31 @@ describe('Wyoming TTS server with the real wyoming client', () => {
     expect(hub.hub.cache.stats().entries).toBeGreaterThanOrEqual(entriesBefore + 3);
   });
 
-  it('routes a voice name to the engine that has it, and answers the same text from the cache', async () => {
+  it("reaches the second engine through the first program's voice list, PCM complete", async () => {
+    const runsBefore = hub.hub.sayService.stats().engineRuns.piper ?? 0;
+    const text = 'Piper answers through the hub. Every sample arrives.';
+    const out = await client(`piper:${PIPER_VOICE}`, text);
+    expect(out.synthesize.error).toBeNull();
+    expect(out.synthesize.groups).toEqual([expect.objectContaining({ rate: 22050, width: 2, channels: 1 })]);
+    expect(hub.hub.sayService.stats().engineRuns.piper ?? 0).toBeGreaterThan(runsBefore);
+    // The same text, engine and voice as WAV is now a cache hit: its duration is what the client got.
+    const res = await fetch(`${hub.baseUrl}/api/say`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text, engine: 'piper', voice: PIPER_VOICE, format: 'wav' }),
+    });
+    const result = (await res.json()) as { cached: boolean; duration_ms: number };
+    expect(result.cached).toBe(true);
+    const clientMs = (out.synthesize.bytes / 2 / 22050) * 1000;
+    expect(Math.abs(clientMs - result.duration_ms)).toBeLessThan(50);
+    expect(out.stream.error).toBeNull();
+    expect(out.stream.groups.length).toBe(2);
+  });
+
+  it('routes a bare voice name to the engine that has it, and answers the same text from the cache', async () => {
     const hitsBefore = hub.hub.sayService.stats().cacheHits;
     const out = await client('en-us');
-    expect(out.info[0]?.voices.map((v) => v.name)).toContain('en-us');
+    expect(out.info[0]?.voices.map((v) => v.name)).toContain('espeak:en-us');
     expect(out.synthesize.error).toBeNull();
     expect(out.synthesize.bytes).toBeGreaterThan(44_100);
     const again = await client('en-us');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { atempoFilter } from '../../src/audio/stream-formats.js';
 import { isTrustedPeer } from '../../src/http/auth.js';
-import { atempoFilter } from '../../src/http/routes/openai.js';
 import {
   buildDevicePayload,
   type DiscoveryContext,

@@ -28,8 +28,6 @@ import type { SayService } from '../../tts/say-service.js';
 import { sayFormatFor, streamSay } from '../../tts/say-stream.js';
 import type { VoiceCatalog } from '../../tts/voice-catalog.js';
 
-export { atempoFilter, PCM_STREAM_RATE_HZ as PCM_RATE_HZ } from '../../audio/stream-formats.js';
-
 /** Largest base64 audio in one `speech.audio.delta` event, in bytes of audio. */
 const SSE_DELTA_BYTES = 24 * 1024;
 
