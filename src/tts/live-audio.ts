@@ -181,6 +181,12 @@ export interface LiveRegistry {
   find(key: string, format: OutputFormat): LiveJob | undefined;
   /** Registers a new job. @throws AppError CONFLICT when one is already registered under the id. */
   create(key: string, format: OutputFormat): LiveJob;
+  /**
+   * Registers a live derivation (the speech of a running job in another format, live-derive.ts): served by
+   * `get` like a job, but not a flight (`find` does not see it), so a say of that format still runs its own.
+   * Returns the derivation already registered under the id, if any, with `created: false`.
+   */
+  createDerived(key: string, format: OutputFormat): { job: LiveJob; created: boolean };
   /** Forgets a job (after it ended and its cache entry exists, or after it failed). */
   remove(job: LiveJob): void;
   /** Sends `from` to `to` (the key a fallback engine produced) for a while. */
@@ -194,6 +200,7 @@ export interface LiveRegistry {
 /** Creates an empty registry. */
 export function createLiveRegistry(): LiveRegistry {
   const jobs = new Map<string, LiveJob>();
+  const derived = new Map<string, LiveJob>();
   const aliases = new Map<string, { to: string; untilMs: number }>();
   const id = (key: string, format: OutputFormat): string => `${key}.${format}`;
   const resolve = (key: string, format: OutputFormat): string => {
@@ -207,7 +214,8 @@ export function createLiveRegistry(): LiveRegistry {
   };
   return {
     get(key, format) {
-      return jobs.get(id(key, format)) ?? jobs.get(id(resolve(key, format), format));
+      const at = (k: string): LiveJob | undefined => jobs.get(id(k, format)) ?? derived.get(id(k, format));
+      return at(key) ?? at(resolve(key, format));
     },
     find: (key, format) => jobs.get(id(key, format)),
     create(key, format) {
@@ -216,8 +224,17 @@ export function createLiveRegistry(): LiveRegistry {
       jobs.set(id(key, format), job);
       return job;
     },
+    createDerived(key, format) {
+      const running = derived.get(id(key, format));
+      if (running) return { job: running, created: false };
+      const job = new LiveJob(key, format);
+      derived.set(id(key, format), job);
+      return { job, created: true };
+    },
     remove(job) {
-      if (jobs.get(id(job.key, job.format)) === job) jobs.delete(id(job.key, job.format));
+      for (const map of [jobs, derived]) {
+        if (map.get(id(job.key, job.format)) === job) map.delete(id(job.key, job.format));
+      }
     },
     alias(from, to, format) {
       if (from === to) return;

@@ -111,12 +111,17 @@ export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promi
   });
 }
 
-/** The early audio of a live synthesis under `key`; `final` settles when the cache entry exists or synthesis failed. */
+/**
+ * The early audio of a live synthesis under `key`; `final` settles when the cache entry exists or synthesis
+ * failed. With `deriveLive`, `as(other)` while still live answers at once with audio that streams live in the
+ * other format (live-derive.ts) instead of waiting for the file.
+ */
 export function liveAudio(
   deps: SayAudioDeps,
   key: string,
   format: OutputFormat,
   final: Promise<SayAudio>,
+  deriveLive?: (other: OutputFormat) => SayAudio,
 ): SayAudio {
   let done: SayAudio | undefined;
   final.then(
@@ -144,6 +149,7 @@ export function liveAudio(
     ready: (signal) => untilAborted(final, signal),
     async as(other, signal) {
       if (other === format) return this;
+      if (done === undefined && deriveLive) return deriveLive(other);
       return (await untilAborted(final, signal)).as(other, signal);
     },
   };

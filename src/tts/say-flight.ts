@@ -9,6 +9,7 @@ import type { OutputFormat } from '../audio/format.js';
 import { AppError, toAppError } from '../shared/errors.js';
 import type { Dispatcher, EngineEntry } from './dispatcher.js';
 import type { LiveJob, LiveRegistry } from './live-audio.js';
+import { deriveLive } from './live-derive.js';
 import {
   finalAudio,
   findCached,
@@ -45,8 +46,11 @@ export interface Flight {
 export interface Flights {
   /** The flight registered under exactly `key` and `format`, if one runs. */
   find(key: string, format: OutputFormat): Flight | undefined;
-  /** Starts a live job for `key` and registers it as the flight identical requests join. */
-  launch(request: SayRequest, key: string, lookups: boolean): Flight;
+  /**
+   * Starts a live job for `keyFor(request.format)` and registers it as the flight identical requests join.
+   * `keyFor` gives the speech's key in other formats (for live derivations).
+   */
+  launch(request: SayRequest, keyFor: (format: OutputFormat) => string, lookups: boolean): Flight;
   /**
    * Waits for `flight` on behalf of one request. The flight is aborted only when every request waiting on it
    * has aborted (a request without a signal never gives up).
@@ -129,7 +133,8 @@ export function createFlights(deps: FlightDeps): Flights {
       const live = registry.find(key, format);
       return live ? flights.get(live) : undefined;
     },
-    launch(request, key, lookups) {
+    launch(request, keyFor, lookups) {
+      const key = keyFor(request.format);
       const job = registry.create(key, request.format);
       const controller = new AbortController();
       const outcome = fly(request, job, controller, lookups);
@@ -139,7 +144,21 @@ export function createFlights(deps: FlightDeps): Flights {
       const flight: Flight = {
         job,
         outcome,
-        audio: liveAudio(audioDeps, key, request.format, final),
+        audio: liveAudio(audioDeps, key, request.format, final, (other) =>
+          deriveLive(
+            {
+              registry,
+              cache: attemptDeps.cache,
+              audioDeps,
+              bitrateKbps: attemptDeps.bitrateKbps,
+              pool: attemptDeps.pool,
+            },
+            job,
+            final,
+            keyFor,
+            other,
+          ),
+        ),
         controller,
         waiting: 0,
       };

@@ -193,7 +193,7 @@ export function createSayService(deps: SayServiceDeps): SayService {
     // Single-flight: an identical request in flight is joined. Also with cache: false: the audio in flight is
     // being made now, which is what such a request asks for (it only refuses audio made before it).
     const joined = flights.find(key, request.format);
-    const flight = joined ?? flights.launch(request, key, lookups);
+    const flight = joined ?? flights.launch(request, voice.keyFor, lookups);
     if (joined) counters.sharedRuns++;
     else counters.cacheMisses++;
     const settle = async (): Promise<Settled> => {
