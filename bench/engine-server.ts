@@ -1,0 +1,150 @@
+/**
+ * Issue 12 figures: the hub as Home Assistant's speech engine, against the engine driven directly by the same
+ * real client, in one run (bench/engine_server_client.py: the `wyoming` package, as Home Assistant uses it, and
+ * the official `openai` package):
+ * - wyoming-piper directly vs the hub's Wyoming server in front of the same wyoming-piper, plain `synthesize`
+ *   and streaming (`synthesize-start/chunk/stop`): first audio chunk and total, a miss each time (a fresh
+ *   number in every sentence), then the same text again (a hit's first chunk);
+ * - `/v1/audio/speech` time to first byte in each format, against the engine's own time for the first
+ *   sentence alone.
+ * Ten-sentence texts; medians of RUNS runs. Ratios are what to read: the machine may be loaded.
+ */
+import { execFile } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { STREAM_FORMATS } from '../src/audio/stream-formats.js';
+import { splitSentences } from '../src/tts/sentences.js';
+import { TEN_SENTENCES } from '../test/helpers/announcements.js';
+import { startInProcessHub } from '../test/helpers/hub-inprocess.js';
+import { startMosquitto } from '../test/helpers/mosquitto.js';
+import { PIPER_VOICE, startWyomingPiper, venvPython } from '../test/helpers/piper.js';
+import { freePort } from '../test/helpers/ports.js';
+import { line, ms, percentile, ratio } from './stats.js';
+
+const run = promisify(execFile);
+const CLIENT = join(dirname(fileURLToPath(import.meta.url)), 'engine_server_client.py');
+const RUNS = 3;
+
+interface Job {
+  kind: 'plain' | 'stream' | 'openai';
+  host?: string;
+  port?: number;
+  base_url?: string;
+  text: string;
+  format?: string;
+}
+interface Timing {
+  first_ms: number;
+  total_ms: number;
+  bytes: number;
+}
+
+/** The ten sentences with `n` worked into each, so no run repeats a sentence (no cache, no phrase reuse). */
+function freshText(n: number): string {
+  return splitSentences(TEN_SENTENCES)
+    .map((s, i) => s.replace(/([.!?])$/, `, number ${n * 10 + i}$1`))
+    .join(' ');
+}
+
+async function runJobs(jobs: Job[]): Promise<Timing[]> {
+  const child = run(venvPython(), [CLIENT], { timeout: 600_000, maxBuffer: 16 * 1024 * 1024 });
+  child.child.stdin?.end(JSON.stringify(jobs));
+  return JSON.parse((await child).stdout) as Timing[];
+}
+
+const median = (values: number[]): number => percentile(values, 50);
+
+/** Runs the engine-server benchmark and prints its lines. */
+export async function benchEngineServer(): Promise<void> {
+  const [broker, piper] = await Promise.all([startMosquitto(), startWyomingPiper()]);
+  const wyomingPort = await freePort();
+  const hub = await startInProcessHub(
+    {
+      wyoming_server: { enabled: true, port: wyomingPort },
+      engines: [{ name: 'piper', type: 'piper', url: piper.url, voice: PIPER_VOICE, timeout_s: 120 }],
+    },
+    broker.url,
+  );
+  const direct = { host: '127.0.0.1', port: piper.port };
+  const viaHub = { host: '127.0.0.1', port: wyomingPort };
+  const openaiUrl = `${hub.baseUrl}/v1`;
+  let n = 1000;
+  const next = (): string => freshText(n++);
+  try {
+    process.stdout.write(
+      '\nHome Assistant speech engine (issue 12): real wyoming-piper, ten sentences, real Python clients\n',
+    );
+    // Warm-up: Piper loads its voice; the hub's encoder pool fills.
+    await runJobs([
+      { kind: 'plain', ...direct, text: next() },
+      { kind: 'plain', ...viaHub, text: next() },
+      { kind: 'stream', ...viaHub, text: next() },
+      ...STREAM_FORMATS.map((format): Job => ({ kind: 'openai', base_url: openaiUrl, text: next(), format })),
+    ]);
+    const rows: Record<string, Timing[]> = {};
+    const add = (name: string, t: Timing | undefined): void => {
+      if (!t) return;
+      const list = rows[name] ?? [];
+      list.push(t);
+      rows[name] = list;
+    };
+    for (let r = 0; r < RUNS; r++) {
+      const plainText = next();
+      const streamText = next();
+      const jobs: Job[] = [
+        { kind: 'plain', ...direct, text: next() },
+        { kind: 'plain', ...viaHub, text: plainText },
+        { kind: 'plain', ...viaHub, text: plainText },
+        { kind: 'stream', ...direct, text: next() },
+        { kind: 'stream', ...viaHub, text: streamText },
+        { kind: 'stream', ...viaHub, text: streamText },
+        { kind: 'plain', ...direct, text: splitSentences(next())[0] as string },
+        ...STREAM_FORMATS.map(
+          (format): Job => ({ kind: 'openai', base_url: openaiUrl, text: next(), format }),
+        ),
+      ];
+      const t = await runJobs(jobs);
+      const names = ['plain direct', 'plain hub', 'plain hit', 'stream direct', 'stream hub', 'stream hit'];
+      for (const [i, name] of names.entries()) add(name, t[i]);
+      add('first sentence', t[6]);
+      for (const [i, format] of STREAM_FORMATS.entries()) add(`openai ${format}`, t[7 + i]);
+    }
+    const first = (name: string): number => median((rows[name] ?? []).map((t) => t.first_ms));
+    const total = (name: string): number => median((rows[name] ?? []).map((t) => t.total_ms));
+    for (const mode of ['plain', 'stream'] as const) {
+      const label = mode === 'plain' ? 'plain synthesize' : 'streaming synthesize';
+      line(
+        `${label}: first chunk direct / hub (miss)`,
+        `${ms(first(`${mode} direct`))} / ${ms(first(`${mode} hub`))}`,
+      );
+      line(
+        `${label}: first chunk hub ÷ direct (target ≤ 1.1)`,
+        ratio(first(`${mode} hub`) / first(`${mode} direct`), 1.1),
+      );
+      line(
+        `${label}: total direct / hub (miss)`,
+        `${ms(total(`${mode} direct`))} / ${ms(total(`${mode} hub`))}`,
+      );
+      line(
+        `${label}: total hub ÷ direct (target ≤ 1.1)`,
+        ratio(total(`${mode} hub`) / total(`${mode} direct`), 1.1),
+      );
+      const hit = first(`${mode} hit`);
+      line(`${label}: a hit's first chunk (target ≤ 20 ms)`, `${ms(hit)}${hit <= 20 ? '  ✓' : '  ✗'}`);
+    }
+    const sentence = total('first sentence');
+    line("engine's own first-sentence time (wyoming-piper, plain)", ms(sentence));
+    for (const format of STREAM_FORMATS) {
+      const ttfb = first(`openai ${format}`);
+      line(
+        `/v1/audio/speech ${format}: first byte ${ms(ttfb)} ÷ first sentence (≤ 1.2)`,
+        ratio(ttfb / sentence, 1.2),
+      );
+    }
+  } finally {
+    await hub.close();
+    await piper.stop();
+    await broker.stop();
+  }
+}

@@ -1,0 +1,101 @@
+"""Timing client for `npm run bench -- engine-server`, built on the real clients nobody here wrote:
+the `wyoming` package (what Home Assistant's Wyoming integration uses) and the official `openai` package.
+
+Reads a JSON list of jobs on stdin, runs them one after another, prints a JSON list of results.
+Jobs:
+  {"kind": "plain", "host", "port", "text", "voice"?}      one `synthesize`, read to `audio-stop`
+  {"kind": "stream", "host", "port", "text", "voice"?}     `synthesize-start`, the text in small
+      `synthesize-chunk`s (as Home Assistant forwards an LLM's tokens), the compatibility `synthesize`,
+      `synthesize-stop`; read to `synthesize-stopped`
+  {"kind": "openai", "base_url", "text", "format"}         `/v1/audio/speech` streamed, first byte and total
+Each result: {"first_ms", "total_ms", "bytes"} (Wyoming: PCM bytes; `first_ms` is the first audio-chunk).
+"""
+
+import asyncio
+import json
+import sys
+import time
+
+from openai import OpenAI
+from wyoming.audio import AudioChunk, AudioStop
+from wyoming.client import AsyncTcpClient
+from wyoming.tts import (
+    Synthesize,
+    SynthesizeChunk,
+    SynthesizeStart,
+    SynthesizeStop,
+    SynthesizeStopped,
+    SynthesizeVoice,
+)
+
+
+async def read_audio(client, t0, until):
+    first = None
+    size = 0
+    while True:
+        event = await asyncio.wait_for(client.read_event(), timeout=120)
+        if event is None:
+            raise RuntimeError("connection closed")
+        if event.type == "error":
+            raise RuntimeError(f"error event: {event.data}")
+        if AudioChunk.is_type(event.type):
+            if first is None:
+                first = (time.perf_counter() - t0) * 1000
+            size += len(AudioChunk.from_event(event).audio)
+        if until(event.type):
+            return first, size
+
+
+def pieces(text, words=3):
+    parts = text.split(" ")
+    return [" ".join(parts[i : i + words]) + " " for i in range(0, len(parts), words)]
+
+
+async def wyoming_job(job):
+    voice = SynthesizeVoice(name=job["voice"]) if job.get("voice") else None
+    async with AsyncTcpClient(job["host"], job["port"]) as client:
+        t0 = time.perf_counter()
+        if job["kind"] == "plain":
+            await client.write_event(Synthesize(text=job["text"], voice=voice).event())
+            first, size = await read_audio(client, t0, AudioStop.is_type)
+        else:
+            await client.write_event(SynthesizeStart(voice=voice).event())
+            for piece in pieces(job["text"]):
+                await client.write_event(SynthesizeChunk(text=piece).event())
+            await client.write_event(Synthesize(text=job["text"], voice=voice).event())
+            await client.write_event(SynthesizeStop().event())
+            first, size = await read_audio(client, t0, SynthesizeStopped.is_type)
+        return {"first_ms": first, "total_ms": (time.perf_counter() - t0) * 1000, "bytes": size}
+
+
+def openai_job(client, job):
+    t0 = time.perf_counter()
+    first = None
+    size = 0
+    with client.audio.speech.with_streaming_response.create(
+        model="tts-1", voice="alloy", input=job["text"], response_format=job["format"]
+    ) as response:
+        for piece in response.iter_bytes():
+            if first is None:
+                first = (time.perf_counter() - t0) * 1000
+            size += len(piece)
+    return {"first_ms": first, "total_ms": (time.perf_counter() - t0) * 1000, "bytes": size}
+
+
+async def main():
+    jobs = json.load(sys.stdin)
+    clients = {}
+    results = []
+    for job in jobs:
+        if job["kind"] == "openai":
+            client = clients.setdefault(
+                job["base_url"], OpenAI(base_url=job["base_url"], api_key="loopback", max_retries=0, timeout=120)
+            )
+            results.append(openai_job(client, job))
+        else:
+            results.append(await wyoming_job(job))
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
