@@ -70,7 +70,7 @@ describe('live stream of a say in another format', () => {
     // Now cached: a plain file with a length, no engine call.
     const requests = gate().requests.length;
     const again = await fetch(mp3.url);
-    expect(again.headers['get']('content-length')).toBe(String((await mp3.ready(signal)).bytes));
+    expect(again.headers.get('content-length')).toBe(String((await mp3.ready(signal)).bytes));
     expect(Buffer.from(await again.arrayBuffer()).equals(gotMp3.body)).toBe(true);
     expect(gate().requests.length).toBe(requests);
   });
