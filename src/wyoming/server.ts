@@ -16,6 +16,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { AudioChunk, AudioFormat } from '../audio/format.js';
 import type { Log } from '../shared/log.js';
 import { decodeEvents, encodeEvent, type WyomingEvent } from './codec.js';
+import { createSentencePipeline, type SentencePipeline } from './sentence-pipeline.js';
 import type { WyomingVoiceChoice } from './tts.js';
 
 /** A voice as announced in `info` (wire shape of `TtsVoice`). */
@@ -102,7 +103,7 @@ function voiceOf(data: Record<string, unknown> | undefined): WyomingVoiceChoice 
 /** One client connection: events are handled in order, one at a time. */
 class Session {
   private streaming = false;
-  private streamVoice: WyomingVoiceChoice | undefined;
+  private pipeline: SentencePipeline | undefined;
   private pending = '';
 
   constructor(
@@ -131,8 +132,13 @@ class Session {
 
   /** One audio group (`audio-start`, chunks of SAMPLES_PER_CHUNK frames, `audio-stop`) for `text`. */
   async speak(text: string, voice: WyomingVoiceChoice | undefined): Promise<void> {
+    await this.sendGroup(this.provider.synthesize(text, voice, this.signal));
+  }
+
+  /** One audio group (`audio-start`, chunks of SAMPLES_PER_CHUNK frames, `audio-stop`) of `pcm`. */
+  async sendGroup(pcm: AsyncIterable<AudioChunk>): Promise<void> {
     let format: AudioFormat | undefined;
-    for await (const chunk of this.provider.synthesize(text, voice, this.signal)) {
+    for await (const chunk of pcm) {
       if (!format) {
         format = chunk.format;
         await this.send({ type: 'audio-start', data: this.audioData(format) });
@@ -171,24 +177,34 @@ class Session {
         await this.speak(text, voiceOf(data));
         return;
       }
-      case 'synthesize-start':
+      case 'synthesize-start': {
         this.streaming = true;
-        this.streamVoice = voiceOf(data);
+        const voice = voiceOf(data);
         this.pending = '';
+        // Sentences are spoken ahead while earlier ones are sent; the chunk handler never waits for audio.
+        this.pipeline = createSentencePipeline({
+          synthesize: (text, signal) => this.provider.synthesize(text, voice, signal),
+          send: (pcm) => this.sendGroup(pcm),
+          signal: this.signal,
+        });
         return;
+      }
       case 'synthesize-chunk': {
-        if (!this.streaming) return;
+        if (!this.streaming || !this.pipeline) return;
         this.pending += typeof data?.text === 'string' ? data.text : '';
         const { sentences, rest } = takeSentences(this.pending);
         this.pending = rest;
-        for (const s of sentences) await this.speak(s, this.streamVoice);
+        for (const s of sentences) this.pipeline.push(s);
         return;
       }
       case 'synthesize-stop': {
         const rest = this.pending.trim();
+        const pipeline = this.pipeline;
         this.pending = '';
         this.streaming = false;
-        if (rest) await this.speak(rest, this.streamVoice);
+        this.pipeline = undefined;
+        if (rest) pipeline?.push(rest);
+        await pipeline?.finish();
         await this.send({ type: 'synthesize-stopped' });
         return;
       }

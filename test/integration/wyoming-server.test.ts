@@ -130,17 +130,24 @@ describe('Wyoming TTS server with the real wyoming client', () => {
     expect(out.synthesize.groups).toEqual([expect.objectContaining({ rate: 22050, width: 2, channels: 1 })]);
     expect(hub.hub.sayService.stats().engineRuns.piper ?? 0).toBeGreaterThan(runsBefore);
     // The same text, engine and voice as WAV is now a cache hit: its duration is what the client got.
-    const res = await fetch(`${hub.baseUrl}/api/say`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ text, engine: 'piper', voice: PIPER_VOICE, format: 'wav' }),
-    });
-    const result = (await res.json()) as { cached: boolean; duration_ms: number };
-    expect(result.cached).toBe(true);
-    const clientMs = (out.synthesize.bytes / 2 / 22050) * 1000;
-    expect(Math.abs(clientMs - result.duration_ms)).toBeLessThan(50);
+    const cachedMs = async (said: string): Promise<number> => {
+      const res = await fetch(`${hub.baseUrl}/api/say`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ text: said, engine: 'piper', voice: PIPER_VOICE, format: 'wav' }),
+      });
+      const result = (await res.json()) as { cached: boolean; duration_ms: number };
+      expect(result.cached, said).toBe(true);
+      return result.duration_ms;
+    };
+    const pcmMs = (bytes: number): number => (bytes / 2 / 22050) * 1000;
+    expect(Math.abs(pcmMs(out.synthesize.bytes) - (await cachedMs(text)))).toBeLessThan(50);
+    // Streaming: one group per sentence, in sentence order (their lengths differ), each complete.
     expect(out.stream.error).toBeNull();
-    expect(out.stream.groups.length).toBe(2);
+    const [g1, g2] = out.stream.groups;
+    expect(out.stream.groups).toHaveLength(2);
+    expect(Math.abs(pcmMs(g1?.bytes ?? 0) - (await cachedMs('First streamed sentence.')))).toBeLessThan(50);
+    expect(Math.abs(pcmMs(g2?.bytes ?? 0) - (await cachedMs('Second one')))).toBeLessThan(50);
   });
 
   it('routes a bare voice name to the engine that has it, and answers the same text from the cache', async () => {
