@@ -7,6 +7,7 @@
  * `homeassistant/components/wyoming/tts.py` `async_stream_tts_audio` does: the header comes from the first
  * `audio-start` only).
  */
+import { setMaxListeners } from 'node:events';
 import { convertPcm } from '../audio/convert.js';
 import type { AudioChunk, AudioFormat } from '../audio/format.js';
 
@@ -79,6 +80,8 @@ export function createSentencePipeline(opts: {
 }): SentencePipeline {
   const stop = new AbortController();
   const signal = AbortSignal.any([opts.signal, stop.signal]);
+  // Every sentence in flight listens on it (a long text has dozens at once): that is not a leak.
+  setMaxListeners(0, signal);
   let format: AudioFormat | undefined;
   let sending: Promise<void> = Promise.resolve();
   let failure: unknown;
