@@ -78,7 +78,7 @@ describe('add-on manifest', () => {
     };
     const paths = optionPaths();
     expect(paths).toContain('engines.timeout_s');
-    expect(paths).toContain('recorder.microphones.url');
+    expect(paths).toContain('microphones.url');
     for (const path of paths) {
       const doc = lookup(path);
       expect(doc?.name, `${path} has no name`).toBeTruthy();
