@@ -105,6 +105,7 @@ describe('packaging: the Dockerfile installs what .ci/setup installs', () => {
       '.ci/setup image_apt',
     );
     expect(apt).toEqual([]);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell and Dockerfile text, not a JS template
     expect(setup).toContain('want_apt=("${image_apt[@]}"');
   });
 
@@ -118,6 +119,7 @@ describe('packaging: the Dockerfile installs what .ci/setup installs', () => {
       'image_pip pins versions',
     ).toBe(true);
     expect(setup).toContain('python3 -m venv "$venv"');
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell and Dockerfile text, not a JS template
     expect(setup).toContain('want=("${image_pip[@]}" "${test_pip[@]}")');
     const env = runtime
       .filter(([k]) => k === 'ENV')
@@ -147,8 +149,10 @@ describe('packaging: the image as the Supervisor builds and runs it', () => {
       .filter(([k]) => k === 'LABEL')
       .map(([, a]) => a)
       .join(' ');
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell and Dockerfile text, not a JS template
     expect(labels).toContain('io.hass.version="${BUILD_VERSION}"');
     expect(labels).toContain('io.hass.type="app"');
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell and Dockerfile text, not a JS template
     expect(labels).toContain('io.hass.arch="${BUILD_ARCH}"');
   });
 
