@@ -189,6 +189,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     async start(signal) {
       await cache.start();
       await monitor.start();
+      voices.warm();
       await http.listen({ port: options.http.port, host: '0.0.0.0' });
       const chosen = await chooseBroker({
         ...options.mqtt,

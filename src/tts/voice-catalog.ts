@@ -39,18 +39,24 @@ export interface VoiceCatalog {
    * the answer beyond the limit (Home Assistant waits 1 s for `info`: `_INFO_TIMEOUT` in its `data.py`).
    */
   list(signal: AbortSignal): Promise<CatalogVoice[]>;
+  /** Loads every engine's list in the background (at start), so the first `list` has them ready. */
+  warm(): void;
   /**
    * Maps a requested voice name to engine and voice:
    * - `<engine>:<voice>` of a configured engine → that engine and voice (`default` → the engine's own voice);
    * - a bare name → `preferEngine` when it has that voice, else the first engine (fallback order) that has it;
    * - an engine's name (no voice of that name) → that engine and its own voice;
    * - anything else (OpenAI's `alloy`, an empty name) → nothing, so the default engine and voice speak.
+   * Waits up to RESOLVE_TIMEOUT_MS for the engines' lists: routing should not depend on a slow moment.
    */
   resolve(name: string | undefined, signal: AbortSignal, preferEngine?: string): Promise<ResolvedVoice>;
 }
 
 /** Default time limit of one engine's voice list in `list`, in ms. */
 export const CATALOG_TIMEOUT_MS = 700;
+
+/** Longest wait for an engine's voice list when routing a voice name, in ms. */
+export const RESOLVE_TIMEOUT_MS = 5000;
 
 /** Placeholder voice name of an engine without a voice list and without a configured voice. */
 const DEFAULT_VOICE = 'default';
@@ -98,7 +104,7 @@ export function createVoiceCatalog(opts: {
 
   const load = async (entry: EngineEntry, signal: AbortSignal): Promise<CatalogVoice[]> => {
     const name = entry.engine.name;
-    const voices = await entry.engine.voices(AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]));
+    const voices = await entry.engine.voices(signal);
     const list = voices.map((v) => ({
       id: `${name}:${v.name}`,
       engine: name,
@@ -110,36 +116,49 @@ export function createVoiceCatalog(opts: {
     return list.length ? list : placeholder(entry);
   };
 
-  const list = async (signal: AbortSignal): Promise<CatalogVoice[]> => {
+  /** Every engine's voices; an engine slower than `limitMs` contributes its last known list. */
+  const listWithin = async (signal: AbortSignal, limitMs: number): Promise<CatalogVoice[]> => {
     const lists = await Promise.all(
       entries.map(async (entry) => {
         const name = entry.engine.name;
+        // The load goes on after the limit, so its list is known next time.
+        const loading = load(entry, signal).then(
+          (loaded) => {
+            known.set(name, loaded);
+            return loaded;
+          },
+          () => undefined,
+        );
         let timer: NodeJS.Timeout | undefined;
         const late = new Promise<undefined>((resolve) => {
-          timer = setTimeout(() => resolve(undefined), timeoutMs);
+          timer = setTimeout(() => resolve(undefined), limitMs);
         });
-        const loaded = await Promise.race([load(entry, signal).catch(() => undefined), late]);
+        const loaded = await Promise.race([loading, late]);
         clearTimeout(timer);
-        if (loaded) known.set(name, loaded);
         return loaded ?? known.get(name) ?? placeholder(entry);
       }),
     );
     return lists.flat();
   };
+  const list = (signal: AbortSignal): Promise<CatalogVoice[]> => listWithin(signal, timeoutMs);
 
   return {
     list,
+    warm() {
+      listWithin(AbortSignal.timeout(60_000), 0).catch(() => {});
+    },
     async resolve(name, signal, preferEngine) {
       if (!name) return {};
+      const full = (): Promise<CatalogVoice[]> => listWithin(signal, RESOLVE_TIMEOUT_MS);
       const qualified = splitQualified(name, names);
       if (qualified) {
         const entry = entries.find((e) => e.engine.name === qualified.engine) as EngineEntry;
         const voice = qualified.voice === DEFAULT_VOICE && !entry.voice ? undefined : qualified.voice;
-        const listed = (await list(signal)).some((v) => v.engine === qualified.engine && v.voice === voice);
+        const listed = (await full()).some((v) => v.engine === qualified.engine && v.voice === voice);
         // A name the engine does not list (any more) speaks with the engine's own voice rather than failing.
         return listed && voice ? { engine: qualified.engine, voice } : { engine: qualified.engine };
       }
-      const voices = await list(signal);
+      const voices = await full();
       const preferred = voices.find((v) => v.engine === preferEngine && v.voice === name);
       const any = preferred ?? voices.find((v) => v.voice === name);
       if (any) return { engine: any.engine, voice: name };
