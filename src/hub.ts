@@ -157,7 +157,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       engines,
       queue_depth: dispatcher.queueDepth(),
       in_flight: sayService.inFlight(),
-      cache: { ...cache.stats(), hit_ratio: cacheHitRatio(sayService.stats()) },
+      cache: { ...cache.stats(), hit_ratio: cacheHitRatio(sayService.stats()), ...cache.health() },
       last_latency_ms: sayService.stats().lastLatencyMs,
     };
   };
@@ -238,6 +238,10 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       monitor.onChange = () => {
         publishStatus().catch((err) => log.warn({ err }, 'status publish failed'));
       };
+      // The "cache degraded" binary sensor reads tts/status: publish as soon as the disk refuses or takes data.
+      cache.onHealthChange(() => {
+        publishStatus().catch((err) => log.warn({ err }, 'status publish failed'));
+      });
       await publishStatus();
       await integrations.start();
       log.info(

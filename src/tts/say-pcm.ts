@@ -6,6 +6,7 @@
 
 import { runFfmpeg } from '../audio/ffmpeg.js';
 import type { AudioChunk, AudioFormat } from '../audio/format.js';
+import { ffmpegInput } from '../audio/source.js';
 import type { CacheStore } from '../cache/store.js';
 import { AppError } from '../shared/errors.js';
 import type { WyomingProgramInfo, WyomingTtsProvider } from '../wyoming/server.js';
@@ -33,11 +34,12 @@ export async function* sayPcm(
   const entry = deps.cache.get(result.key, result.format);
   if (!entry) throw new AppError('CACHE_IO', 'the audio left the cache before it was decoded; try again');
   const format: AudioFormat = { rateHz, widthBytes: 2, channels: 1 };
+  const input = ffmpegInput(entry);
   const proc = runFfmpeg(
-    ['-i', entry.path, '-f', 's16le', '-acodec', 'pcm_s16le', '-ar', String(rateHz), '-ac', '1', 'pipe:1'],
+    [...input.args, '-f', 's16le', '-acodec', 'pcm_s16le', '-ar', String(rateHz), '-ac', '1', 'pipe:1'],
     signal,
   );
-  proc.stdin.end();
+  proc.stdin.end(input.stdin);
   let carry: Buffer = Buffer.alloc(0);
   for await (const piece of proc.stdout as AsyncIterable<Buffer>) {
     const bytes = carry.length ? Buffer.concat([carry, piece]) : piece;

@@ -6,11 +6,11 @@
  * We serve opus (Ogg Opus), mp3, wav and pcm. The body becomes a SayRequest for the say service; nothing from it
  * is used as a path (audio is read from the cache entry of the result's key).
  */
-import { createReadStream } from 'node:fs';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { runFfmpeg } from '../../audio/ffmpeg.js';
 import { CONTENT_TYPES, type OutputFormat } from '../../audio/format.js';
+import { ffmpegInput, openAudio } from '../../audio/source.js';
 import type { CacheStore } from '../../cache/store.js';
 import { AppError, errorBody, toAppError } from '../../shared/errors.js';
 import { toSayRequest } from '../../tts/say-request.js';
@@ -142,14 +142,15 @@ export const openAiRoutes: FastifyPluginAsync<OpenAiRouteOptions> = async (app, 
       reply.header('Content-Type', SPEECH_CONTENT_TYPES[t.format]);
       if (t.format !== 'pcm' && t.speed === 1) {
         reply.header('Content-Length', entry.bytes);
-        return reply.send(createReadStream(entry.path));
+        return reply.send(openAudio(entry));
       }
       const filters = t.speed === 1 ? [] : ['-filter:a', atempoFilter(t.speed)];
+      const input = ffmpegInput(entry);
       const proc = runFfmpeg(
-        ['-i', entry.path, ...filters, ...outputArgs(t.format, opts.bitrateKbps), 'pipe:1'],
+        [...input.args, ...filters, ...outputArgs(t.format, opts.bitrateKbps), 'pipe:1'],
         controller.signal,
       );
-      proc.stdin.end();
+      proc.stdin.end(input.stdin);
       proc.done.catch((err) => {
         if (!controller.signal.aborted) request.log.warn({ err }, 'speech transcode failed');
       });
