@@ -9,7 +9,7 @@ import type { LoadedConfig } from './config/load.js';
 import { supervisorHostAddress } from './config/supervisor.js';
 import { cacheHitRatio } from './http/routes/cache.js';
 import { buildServer } from './http/server.js';
-import { createIntegrations } from './hub-integrations.js';
+import { createIntegrations, requestDefaults } from './hub-integrations.js';
 import { chooseBroker, type EmbeddedBroker } from './mqtt/broker.js';
 import { createMqttBus, type MqttBus } from './mqtt/client.js';
 import { attachHermes } from './mqtt/hermes-adapter.js';
@@ -67,6 +67,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     dir: join(options.share_dir, 'cache'),
     maxEntries: options.cache.max_entries,
     maxBytes: options.cache.max_mb * 1024 * 1024,
+    memoryMaxBytes: options.cache.memory_mb * 1024 * 1024,
     log,
   });
   const entries: EngineEntry[] = options.engines.map((e) => ({
@@ -168,6 +169,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     dispatcher,
     monitor,
     maxTextChars: options.max_text_chars,
+    requestDefaults: requestDefaults(options, 'requests'),
     log,
     events,
     cacheLimits: { maxEntries: options.cache.max_entries, maxBytes: options.cache.max_mb * 1024 * 1024 },
@@ -219,6 +221,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
         resultTopic: options.topics.result,
         sayService,
         maxTextChars: options.max_text_chars,
+        defaults: requestDefaults(options, 'requests'),
         log: log.child({ mod: 'mqtt-say' }),
       });
       await attachHermes({
@@ -227,6 +230,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
         playback,
         acceptSay: options.topics.hermes,
         maxTextChars: options.max_text_chars,
+        defaults: requestDefaults(options, 'requests'),
         log: log.child({ mod: 'hermes' }),
       });
       await recording?.attach(bus);

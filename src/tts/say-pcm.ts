@@ -12,7 +12,7 @@ import { AppError } from '../shared/errors.js';
 import type { WyomingProgramInfo, WyomingTtsProvider } from '../wyoming/server.js';
 import type { WyomingVoiceChoice } from '../wyoming/tts.js';
 import type { Dispatcher } from './dispatcher.js';
-import { toSayRequest } from './say-request.js';
+import { type RequestDefaults, toSayRequest } from './say-request.js';
 import type { SayService } from './say-service.js';
 
 /** Sample rate of decoded PCM, in Hz (16-bit mono). */
@@ -24,12 +24,12 @@ export const PCM_RATE_HZ = 22_050;
  * @throws everything `say` throws; AppError CACHE_IO when the entry left the cache; FFMPEG_FAILED.
  */
 export async function* sayPcm(
-  deps: { sayService: SayService; cache: CacheStore; maxTextChars: number },
+  deps: { sayService: SayService; cache: CacheStore; maxTextChars: number; defaults?: RequestDefaults },
   body: Record<string, unknown>,
   signal: AbortSignal,
   rateHz = PCM_RATE_HZ,
 ): AsyncGenerator<AudioChunk, void, undefined> {
-  const request = toSayRequest({ ...body, format: 'opus' }, deps.maxTextChars);
+  const request = toSayRequest({ ...body, format: 'opus' }, deps.maxTextChars, deps.defaults);
   const result = await deps.sayService.say(request, signal);
   const entry = deps.cache.get(result.key, result.format);
   if (!entry) throw new AppError('CACHE_IO', 'the audio left the cache before it was decoded; try again');
@@ -60,6 +60,8 @@ export function createSayTtsProvider(deps: {
   dispatcher: Dispatcher;
   cache: CacheStore;
   maxTextChars: number;
+  /** Clean-up of the text Home Assistant sends (`text.clean`, `text.urls`). */
+  defaults?: RequestDefaults;
   version: string;
 }): WyomingTtsProvider {
   let last: WyomingProgramInfo[] = [];

@@ -13,7 +13,7 @@ import { CONTENT_TYPES, type OutputFormat } from '../../audio/format.js';
 import { ffmpegInput, openAudio } from '../../audio/source.js';
 import type { CacheStore } from '../../cache/store.js';
 import { AppError, errorBody, toAppError } from '../../shared/errors.js';
-import { toSayRequest } from '../../tts/say-request.js';
+import { type RequestDefaults, toSayRequest } from '../../tts/say-request.js';
 import type { SayService } from '../../tts/say-service.js';
 
 /** Formats this endpoint answers, and their content types (pcm: OpenAI's raw 24 kHz s16le mono). */
@@ -40,6 +40,8 @@ export interface OpenAiRouteOptions {
   sayService: SayService;
   cache: CacheStore;
   maxTextChars: number;
+  /** Clean-up of requests (`text.clean_requests`, `text.urls`); the format is always `response_format`. */
+  defaults?: RequestDefaults;
   /** Configured engine names; a `model` equal to one selects it, anything else uses the default engine. */
   engineNames(): string[];
   /**
@@ -135,7 +137,7 @@ export const openAiRoutes: FastifyPluginAsync<OpenAiRouteOptions> = async (app, 
     });
     try {
       const t = await translate(request.body, opts, controller.signal);
-      const say = toSayRequest(t.say, opts.maxTextChars);
+      const say = toSayRequest(t.say, opts.maxTextChars, opts.defaults);
       const result = await opts.sayService.say(say, controller.signal);
       const entry = opts.cache.get(result.key, result.format);
       if (!entry) throw new AppError('CACHE_IO', 'the audio left the cache before it was sent; try again');
