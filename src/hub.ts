@@ -71,7 +71,10 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     log,
   });
   const entries: EngineEntry[] = options.engines.map((e) => ({
-    engine: createEngine(e, { log: log.child({ mod: 'engine', engine: e.name }) }),
+    engine: createEngine(e, {
+      log: log.child({ mod: 'engine', engine: e.name }),
+      shareDir: options.share_dir,
+    }),
     transport: engineTransport(e),
     maxParallel: e.max_parallel,
     breakerFailures: e.breaker_failures,

@@ -1,11 +1,22 @@
 import type { AudioChunk } from '../audio/format.js';
 
-/** A voice an engine offers: its name, languages, and named speakers if it has several. */
+/**
+ * A voice an engine offers: its name, languages, and named speakers if it has several. Voices from files (the
+ * pocket-tts voices folder) also carry their manifest fields: file, source, licence, and warnings to fix.
+ */
 export interface Voice {
   name: string;
   languages: string[];
   speakers?: string[];
   description?: string;
+  /** The voice file (or URL) a voice from the voices folder uses. */
+  file?: string;
+  /** Where the voice comes from, as the manifest says; null: not said. */
+  source?: string | null;
+  /** The voice's licence, as the manifest says; null: no licence entry (then `warnings` says so). */
+  licence?: string | null;
+  /** Problems the user should fix (no licence entry, a prompt the engine reads badly). */
+  warnings?: string[];
 }
 
 /** What an engine is asked to speak. Text is already validated and normalized. */
