@@ -154,6 +154,18 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
   const health = async () => {
     const engines = monitor.snapshot();
     const anyHealthy = engines.some((e) => e.healthy);
+    const cacheHealth = cache.health();
+    // What the user must fix, for the panel's banner: engines that cannot run as configured, a refusing disk.
+    const problems = engines
+      .filter((e) => e.code === 'ENGINE_MISCONFIGURED')
+      .map((e) => ({ engine: e.name, code: e.code as string, message: e.error ?? '' }));
+    if (cacheHealth.degraded) {
+      problems.push({
+        engine: '',
+        code: 'CACHE_DEGRADED',
+        message: `the share volume refuses cache writes (${cacheHealth.degraded_reason}); new audio is kept in memory only`,
+      });
+    }
     return {
       status: !bus?.connected() || !anyHealthy ? 'degraded' : 'ok',
       version,
@@ -161,7 +173,8 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       engines,
       queue_depth: dispatcher.queueDepth(),
       in_flight: sayService.inFlight(),
-      cache: { ...cache.stats(), hit_ratio: cacheHitRatio(sayService.stats()), ...cache.health() },
+      cache: { ...cache.stats(), hit_ratio: cacheHitRatio(sayService.stats()), ...cacheHealth },
+      problems,
       last_latency_ms: sayService.stats().lastLatencyMs,
     };
   };

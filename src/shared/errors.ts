@@ -19,6 +19,8 @@ export const ERROR_CODES = {
   CONFLICT: 409,
   UNAUTHORIZED: 401,
   ENGINE_UNAVAILABLE: 503,
+  /** A configured engine cannot run as configured (its command or model is missing); never replaced silently. */
+  ENGINE_MISCONFIGURED: 503,
   ENGINE_TIMEOUT: 504,
   ENGINE_FAILED: 502,
   ENGINE_BAD_RESPONSE: 502,

@@ -33,6 +33,8 @@ export interface EngineHealth {
   /** ms since epoch of the last probe; 0 before the first. */
   checkedAt: number;
   error?: string;
+  /** The error's code (ENGINE_MISCONFIGURED: a missing command or model the user must fix). */
+  code?: string;
 }
 
 /**

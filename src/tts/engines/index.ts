@@ -114,7 +114,15 @@ export function createEngine(options: EngineOptions, deps: EngineDeps): Engine {
     case 'piper:http':
       return createPiperHttpEngine({ name, url: url(), voice, speaker, language, log });
     case 'piper:cli':
-      return createPiperCliEngine({ name, command, voice, speaker, language, log });
+      return createPiperCliEngine({
+        name,
+        command,
+        voice,
+        speaker,
+        language,
+        dataDirs: deps.shareDir ? [join(deps.shareDir, PIPER_VOICES_SUBDIR)] : undefined,
+        log,
+      });
     case 'xtts:xtts_api':
     case 'xtts:xtts_stream':
       return createXttsEngine({
