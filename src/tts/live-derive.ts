@@ -7,8 +7,8 @@
  * or a fallback engine spoke (the first engine's key would hold another engine's audio), the finished file
  * is derived the usual way instead.
  */
-import { createReadStream } from 'node:fs';
 import type { OutputFormat } from '../audio/format.js';
+import { openAudio } from '../audio/source.js';
 import type { CacheStore } from '../cache/store.js';
 import { toAppError } from '../shared/errors.js';
 import type { LiveJob, LiveRegistry } from './live-audio.js';
@@ -102,7 +102,7 @@ async function run(
     await writer.abort();
     const derived = await src.as(format, signal);
     if (bytes === 0) {
-      for await (const buf of createReadStream(derived.path)) job.push(buf as Buffer);
+      for await (const buf of openAudio(derived)) job.push(buf as Buffer);
     }
     deps.registry.alias(job.key, derived.key, format);
     job.end();

@@ -6,7 +6,7 @@
 import type { AudioChunk } from '../audio/format.js';
 import type { WyomingProgramInfo, WyomingTtsProvider } from '../wyoming/server.js';
 import type { WyomingVoiceChoice } from '../wyoming/tts.js';
-import { toSayRequest } from './say-request.js';
+import { type RequestDefaults, toSayRequest } from './say-request.js';
 import type { SayService } from './say-service.js';
 import { sayPcmOf } from './say-stream.js';
 import type { VoiceCatalog } from './voice-catalog.js';
@@ -21,11 +21,11 @@ export const PROGRAM_NAME = 'TTS Hub';
  * @throws everything `begin` and the say throw; AppError ENGINE_BAD_RESPONSE for a broken cached file.
  */
 export async function* sayPcm(
-  deps: { sayService: SayService; maxTextChars: number },
+  deps: { sayService: SayService; maxTextChars: number; defaults?: RequestDefaults },
   body: Record<string, unknown>,
   signal: AbortSignal,
 ): AsyncGenerator<AudioChunk, void, undefined> {
-  const request = toSayRequest({ ...body, format: 'wav' }, deps.maxTextChars);
+  const request = toSayRequest({ ...body, format: 'wav' }, deps.maxTextChars, deps.defaults);
   const ticket = await deps.sayService.begin(request, signal);
   ticket.done.catch(() => {});
   yield* sayPcmOf(deps.sayService, ticket, signal);
@@ -45,6 +45,8 @@ export function createSayTtsProvider(deps: {
   /** Engine names in fallback order, for the program's description. */
   engineNames: readonly string[];
   maxTextChars: number;
+  /** Clean-up of the text Home Assistant sends (`text.clean`, `text.urls`). */
+  defaults?: RequestDefaults;
   version: string;
 }): WyomingTtsProvider {
   const programs = async (signal: AbortSignal): Promise<WyomingProgramInfo[]> => {

@@ -8,9 +8,9 @@
  *   ffmpeg, started before the first PCM exists so its start-up overlaps synthesis; `pcm` at the engine's own
  *   24 kHz needs no ffmpeg at all.
  */
-import { createReadStream } from 'node:fs';
 import { runFfmpeg } from '../audio/ffmpeg.js';
 import type { AudioChunk, AudioFormat, OutputFormat } from '../audio/format.js';
+import { type AudioSource, ffmpegInput, openAudio } from '../audio/source.js';
 import {
   PCM_STREAM_RATE_HZ,
   type StreamFormat,
@@ -79,7 +79,7 @@ async function* encodedBytes(
     return;
   }
   const final = await ticket.audio.ready(signal);
-  yield* createReadStream(final.path, { signal }) as AsyncIterable<Buffer>;
+  yield* openAudio(final, undefined, signal) as AsyncIterable<Buffer>;
 }
 
 /**
@@ -103,21 +103,25 @@ export async function* sayPcmOf(
     if (any) return;
   }
   const final = await ticket.audio.ready(signal);
-  yield* filePcm(final.path, final.format, signal);
+  yield* filePcm(final, final.format, signal);
 }
 
-/** The PCM of a cached file: a WAV parsed as it is read, another format decoded by ffmpeg to WAV first. */
+/**
+ * The PCM of cached audio (a file, or bytes held in memory while the disk refuses writes): a WAV parsed as it
+ * is read, another format decoded by ffmpeg to WAV first.
+ */
 export async function* filePcm(
-  path: string,
+  source: AudioSource,
   format: OutputFormat,
   signal: AbortSignal,
 ): AsyncGenerator<AudioChunk> {
   if (format === 'wav') {
-    yield* parseWavStream(createReadStream(path, { signal }) as AsyncIterable<Buffer>);
+    yield* parseWavStream(openAudio(source, undefined, signal) as AsyncIterable<Buffer>);
     return;
   }
-  const proc = runFfmpeg(['-i', path, '-f', 'wav', '-c:a', 'pcm_s16le', 'pipe:1'], signal);
-  proc.stdin.end();
+  const input = ffmpegInput(source);
+  const proc = runFfmpeg([...input.args, '-f', 'wav', '-c:a', 'pcm_s16le', 'pipe:1'], signal);
+  proc.stdin.end(input.stdin);
   yield* parseWavStream(proc.stdout as AsyncIterable<Buffer>);
   await proc.done;
 }

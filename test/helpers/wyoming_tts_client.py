@@ -79,6 +79,7 @@ async def main(host, port, voice_name="", text="Hello from the hub. This is Wyom
                         "description": v.description,
                         "languages": v.languages,
                         "installed": v.installed,
+                        "description": v.description,
                         "speakers": [s.name for s in (v.speakers or [])],
                     }
                     for v in p.voices

@@ -23,7 +23,7 @@ import {
   type StreamFormat,
 } from '../../audio/stream-formats.js';
 import { AppError, errorBody, toAppError } from '../../shared/errors.js';
-import { toSayRequest } from '../../tts/say-request.js';
+import { type RequestDefaults, toSayRequest } from '../../tts/say-request.js';
 import type { SayService } from '../../tts/say-service.js';
 import { sayFormatFor, streamSay } from '../../tts/say-stream.js';
 import type { VoiceCatalog } from '../../tts/voice-catalog.js';
@@ -45,6 +45,8 @@ const SpeechBodySchema = z.object({
 export interface OpenAiRouteOptions {
   sayService: SayService;
   maxTextChars: number;
+  /** Clean-up of requests (`text.clean_requests`, `text.urls`); the format is always `response_format`. */
+  defaults?: RequestDefaults;
   /** Configured engine names; a `model` equal to one selects it, anything else uses the default engine. */
   engineNames(): string[];
   /** Every engine's voices, to route `voice` (`<engine>:<voice>` or a bare name) to its engine. */
@@ -163,7 +165,7 @@ export const openAiRoutes: FastifyPluginAsync<OpenAiRouteOptions> = async (app, 
     let t: Translated;
     try {
       t = await translate(request.body, opts, controller.signal);
-      const say = toSayRequest(t.say, opts.maxTextChars);
+      const say = toSayRequest(t.say, opts.maxTextChars, opts.defaults);
       const stream = await streamSay(opts, say, t, controller.signal);
       it = stream.bytes[Symbol.asyncIterator]();
       // Headers wait for the first audio, so an engine failure before any audio is still a proper error.
