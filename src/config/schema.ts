@@ -95,6 +95,12 @@ export const OptionsSchema = z.object({
       username: z.string().default(''),
       password: z.string().default(''),
       client_id: z.string().default('tts_hub'),
+      /** MQTT 5 Receive Maximum: QoS 1 messages the broker may send before the hub acknowledges them. */
+      receive_maximum: z.number().int().min(1).max(65535).default(32),
+      /** MQTT say requests (tts/say, hermes/tts/say, notify) worked on at once; the rest wait in the journal. */
+      max_in_flight: z.number().int().min(1).max(1000).default(16),
+      /** Unfinished requests the journal holds; beyond it requests stay unacknowledged until finished. */
+      max_pending: z.number().int().min(1).max(100_000).default(2000),
     })
     .prefault({}),
   topics: z

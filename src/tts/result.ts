@@ -16,6 +16,8 @@ export interface ResultPayload {
   latency_ms: { total: number; first_audio: number };
   fallback_from?: string[];
   targets?: Array<{ name: string; ok: boolean; error?: string }>;
+  /** Present when the request had targets: true when every target got the audio. */
+  delivered?: boolean;
 }
 
 /** The `tts/result` JSON of a failed say: `{id, ok:false, error:{code, message}}`. */
@@ -41,7 +43,10 @@ export function resultPayload(r: SayResult): ResultPayload {
     latency_ms: { total: r.latencyMs.total, first_audio: r.latencyMs.firstAudio },
   };
   if (r.fallbackFrom.length) payload.fallback_from = r.fallbackFrom;
-  if (r.targets) payload.targets = r.targets;
+  if (r.targets) {
+    payload.targets = r.targets;
+    payload.delivered = r.delivered ?? r.targets.every((t) => t.ok);
+  }
   return payload;
 }
 

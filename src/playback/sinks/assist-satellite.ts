@@ -25,6 +25,7 @@ export const createAssistSatelliteSink: SinkFactory = (spec, deps) => ({
       },
       signal,
     );
+    ctx.accepted?.();
     const final = await media.ready(signal);
     await holdForDuration(startedAt, final.durationMs, signal);
   },

@@ -58,6 +58,7 @@ export const createMediaPlayerSink: SinkFactory = (spec, deps) => ({
         },
         signal,
       );
+      ctx.accepted?.();
       // A live URL streams while the engine speaks; the speaker is busy until the whole speech has played.
       const final = await media.ready(signal);
       await holdForDuration(startedAt, final.durationMs, signal);
