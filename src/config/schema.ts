@@ -51,7 +51,8 @@ export const TargetOptionsSchema = z.object({
   url: z.string().optional(),
   site_id: z.string().optional(),
   format: z.enum(['opus', 'mp3', 'wav']).optional(),
-  announce: z.boolean().default(true),
+  /** media_player: true requires MEDIA_ANNOUNCE, false never announces; unset: announce when the player supports it. */
+  announce: z.boolean().optional(),
   volume: z.number().min(0).max(1).optional(),
   /** media_player: media_content_type to send; unset: the format's MIME type (audio/ogg, audio/mpeg, audio/wav). */
   media_content_type: z.string().max(64).optional(),
