@@ -18,7 +18,7 @@ import { toSayRequest } from '../tts/say-request.js';
 import type { SayService } from '../tts/say-service.js';
 import type { MqttBus } from './client.js';
 import { buildDevicePayload, type DiscoveryContext, discoveryTopic, liveComponents } from './discovery.js';
-import type { RequestInbox } from './request-inbox.js';
+import type { InboxContext, RequestInbox } from './request-inbox.js';
 import { isShutdown } from './say-adapter.js';
 
 /** How long start waits for the retained config of an earlier run, in ms. */
@@ -153,23 +153,23 @@ export async function attachDiscovery(opts: DiscoveryOptions): Promise<Discovery
  */
 async function attachCommands(opts: DiscoveryOptions): Promise<void> {
   const { bus, log, context } = opts;
-  const speak = async (text: string, signal: AbortSignal, options: Parameters<SayService['say']>[2]) => {
+  const speak = async (text: string, ctx: InboxContext): Promise<boolean> => {
     let id = '';
     try {
       const request = toSayRequest({ text }, opts.maxTextChars);
       id = request.id;
-      const result = await opts.sayService.say(request, signal, options);
+      const result = await opts.sayService.say(request, ctx.signal, { ledger: ctx.ledger });
       await bus.publish(opts.resultTopic, JSON.stringify(resultPayload(result)), { qos: 1 });
     } catch (err) {
-      if (isShutdown(err, signal)) return false; // replayed at the next start
+      if (isShutdown(err, ctx)) return false; // replayed at the next start
       const e = toAppError(err);
       log.warn({ id, code: e.code, err: e.message }, 'notify say failed');
       await bus.publish(opts.resultTopic, JSON.stringify(errorPayload(id, e)), { qos: 1 }).catch(() => {});
     }
     return true;
   };
-  await opts.inbox.subscribe(bus, context.topics.notify, (msg, signal, ledger) =>
-    speak(msg.payload.toString('utf8'), signal, { ledger }),
+  await opts.inbox.subscribe(bus, context.topics.notify, (msg, ctx) =>
+    speak(msg.payload.toString('utf8'), ctx),
   );
   await bus.subscribe(context.topics.clearCache, 1, (_t, payload, packet) => {
     if (packet.retain || payload.toString('utf8').trim() !== 'PRESS') return;

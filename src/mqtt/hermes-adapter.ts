@@ -13,7 +13,7 @@ import type { Log } from '../shared/log.js';
 import { toSayRequest } from '../tts/say-request.js';
 import type { SayService } from '../tts/say-service.js';
 import type { MqttBus } from './client.js';
-import type { RequestInbox } from './request-inbox.js';
+import type { InboxContext, RequestInbox } from './request-inbox.js';
 import { isShutdown } from './say-adapter.js';
 
 /** Hermes topics used here. */
@@ -65,11 +65,7 @@ export async function attachHermes(opts: {
   });
   if (!opts.acceptSay) return;
 
-  const handleSay = async (
-    payload: Buffer,
-    signal: AbortSignal,
-    ledger: Parameters<SayService['say']>[2],
-  ): Promise<boolean> => {
+  const handleSay = async (payload: Buffer, ctx: InboxContext): Promise<boolean> => {
     const parsed = TtsSaySchema.safeParse(parseJson(payload));
     if (!parsed.success) {
       log.warn({ issue: parsed.error.issues[0]?.message }, 'hermes/tts/say refused');
@@ -89,11 +85,11 @@ export async function attachHermes(opts: {
         },
         opts.maxTextChars,
       );
-      const result = await opts.sayService.say(request, signal, ledger);
+      const result = await opts.sayService.say(request, ctx.signal, { ledger: ctx.ledger });
       const failed = result.targets?.find((t) => !t.ok);
       if (failed) log.warn({ id: request.id, siteId, err: failed.error }, 'hermes site did not play');
     } catch (err) {
-      if (isShutdown(err, signal)) return false; // replayed at the next start, sayFinished then
+      if (isShutdown(err, ctx)) return false; // replayed at the next start, sayFinished then
       const e = toAppError(err);
       log.warn({ id: finished.id, siteId, code: e.code, err: e.message }, 'hermes say failed');
     }
@@ -103,9 +99,7 @@ export async function attachHermes(opts: {
     return true;
   };
 
-  await opts.inbox.subscribe(bus, HERMES_TOPICS.say, (msg, signal, ledger) =>
-    handleSay(msg.payload, signal, { ledger }),
-  );
+  await opts.inbox.subscribe(bus, HERMES_TOPICS.say, (msg, ctx) => handleSay(msg.payload, ctx));
 }
 
 function parseJson(payload: Buffer): unknown {

@@ -28,16 +28,22 @@ export interface InboxMessage {
   replayed: boolean;
 }
 
+/** What a handler gets besides the message. */
+export interface InboxContext {
+  /** Aborts when the hub's grace time is over. */
+  signal: AbortSignal;
+  /** What the request's targets already got (a replay does not play them again). */
+  ledger: DeliveryLedger;
+  /** True once the hub is stopping: a failure then is left for the next start, not answered. */
+  stopping(): boolean;
+}
+
 /**
  * Works on one request and answers it. Resolves true when it is finished (answered, or refused with an
- * error result), false when it was left unfinished because `signal` aborted (the hub is stopping): then it
- * must not have answered, and it is replayed at the next start.
+ * error result), false when it was left unfinished because the hub is stopping: then it must not have
+ * answered, and it is replayed at the next start.
  */
-export type InboxHandler = (
-  msg: InboxMessage,
-  signal: AbortSignal,
-  ledger: DeliveryLedger,
-) => Promise<boolean>;
+export type InboxHandler = (msg: InboxMessage, ctx: InboxContext) => Promise<boolean>;
 
 /** Figures for status and health. */
 export interface InboxDepth {
@@ -133,7 +139,8 @@ export function createRequestInbox(opts: {
     active.add(controller);
     running++;
     try {
-      const finished = await e.route.handler(e.msg, controller.signal, ledgerOf(e));
+      const ctx: InboxContext = { signal: controller.signal, ledger: ledgerOf(e), stopping: () => stopping };
+      const finished = await e.route.handler(e.msg, ctx);
       finish(e, finished && !controller.signal.aborted);
     } catch (err) {
       // A handler bug must not replay the request forever: take it as finished.

@@ -4,12 +4,15 @@ import { errorPayload, resultPayload } from '../tts/result.js';
 import { parseSayPayload, type SayRequest } from '../tts/say-request.js';
 import type { SayService } from '../tts/say-service.js';
 import type { MqttBus } from './client.js';
-import type { InboxMessage, RequestInbox } from './request-inbox.js';
+import type { InboxContext, InboxMessage, RequestInbox } from './request-inbox.js';
 import { MAX_REPLY_TOPIC_BYTES, publishTopicProblem } from './topic-check.js';
 
-/** True when `err` means the hub is stopping: the request is left for the next start, never answered. */
-export function isShutdown(err: unknown, signal: AbortSignal): boolean {
-  return signal.aborted || (err instanceof AppError && err.code === 'SHUTTING_DOWN');
+/**
+ * True when a say failed because the hub is stopping (its grace is over, the say service refused it, or an
+ * engine or ffmpeg child died with the stop): the request is left for the next start, never answered.
+ */
+export function isShutdown(err: unknown, ctx: InboxContext): boolean {
+  return ctx.signal.aborted || ctx.stopping() || (err instanceof AppError && err.code === 'SHUTTING_DOWN');
 }
 
 /** `high` when a JSON say payload asks for it (read before the request waits for its turn). */
@@ -81,7 +84,7 @@ export async function attachSayTopic(opts: {
     }
   };
 
-  const handle = async (msg: InboxMessage, signal: AbortSignal, ledger: Parameters<SayService['say']>[2]) => {
+  const handle = async (msg: InboxMessage, ctx: InboxContext): Promise<boolean> => {
     let request: SayRequest;
     try {
       request = parseSayPayload(msg.payload, opts.maxTextChars);
@@ -103,10 +106,10 @@ export async function attachSayTopic(opts: {
     }
     log.debug({ id: request.id, chars: request.text.length, replayed: msg.replayed }, 'say received');
     try {
-      const result = await opts.sayService.say(request, signal, ledger);
+      const result = await opts.sayService.say(request, ctx.signal, { ledger: ctx.ledger });
       await answer(msg, extra, resultPayload(result));
     } catch (err) {
-      if (isShutdown(err, signal)) {
+      if (isShutdown(err, ctx)) {
         log.info({ id: request.id }, 'say left for the next start');
         return false;
       }
@@ -117,12 +120,7 @@ export async function attachSayTopic(opts: {
     return true;
   };
 
-  await opts.inbox.subscribe(
-    bus,
-    opts.sayTopic,
-    (msg, signal, ledger) => handle(msg, signal, { ledger }),
-    sayPriority,
-  );
+  await opts.inbox.subscribe(bus, opts.sayTopic, handle, sayPriority);
 }
 
 /** The response topic when it is a valid one (an error answer still goes there), else none. */
