@@ -52,13 +52,11 @@ describe('at-least-once delivery through faults', () => {
     client = await connectSayClient(broker.url, { extraTopics: ['tts/availability'] });
   });
   afterAll(async () => {
-    for (const h of hubs) {
-      await h.stop(5000);
-      h.cleanup();
-    }
+    await Promise.all(hubs.map((h) => h.stop(5000)));
+    for (const h of hubs) h.cleanup();
     await client?.close();
     await broker?.stop();
-  });
+  }, 30_000);
 
   const options = (clientId: string, extra: Record<string, unknown> = {}) => ({
     mqtt: { url: broker.url, client_id: clientId },
