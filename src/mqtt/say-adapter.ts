@@ -1,7 +1,7 @@
 import { AppError, toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import { errorPayload, resultPayload } from '../tts/result.js';
-import { parseSayPayload, type SayRequest } from '../tts/say-request.js';
+import { parseSayPayload, type RequestDefaults, type SayRequest } from '../tts/say-request.js';
 import type { SayService } from '../tts/say-service.js';
 import type { MqttBus } from './client.js';
 import type { InboxContext, InboxMessage, RequestInbox } from './request-inbox.js';
@@ -64,6 +64,8 @@ export async function attachSayTopic(opts: {
   resultTopic: string;
   sayService: SayService;
   maxTextChars: number;
+  /** Format and clean-up of requests that do not say (`default_format`, `text.*`); default: opus, no clean-up. */
+  defaults?: RequestDefaults;
   log: Log;
 }): Promise<void> {
   const { bus, log } = opts;
@@ -87,7 +89,7 @@ export async function attachSayTopic(opts: {
   const handle = async (msg: InboxMessage, ctx: InboxContext): Promise<boolean> => {
     let request: SayRequest;
     try {
-      request = parseSayPayload(msg.payload, opts.maxTextChars);
+      request = parseSayPayload(msg.payload, opts.maxTextChars, opts.defaults);
     } catch (err) {
       const e = toAppError(err, 'BAD_PAYLOAD');
       const id = typeof e.details?.id === 'string' ? e.details.id : '';

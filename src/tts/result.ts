@@ -1,4 +1,4 @@
-import { type ErrorBody, errorBody } from '../shared/errors.js';
+import { type ErrorBody, errorBody, type Warning } from '../shared/errors.js';
 import type { SayResult } from './say-service.js';
 
 /** The `tts/result` JSON of a successful say (DESIGN "MQTT"), snake_case. */
@@ -18,6 +18,8 @@ export interface ResultPayload {
   targets?: Array<{ name: string; ok: boolean; error?: string }>;
   /** Present when the request had targets: true when every target got the audio. */
   delivered?: boolean;
+  /** Present when the say was served with something to fix, e.g. CACHE_DEGRADED. */
+  warnings?: Warning[];
 }
 
 /** The `tts/result` JSON of a failed say: `{id, ok:false, error:{code, message}}`. */
@@ -47,6 +49,7 @@ export function resultPayload(r: SayResult): ResultPayload {
     payload.targets = r.targets;
     payload.delivered = r.delivered ?? r.targets.every((t) => t.ok);
   }
+  if (r.warnings?.length) payload.warnings = r.warnings;
   return payload;
 }
 
