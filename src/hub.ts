@@ -5,6 +5,7 @@ import { findFfmpeg } from './audio/ffmpeg.js';
 import type { OutputFormat } from './audio/format.js';
 import { createDeriver } from './cache/derive.js';
 import { type CacheStore, createCacheStore } from './cache/store.js';
+import { createChimeLibrary } from './chimes/library.js';
 import type { LoadedConfig } from './config/load.js';
 import { supervisorHostAddress } from './config/supervisor.js';
 import { cacheHitRatio } from './http/routes/cache.js';
@@ -93,8 +94,14 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
   });
   const events = createEventHub<HubEvents>(log.child({ mod: 'events' }));
   // Targets: Home Assistant through the Supervisor; Hermes/MQTT targets publish on the bus once it exists.
+  const chimes = createChimeLibrary({
+    userDir: join(options.share_dir, 'chimes'),
+    maxDurationMs: options.chimes.max_duration_s * 1000,
+    log: log.child({ mod: 'chimes' }),
+  });
   const playback = createPlaybackService({
     targets: options.targets,
+    groups: options.groups,
     supervisorUrl: config.supervisorUrl,
     supervisorToken: config.supervisorToken,
     publish: async (topic, payload, opts) => {
@@ -112,8 +119,10 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       cacheLookups: options.cache.enabled,
       bitrateKbps: options.opus.bitrate_kbps,
       audioUrl: (key: string, format: OutputFormat) => `${baseUrl}/api/audio/${key}.${format}`,
-      checkTargets: (names) => playback.checkTargets(names),
-      deliver: (request, audio, signal) => playback.deliver(request, audio, signal),
+      planTargets: (names) => playback.plan(names),
+      presetOf: (name) => playback.presetOf(name),
+      deliver: (request, deliveries, signal) => playback.deliver(request, deliveries, signal),
+      chimes,
       loudnormEngines: new Set(options.engines.filter((e) => e.loudnorm).map((e) => e.name)),
       log: log.child({ mod: 'say' }),
     }),
@@ -175,6 +184,8 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     metrics: integrations.metrics,
     bitrateKbps: options.opus.bitrate_kbps,
     ...(recording ? { recorder: recording.recorder } : {}),
+    chimes,
+    targets: () => playback.describe(),
   });
 
   const publishStatus = async (): Promise<void> => {
@@ -193,6 +204,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     brokerUrl: () => brokerUrl,
     async start(signal) {
       await cache.start();
+      await chimes.start();
       await monitor.start();
       await http.listen({ port: options.http.port, host: '0.0.0.0' });
       const chosen = await chooseBroker({

@@ -5,7 +5,7 @@
  * preannounce_media_id). Home Assistant answers when the announcement is done or after 10 s (REST API),
  * so the target stays busy for the rest of the audio's duration as well.
  */
-import { holdForDuration, type SinkFactory } from '../sink.js';
+import { formatFor, holdForDuration, type SinkFactory } from '../sink.js';
 import { requireHomeAssistant } from './media-player.js';
 
 /** Builds an assist_satellite sink. */
@@ -13,7 +13,7 @@ export const createAssistSatelliteSink: SinkFactory = (spec, deps) => ({
   type: 'assist_satellite',
   async play(audio, ctx, signal) {
     const ha = requireHomeAssistant(deps.homeAssistant, spec.name);
-    const media = await audio.as(spec.format ?? ctx.format, signal);
+    const media = await audio.as(formatFor(spec, ctx), signal);
     const startedAt = performance.now();
     await ha.callService(
       'assist_satellite',
@@ -27,5 +27,6 @@ export const createAssistSatelliteSink: SinkFactory = (spec, deps) => ({
     );
     const final = await media.ready(signal);
     await holdForDuration(startedAt, final.durationMs, signal);
+    return 'estimated';
   },
 });

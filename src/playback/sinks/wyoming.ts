@@ -76,6 +76,7 @@ export const createWyomingSink: SinkFactory = (spec) => ({
       }
       await conn.send({ type: 'audio-stop', data: { timestamp: Math.round(pcmDurationMs(bytes, f)) } });
       await awaitPlayed(conn, url);
+      return 'reported';
     } finally {
       clearTimeout(timer);
       conn.close();

@@ -1,0 +1,55 @@
+/**
+ * Speaker presets in the say service's terms: the audio defaults a target gives a request (engine, voice, chimes,
+ * offset, lead-in), merged under the request's own fields. Targets of one request whose audio presets differ
+ * each get their own audio; those that agree share one.
+ */
+import type { SayRequest } from './say-request.js';
+
+/** The audio part of a preset: what changes the sound, so targets that differ here get their own audio. */
+export interface AudioPreset {
+  engine?: string;
+  voice?: string;
+  chime?: string;
+  chimeAfter?: string;
+  offsetMs?: number;
+  leadInMs?: number;
+}
+
+/** The preset fields that change the audio, in SayRequest terms. */
+export const AUDIO_PRESET_FIELDS = [
+  'engine',
+  'voice',
+  'chime',
+  'chimeAfter',
+  'offsetMs',
+  'leadInMs',
+] as const;
+
+/** `request` with the preset's fields where the request has none of its own. */
+export function withPreset(request: SayRequest, preset: AudioPreset): SayRequest {
+  const out: SayRequest = { ...request };
+  for (const field of AUDIO_PRESET_FIELDS) {
+    const value = preset[field];
+    if (value !== undefined && out[field] === undefined)
+      (out as unknown as Record<string, unknown>)[field] = value;
+  }
+  return out;
+}
+
+/** The fields on which every preset agrees (set to the same value in all of them); one preset: itself. */
+export function commonPreset(presets: AudioPreset[]): AudioPreset {
+  const [first, ...rest] = presets;
+  if (!first) return {};
+  const out: AudioPreset = {};
+  for (const field of AUDIO_PRESET_FIELDS) {
+    const value = first[field];
+    if (value !== undefined && rest.every((p) => p[field] === value))
+      (out as Record<string, unknown>)[field] = value;
+  }
+  return out;
+}
+
+/** True when two requests make the same audio as far as presets go (same engine, voice, chimes and timing). */
+export function sameAudio(a: SayRequest, b: SayRequest): boolean {
+  return AUDIO_PRESET_FIELDS.every((f) => a[f] === b[f]);
+}
