@@ -9,7 +9,9 @@
  *   answers `GET /services/mqtt` with `{result: "ok", data: {host, port, ssl, protocol, username, password}}`
  *   (`supervisor/api/services.py`, `supervisor/services/modules/mqtt.py`).
  * - Service effects we model: media_player.volume_set sets `volume_level`; media_player.play_media sets the
- *   state to `playing` and `media_content_id`; assist_satellite.announce answers [] (fields per each
+ *   state to `playing` and `media_content_id` (and, for entities in `playMs`, returns to the earlier state and
+ *   content after that many ms, as a player does when an announcement ends: MediaPlayerState in
+ *   `homeassistant/components/media_player/const.py`); assist_satellite.announce answers [] (fields per each
  *   integration's `services.yaml`).
  * Every request is recorded (method, path, authorization, JSON body) so tests check the exact calls.
  */
@@ -78,6 +80,8 @@ export async function startHomeAssistant(opts: {
   mqtt?: { host: string; port: number };
   /** The host's LAN address for `GET /network/info` (supervisor/api/network.py: interfaces with primary, ipv4). */
   hostAddress?: string;
+  /** Media players that finish playing: entity id → ms after play_media when they return to their earlier state. */
+  playMs?: Record<string, number>;
 }): Promise<HomeAssistantStandIn> {
   const calls: RecordedCall[] = [];
   const states = new Map((opts.entities ?? []).map((s) => [s.entity_id, s]));
@@ -91,8 +95,18 @@ export async function startHomeAssistant(opts: {
       if (domain === 'media_player' && service === 'volume_set')
         s.attributes.volume_level = data.volume_level;
       if (domain === 'media_player' && service === 'play_media') {
+        const earlier = { state: s.state, content: s.attributes.media_content_id };
         s.state = 'playing';
         s.attributes.media_content_id = data.media_content_id;
+        const ms = opts.playMs?.[id];
+        if (ms !== undefined) {
+          setTimeout(() => {
+            if (s.attributes.media_content_id !== data.media_content_id) return; // something else plays now
+            s.state = earlier.state;
+            s.attributes.media_content_id = earlier.content;
+            s.last_updated = new Date().toISOString();
+          }, ms).unref();
+        }
       }
       s.last_updated = new Date().toISOString();
       changed.push(s);
