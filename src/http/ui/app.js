@@ -30,20 +30,20 @@ function formatTime(iso) {
 }
 
 /** Builds an element with text content (never HTML from data). */
-function el(tag, text, className) {
+export function el(tag, text, className) {
   const node = document.createElement(tag);
   if (text !== undefined) node.textContent = String(text);
   if (className) node.className = className;
   return node;
 }
 
-async function getJson(url, init) {
+export async function getJson(url, init) {
   const res = await fetch(url, { headers: { Accept: 'application/json' }, ...init });
   const body = await res.json().catch(() => ({}));
   return { ok: res.ok, status: res.status, body };
 }
 
-function play(url, label) {
+export function play(url, label) {
   const player = $('#player');
   player.src = relativeApiUrl(url);
   $('#player-label').textContent = label;
@@ -52,7 +52,7 @@ function play(url, label) {
   });
 }
 
-function playButton(url, label) {
+export function playButton(url, label) {
   const button = el('button', '▶', 'icon');
   button.type = 'button';
   button.title = `Play ${label}`;
@@ -178,14 +178,21 @@ async function loadVoices() {
   }
 }
 
+/** The say form as a request body: every named field with a value (`data-number` fields as numbers). */
+export function formBody(form) {
+  const body = { text: $('#say-text').value };
+  for (const field of form.elements) {
+    if (!field.name || field.name === 'text' || field.disabled) continue;
+    const value = field.value.trim();
+    if (value) body[field.name] = field.dataset.number === undefined ? value : Number(value);
+  }
+  return body;
+}
+
 async function submitSay(event) {
   event.preventDefault();
   const form = event.currentTarget;
-  const body = { text: $('#say-text').value };
-  for (const field of ['engine', 'voice', 'target']) {
-    const value = form.elements[field].value.trim();
-    if (value) body[field] = value;
-  }
+  const body = formBody(form);
   const out = $('#say-result');
   const button = $('#say-submit');
   button.disabled = true;
