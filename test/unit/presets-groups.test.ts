@@ -148,3 +148,29 @@ describe('cache keys with chimes', () => {
     expect(new Set([cacheKey(key), a, b, after, offset, lead]).size).toBe(6);
   });
 });
+
+describe('chimes in schedules', () => {
+  it("passes a schedule's chime and chime_after to the say service", async () => {
+    const { createSchedules } = await import('../../src/tts/schedules.js');
+    const { silentLog } = await import('../../src/shared/log.js');
+    const seen: unknown[] = [];
+    const say = {
+      say: async (request: unknown) => {
+        seen.push(request);
+        return { id: 'x', cached: false };
+      },
+    } as unknown as Parameters<typeof createSchedules>[0]['say'];
+    const schedules = createSchedules({
+      schedules: [
+        { cron: '0 8 * * *', say: 'Good morning.', target: 'house', chime: 'soft', chime_after: 'done' },
+      ],
+      say,
+      maxTextChars: 100,
+      log: silentLog(),
+    });
+    await schedules.runNow(0);
+    expect(seen).toMatchObject([
+      { text: 'Good morning.', targets: ['house'], chime: 'soft', chimeAfter: 'done' },
+    ]);
+  });
+});
