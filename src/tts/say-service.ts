@@ -18,7 +18,7 @@ import { finalAudio, findCached, type SayAudio, type SayAudioDeps } from './say-
 import { DEFAULT_MIX_FORMAT, mixKey, prepareMix, resolveMix } from './say-chimes.js';
 import { createFlights } from './say-flight.js';
 import { type AttemptDeps, attemptVoice } from './say-job.js';
-import { AUDIO_PRESET_FIELDS, type AudioPreset, commonPreset, sameAudio, withPreset } from './say-presets.js';
+import { type AudioPreset, commonPreset, planDeliveries, withPreset } from './say-presets.js';
 import type { SayRequest } from './say-request.js';
 import type {
   Delivery,
@@ -251,7 +251,11 @@ export function createSayService(deps: SayServiceDeps): SayService {
     // The result's audio: the request with what all its targets' presets agree on.
     const own = withPreset(base, commonPreset(targets.map((t) => t.preset)));
     const main = await produce(own, signal);
-    const deliveries = planDeliveries(targets, base, own, main.audio, signal);
+    const deliveries = planDeliveries(targets, base, own, main.audio, async (wanted) => {
+      const p = await produce(wanted, signal);
+      p.settle().catch(() => {}); // its failure reaches the target through audio.ready()
+      return p.audio;
+    });
     const done = finish(request, t0, deliveries, signal, main.settle);
     done.catch(() => {});
     return { id: request.id, engine: main.engine, audio: main.audio, cached: main.cached, done };
@@ -260,32 +264,6 @@ export function createSayService(deps: SayServiceDeps): SayService {
   function presetOf(name: string): AudioPreset {
     if (!deps.presetOf) throw new AppError('TARGET_NOT_FOUND', `preset '${name}': no targets are configured`);
     return deps.presetOf(name);
-  }
-
-  /** One delivery per target: the result's audio, or the target's own when its preset changes the sound. */
-  function planDeliveries(
-    targets: PlannedTarget[],
-    base: SayRequest,
-    own: SayRequest,
-    audio: SayAudio,
-    signal: AbortSignal | undefined,
-  ): Delivery[] {
-    const variants = new Map<string, Promise<SayAudio>>();
-    return targets.map((target) => {
-      const wanted = withPreset(base, target.preset);
-      if (sameAudio(wanted, own)) return { target, audio: Promise.resolve(audio), variant: false };
-      const id = JSON.stringify(AUDIO_PRESET_FIELDS.map((f) => wanted[f] ?? null));
-      let variant = variants.get(id);
-      if (!variant) {
-        variant = produce({ ...wanted, targets: [] }, signal).then((p) => {
-          p.settle().catch(() => {}); // its failure reaches the target through audio.ready()
-          return p.audio;
-        });
-        variant.catch(() => {});
-        variants.set(id, variant);
-      }
-      return { target, audio: variant, variant: true };
-    });
   }
 
   return {
