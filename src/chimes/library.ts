@@ -56,7 +56,10 @@ export interface ChimeLibrary {
   readonly userDir: string;
   /** Creates the user folder so people can see where chime files go. */
   start(): Promise<void>;
-  /** Every chime, user chimes first (sorted by name), each with its length or the reason it is unusable. */
+  /**
+   * Every chime (at most MAX_LISTED_CHIMES), user chimes first (sorted by name), each with its length or the
+   * reason it is unusable.
+   */
   list(signal: AbortSignal): Promise<ChimeInfo[]>;
   /**
    * The chime called `name` with its content hash (hashed only when the file changed).
@@ -88,6 +91,8 @@ interface Hashed {
   hash: string;
 }
 
+/** Most chimes `list` reports (each is decoded once to learn its length). */
+export const MAX_LISTED_CHIMES = 200;
 /** Most file hashes remembered (one per chime file seen). */
 const MAX_HASHES = 1000;
 
@@ -180,7 +185,10 @@ export function createChimeLibrary(opts: ChimeLibraryOptions): ChimeLibrary {
     },
     async list(signal) {
       const [user, builtin] = await Promise.all([namesIn(opts.userDir), namesIn(builtinDir)]);
-      const names = [...user.keys(), ...[...builtin.keys()].filter((n) => !user.has(n))];
+      const names = [...user.keys(), ...[...builtin.keys()].filter((n) => !user.has(n))].slice(
+        0,
+        MAX_LISTED_CHIMES,
+      );
       const rows: ChimeInfo[] = [];
       for (const name of names) {
         const source = user.has(name) ? 'user' : 'builtin';
