@@ -1,4 +1,3 @@
-import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { findFfmpeg } from './audio/ffmpeg.js';
@@ -7,7 +6,7 @@ import { createDeriver } from './cache/derive.js';
 import { type CacheStore, createCacheStore } from './cache/store.js';
 import { createChimeLibrary } from './chimes/library.js';
 import type { LoadedConfig } from './config/load.js';
-import { supervisorHostAddress } from './config/supervisor.js';
+import { resolvePublicBaseUrl } from './config/public-url.js';
 import { cacheHitRatio } from './http/routes/cache.js';
 import { buildServer } from './http/server.js';
 import { createIntegrations } from './hub-integrations.js';
@@ -42,28 +41,18 @@ export interface Hub {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** The first non-internal IPv4 address of this host, for URLs players on the LAN can reach. */
-export function lanAddress(): string {
-  for (const addrs of Object.values(networkInterfaces())) {
-    for (const a of addrs ?? []) {
-      if (a.family === 'IPv4' && !a.internal) return a.address;
-    }
-  }
-  return '127.0.0.1';
-}
-
 /** Builds (does not start) the hub from loaded config. */
 export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
   const { options } = config;
   findFfmpeg();
-  // Inside the add-on the container's own address is unreachable from players: ask the Supervisor for the host's.
-  const hostAddress =
-    !options.http.external_url && config.supervisorToken
-      ? await supervisorHostAddress(config.supervisorUrl, config.supervisorToken, log)
-      : undefined;
-  const baseUrl = (
-    options.http.external_url || `http://${hostAddress ?? lanAddress()}:${options.http.port}`
-  ).replace(/\/+$/, '');
+  // Inside the add-on the container's own address and port are unreachable from players: ask the Supervisor.
+  const baseUrl = await resolvePublicBaseUrl({
+    externalUrl: options.http.external_url,
+    httpPort: options.http.port,
+    supervisorUrl: config.supervisorUrl,
+    supervisorToken: config.supervisorToken,
+    log,
+  });
   const cache = createCacheStore({
     dir: join(options.share_dir, 'cache'),
     maxEntries: options.cache.max_entries,
@@ -132,6 +121,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
   const recording = options.recorder.enabled
     ? createRecorderWiring({
         options: options.recorder,
+        microphones: options.microphones,
         shareDir: options.share_dir,
         prefix: options.topics.recorder,
         hermes: options.topics.hermes,

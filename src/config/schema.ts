@@ -111,6 +111,15 @@ export const GroupOptionsSchema = z.object({
 });
 export type GroupOptions = z.infer<typeof GroupOptionsSchema>;
 
+/** One Wyoming microphone service to record from (option `microphones[]`). */
+export const MicrophoneOptionsSchema = z.object({
+  /** The device name its recordings go under. */
+  name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "1-64 letters, digits, '_' or '-'"),
+  /** tcp://host:port of the mic service. */
+  url: z.string().regex(/^tcp:\/\/.+:\d+$/, 'tcp://host:port'),
+});
+export type MicrophoneOptions = z.infer<typeof MicrophoneOptionsSchema>;
+
 export const OptionsSchema = z.object({
   log_level: LogLevel.default('info'),
   mqtt: z
@@ -177,17 +186,13 @@ export const OptionsSchema = z.object({
       max_total_mb: z.number().min(0).default(2000),
       /** Seconds without audio after which a recording ends (audio sent without start, lost stops); 0 never. */
       idle_timeout_s: z.number().min(0).max(3600).default(10),
-      /** Wyoming microphone services to record from, e.g. wyoming-mic-external: {name: device, url: tcp://host:10600}. */
-      microphones: z
-        .array(
-          z.object({
-            name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "1-64 letters, digits, '_' or '-'"),
-            url: z.string().regex(/^tcp:\/\/.+:\d+$/, 'tcp://host:port'),
-          }),
-        )
-        .default([]),
     })
     .prefault({}),
+  /**
+   * Wyoming microphone services to record from, e.g. wyoming-mic-external: {name: device, url: tcp://host:10600}.
+   * Top level (was `recorder.microphones`, see CHANGELOG.md): the Supervisor nests a list of objects only there.
+   */
+  microphones: z.array(MicrophoneOptionsSchema).default([]),
   wyoming_server: z
     .object({ enabled: z.boolean().default(false), port: z.number().int().min(1).max(65535).default(10210) })
     .prefault({}),
