@@ -23,7 +23,8 @@ _next_conn = 0
 
 
 def report(**fields) -> None:
-    print(json.dumps({**fields, "t": time.monotonic()}), flush=True)
+    """One JSON line; `t` is now unless given (monotonic seconds, CLOCK_MONOTONIC like Node's hrtime)."""
+    print(json.dumps({"t": time.monotonic(), **fields}), flush=True)
 
 
 class SpeakerHandler(AsyncEventHandler):
@@ -60,9 +61,10 @@ class SpeakerHandler(AsyncEventHandler):
 
     async def finish(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+        sent = time.monotonic()  # before the write: the client may act on `played` before this line runs again
         await self.write_event(Played().event())
         self.played = True
-        report(event="played", conn=self.conn)
+        report(event="played", conn=self.conn, t=sent)
 
     async def disconnect(self) -> None:
         if self.pending is not None and not self.pending.done():

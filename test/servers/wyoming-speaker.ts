@@ -13,7 +13,7 @@ import { freePort } from '../helpers/ports.js';
 export interface SpeakerReport {
   event: 'ready' | 'start' | 'stop' | 'played' | 'closed' | 'format_mismatch';
   conn?: number;
-  /** Monotonic seconds on the speaker's clock. */
+  /** Monotonic seconds (CLOCK_MONOTONIC) when it happened; for `played`, just before it was sent. */
   t: number;
   rate?: number;
   width?: number;
