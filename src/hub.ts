@@ -4,7 +4,7 @@ import { findFfmpeg } from './audio/ffmpeg.js';
 import type { OutputFormat } from './audio/format.js';
 import { createDeriver } from './cache/derive.js';
 import { type CacheStore, createCacheStore } from './cache/store.js';
-import { createChimeLibrary } from './chimes/library.js';
+import { createChimeLibrary, NO_CHIME } from './chimes/library.js';
 import type { LoadedConfig } from './config/load.js';
 import { resolvePublicBaseUrl } from './config/public-url.js';
 import { cacheHitRatio } from './http/routes/cache.js';
@@ -21,6 +21,7 @@ import type { Log } from './shared/log.js';
 import { createDispatcher, type Dispatcher, type EngineEntry } from './tts/dispatcher.js';
 import { createEngine, engineTransport } from './tts/engines/index.js';
 import { createHealthMonitor, type HealthMonitor } from './tts/health-monitor.js';
+import { DEFAULT_MIX_FORMAT } from './tts/say-chimes.js';
 import { createSayService, type SayService } from './tts/say-service.js';
 import { version } from './version.js';
 
@@ -39,6 +40,15 @@ export interface Hub {
   start(signal?: AbortSignal): Promise<void>;
   /** Stops taking work, finishes or cancels in-flight work within `graceMs`, publishes offline. */
   stop(graceMs?: number): Promise<void>;
+}
+
+/** Chimes the options name (targets' presets, schedules), to decode at start. */
+function namedChimes(options: LoadedConfig['options']): string[] {
+  const names = [
+    ...options.targets.flatMap((t) => [t.chime, t.chime_after]),
+    ...options.schedules.flatMap((s) => [s.chime, s.chime_after]),
+  ];
+  return names.filter((n): n is string => n !== undefined && n !== '' && n !== NO_CHIME);
 }
 
 /** Builds (does not start) the hub from loaded config. */
@@ -194,7 +204,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     brokerUrl: () => brokerUrl,
     async start(signal) {
       await cache.start();
-      await chimes.start();
+      await chimes.start({ names: namedChimes(options), format: DEFAULT_MIX_FORMAT });
       await monitor.start();
       await http.listen({ port: options.http.port, host: '0.0.0.0' });
       const chosen = await chooseBroker({
@@ -261,6 +271,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
         integrations.stop().catch((err) => log.warn({ err }, 'integrations stop failed')),
       ]);
       playback.stop();
+      chimes.stop();
       monitor.stop();
       // Before the bus stops, so the final statuses of finalized recordings go out.
       await recording?.stop().catch((err) => log.warn({ err }, 'recorder stop failed'));

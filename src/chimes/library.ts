@@ -54,8 +54,14 @@ export interface ChimeInfo {
 export interface ChimeLibrary {
   /** `<share>/chimes`. */
   readonly userDir: string;
-  /** Creates the user folder so people can see where chime files go. */
-  start(): Promise<void>;
+  /**
+   * Creates the user folder so people can see where chime files go, then (in the background) decodes the chimes
+   * named in `warm` at `format`, so the first announcement with them pays no decode; one that is unknown or
+   * broken is logged once at warn (the options name it, so the user learns at start, not at the first request).
+   */
+  start(warm?: { names: string[]; format: AudioFormat }): Promise<void>;
+  /** Stops a background warm-up. */
+  stop(): void;
   /**
    * Every chime (at most MAX_LISTED_CHIMES), user chimes first (sorted by name), each with its length or the
    * reason it is unusable.
@@ -176,13 +182,32 @@ export function createChimeLibrary(opts: ChimeLibraryOptions): ChimeLibrary {
     };
   }
 
+  const stopping = new AbortController();
+  async function warmUp(names: string[], format: AudioFormat): Promise<void> {
+    for (const name of new Set(names)) {
+      if (stopping.signal.aborted) return;
+      try {
+        await decoder.pcm(await resolve(name), format, stopping.signal);
+      } catch (err) {
+        if (stopping.signal.aborted) return;
+        const e = err as AppError;
+        opts.log.warn(
+          { chime: name, code: e.code, err: e.message },
+          'chime named in the options is unusable',
+        );
+      }
+    }
+  }
+
   return {
     userDir: opts.userDir,
-    async start() {
+    async start(warm) {
       await mkdir(opts.userDir, { recursive: true }).catch((err: unknown) =>
         opts.log.warn({ dir: opts.userDir, err: (err as Error).message }, 'cannot create the chimes folder'),
       );
+      if (warm?.names.length) void warmUp(warm.names, warm.format);
     },
+    stop: () => stopping.abort(new AppError('SHUTTING_DOWN', 'chime warm-up stopped')),
     async list(signal) {
       const [user, builtin] = await Promise.all([namesIn(opts.userDir), namesIn(builtinDir)]);
       const names = [...user.keys(), ...[...builtin.keys()].filter((n) => !user.has(n))].slice(

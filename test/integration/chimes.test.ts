@@ -8,9 +8,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ffmpegSpawnCount } from '../../src/audio/ffmpeg.js';
-import { BUILTIN_CHIMES_DIR } from '../../src/chimes/library.js';
+import { BUILTIN_CHIMES_DIR, createChimeLibrary } from '../../src/chimes/library.js';
+import { DEFAULT_MIX_FORMAT } from '../../src/tts/say-chimes.js';
 import { ffprobe } from '../helpers/ffprobe.js';
 import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
 import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
@@ -182,5 +184,31 @@ describe('chimes around speech', () => {
     expect(
       Math.abs((body.duration_ms as number) - (plain.body.duration_ms as number) - soft),
     ).toBeLessThanOrEqual(50);
+  });
+});
+
+describe('chime warm-up at start', () => {
+  it('decodes the chimes the options name, so the first use runs no ffmpeg, and logs an unknown one', async () => {
+    const lines: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => lines.push(line) });
+    const dir = mkdtempSync(join(tmpdir(), 'chimes-warm-'));
+    const library = createChimeLibrary({ userDir: join(dir, 'chimes'), maxDurationMs: 10_000, log });
+    try {
+      await library.start({ names: ['ding', 'nope'], format: DEFAULT_MIX_FORMAT });
+      // One at a time, in order: when the unknown one is reported, ding is decoded.
+      await expect.poll(() => lines.length, { timeout: 15_000 }).toBe(1);
+      expect(JSON.parse(lines[0] as string)).toMatchObject({ chime: 'nope', code: 'CHIME_NOT_FOUND' });
+      const spawns = ffmpegSpawnCount();
+      const pcm = await library.pcm(
+        await library.resolve('ding'),
+        DEFAULT_MIX_FORMAT,
+        AbortSignal.timeout(5000),
+      );
+      expect(pcm.length).toBe(22_050 * 2);
+      expect(ffmpegSpawnCount()).toBe(spawns);
+    } finally {
+      library.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
