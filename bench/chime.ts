@@ -15,20 +15,13 @@ import { startMosquitto } from '../test/helpers/mosquitto.js';
 import { connectSayClient } from '../test/helpers/mqtt.js';
 import { PIPER_VOICE, startWyomingPiper } from '../test/helpers/piper.js';
 import { line, mean, ms, percentile, ratio } from './stats.js';
+import { hasAudioPage } from './ttfa.js';
 
 const RUNS = 7;
 const PAUSE_MS = 500;
 
 const text = (n: number): string =>
   `Announcement number ${n}: the garden gate is open. Please close it before the dog gets out.`;
-
-/** True when `buf` holds an Ogg page with a positive granule position (a page that carries audio). */
-function hasAudioPage(buf: Buffer): boolean {
-  for (let at = buf.indexOf('OggS'); at >= 0 && at + 14 <= buf.length; at = buf.indexOf('OggS', at + 1)) {
-    if (buf.readBigInt64LE(at + 6) > 0n) return true;
-  }
-  return false;
-}
 
 /** ms from sending the POST to the first Ogg audio page on the live URL; then drains the stream. */
 async function httpFirstPage(baseUrl: string, body: Record<string, unknown>): Promise<number> {

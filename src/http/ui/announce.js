@@ -2,7 +2,7 @@
 // suggestions, the Preview button (hear it here, with the target's preset, without playing it on the target)
 // and the Chimes card (every chime with its length and a play button). Data: GET api/chimes, GET api/targets.
 
-import { el, formatBytes, formatMs, formBody, getJson, play, playButton } from './app.js';
+import { el, formatBytes, formatMs, formBody, getJson, play, playButton, postSay } from './app.js';
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -82,31 +82,10 @@ async function preview() {
   delete body.target;
   const named = [...$('#say-preset').options].some((o) => o.value && o.value === target);
   if (!body.preset && named) body.preset = target;
-  const out = $('#say-result');
-  const button = $('#say-preview');
-  button.disabled = true;
-  out.className = 'result busy';
-  out.textContent = 'Preparing the preview…';
-  try {
-    const { body: result } = await getJson('api/say', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-      body: JSON.stringify(body),
-    });
-    if (result.ok) {
-      out.className = 'result ok';
-      out.textContent = `Preview${body.preset ? ` as on ${body.preset}` : ''}: ${formatMs(result.duration_ms)} of audio.`;
-      play(result.url, `Preview: ${body.text}`);
-    } else {
-      out.className = 'result failed';
-      out.textContent = `${result.error?.code ?? 'ERROR'}: ${result.error?.message ?? 'preview failed'}`;
-    }
-  } catch (err) {
-    out.className = 'result failed';
-    out.textContent = `The hub did not answer: ${err.message}`;
-  } finally {
-    button.disabled = false;
-  }
+  await postSay(body, $('#say-preview'), 'Preparing the preview…', (result) => {
+    play(result.url, `Preview: ${body.text}`);
+    return `Preview${body.preset ? ` as on ${body.preset}` : ''}: ${formatMs(result.duration_ms)} of audio.`;
+  });
 }
 
 $('#say-preview').addEventListener('click', () => {

@@ -189,15 +189,15 @@ export function formBody(form) {
   return body;
 }
 
-async function submitSay(event) {
-  event.preventDefault();
-  const form = event.currentTarget;
-  const body = formBody(form);
+/**
+ * POSTs a say body to api/say with `button` disabled and progress in #say-result; on success calls `onOk` with
+ * the result (which writes the message), on failure shows the error there.
+ */
+export async function postSay(body, button, busyText, onOk) {
   const out = $('#say-result');
-  const button = $('#say-submit');
   button.disabled = true;
   out.className = 'result busy';
-  out.textContent = 'Speaking…';
+  out.textContent = busyText;
   try {
     const { body: result } = await getJson('api/say', {
       method: 'POST',
@@ -206,9 +206,7 @@ async function submitSay(event) {
     });
     if (result.ok) {
       out.className = 'result ok';
-      const how = result.cached ? 'from the cache' : `by ${result.engine}`;
-      out.textContent = `Said ${how} in ${formatMs(result.latency_ms.total)}: ${formatMs(result.duration_ms)} of audio, ${formatBytes(result.bytes)}.`;
-      play(result.url, body.text);
+      out.textContent = onOk(result);
     } else {
       out.className = 'result failed';
       out.textContent = `${result.error?.code ?? 'ERROR'}: ${result.error?.message ?? 'request failed'}`;
@@ -219,6 +217,16 @@ async function submitSay(event) {
   } finally {
     button.disabled = false;
   }
+}
+
+async function submitSay(event) {
+  event.preventDefault();
+  const body = formBody(event.currentTarget);
+  await postSay(body, $('#say-submit'), 'Speaking…', (result) => {
+    play(result.url, body.text);
+    const how = result.cached ? 'from the cache' : `by ${result.engine}`;
+    return `Said ${how} in ${formatMs(result.latency_ms.total)}: ${formatMs(result.duration_ms)} of audio, ${formatBytes(result.bytes)}.`;
+  });
 }
 
 function connectEvents() {
