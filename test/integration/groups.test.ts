@@ -36,10 +36,13 @@ describe('groups and presets', () => {
           { name: 'attic', type: 'wyoming', url: c.url },
           // The same speaker as the attic, with a preset: a closing chime and a lead-in.
           { name: 'attic_alert', type: 'wyoming', url: c.url, chime_after: 'alert', lead_in_ms: 300 },
+          // A preset naming a chime that does not exist: only this target fails.
+          { name: 'hall_broken', type: 'wyoming', url: b.url, chime: 'trombone' },
         ],
         groups: [
           { name: 'house', targets: ['kitchen', 'hall', 'attic'] },
           { name: 'mixed', targets: ['kitchen', 'attic_alert'] },
+          { name: 'flawed', targets: ['kitchen', 'hall_broken'] },
         ],
       },
       broker.url,
@@ -131,5 +134,18 @@ describe('groups and presets', () => {
       { name: 'attic_alert', group: 'mixed', ok: true },
     ]);
     expect(overridden).toMatchObject({ cached: true, url: result.url });
+  });
+
+  it('fails only the member whose preset names an unknown chime', async () => {
+    const result = (await client.say(
+      JSON.stringify({ id: 'g-4', text: 'The oven is hot.', target: 'flawed' }),
+      'g-4',
+      60_000,
+    )) as Json;
+    expect(result).toMatchObject({ ok: true });
+    const [kitchen, broken] = result.targets as Json[];
+    expect(kitchen).toEqual({ name: 'kitchen', group: 'flawed', ok: true });
+    expect(broken).toMatchObject({ name: 'hall_broken', group: 'flawed', ok: false });
+    expect(broken?.error).toMatch(/^CHIME_NOT_FOUND: chime 'trombone' not found; known chimes: .*ding/);
   });
 });
