@@ -9,7 +9,7 @@ import type { LoadedConfig } from './config/load.js';
 import { resolvePublicBaseUrl } from './config/public-url.js';
 import { cacheHitRatio } from './http/routes/cache.js';
 import { buildServer } from './http/server.js';
-import { createIntegrations } from './hub-integrations.js';
+import { createIntegrations, requestDefaults } from './hub-integrations.js';
 import { chooseBroker, type EmbeddedBroker } from './mqtt/broker.js';
 import { createMqttBus, type MqttBus } from './mqtt/client.js';
 import { attachHermes } from './mqtt/hermes-adapter.js';
@@ -67,10 +67,14 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     dir: join(options.share_dir, 'cache'),
     maxEntries: options.cache.max_entries,
     maxBytes: options.cache.max_mb * 1024 * 1024,
+    memoryMaxBytes: options.cache.memory_mb * 1024 * 1024,
     log,
   });
   const entries: EngineEntry[] = options.engines.map((e) => ({
-    engine: createEngine(e, { log: log.child({ mod: 'engine', engine: e.name }) }),
+    engine: createEngine(e, {
+      log: log.child({ mod: 'engine', engine: e.name }),
+      shareDir: options.share_dir,
+    }),
     transport: engineTransport(e),
     maxParallel: e.max_parallel,
     breakerFailures: e.breaker_failures,
@@ -159,6 +163,18 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
   const health = async () => {
     const engines = monitor.snapshot();
     const anyHealthy = engines.some((e) => e.healthy);
+    const cacheHealth = cache.health();
+    // What the user must fix, for the panel's banner: engines that cannot run as configured, a refusing disk.
+    const problems = engines
+      .filter((e) => e.code === 'ENGINE_MISCONFIGURED')
+      .map((e) => ({ engine: e.name, code: e.code as string, message: e.error ?? '' }));
+    if (cacheHealth.degraded) {
+      problems.push({
+        engine: '',
+        code: 'CACHE_DEGRADED',
+        message: `the share volume refuses cache writes (${cacheHealth.degraded_reason}); new audio is kept in memory only`,
+      });
+    }
     return {
       status: !bus?.connected() || !anyHealthy ? 'degraded' : 'ok',
       version,
@@ -166,7 +182,8 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       engines,
       queue_depth: dispatcher.queueDepth(),
       in_flight: sayService.inFlight(),
-      cache: { ...cache.stats(), hit_ratio: cacheHitRatio(sayService.stats()) },
+      cache: { ...cache.stats(), hit_ratio: cacheHitRatio(sayService.stats()), ...cacheHealth },
+      problems,
       last_latency_ms: sayService.stats().lastLatencyMs,
     };
   };
@@ -177,6 +194,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     dispatcher,
     monitor,
     maxTextChars: options.max_text_chars,
+    requestDefaults: requestDefaults(options, 'requests'),
     log,
     events,
     cacheLimits: { maxEntries: options.cache.max_entries, maxBytes: options.cache.max_mb * 1024 * 1024 },
@@ -231,6 +249,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
         resultTopic: options.topics.result,
         sayService,
         maxTextChars: options.max_text_chars,
+        defaults: requestDefaults(options, 'requests'),
         log: log.child({ mod: 'mqtt-say' }),
       });
       await attachHermes({
@@ -239,6 +258,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
         playback,
         acceptSay: options.topics.hermes,
         maxTextChars: options.max_text_chars,
+        defaults: requestDefaults(options, 'requests'),
         log: log.child({ mod: 'hermes' }),
       });
       await recording?.attach(bus);
@@ -250,6 +270,10 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       monitor.onChange = () => {
         publishStatus().catch((err) => log.warn({ err }, 'status publish failed'));
       };
+      // The "cache degraded" binary sensor reads tts/status: publish as soon as the disk refuses or takes data.
+      cache.onHealthChange(() => {
+        publishStatus().catch((err) => log.warn({ err }, 'status publish failed'));
+      });
       await publishStatus();
       await integrations.start();
       log.info(

@@ -158,6 +158,8 @@ export const OptionsSchema = z.object({
       enabled: z.boolean().default(true),
       max_entries: z.number().int().min(1).default(2000),
       max_mb: z.number().positive().default(500),
+      /** MB of audio held in memory while the share volume refuses cache writes (full, read-only); 0: none. */
+      memory_mb: z.number().min(0).max(1024).default(32),
     })
     .prefault({}),
   engines: z
@@ -198,6 +200,19 @@ export const OptionsSchema = z.object({
     .prefault({}),
   schedules: z.array(ScheduleOptionsSchema).default([]),
   max_text_chars: z.number().int().min(1).max(100_000).default(2000),
+  /** Audio format of requests that name none (opus, mp3 or wav), e.g. mp3 when every speaker wants it. */
+  default_format: z.enum(['opus', 'mp3', 'wav']).default('opus'),
+  /** Clean-up of text written by language models (Markdown, emoji, URLs) before synthesis. */
+  text: z
+    .object({
+      /** Clean text from the notify entity and the Wyoming server. */
+      clean: z.boolean().default(true),
+      /** Clean text from the other inputs too (tts/say, /api/say, /v1/audio/speech, Hermes); a request's `clean` wins. */
+      clean_requests: z.boolean().default(false),
+      /** A URL standing for itself: spoken as the word "link", or dropped. */
+      urls: z.enum(['link', 'drop']).default('link'),
+    })
+    .prefault({}),
 });
 
 /** The validated, defaulted options. */

@@ -1,4 +1,4 @@
-import { type ErrorBody, errorBody } from '../shared/errors.js';
+import { type ErrorBody, errorBody, type Warning } from '../shared/errors.js';
 import type { SayResult, TargetOutcome } from './say-service.js';
 
 /** The `tts/result` JSON of a successful say (DESIGN "MQTT"), snake_case. */
@@ -16,6 +16,8 @@ export interface ResultPayload {
   latency_ms: { total: number; first_audio: number };
   fallback_from?: string[];
   targets?: TargetPayload[];
+  /** Present when the say was served with something to fix, e.g. CACHE_DEGRADED. */
+  warnings?: Warning[];
 }
 
 /**
@@ -66,6 +68,7 @@ export function resultPayload(r: SayResult): ResultPayload {
   };
   if (r.fallbackFrom.length) payload.fallback_from = r.fallbackFrom;
   if (r.targets) payload.targets = r.targets.map(targetPayload);
+  if (r.warnings?.length) payload.warnings = r.warnings;
   return payload;
 }
 

@@ -9,7 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import type { AudioFormat } from '../audio/format.js';
 import type { CacheEntry } from '../cache/store.js';
-import { AppError, toAppError } from '../shared/errors.js';
+import { AppError, toAppError, type Warning } from '../shared/errors.js';
 import type { EngineEntry } from './dispatcher.js';
 import { createLiveRegistry } from './live-audio.js';
 import { createEncoderPool } from './live-encoder.js';
@@ -68,6 +68,14 @@ interface Production {
   /** The engine asked first. */
   engine: string;
   settle(): Promise<Settled>;
+}
+
+/** The warning of a result whose audio the disk refused and memory holds. */
+function degradedWarning(reason: string | null): Warning {
+  return {
+    code: 'CACHE_DEGRADED',
+    message: `the share volume refused the cache write (${reason ?? 'disk full or read-only'}); the audio is held in memory only and is lost at restart; free space on the share volume`,
+  };
 }
 
 /** What a request's result is built from once its audio is final. */
@@ -151,6 +159,7 @@ export function createSayService(deps: SayServiceDeps): SayService {
         latencyMs: { total: 0, firstAudio: round1(Math.max(0, s.firstAudioAt - t0)) },
         fallbackFrom: s.fallbackFrom,
       };
+      if (s.entry.data) result.warnings = [degradedWarning(cache.health().degraded_reason)];
       if (delivering) result.targets = await delivering;
       result.latencyMs.total = round1(performance.now() - t0);
       counters.ok++;

@@ -2,6 +2,9 @@
 // under Home Assistant's ingress prefix. Live data comes from server-sent events (api/events); the cache and
 // recordings lists are re-read on each status tick so sizes of recordings in progress grow on screen.
 
+import { sayOptions } from './say-options.js';
+import { renderProblems, renderVoiceFiles } from './voice-files.js';
+
 const $ = (selector) => document.querySelector(selector);
 const MAX_REQUEST_ROWS = 20;
 let recordingsAvailable = true;
@@ -87,6 +90,7 @@ function renderStatus(status) {
   if (Array.isArray(status.engines)) renderEngines(status.engines);
   if (status.queue_depth !== undefined) $('#queue-depth').textContent = status.queue_depth;
   if (status.in_flight !== undefined) $('#in-flight').textContent = status.in_flight;
+  renderProblems(status);
 }
 
 function renderCache(c) {
@@ -167,6 +171,7 @@ async function loadVoices() {
   // GET api/voices → {engines: [{name, voices: [{name, languages}], error?}]}.
   const { ok, body } = await getJson('api/voices');
   if (!ok || !Array.isArray(body.engines)) return;
+  renderVoiceFiles(body.engines);
   const list = $('#voices');
   for (const engine of body.engines) {
     for (const v of engine.voices ?? []) {
@@ -178,14 +183,19 @@ async function loadVoices() {
   }
 }
 
-/** The say form as a request body: every named field with a value (`data-number` fields as numbers). */
+/**
+ * The say form as a request body: every named field with a value (`data-number` fields as numbers), then the
+ * options of say-options.js (the checkboxes).
+ */
 export function formBody(form) {
   const body = { text: $('#say-text').value };
   for (const field of form.elements) {
-    if (!field.name || field.name === 'text' || field.disabled) continue;
+    if (!field.name || field.name === 'text' || field.disabled || field.type === 'checkbox') continue;
     const value = field.value.trim();
     if (value) body[field.name] = field.dataset.number === undefined ? value : Number(value);
   }
+  // Checkboxes (cache, clean) and the format are say-options.js's (issue 17).
+  Object.assign(body, sayOptions(form));
   return body;
 }
 
