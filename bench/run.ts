@@ -4,6 +4,7 @@
  */
 import { benchChime } from './chime.js';
 import { benchDispatch } from './dispatch.js';
+import { benchFaults } from './faults.js';
 import { benchMainPath } from './main-path.js';
 import { benchMemory } from './memory.js';
 import { benchRecorder } from './recorder.js';
@@ -36,6 +37,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   ttfa: benchTtfa,
   memory: benchMemory,
   chime: benchChime,
+  faults: benchFaults,
   'text-clean': benchTextClean,
 };
 

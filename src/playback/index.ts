@@ -8,7 +8,7 @@ import { AppError, toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import type { AudioPreset } from '../tts/say-presets.js';
 import type { SayRequest } from '../tts/say-request.js';
-import type { Delivery, PlayEnd, TargetOutcome } from '../tts/say-service.js';
+import type { Delivery, DeliveryLedger, PlayEnd, TargetOutcome } from '../tts/say-service.js';
 import { createHomeAssistantClient } from './home-assistant.js';
 import { createPlayFinishedWaiters } from './play-finished.js';
 import { TargetQueue } from './queue.js';
@@ -36,7 +36,12 @@ export interface PlaybackService {
    * interrupts a normal delivery on that target) and resolves with one outcome per delivery, in order.
    * Never rejects for a target's failure.
    */
-  deliver(request: SayRequest, deliveries: Delivery[], signal: AbortSignal): Promise<TargetOutcome[]>;
+  deliver(
+    request: SayRequest,
+    deliveries: Delivery[],
+    signal: AbortSignal,
+    ledger?: DeliveryLedger,
+  ): Promise<TargetOutcome[]>;
   /** Reports a Hermes `playFinished` (`hermes/audioServer/<siteId>/playFinished` `{id}`); from the MQTT adapter. */
   playFinished(siteId: string, id: string): void;
   /** Deliveries playing or waiting, over all targets. */
@@ -97,15 +102,29 @@ export function createPlaybackService(opts: PlaybackOptions): PlaybackService {
     delivery: Delivery,
     t0: number,
     signal: AbortSignal,
+    ledger: DeliveryLedger | undefined,
   ): Promise<TargetOutcome> => {
     const { name, group } = delivery.target;
     const spec = configured.get(name) ?? adHocSpec(name);
     const base: TargetOutcome = group === undefined ? { name, ok: false } : { name, group, ok: false };
     try {
       if (!spec) throw new AppError('TARGET_NOT_FOUND', `target '${name}' is not configured`);
+      if (ledger) {
+        await ledger.ready;
+        if (ledger.delivered(name)) {
+          opts.log.info({ id: request.id, target: name }, 'target already played this request; not again');
+          return { ...base, ok: true };
+        }
+      }
       const audio = await delivery.audio;
       if (delivery.variant) base.url = audio.url;
       const { sink, queue } = laneFor(spec);
+      let taken = false;
+      const accepted = (): void => {
+        if (taken) return;
+        taken = true;
+        ledger?.record(name);
+      };
       const ctx: PlayContext = {
         id: request.id,
         text: request.text,
@@ -115,11 +134,13 @@ export function createPlaybackService(opts: PlaybackOptions): PlaybackService {
         announce: request.announce,
         mediaContentType: request.mediaContentType,
         waitAll: request.waitAll ?? false,
+        accepted,
       };
       let end: PlayEnd | undefined;
       await queue.run(request.priority, signal, async (s) => {
         end = (await sink.play(audio, ctx, s)) ?? 'estimated';
       });
+      accepted();
       const ms = Math.round(performance.now() - t0);
       opts.log.info({ id: request.id, target: name, group, type: spec.type, ms, end }, 'played');
       const outcome: TargetOutcome = { ...base, ok: true };
@@ -145,9 +166,9 @@ export function createPlaybackService(opts: PlaybackOptions): PlaybackService {
       return spec.preset;
     },
     describe: () => ({ targets: [...configured.values()], groups: opts.groups ?? [] }),
-    async deliver(request, deliveries, signal) {
+    async deliver(request, deliveries, signal, ledger) {
       const t0 = performance.now();
-      return Promise.all(deliveries.map((d) => deliverOne(request, d, t0, signal)));
+      return Promise.all(deliveries.map((d) => deliverOne(request, d, t0, signal, ledger)));
     },
     playFinished(siteId, id) {
       if (!deps.playFinished.notify(siteId, id)) opts.log.debug({ siteId, id }, 'playFinished for nobody');

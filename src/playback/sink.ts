@@ -35,6 +35,11 @@ export interface PlayContext {
   mediaContentType?: string | undefined;
   /** `wait: "all"`: follow the target until it reports the end of playback where it can (media players). */
   waitAll: boolean;
+  /**
+   * Called by the sink as soon as the target has taken the audio (a player accepted the URL, a speaker got the
+   * last chunk), before waiting for it to finish: from then on a replay of the request does not play it again.
+   */
+  accepted?: () => void;
 }
 
 /** The format `spec` receives for `ctx`: the request's when it named one, else the target's, else the request's. */

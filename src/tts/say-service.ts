@@ -23,6 +23,7 @@ import type { SayRequest } from './say-request.js';
 import type {
   Delivery,
   PlannedTarget,
+  SayOptions,
   SayResult,
   SayService,
   SayServiceDeps,
@@ -34,8 +35,10 @@ export type { SayAudio } from './say-audio.js';
 export type {
   DeliverFn,
   Delivery,
+  DeliveryLedger,
   PlannedTarget,
   PlayEnd,
+  SayOptions,
   SayResult,
   SayService,
   SayServiceDeps,
@@ -136,12 +139,15 @@ export function createSayService(deps: SayServiceDeps): SayService {
     t0: number,
     deliveries: Delivery[],
     signal: AbortSignal | undefined,
+    options: SayOptions,
     settle: () => Promise<Settled>,
   ): Promise<SayResult> {
     const controller = new AbortController();
     const combined = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
     const delivering =
-      deliveries.length && deps.deliver ? deps.deliver(request, deliveries, combined) : undefined;
+      deliveries.length && deps.deliver
+        ? deps.deliver(request, deliveries, combined, options.ledger)
+        : undefined;
     delivering?.catch(() => {});
     try {
       const s = await settle();
@@ -160,7 +166,10 @@ export function createSayService(deps: SayServiceDeps): SayService {
         fallbackFrom: s.fallbackFrom,
       };
       if (s.entry.data) result.warnings = [degradedWarning(cache.health().degraded_reason)];
-      if (delivering) result.targets = await delivering;
+      if (delivering) {
+        result.targets = await delivering;
+        result.delivered = result.targets.every((t) => t.ok);
+      }
       result.latencyMs.total = round1(performance.now() - t0);
       counters.ok++;
       counters.lastLatencyMs = result.latencyMs.total;
@@ -182,9 +191,13 @@ export function createSayService(deps: SayServiceDeps): SayService {
     }
   }
 
-  async function begin(request: SayRequest, signal?: AbortSignal): Promise<SayTicket> {
+  async function begin(
+    request: SayRequest,
+    signal?: AbortSignal,
+    options: SayOptions = {},
+  ): Promise<SayTicket> {
     try {
-      return await start(request, signal);
+      return await start(request, signal, options);
     } catch (err) {
       counters.errors++;
       throw toAppError(err);
@@ -248,7 +261,11 @@ export function createSayService(deps: SayServiceDeps): SayService {
     return { audio: flight.audio, cached: false, engine: first.engine.name, settle };
   }
 
-  async function start(request: SayRequest, signal?: AbortSignal): Promise<SayTicket> {
+  async function start(
+    request: SayRequest,
+    signal: AbortSignal | undefined,
+    options: SayOptions,
+  ): Promise<SayTicket> {
     if (closing) throw new AppError('SHUTTING_DOWN', 'the hub is shutting down; try again when it is back');
     const t0 = performance.now();
     let targets: PlannedTarget[] = [];
@@ -265,7 +282,7 @@ export function createSayService(deps: SayServiceDeps): SayService {
       p.settle().catch(() => {}); // its failure reaches the target through audio.ready()
       return p.audio;
     });
-    const done = finish(request, t0, deliveries, signal, main.settle);
+    const done = finish(request, t0, deliveries, signal, options, main.settle);
     done.catch(() => {});
     return { id: request.id, engine: main.engine, audio: main.audio, cached: main.cached, done };
   }
@@ -277,8 +294,8 @@ export function createSayService(deps: SayServiceDeps): SayService {
 
   return {
     begin,
-    async say(request, signal) {
-      return (await begin(request, signal)).done;
+    async say(request, signal, options) {
+      return (await begin(request, signal, options)).done;
     },
     liveAudio: (key, format) => registry.get(key, format),
     audioKey: (key, format) => registry.resolve(key, format),

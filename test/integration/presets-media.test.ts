@@ -29,7 +29,9 @@ describe('speaker presets on a media player', () => {
     broker = await startMosquitto();
     ha = await startHomeAssistant({
       token: TOKEN,
-      entities: [makeState('media_player.office', 'idle', { volume_level: 0.35 })],
+      entities: [
+        makeState('media_player.office', 'idle', { volume_level: 0.35, supported_features: 1049092 }),
+      ],
       playMs: { 'media_player.office': 1500 },
     });
     hub = await startTargetsHub(

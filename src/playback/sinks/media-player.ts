@@ -12,6 +12,7 @@
  */
 import { CONTENT_TYPES } from '../../audio/format.js';
 import { AppError } from '../../shared/errors.js';
+import { checkEntity, MEDIA_PLAYER_FEATURES, type RequiredFeature } from '../entity-check.js';
 import type { HomeAssistantClient } from '../home-assistant.js';
 import { HA_CALL_TIMEOUT_MS } from '../home-assistant.js';
 import { followPlayback } from '../media-state.js';
@@ -35,12 +36,27 @@ export const createMediaPlayerSink: SinkFactory = (spec, deps) => ({
   async play(audio, ctx, signal) {
     const ha = requireHomeAssistant(deps.homeAssistant, spec.name);
     const entityId = spec.entityId as string;
-    const media = await audio.as(formatFor(spec, ctx), signal);
     const volume = ctx.volume ?? spec.volume;
+    const announce = ctx.announce ?? spec.announce;
+    const required: RequiredFeature[] = [
+      { bit: MEDIA_PLAYER_FEATURES.PLAY_MEDIA, name: 'PLAY_MEDIA', usedBy: 'media_player.play_media' },
+    ];
+    if (announce === true) {
+      required.push({
+        bit: MEDIA_PLAYER_FEATURES.MEDIA_ANNOUNCE,
+        name: 'MEDIA_ANNOUNCE',
+        usedBy: 'announce: true',
+      });
+    }
+    if (volume !== undefined) {
+      required.push({ bit: MEDIA_PLAYER_FEATURES.VOLUME_SET, name: 'VOLUME_SET', usedBy: 'volume' });
+    }
+    // Before anything plays: a missing, unavailable or unable player is a failed target with the reason.
+    const state = await checkEntity(ha, entityId, required, signal);
+    const media = await audio.as(formatFor(spec, ctx), signal);
     let restore: number | undefined;
-    const before = volume !== undefined || ctx.waitAll ? await ha.getState(entityId, signal) : undefined;
-    if (volume !== undefined && before) {
-      const level = before.attributes.volume_level;
+    if (volume !== undefined) {
+      const level = state.attributes.volume_level;
       restore = typeof level === 'number' ? level : undefined;
       await ha.callService(
         'media_player',
@@ -58,12 +74,14 @@ export const createMediaPlayerSink: SinkFactory = (spec, deps) => ({
           entity_id: entityId,
           media_content_id: media.url,
           media_content_type: ctx.mediaContentType ?? spec.mediaContentType ?? CONTENT_TYPES[media.format],
-          announce: ctx.announce ?? spec.announce,
+          announce: announce ?? announces(state.attributes.supported_features),
         },
         signal,
       );
-      const durationMs = async () => (await media.ready(signal)).durationMs;
-      if (ctx.waitAll && before) {
+      ctx.accepted?.();
+      const durationMs = async (): Promise<number> => (await media.ready(signal)).durationMs;
+      if (ctx.waitAll) {
+        const before = state;
         return await followPlayback({ ha, entityId, before, url: media.url, startedAt, durationMs, signal });
       }
       // A live URL streams while the engine speaks; the speaker is busy until the whole speech has played.
@@ -86,3 +104,8 @@ export const createMediaPlayerSink: SinkFactory = (spec, deps) => ({
     }
   },
 });
+
+/** True when a player's `supported_features` include MEDIA_ANNOUNCE. */
+function announces(features: unknown): boolean {
+  return typeof features === 'number' && (features & MEDIA_PLAYER_FEATURES.MEDIA_ANNOUNCE) !== 0;
+}
