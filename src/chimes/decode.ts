@@ -7,7 +7,7 @@
 import { LRUCache } from 'lru-cache';
 import { runFfmpeg } from '../audio/ffmpeg.js';
 import { type AudioFormat, bytesPerSecond, pcmDurationMs } from '../audio/format.js';
-import { AppError, isAppError } from '../shared/errors.js';
+import { AppError, isAppError, toAppError } from '../shared/errors.js';
 import type { ChimeRef } from './library.js';
 
 /** Memory held by decoded chimes at most, in bytes (about 3 minutes of 22 kHz mono). */
@@ -25,7 +25,9 @@ const MAX_FAILURES = 200;
 export interface ChimeDecoder {
   /**
    * The PCM of `ref` as 16-bit samples at `format.rateHz` and `format.channels`.
-   * @throws AppError CHIME_INVALID; the abort reason when `signal` aborts (the shared decode goes on).
+   * @throws AppError CHIME_INVALID (the file: not audio, no audio, too long; remembered until it changes),
+   *   FFMPEG_FAILED (ffmpeg timed out or was killed; not remembered); the abort reason when `signal` aborts
+   *   (the shared decode goes on).
    */
   pcm(ref: ChimeRef, format: AudioFormat, signal: AbortSignal): Promise<Buffer>;
   /** The chime's length in ms. @throws AppError CHIME_INVALID; the abort reason. */
@@ -70,9 +72,13 @@ export function createChimeDecoder(opts: { maxDurationMs: number }): ChimeDecode
     try {
       await proc.done;
     } catch (err) {
-      const why = isAppError(err, 'FFMPEG_FAILED')
-        ? err.message.replace(/^ffmpeg failed \([^)]*\): /, '')
-        : String(err);
+      // ffmpeg exiting with an error code is the file's fault; a timeout or a killed ffmpeg is not (retried later).
+      if (!isAppError(err, 'FFMPEG_FAILED') || typeof err.details?.code !== 'number') {
+        throw new AppError('FFMPEG_FAILED', `chime '${ref.name}' could not be decoded now: ${String(err)}`, {
+          cause: err,
+        });
+      }
+      const why = err.message.replace(/^ffmpeg failed \([^)]*\): /, '');
       throw new AppError('CHIME_INVALID', `chime '${ref.name}' does not decode as audio: ${why}`, {
         cause: err,
       });
@@ -107,14 +113,12 @@ export function createChimeDecoder(opts: { maxDurationMs: number }): ChimeDecode
           return buf;
         },
         (err: unknown) => {
-          // A timeout says nothing about the file; everything else is the file's fault until it changes.
+          // CHIME_INVALID is the file's fault until it changes; anything else (a timeout, a killed ffmpeg) is not.
           if (isAppError(err, 'CHIME_INVALID')) {
             if (failed.size >= MAX_FAILURES) failed.clear();
             failed.set(ref.hash, err);
           }
-          throw isAppError(err)
-            ? err
-            : new AppError('CHIME_INVALID', `chime '${ref.name}' could not be decoded: ${String(err)}`);
+          throw toAppError(err, 'FFMPEG_FAILED');
         },
       );
       const done = run.finally(() => running.delete(id));
