@@ -2,6 +2,7 @@
  * `npm run bench`: every benchmark, printed as figures and ratios against a baseline measured in the same run.
  * Pass names to run some: `npm run bench -- main-path recorder`.
  */
+import { benchChime } from './chime.js';
 import { benchDispatch } from './dispatch.js';
 import { benchEngineServer } from './engine-server.js';
 import { benchFaults } from './faults.js';
@@ -37,6 +38,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   ttfa: benchTtfa,
   memory: benchMemory,
   'engine-server': benchEngineServer,
+  chime: benchChime,
   faults: benchFaults,
   'text-clean': benchTextClean,
 };
