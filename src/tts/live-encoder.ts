@@ -4,9 +4,13 @@
  * sentence, or the engine's last format), or taken ready from a pool of spares; a wrong guess is replaced when
  * the first chunk shows the real format. The PCM plumbing is `feedEncoder` (audio/encoder.ts).
  */
+
+import { convertPcm } from '../audio/convert.js';
 import { type EncodeSettings, encoderArgs, feedEncoder, firstAudio } from '../audio/encoder.js';
 import { type FfmpegProcess, runFfmpeg } from '../audio/ffmpeg.js';
 import { type AudioChunk, type AudioFormat, pcmDurationMs, sameFormat } from '../audio/format.js';
+import { applyGain } from '../audio/loudness.js';
+import { WAV_UNKNOWN_DATA_BYTES, wavHeader } from '../audio/wav.js';
 import { AppError } from '../shared/errors.js';
 
 /**
@@ -111,7 +115,9 @@ export function startLiveEncoder(opts: {
     const args = liveEncoderArgs(format, opts.settings);
     return opts.pool ? opts.pool.take(args, signal) : runFfmpeg(args, signal);
   };
-  let proc: FfmpegProcess | undefined = opts.guess ? spawn(opts.guess) : undefined;
+  // WAV is our header and the PCM itself: made in process, no ffmpeg at all (wavInProcess below).
+  const inProcess = opts.settings.format === 'wav';
+  let proc: FfmpegProcess | undefined = opts.guess && !inProcess ? spawn(opts.guess) : undefined;
   let procFormat = opts.guess;
   let inputFormat: AudioFormat | undefined;
   let inputBytes = 0;
@@ -122,6 +128,12 @@ export function startLiveEncoder(opts: {
     if (!first) throw new AppError('ENGINE_FAILED', 'the engine produced no audio for this text');
     const format = first.format;
     inputFormat = format;
+    if (inProcess) {
+      yield* wavInProcess(first, it, opts.settings.gainDb ?? 0, (bytes) => {
+        inputBytes += bytes;
+      });
+      return;
+    }
     if (!proc || !procFormat || !sameFormat(procFormat, format)) {
       proc?.kill();
       proc = spawn(format);
@@ -154,4 +166,28 @@ export function startLiveEncoder(opts: {
       if (!internal.signal.aborted) internal.abort(new AppError('ABORTED', 'encoder closed'));
     },
   };
+}
+
+/**
+ * Live WAV without ffmpeg: our header (16-bit, unknown length; the cache writer patches the sizes), then every
+ * chunk converted to the first chunk's rate and channels as 16-bit PCM with `gainDb` applied, as ffmpeg's
+ * `pcm_s16le` output with `-af volume` would be.
+ */
+async function* wavInProcess(
+  first: AudioChunk,
+  rest: AsyncIterator<AudioChunk>,
+  gainDb: number,
+  onInput: (bytes: number) => void,
+): AsyncGenerator<Buffer> {
+  const out: AudioFormat = { ...first.format, widthBytes: 2 };
+  yield wavHeader(out, WAV_UNKNOWN_DATA_BYTES);
+  const pcmOf = (chunk: AudioChunk): Buffer => {
+    const converted = convertPcm(chunk.pcm, chunk.format, { ...first.format });
+    onInput(converted.length);
+    return applyGain(convertPcm(converted, first.format, out), out, gainDb);
+  };
+  yield pcmOf(first);
+  for (let next = await rest.next(); !next.done; next = await rest.next()) {
+    if (next.value.pcm.length > 0) yield pcmOf(next.value);
+  }
 }

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ffmpegSpawnCount } from '../../src/audio/ffmpeg.js';
 import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
 import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
 import { PIPER_VOICE, type RunningPiper, startWyomingPiper, venvPython } from '../helpers/piper.js';
@@ -124,8 +125,11 @@ describe('Wyoming TTS server with the real wyoming client', () => {
 
   it("reaches the second engine through the first program's voice list, PCM complete", async () => {
     const runsBefore = hub.hub.sayService.stats().engineRuns.piper ?? 0;
+    const spawnsBefore = ffmpegSpawnCount();
     const text = 'Piper answers through the hub. Every sample arrives.';
     const out = await client(`piper:${PIPER_VOICE}`, text);
+    // PCM straight from the live job, cached as WAV made in process: no ffmpeg on the way (miss or hit).
+    expect(ffmpegSpawnCount()).toBe(spawnsBefore);
     expect(out.synthesize.error).toBeNull();
     expect(out.synthesize.groups).toEqual([expect.objectContaining({ rate: 22050, width: 2, channels: 1 })]);
     expect(hub.hub.sayService.stats().engineRuns.piper ?? 0).toBeGreaterThan(runsBefore);
