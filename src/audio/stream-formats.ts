@@ -58,9 +58,12 @@ export function streamOutputArgs(format: StreamFormat, bitrateKbps: number): str
   const lossy = `${Math.max(bitrateKbps * 2, 64)}k`;
   switch (format) {
     case 'pcm':
-      return ['-c:a', 'pcm_s16le', '-ar', String(PCM_STREAM_RATE_HZ), '-ac', '1', '-f', 's16le'];
+      return [
+        ...['-c:a', 'pcm_s16le', '-ar', String(PCM_STREAM_RATE_HZ), '-ac', '1'],
+        ...['-flush_packets', '1', '-f', 's16le'],
+      ];
     case 'wav':
-      return ['-c:a', 'pcm_s16le', '-f', 's16le'];
+      return ['-c:a', 'pcm_s16le', '-flush_packets', '1', '-f', 's16le'];
     case 'mp3':
       return ['-c:a', 'libmp3lame', '-b:a', lossy, '-write_xing', '0', '-flush_packets', '1', '-f', 'mp3'];
     case 'aac':
