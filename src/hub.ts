@@ -1,7 +1,7 @@
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { findFfmpeg } from './audio/ffmpeg.js';
+import { findFfmpeg, setFfmpegLimit } from './audio/ffmpeg.js';
 import type { OutputFormat } from './audio/format.js';
 import { createDeriver } from './cache/derive.js';
 import { type CacheStore, createCacheStore } from './cache/store.js';
@@ -55,6 +55,7 @@ export function lanAddress(): string {
 export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
   const { options } = config;
   findFfmpeg();
+  setFfmpegLimit(options.limits.ffmpeg_processes);
   // Inside the add-on the container's own address is unreachable from players: ask the Supervisor for the host's.
   const hostAddress =
     !options.http.external_url && config.supervisorToken

@@ -1,5 +1,6 @@
 import { type ChildProcessByStdio, execFileSync, spawn } from 'node:child_process';
-import type { Readable, Writable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { AppError } from '../shared/errors.js';
 
 /** How long after SIGTERM an aborted ffmpeg gets before SIGKILL, in ms. */
@@ -36,26 +37,128 @@ export function ffmpegSpawnCount(): number {
   return spawnCount;
 }
 
+/**
+ * The one cap on ffmpeg processes of this process (DESIGN "Delivery and limits"): every encode, transcode,
+ * decode and recording goes through `runFfmpeg`, which starts at most this many at once; the rest wait in
+ * arrival order. Option `limits.ffmpeg_processes`; default DEFAULT_FFMPEG_PROCESSES.
+ */
+export const DEFAULT_FFMPEG_PROCESSES = 32;
+
+let maxProcesses = DEFAULT_FFMPEG_PROCESSES;
+let running = 0;
+/** Starts waiting for a slot, oldest first. */
+const waiting: Array<() => void> = [];
+
+/** Sets the cap on ffmpeg processes at once (the hub calls it with `limits.ffmpeg_processes`). */
+export function setFfmpegLimit(max: number): void {
+  maxProcesses = Math.max(1, Math.floor(max));
+  startWaiting();
+}
+
+/** ffmpeg processes running now, waiting for a slot now, and the cap. */
+export function ffmpegLoad(): { running: number; waiting: number; limit: number } {
+  return { running, waiting: waiting.length, limit: maxProcesses };
+}
+
+/** True when a process could start now without waiting (a free slot and nobody in line). */
+export function ffmpegSlotFree(): boolean {
+  return running < maxProcesses && waiting.length === 0;
+}
+
+function startWaiting(): void {
+  while (running < maxProcesses && waiting.length > 0) (waiting.shift() as () => void)();
+}
+
 /** A running ffmpeg: write input to `stdin`, read output from `stdout`; `done` settles when it has exited. */
 export interface FfmpegProcess {
+  /** ffmpeg's stdin; while the process waits for a slot, writes are buffered (see `writableLength`). */
   stdin: Writable;
   stdout: Readable;
   /** Resolves on exit code 0 after `close`; rejects with FFMPEG_FAILED (args, code, stderr tail) or the abort reason. */
   done: Promise<void>;
-  /** The process id, for tests that kill it. */
-  pid: number | undefined;
-  /** SIGTERM now, SIGKILL after KILL_GRACE_MS if still running. */
+  /** The process id (undefined while waiting for a slot), for tests that kill it. */
+  readonly pid: number | undefined;
+  /** True while waiting for a slot under the cap. */
+  readonly queued: boolean;
+  /** SIGTERM now, SIGKILL after KILL_GRACE_MS if still running; a process still waiting never starts. */
   kill(): void;
 }
 
 /**
- * Starts ffmpeg with `args` (an array; no shell). Aborting `signal` kills it (SIGTERM, then SIGKILL after
- * KILL_GRACE_MS) and `done` rejects with the abort reason. stdin errors (EPIPE when ffmpeg exits early) are
- * swallowed here; the exit status in `done` is what reports the failure.
+ * Starts ffmpeg with `args` (an array; no shell), at once when a slot under the cap is free, else when one
+ * frees up (the returned streams are then stand-ins joined to the process when it starts). Aborting `signal`
+ * kills it (SIGTERM, then SIGKILL after KILL_GRACE_MS), or drops it from the line without ever starting it,
+ * and `done` rejects with the abort reason. stdin errors (EPIPE when ffmpeg exits early) are swallowed here;
+ * the exit status in `done` is what reports the failure.
  * @throws AppError FFMPEG_NOT_FOUND when the binary is missing.
  */
 export function runFfmpeg(args: string[], signal?: AbortSignal): FfmpegProcess {
   const bin = findFfmpeg();
+  if (running < maxProcesses && waiting.length === 0) return spawnNow(bin, args, signal);
+  return spawnLater(bin, args, signal);
+}
+
+/** Waits in line for a slot; the stand-in streams are piped to the process once it runs. */
+function spawnLater(bin: string, args: string[], signal: AbortSignal | undefined): FfmpegProcess {
+  const stdin = new PassThrough();
+  const stdout = new PassThrough();
+  stdin.on('error', () => {});
+  let proc: FfmpegProcess | undefined;
+  let settle: { resolve: () => void; reject: (err: unknown) => void } | undefined;
+  const done = new Promise<void>((resolve, reject) => {
+    settle = { resolve, reject };
+  });
+  done.catch(() => {});
+  const drop = (reason: unknown): void => {
+    const at = waiting.indexOf(start);
+    if (at < 0) return;
+    waiting.splice(at, 1);
+    signal?.removeEventListener('abort', onAbort);
+    stdin.destroy();
+    stdout.destroy();
+    settle?.reject(reason);
+  };
+  const onAbort = (): void =>
+    drop(signal?.reason instanceof Error ? signal.reason : new AppError('ABORTED', 'ffmpeg aborted'));
+  const start = (): void => {
+    signal?.removeEventListener('abort', onAbort);
+    const p = spawnNow(bin, args, signal);
+    proc = p;
+    // The caller's pipeline ends `stdin`; ffmpeg's own stdin then ends too.
+    pipeline(stdin, p.stdin).catch(() => {});
+    pipeline(p.stdout, stdout).catch(() => {});
+    p.done.then(
+      () => settle?.resolve(),
+      (err: unknown) => settle?.reject(err),
+    );
+  };
+  if (signal?.aborted) {
+    settle?.reject(signal.reason);
+    stdin.destroy();
+    stdout.destroy();
+  } else {
+    signal?.addEventListener('abort', onAbort, { once: true });
+    waiting.push(start);
+  }
+  return {
+    stdin,
+    stdout,
+    done,
+    get pid() {
+      return proc?.pid;
+    },
+    get queued() {
+      return proc === undefined && waiting.includes(start);
+    },
+    kill() {
+      if (proc) proc.kill();
+      else drop(new AppError('ABORTED', 'ffmpeg stopped before it started'));
+    },
+  };
+}
+
+/** Spawns ffmpeg now, holding one slot until it has exited. */
+function spawnNow(bin: string, args: string[], signal: AbortSignal | undefined): FfmpegProcess {
   const fullArgs = ['-hide_banner', '-nostdin', '-loglevel', 'error', ...args];
   // -nostdin only disables interactive keys; input still comes from "-i pipe:0" / "-i -".
   const child: ChildProcessByStdio<Writable, Readable, Readable> = spawn(bin, fullArgs, {
@@ -63,6 +166,14 @@ export function runFfmpeg(args: string[], signal?: AbortSignal): FfmpegProcess {
     shell: false,
   });
   spawnCount++;
+  running++;
+  let released = false;
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    running--;
+    startWaiting();
+  };
   const tail: string[] = [];
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (text: string) => {
@@ -85,9 +196,11 @@ export function runFfmpeg(args: string[], signal?: AbortSignal): FfmpegProcess {
 
   const done = new Promise<void>((resolve, reject) => {
     child.once('error', (err) => {
+      release();
       reject(new AppError('FFMPEG_FAILED', `ffmpeg could not start: ${err.message}`, { cause: err }));
     });
     child.once('close', (code, sig) => {
+      release();
       clearTimeout(killTimer);
       signal?.removeEventListener('abort', onAbort);
       if (signal?.aborted) {
@@ -111,5 +224,5 @@ export function runFfmpeg(args: string[], signal?: AbortSignal): FfmpegProcess {
   // A caller that only awaits stdout must not see an unhandled rejection from `done`.
   done.catch(() => {});
   if (signal?.aborted) kill();
-  return { stdin: child.stdin, stdout: child.stdout, done, pid: child.pid, kill };
+  return { stdin: child.stdin, stdout: child.stdout, done, pid: child.pid, queued: false, kill };
 }

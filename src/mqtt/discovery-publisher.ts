@@ -46,7 +46,23 @@ export interface DiscoveryOptions {
   maxTextChars: number;
   /** Called after the cache was cleared by the button (to republish the status). */
   onCacheCleared?: () => void;
+  /**
+   * Recorder devices that get entities (option `recorder.max_discovery_devices`): only devices that recorded
+   * (their status shows a recording in progress or a last one), first come; default 16.
+   */
+  maxRecorderDevices?: number;
   log: Log;
+}
+
+/** True when a `recorder/<device>/status` payload shows a device that recorded (one in progress, or a last). */
+export function hasRecorded(payload: Buffer): boolean {
+  if (payload.length === 0 || payload.length > 64 * 1024) return false;
+  try {
+    const status = JSON.parse(payload.toString('utf8')) as { state?: unknown; last?: unknown };
+    return status.state === 'recording' || (typeof status.last === 'object' && status.last !== null);
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -116,12 +132,23 @@ export async function attachDiscovery(opts: DiscoveryOptions): Promise<Discovery
   await bus.subscribe(opts.birthTopic ?? `${context.prefix}/status`, 1, (_t, payload) => {
     if (payload.toString('utf8').trim() === 'online' && started) void queue(true);
   });
+  const maxDevices = opts.maxRecorderDevices ?? 16;
+  let overCapLogged = false;
   await bus.subscribe(`${context.topics.recorder}/+/status`, 1, (t, payload) => {
     const device = t.split('/').at(-2) ?? '';
     if (!NAME_PATTERN.test(device)) return;
     const had = devices.has(device);
     if (payload.length === 0) devices.delete(device);
-    else devices.add(device);
+    else if (!had && hasRecorded(payload)) {
+      if (devices.size < maxDevices) devices.add(device);
+      else if (!overCapLogged) {
+        overCapLogged = true;
+        log.warn(
+          { device, maxDevices },
+          'more recorder devices than recorder.max_discovery_devices; the others get no entities',
+        );
+      }
+    }
     if (had !== devices.has(device)) soon();
   });
 
