@@ -5,7 +5,7 @@
  * after, `stop()` first when the hub stops.
  */
 import type { CacheStore } from './cache/store.js';
-import { type Options, wyomingEventLimitBytes } from './config/schema.js';
+import { type Options, sayPayloadLimitBytes, wyomingEventLimitBytes } from './config/schema.js';
 import type { MqttBus } from './mqtt/client.js';
 import { slug } from './mqtt/discovery.js';
 import {
@@ -176,6 +176,7 @@ function discoveryOptions(
     cache: opts.cache,
     maxTextChars: options.max_text_chars,
     maxRecorderDevices: options.recorder.max_discovery_devices,
+    maxPayloadBytes: sayPayloadLimitBytes(options),
     onCacheCleared,
     log: opts.log.child({ mod: 'discovery' }),
   };

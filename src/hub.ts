@@ -5,7 +5,9 @@ import { findFfmpeg, setFfmpegLimit } from './audio/ffmpeg.js';
 import type { OutputFormat } from './audio/format.js';
 import { createDeriver } from './cache/derive.js';
 import { type CacheStore, createCacheStore } from './cache/store.js';
+import { createAudioUrlKeys, loadUrlSecret } from './cache/url-keys.js';
 import type { LoadedConfig } from './config/load.js';
+import { sayPayloadLimitBytes } from './config/schema.js';
 import { supervisorHostAddress } from './config/supervisor.js';
 import { cacheHitRatio } from './http/routes/cache.js';
 import { buildServer } from './http/server.js';
@@ -18,6 +20,7 @@ import { attachSayTopic } from './mqtt/say-adapter.js';
 import { createPlaybackService } from './playback/index.js';
 import { createEventHub, type EventHub, type HubEvents, observeSay } from './shared/events.js';
 import type { Log } from './shared/log.js';
+import { redactCredentials, redactDeep } from './shared/redact.js';
 import { createDispatcher, type Dispatcher, type EngineEntry } from './tts/dispatcher.js';
 import { createEngine, engineTransport } from './tts/engines/index.js';
 import { createHealthMonitor, type HealthMonitor } from './tts/health-monitor.js';
@@ -64,6 +67,10 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
   const baseUrl = (
     options.http.external_url || `http://${hostAddress ?? lanAddress()}:${options.http.port}`
   ).replace(/\/+$/, '');
+  const urlKeys = createAudioUrlKeys({
+    secret: await loadUrlSecret(config.dataDir, log),
+    maxRemembered: Math.max(4 * options.cache.max_entries, 10_000),
+  });
   const cache = createCacheStore({
     dir: join(options.share_dir, 'cache'),
     maxEntries: options.cache.max_entries,
@@ -98,6 +105,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     targets: options.targets,
     supervisorUrl: config.supervisorUrl,
     supervisorToken: config.supervisorToken,
+    allowTcpTargets: options.limits.allow_tcp_targets,
     publish: async (topic, payload, opts) => {
       if (!bus) throw new Error('MQTT is not connected yet');
       await bus.publish(topic, payload, opts);
@@ -112,7 +120,8 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       deriver: createDeriver({ cache, bitrateKbps: options.opus.bitrate_kbps }),
       cacheLookups: options.cache.enabled,
       bitrateKbps: options.opus.bitrate_kbps,
-      audioUrl: (key: string, format: OutputFormat) => `${baseUrl}/api/audio/${key}.${format}`,
+      audioUrl: (key: string, format: OutputFormat) =>
+        `${baseUrl}/api/audio/${urlKeys.urlKey(key)}.${format}`,
       checkTargets: (names) => playback.checkTargets(names),
       deliver: (request, audio, signal) => playback.deliver(request, audio, signal),
       loudnormEngines: new Set(options.engines.filter((e) => e.loudnorm).map((e) => e.name)),
@@ -148,10 +157,12 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     publishStatus: () => publishStatus(),
     log,
   });
+  // What /api/health, the panel's events and the retained status topic show: never a credential (an
+  // mqtt.url with user:password, an engine URL quoted in an error message).
   const health = async () => {
     const engines = monitor.snapshot();
     const anyHealthy = engines.some((e) => e.healthy);
-    return {
+    return redactDeep({
       status: !bus?.connected() || !anyHealthy ? 'degraded' : 'ok',
       version,
       mqtt: { connected: bus?.connected() ?? false, url: brokerUrl },
@@ -160,7 +171,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       in_flight: sayService.inFlight(),
       cache: { ...cache.stats(), hit_ratio: cacheHitRatio(sayService.stats()) },
       last_latency_ms: sayService.stats().lastLatencyMs,
-    };
+    });
   };
   const http = await buildServer({
     sayService,
@@ -175,6 +186,8 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     apiToken: options.http.api_token,
     metrics: integrations.metrics,
     bitrateKbps: options.opus.bitrate_kbps,
+    bodyLimits: { say: sayPayloadLimitBytes(options), other: options.limits.http_body_kb * 1024 },
+    cacheKeyOf: (urlKey) => urlKeys.cacheKeyOf(urlKey),
     ...(recording ? { recorder: recording.recorder } : {}),
   });
 
@@ -194,6 +207,8 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     brokerUrl: () => brokerUrl,
     async start(signal) {
       await cache.start();
+      // URLs handed out before a restart stay valid: the secret persists, the mapping is rebuilt here.
+      for (const key of cache.keys()) urlKeys.urlKey(key);
       await monitor.start();
       await http.listen({ port: options.http.port, host: '0.0.0.0' });
       const chosen = await chooseBroker({
@@ -211,6 +226,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
         clientId: options.mqtt.client_id,
         availabilityTopic: options.topics.availability,
         protocolVersion: chosen.embedded ? 4 : 5,
+        maxPacketBytes: options.limits.mqtt_max_packet_kb * 1024,
         log: log.child({ mod: 'mqtt' }),
       });
       // Handlers first: a persistent session delivers requests queued while the hub was down right after CONNACK.
@@ -220,6 +236,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
         resultTopic: options.topics.result,
         sayService,
         maxTextChars: options.max_text_chars,
+        maxPayloadBytes: sayPayloadLimitBytes(options),
         log: log.child({ mod: 'mqtt-say' }),
       });
       await attachHermes({
@@ -228,6 +245,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
         playback,
         acceptSay: options.topics.hermes,
         maxTextChars: options.max_text_chars,
+        maxPayloadBytes: sayPayloadLimitBytes(options),
         log: log.child({ mod: 'hermes' }),
       });
       await recording?.attach(bus);
@@ -244,7 +262,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       log.info(
         {
           http: baseUrl,
-          mqtt: brokerUrl,
+          mqtt: redactCredentials(brokerUrl),
           source: chosen.choice.source,
           engines: entries.map((e) => e.engine.name),
         },

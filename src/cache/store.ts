@@ -60,6 +60,8 @@ export interface CacheStore {
   /** Deletes every entry; resolves to how many there were. */
   clear(): Promise<number>;
   stats(): CacheStats;
+  /** The cache keys of every indexed entry (each once, whatever its formats). */
+  keys(): string[];
 }
 
 /** Creates the cache store; no disk access until `start()`. */
@@ -127,6 +129,7 @@ export function createCacheStore(opts: CacheStoreOptions): CacheStore {
       return entries.length;
     },
     stats: () => ({ entries: index.size, bytes: index.calculatedSize }),
+    keys: () => [...new Set([...index.values()].map((e) => e.key))],
   };
 }
 

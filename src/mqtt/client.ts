@@ -1,5 +1,6 @@
 import mqtt, { type IClientPublishOptions, type MqttClient, type Packet } from 'mqtt';
 import type { Log } from '../shared/log.js';
+import { redactCredentials } from '../shared/redact.js';
 
 /** A message handler; `packet` gives MQTT 5 properties (response topic, correlation data). */
 export type MessageHandler = (topic: string, payload: Buffer, packet: mqtt.IPublishPacket) => void;
@@ -54,6 +55,13 @@ export function createMqttBus(opts: {
   clientId: string;
   availabilityTopic: string;
   protocolVersion: 4 | 5;
+  /**
+   * Largest packet the hub takes, in bytes (option `limits.mqtt_max_packet_kb`). With MQTT 5 it goes to the
+   * broker as the CONNECT property Maximum Packet Size, so the broker drops bigger messages instead of sending
+   * them (mosquitto does; MQTT 5.0 §3.1.2.11.4), and mqtt.js refuses any that still come. MQTT 3.1.1 has no
+   * such property: there only the per-topic checks after receipt apply.
+   */
+  maxPacketBytes?: number;
   log: Log;
 }): MqttBus {
   const { log } = opts;
@@ -76,7 +84,13 @@ export function createMqttBus(opts: {
         password: opts.password,
         clean: false,
         protocolVersion: opts.protocolVersion,
-        properties: opts.protocolVersion === 5 ? { sessionExpiryInterval: 24 * 3600 } : undefined,
+        properties:
+          opts.protocolVersion === 5
+            ? {
+                sessionExpiryInterval: 24 * 3600,
+                ...(opts.maxPacketBytes ? { maximumPacketSize: opts.maxPacketBytes } : {}),
+              }
+            : undefined,
         reconnectPeriod: 2000,
         connectTimeout: 10_000,
         reconnectOnConnackError: true,
@@ -87,7 +101,7 @@ export function createMqttBus(opts: {
         // Small result messages must not wait on Nagle + delayed ACK (~40 ms per hop on loopback).
         const stream = c.stream as { setNoDelay?: (on: boolean) => void };
         stream.setNoDelay?.(true);
-        log.info({ url: opts.url }, 'mqtt connected');
+        log.info({ url: redactCredentials(opts.url) }, 'mqtt connected');
         c.publish(opts.availabilityTopic, 'online', { qos: 1, retain: true });
       });
       c.on('reconnect', () => log.debug('mqtt reconnecting'));

@@ -14,7 +14,7 @@ import { NAME_PATTERN } from '../recorder/index.js';
 import { toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import { errorPayload, resultPayload } from '../tts/result.js';
-import { toSayRequest } from '../tts/say-request.js';
+import { checkPayloadSize, toSayRequest } from '../tts/say-request.js';
 import type { SayService } from '../tts/say-service.js';
 import type { MqttBus } from './client.js';
 import { buildDevicePayload, type DiscoveryContext, discoveryTopic, liveComponents } from './discovery.js';
@@ -44,6 +44,8 @@ export interface DiscoveryOptions {
   sayService: SayService;
   cache: CacheStore;
   maxTextChars: number;
+  /** Largest notify message taken, in bytes, checked before decoding. */
+  maxPayloadBytes?: number;
   /** Called after the cache was cleared by the button (to republish the status). */
   onCacheCleared?: () => void;
   /**
@@ -176,10 +178,11 @@ export async function attachDiscovery(opts: DiscoveryOptions): Promise<Discovery
  */
 async function attachCommands(opts: DiscoveryOptions): Promise<void> {
   const { bus, log, context } = opts;
-  const speak = async (text: string): Promise<void> => {
+  const speak = async (payload: Buffer): Promise<void> => {
     let id = '';
     try {
-      const request = toSayRequest({ text }, opts.maxTextChars);
+      checkPayloadSize(payload.length, opts.maxPayloadBytes ?? Number.POSITIVE_INFINITY);
+      const request = toSayRequest({ text: payload.toString('utf8') }, opts.maxTextChars);
       id = request.id;
       const result = await opts.sayService.say(request);
       await bus.publish(opts.resultTopic, JSON.stringify(resultPayload(result)), { qos: 1 });
@@ -191,7 +194,7 @@ async function attachCommands(opts: DiscoveryOptions): Promise<void> {
   };
   await bus.subscribe(context.topics.notify, 1, (_t, payload, packet) => {
     if (packet.retain) return;
-    void speak(payload.toString('utf8'));
+    void speak(payload);
   });
   await bus.subscribe(context.topics.clearCache, 1, (_t, payload, packet) => {
     if (packet.retain || payload.toString('utf8').trim() !== 'PRESS') return;

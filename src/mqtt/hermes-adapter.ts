@@ -48,6 +48,8 @@ export async function attachHermes(opts: {
   playback: { playFinished(siteId: string, id: string): void };
   acceptSay: boolean;
   maxTextChars: number;
+  /** Largest `hermes/tts/say` payload taken, in bytes, checked before decoding. */
+  maxPayloadBytes?: number;
   log: Log;
 }): Promise<void> {
   const { bus, log } = opts;
@@ -62,6 +64,14 @@ export async function attachHermes(opts: {
   if (!opts.acceptSay) return;
 
   const handleSay = async (payload: Buffer): Promise<void> => {
+    if (payload.length > (opts.maxPayloadBytes ?? Number.POSITIVE_INFINITY)) {
+      // Not decoded, so its id and site are unknown: Hermes has no error reply to send.
+      log.warn(
+        { bytes: payload.length, maxBytes: opts.maxPayloadBytes, code: 'PAYLOAD_TOO_LARGE' },
+        'hermes/tts/say refused: over limits.max_payload_kb',
+      );
+      return;
+    }
     const parsed = TtsSaySchema.safeParse(parseJson(payload));
     if (!parsed.success) {
       log.warn({ issue: parsed.error.issues[0]?.message }, 'hermes/tts/say refused');

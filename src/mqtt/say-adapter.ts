@@ -18,6 +18,8 @@ export async function attachSayTopic(opts: {
   resultTopic: string;
   sayService: SayService;
   maxTextChars: number;
+  /** Largest payload taken, in bytes, checked before decoding (`sayPayloadLimitBytes` of the options). */
+  maxPayloadBytes?: number;
   log: Log;
 }): Promise<void> {
   const { bus, log } = opts;
@@ -42,7 +44,7 @@ export async function attachSayTopic(opts: {
   const handle = async (payload: Buffer, packet: IPublishPacket): Promise<void> => {
     let request: ReturnType<typeof parseSayPayload>;
     try {
-      request = parseSayPayload(payload, opts.maxTextChars);
+      request = parseSayPayload(payload, opts.maxTextChars, opts.maxPayloadBytes);
     } catch (err) {
       const e = toAppError(err, 'BAD_PAYLOAD');
       const id = typeof e.details?.id === 'string' ? e.details.id : '';

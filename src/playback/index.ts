@@ -49,12 +49,15 @@ export interface PlaybackOptions {
   supervisorToken: string | undefined;
   /** Publishes on the hub's MQTT connection (Hermes and MQTT targets). */
   publish: PublishFn;
+  /** Accept ad-hoc `tcp://host:port` targets in requests (option `limits.allow_tcp_targets`); default false. */
+  allowTcpTargets?: boolean;
   log: Log;
 }
 
 /** Builds the playback service; `targets[]` was checked when the options were loaded (`parseOptions`). */
 export function createPlaybackService(opts: PlaybackOptions): PlaybackService {
   const configured = new Map(opts.targets.map((t) => [t.name, specFromOptions(t)]));
+  const resolveOpts = { allowTcp: opts.allowTcpTargets ?? false };
   const deps: SinkDeps = {
     homeAssistant: opts.supervisorToken
       ? createHomeAssistantClient({ supervisorUrl: opts.supervisorUrl, token: opts.supervisorToken })
@@ -108,10 +111,10 @@ export function createPlaybackService(opts: PlaybackOptions): PlaybackService {
 
   return {
     checkTargets(names) {
-      resolveTargets(names, configured);
+      resolveTargets(names, configured, resolveOpts);
     },
     async deliver(request, audio, signal) {
-      const specs = resolveTargets(request.targets, configured);
+      const specs = resolveTargets(request.targets, configured, resolveOpts);
       return Promise.all(specs.map((spec) => deliverOne(spec, request, audio, signal)));
     },
     playFinished(siteId, id) {

@@ -125,12 +125,27 @@ export function targetProblems(targets: TargetOptions[]): string[] {
 }
 
 /**
- * Resolves request target names: configured names first, then ad-hoc addresses.
- * @throws AppError TARGET_NOT_FOUND naming the unknown target, the configured names and the ad-hoc forms.
+ * Resolves request target names: configured names first, then ad-hoc addresses. An ad-hoc `tcp://host:port`
+ * makes the hub connect wherever a request says, so it is refused unless `allowTcp` (option
+ * `limits.allow_tcp_targets`, default off); a configured Wyoming target is always fine.
+ * @throws AppError TARGET_NOT_ALLOWED for an ad-hoc tcp:// target without `allowTcp`; TARGET_NOT_FOUND naming
+ *   the unknown target, the configured names and the ad-hoc forms.
  */
-export function resolveTargets(names: string[], configured: ReadonlyMap<string, TargetSpec>): TargetSpec[] {
+export function resolveTargets(
+  names: string[],
+  configured: ReadonlyMap<string, TargetSpec>,
+  opts: { allowTcp?: boolean } = {},
+): TargetSpec[] {
   return [...new Set(names)].map((name) => {
-    const spec = configured.get(name) ?? adHocSpec(name);
+    const named = configured.get(name);
+    if (named) return named;
+    const spec = adHocSpec(name);
+    if (spec?.type === 'wyoming' && !opts.allowTcp) {
+      throw new AppError(
+        'TARGET_NOT_ALLOWED',
+        `target '${name.slice(0, 128)}': ad-hoc tcp:// targets are off; add it to targets[] or set limits.allow_tcp_targets`,
+      );
+    }
     if (spec) return spec;
     const known = [...configured.keys()];
     throw new AppError(

@@ -38,11 +38,13 @@ function startedPayload(ticket: SayTicket, textChars: number): StartedPayload {
  * error's HTTP status. With `"wait": false` it answers as soon as the audio URL exists (StartedPayload, or the
  * full result on a cache hit); synthesis goes on, and a failure after that answer shows only in the stream.
  */
-export const sayRoutes: FastifyPluginAsync<{ sayService: SayService; maxTextChars: number }> = async (
-  app,
-  opts,
-) => {
-  app.post('/api/say', async (request, reply) => {
+export const sayRoutes: FastifyPluginAsync<{
+  sayService: SayService;
+  maxTextChars: number;
+  /** Largest body, in bytes, refused before it is parsed (option `limits.max_payload_kb`). */
+  bodyLimit: number;
+}> = async (app, opts) => {
+  app.post('/api/say', { bodyLimit: opts.bodyLimit }, async (request, reply) => {
     let say: ReturnType<typeof toSayRequest>;
     try {
       say = toSayRequest(request.body ?? {}, opts.maxTextChars);
