@@ -271,12 +271,16 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     },
     async stop(graceMs = 8000) {
       // Together: fastify waits for in-flight requests (a say, a live stream), which end when the say service
-      // has finished or cancelled its work within the grace time.
+      // has finished or cancelled its work within the grace time. A connection that is still open after it
+      // (a client that connected and sent nothing, a listener that stopped reading) is cut, so stopping never
+      // waits on a client.
+      const cut = setTimeout(() => http.server.closeAllConnections(), graceMs + 500);
       await Promise.all([
         http.close().catch(() => {}),
         sayService.stop(graceMs),
         integrations.stop().catch((err) => log.warn({ err }, 'integrations stop failed')),
       ]);
+      clearTimeout(cut);
       playback.stop();
       monitor.stop();
       // Before the bus stops, so the final statuses of finalized recordings go out.

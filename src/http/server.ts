@@ -52,6 +52,9 @@ export interface HttpDeps {
   bodyLimits?: { say: number; other: number };
 }
 
+/** Time a client has to send a request's headers, in ms. */
+export const HEADERS_TIMEOUT_MS = 15_000;
+
 /**
  * fastify's "body too large" (FST_ERR_CTP_BODY_TOO_LARGE, raised from Content-Length or while reading, before
  * the body is parsed) as PAYLOAD_TOO_LARGE naming the limit and its option; undefined for anything else.
@@ -79,6 +82,9 @@ export async function buildServer(deps: HttpDeps): Promise<FastifyInstance> {
     bodyLimit: deps.bodyLimits?.other ?? 16 * 1024,
   });
   const sayBodyLimit = deps.bodyLimits?.say ?? 64 * 1024;
+  // A client gets this long to send its request's headers (Node's default is 60 s): slow-header clients cannot
+  // hold connections for long, nor delay a stop.
+  app.server.headersTimeout = HEADERS_TIMEOUT_MS;
   app.setErrorHandler((thrown, request, reply) => {
     const err = bodyTooLarge(thrown, request.routeOptions.bodyLimit ?? 0) ?? thrown;
     if (err instanceof AppError) {

@@ -50,18 +50,22 @@ export interface DiscoveryOptions {
   onCacheCleared?: () => void;
   /**
    * Recorder devices that get entities (option `recorder.max_discovery_devices`): only devices that recorded
-   * (their status shows a recording in progress or a last one), first come; default 16.
+   * (`hasRecorded`), first come; default 16.
    */
   maxRecorderDevices?: number;
   log: Log;
 }
 
-/** True when a `recorder/<device>/status` payload shows a device that recorded (one in progress, or a last). */
+/**
+ * True when a `recorder/<device>/status` payload shows a device that recorded: audio in the recording in
+ * progress, or a last recording (a start without audio, or a refused one, is not enough).
+ */
 export function hasRecorded(payload: Buffer): boolean {
   if (payload.length === 0 || payload.length > 64 * 1024) return false;
   try {
-    const status = JSON.parse(payload.toString('utf8')) as { state?: unknown; last?: unknown };
-    return status.state === 'recording' || (typeof status.last === 'object' && status.last !== null);
+    const status = JSON.parse(payload.toString('utf8')) as { duration_ms?: unknown; last?: unknown };
+    const audio = typeof status.duration_ms === 'number' && status.duration_ms > 0;
+    return audio || (typeof status.last === 'object' && status.last !== null);
   } catch {
     return false;
   }

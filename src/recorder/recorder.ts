@@ -220,13 +220,13 @@ class RecorderService implements Recorder {
     opts: OpenOptions = {},
   ): Promise<RecordingSession> {
     checkDevice(device);
-    this.checkCaps(device, opts);
     try {
       return await this.openChecked(device, format, opts);
     } catch (err) {
-      // Every other refusal of a valid device shows in its status (a bad format, a full disk, a clash of ids).
+      // Every refusal of a valid device but a cap's shows in its status (a bad format, a full disk, a clash of ids).
       const error = toAppError(err, 'CACHE_IO');
-      if (!this.stopping) this.status.failed(device, error);
+      const capped = error.code === 'LIMIT_REACHED' || error.code === 'INVALID_DEVICE';
+      if (!this.stopping && !capped) this.status.failed(device, error);
       throw error;
     }
   }
@@ -297,6 +297,8 @@ class RecorderService implements Recorder {
     if (this.stopping) throw new AppError('SHUTTING_DOWN', 'the recorder is stopping; recording refused');
     if (!this.started) throw new AppError('INTERNAL', 'recorder.open() called before start()');
     await this.started;
+    // Checked and reserved (in `opening`) in one synchronous step, so concurrent opens cannot pass the cap together.
+    this.checkCaps(device, opts);
     // One open at a time per device, so "end the current recording, start the next" stays ordered.
     const previous = this.opening.get(device) ?? Promise.resolve();
     const next = previous.catch(() => {}).then(() => this.openNow(device, format, id, opts));

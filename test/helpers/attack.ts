@@ -1,8 +1,9 @@
 /**
  * Tools of the attack tests and the faults bench: the longest `/api/health` answer while something runs, a
- * process's resident and peak memory (/proc), its ffmpeg children, and a raw Wyoming client on a real socket.
+ * process's resident and peak memory (/proc), the largest value of a sampled figure, and a raw Wyoming client
+ * on a real socket. (A process's ffmpeg children: test/helpers/recorder.ts.)
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { EventDecoder, encodeEvent, type WyomingEvent } from '../../src/wyoming/codec.js';
 
@@ -58,21 +59,6 @@ async function statusField(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<numbe
 export const rssBytes = (pid: number): Promise<number> => statusField(pid, 'VmRSS');
 /** Peak resident memory of `pid` since it started (VmHWM), in bytes. */
 export const peakRssBytes = (pid: number): Promise<number> => statusField(pid, 'VmHWM');
-
-/** Pids of the ffmpeg processes whose parent is `parentPid`. */
-export async function ffmpegChildren(parentPid: number): Promise<number[]> {
-  const pids: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    // pid (comm) state ppid …; comm may hold spaces, so split after the last ')'.
-    const close = stat.lastIndexOf(')');
-    if (close < 0 || !stat.slice(0, close).includes('(ffmpeg')) continue;
-    const ppid = Number(stat.slice(close + 2).split(' ')[1]);
-    if (ppid === parentPid) pids.push(Number(entry));
-  }
-  return pids;
-}
 
 /** Samples `read` every `everyMs` until `stop()`, which resolves with the largest value seen. */
 export function sampleMax(read: () => Promise<number> | number, everyMs = 10): { stop(): Promise<number> } {
