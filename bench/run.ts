@@ -3,6 +3,7 @@
  * Pass names to run some: `npm run bench -- main-path recorder`.
  */
 import { benchDispatch } from './dispatch.js';
+import { benchFaults } from './faults.js';
 import { benchMainPath } from './main-path.js';
 import { benchMemory } from './memory.js';
 import { benchRecorder } from './recorder.js';
@@ -33,6 +34,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   recorder: printRecorder,
   ttfa: benchTtfa,
   memory: benchMemory,
+  faults: benchFaults,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
