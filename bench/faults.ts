@@ -4,8 +4,10 @@
  * during each attack, peak RSS).
  */
 import { benchFaultsAttacks } from './faults-attacks.js';
+import { benchFaultsDelivery } from './faults-delivery.js';
 
-/** Runs every fault benchmark present. */
+/** Runs both fault benchmarks. */
 export async function benchFaults(): Promise<void> {
+  await benchFaultsDelivery();
   await benchFaultsAttacks();
 }

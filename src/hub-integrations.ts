@@ -13,16 +13,30 @@ import {
   type DiscoveryOptions,
   type DiscoveryPublisher,
 } from './mqtt/discovery-publisher.js';
+import type { RequestInbox } from './mqtt/request-inbox.js';
 import type { EventHub, HubEvents } from './shared/events.js';
 import type { Log } from './shared/log.js';
 import { createMetrics, type HubMetrics } from './shared/metrics.js';
 import type { Dispatcher } from './tts/dispatcher.js';
 import type { HealthMonitor } from './tts/health-monitor.js';
 import { createSayTtsProvider } from './tts/say-pcm.js';
+import type { RequestDefaults } from './tts/say-request.js';
 import type { SayService } from './tts/say-service.js';
 import { createSchedules } from './tts/schedules.js';
 import { version } from './version.js';
 import { createWyomingServer, type WyomingServer } from './wyoming/server.js';
+
+/**
+ * Format and clean-up of requests that do not say, per kind of input: the notify entity and the Wyoming server
+ * clean text by `text.clean`; the other inputs by `text.clean_requests`. The format is `default_format`.
+ */
+export function requestDefaults(options: Options, input: 'assistant' | 'requests'): RequestDefaults {
+  return {
+    format: options.default_format,
+    clean: input === 'assistant' ? options.text.clean : options.text.clean_requests,
+    urls: options.text.urls,
+  };
+}
 
 /** How often at most the status topic is republished after says, in ms. */
 const STATUS_THROTTLE_MS = 1000;
@@ -30,8 +44,8 @@ const STATUS_THROTTLE_MS = 1000;
 /** The extras, as the hub drives them. */
 export interface Integrations {
   readonly metrics: HubMetrics;
-  /** Subscribes discovery, command and recorder-total topics. */
-  attach(bus: MqttBus): Promise<void>;
+  /** Subscribes discovery, command and recorder-total topics (the notify entity through `inbox`). */
+  attach(bus: MqttBus, inbox: RequestInbox): Promise<void>;
   /** Publishes discovery (in the background), starts the Wyoming server and the schedules. */
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -83,6 +97,7 @@ export function createIntegrations(opts: IntegrationsOptions): Integrations {
     schedules: options.schedules,
     say: opts.sayService,
     maxTextChars: options.max_text_chars,
+    defaults: requestDefaults(options, 'requests'),
     log: log.child({ mod: 'schedules' }),
   });
   const wyoming = wyomingServerOf(opts);
@@ -91,7 +106,7 @@ export function createIntegrations(opts: IntegrationsOptions): Integrations {
 
   return {
     metrics,
-    async attach(bus) {
+    async attach(bus, inbox) {
       await bus.subscribe(`${options.topics.recorder}/status`, 0, (_t, payload) => {
         try {
           const totals = JSON.parse(payload.toString('utf8')) as { total_bytes?: unknown };
@@ -100,7 +115,7 @@ export function createIntegrations(opts: IntegrationsOptions): Integrations {
           // Not ours to validate: the recorder publishes this topic.
         }
       });
-      discovery = await attachDiscovery(discoveryOptions(opts, bus, statusSoon));
+      discovery = await attachDiscovery(discoveryOptions(opts, bus, inbox, statusSoon));
     },
     async start() {
       // In the background: it waits briefly for the retained config of an earlier run.
@@ -140,6 +155,7 @@ function wyomingServerOf(opts: IntegrationsOptions): WyomingServer | undefined {
       dispatcher: opts.dispatcher,
       cache: opts.cache,
       maxTextChars: options.max_text_chars,
+      defaults: requestDefaults(options, 'assistant'),
       version,
     }),
     log: opts.log.child({ mod: 'wyoming-server' }),
@@ -150,6 +166,7 @@ function wyomingServerOf(opts: IntegrationsOptions): WyomingServer | undefined {
 function discoveryOptions(
   opts: IntegrationsOptions,
   bus: MqttBus,
+  inbox: RequestInbox,
   onCacheCleared: () => void,
 ): DiscoveryOptions {
   const { options } = opts;
@@ -172,11 +189,13 @@ function discoveryOptions(
       engines: opts.dispatcher.entries.map((e) => e.engine.name),
     },
     resultTopic: options.topics.result,
+    inbox,
     sayService: opts.sayService,
     cache: opts.cache,
     maxTextChars: options.max_text_chars,
     maxRecorderDevices: options.recorder.max_discovery_devices,
     maxPayloadBytes: sayPayloadLimitBytes(options),
+    defaults: requestDefaults(options, 'assistant'),
     onCacheCleared,
     log: opts.log.child({ mod: 'discovery' }),
   };

@@ -1,4 +1,3 @@
-import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { findFfmpeg, setFfmpegLimit } from './audio/ffmpeg.js';
@@ -7,15 +6,17 @@ import { createDeriver } from './cache/derive.js';
 import { type CacheStore, createCacheStore } from './cache/store.js';
 import { createAudioUrlKeys, loadUrlSecret } from './cache/url-keys.js';
 import type { LoadedConfig } from './config/load.js';
+import { resolvePublicBaseUrl } from './config/public-url.js';
 import { sayPayloadLimitBytes } from './config/schema.js';
-import { supervisorHostAddress } from './config/supervisor.js';
 import { cacheHitRatio } from './http/routes/cache.js';
 import { buildServer } from './http/server.js';
-import { createIntegrations } from './hub-integrations.js';
+import { createIntegrations, requestDefaults } from './hub-integrations.js';
 import { chooseBroker, type EmbeddedBroker } from './mqtt/broker.js';
 import { createMqttBus, type MqttBus } from './mqtt/client.js';
 import { attachHermes } from './mqtt/hermes-adapter.js';
 import { createRecorderWiring } from './mqtt/recorder-adapter.js';
+import { createRequestInbox, type RequestInbox } from './mqtt/request-inbox.js';
+import { createRequestJournal } from './mqtt/request-journal.js';
 import { attachSayTopic } from './mqtt/say-adapter.js';
 import { createPlaybackService } from './playback/index.js';
 import { createEventHub, type EventHub, type HubEvents, observeSay } from './shared/events.js';
@@ -44,29 +45,19 @@ export interface Hub {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** The first non-internal IPv4 address of this host, for URLs players on the LAN can reach. */
-export function lanAddress(): string {
-  for (const addrs of Object.values(networkInterfaces())) {
-    for (const a of addrs ?? []) {
-      if (a.family === 'IPv4' && !a.internal) return a.address;
-    }
-  }
-  return '127.0.0.1';
-}
-
 /** Builds (does not start) the hub from loaded config. */
 export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
   const { options } = config;
   findFfmpeg();
   setFfmpegLimit(options.limits.ffmpeg_processes);
-  // Inside the add-on the container's own address is unreachable from players: ask the Supervisor for the host's.
-  const hostAddress =
-    !options.http.external_url && config.supervisorToken
-      ? await supervisorHostAddress(config.supervisorUrl, config.supervisorToken, log)
-      : undefined;
-  const baseUrl = (
-    options.http.external_url || `http://${hostAddress ?? lanAddress()}:${options.http.port}`
-  ).replace(/\/+$/, '');
+  // Inside the add-on the container's own address and port are unreachable from players: ask the Supervisor.
+  const baseUrl = await resolvePublicBaseUrl({
+    externalUrl: options.http.external_url,
+    httpPort: options.http.port,
+    supervisorUrl: config.supervisorUrl,
+    supervisorToken: config.supervisorToken,
+    log,
+  });
   const urlKeys = createAudioUrlKeys({
     secret: await loadUrlSecret(config.dataDir, log),
     maxRemembered: Math.max(4 * options.cache.max_entries, 10_000),
@@ -75,10 +66,14 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     dir: join(options.share_dir, 'cache'),
     maxEntries: options.cache.max_entries,
     maxBytes: options.cache.max_mb * 1024 * 1024,
+    memoryMaxBytes: options.cache.memory_mb * 1024 * 1024,
     log,
   });
   const entries: EngineEntry[] = options.engines.map((e) => ({
-    engine: createEngine(e, { log: log.child({ mod: 'engine', engine: e.name }) }),
+    engine: createEngine(e, {
+      log: log.child({ mod: 'engine', engine: e.name }),
+      shareDir: options.share_dir,
+    }),
     transport: engineTransport(e),
     maxParallel: e.max_parallel,
     breakerFailures: e.breaker_failures,
@@ -123,7 +118,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       audioUrl: (key: string, format: OutputFormat) =>
         `${baseUrl}/api/audio/${urlKeys.urlKey(key)}.${format}`,
       checkTargets: (names) => playback.checkTargets(names),
-      deliver: (request, audio, signal) => playback.deliver(request, audio, signal),
+      deliver: (request, audio, signal, ledger) => playback.deliver(request, audio, signal, ledger),
       loudnormEngines: new Set(options.engines.filter((e) => e.loudnorm).map((e) => e.name)),
       log: log.child({ mod: 'say' }),
     }),
@@ -133,6 +128,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
   const recording = options.recorder.enabled
     ? createRecorderWiring({
         options: options.recorder,
+        microphones: options.microphones,
         shareDir: options.share_dir,
         prefix: options.topics.recorder,
         hermes: options.topics.hermes,
@@ -142,6 +138,13 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       })
     : undefined;
   let bus: MqttBus | undefined;
+  // At-least-once intake of MQTT say requests, journaled in the hub's data dir.
+  const inbox: RequestInbox = createRequestInbox({
+    journal: createRequestJournal({ dir: config.dataDir, log: log.child({ mod: 'journal' }) }),
+    maxInFlight: options.mqtt.max_in_flight,
+    maxPending: options.mqtt.max_pending,
+    log: log.child({ mod: 'inbox' }),
+  });
   let embedded: EmbeddedBroker | undefined;
   let brokerUrl = '';
 
@@ -162,6 +165,20 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
   const health = async () => {
     const engines = monitor.snapshot();
     const anyHealthy = engines.some((e) => e.healthy);
+    const cacheHealth = cache.health();
+    // What the user must fix, for the panel's banner: engines that cannot run as configured, a refusing disk.
+    const problems = engines
+      .filter((e) => e.code === 'ENGINE_MISCONFIGURED')
+      .map((e) => ({ engine: e.name, code: e.code as string, message: e.error ?? '' }));
+    if (cacheHealth.degraded) {
+      problems.push({
+        engine: '',
+        code: 'CACHE_DEGRADED',
+        message: `the share volume refuses cache writes (${cacheHealth.degraded_reason}); new audio is kept in memory only`,
+      });
+    }
+    // What /api/health, the panel's events and the retained status topic show holds no credential (an
+    // mqtt.url with user:password, an engine URL quoted in an error message).
     return redactDeep({
       status: !bus?.connected() || !anyHealthy ? 'degraded' : 'ok',
       version,
@@ -169,7 +186,9 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       engines,
       queue_depth: dispatcher.queueDepth(),
       in_flight: sayService.inFlight(),
-      cache: { ...cache.stats(), hit_ratio: cacheHitRatio(sayService.stats()) },
+      requests: inbox.depth(),
+      cache: { ...cache.stats(), hit_ratio: cacheHitRatio(sayService.stats()), ...cacheHealth },
+      problems,
       last_latency_ms: sayService.stats().lastLatencyMs,
     });
   };
@@ -180,6 +199,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     dispatcher,
     monitor,
     maxTextChars: options.max_text_chars,
+    requestDefaults: requestDefaults(options, 'requests'),
     log,
     events,
     cacheLimits: { maxEntries: options.cache.max_entries, maxBytes: options.cache.max_mb * 1024 * 1024 },
@@ -227,36 +247,47 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
         availabilityTopic: options.topics.availability,
         protocolVersion: chosen.embedded ? 4 : 5,
         maxPacketBytes: options.limits.mqtt_max_packet_kb * 1024,
+        receiveMaximum: options.mqtt.receive_maximum,
         log: log.child({ mod: 'mqtt' }),
       });
       // Handlers first: a persistent session delivers requests queued while the hub was down right after CONNACK.
       await attachSayTopic({
         bus,
+        inbox,
         sayTopic: options.topics.say,
         resultTopic: options.topics.result,
         sayService,
         maxTextChars: options.max_text_chars,
         maxPayloadBytes: sayPayloadLimitBytes(options),
+        defaults: requestDefaults(options, 'requests'),
         log: log.child({ mod: 'mqtt-say' }),
       });
       await attachHermes({
         bus,
+        inbox,
         sayService,
         playback,
         acceptSay: options.topics.hermes,
         maxTextChars: options.max_text_chars,
         maxPayloadBytes: sayPayloadLimitBytes(options),
+        defaults: requestDefaults(options, 'requests'),
         log: log.child({ mod: 'hermes' }),
       });
       await recording?.attach(bus);
-      await integrations.attach(bus);
+      await integrations.attach(bus, inbox);
+      await inbox.open();
       const recorderBoot = recording?.start(signal);
       await bus.start(signal);
+      inbox.run();
       recording?.bind(bus);
       await recorderBoot;
       monitor.onChange = () => {
         publishStatus().catch((err) => log.warn({ err }, 'status publish failed'));
       };
+      // The "cache degraded" binary sensor reads tts/status: publish as soon as the disk refuses or takes data.
+      cache.onHealthChange(() => {
+        publishStatus().catch((err) => log.warn({ err }, 'status publish failed'));
+      });
       await publishStatus();
       await integrations.start();
       log.info(
@@ -271,12 +302,14 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     },
     async stop(graceMs = 8000) {
       // Together: fastify waits for in-flight requests (a say, a live stream), which end when the say service
-      // has finished or cancelled its work within the grace time. A connection that is still open after it
-      // (a client that connected and sent nothing, a listener that stopped reading) is cut, so stopping never
-      // waits on a client.
+      // has finished or cancelled its work within the grace time.
+      // MQTT requests not finished within the grace stay in the journal (or at the broker) for the next start.
+      // A connection still open after the grace (a client that connected and sent nothing, a listener that
+      // stopped reading) is cut, so stopping never waits on a client.
       const cut = setTimeout(() => http.server.closeAllConnections(), graceMs + 500);
       await Promise.all([
         http.close().catch(() => {}),
+        inbox.stop(graceMs).catch((err) => log.warn({ err }, 'request inbox stop failed')),
         sayService.stop(graceMs),
         integrations.stop().catch((err) => log.warn({ err }, 'integrations stop failed')),
       ]);

@@ -51,7 +51,8 @@ export const TargetOptionsSchema = z.object({
   url: z.string().optional(),
   site_id: z.string().optional(),
   format: z.enum(['opus', 'mp3', 'wav']).optional(),
-  announce: z.boolean().default(true),
+  /** media_player: true requires MEDIA_ANNOUNCE, false never announces; unset: announce when the player supports it. */
+  announce: z.boolean().optional(),
   volume: z.number().min(0).max(1).optional(),
   /** media_player: media_content_type to send; unset: the format's MIME type (audio/ogg, audio/mpeg, audio/wav). */
   media_content_type: z.string().max(64).optional(),
@@ -86,6 +87,15 @@ export const ScheduleOptionsSchema = z
   });
 export type ScheduleOptions = z.infer<typeof ScheduleOptionsSchema>;
 
+/** One Wyoming microphone service to record from (option `microphones[]`). */
+export const MicrophoneOptionsSchema = z.object({
+  /** The device name its recordings go under. */
+  name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "1-64 letters, digits, '_' or '-'"),
+  /** tcp://host:port of the mic service. */
+  url: z.string().regex(/^tcp:\/\/.+:\d+$/, 'tcp://host:port'),
+});
+export type MicrophoneOptions = z.infer<typeof MicrophoneOptionsSchema>;
+
 export const OptionsSchema = z.object({
   log_level: LogLevel.default('info'),
   mqtt: z
@@ -95,6 +105,12 @@ export const OptionsSchema = z.object({
       username: z.string().default(''),
       password: z.string().default(''),
       client_id: z.string().default('tts_hub'),
+      /** MQTT 5 Receive Maximum: QoS 1 messages the broker may send before the hub acknowledges them. */
+      receive_maximum: z.number().int().min(1).max(65535).default(32),
+      /** MQTT say requests (tts/say, hermes/tts/say, notify) worked on at once; the rest wait in the journal. */
+      max_in_flight: z.number().int().min(1).max(1000).default(16),
+      /** Unfinished requests the journal holds; beyond it requests stay unacknowledged until finished. */
+      max_pending: z.number().int().min(1).max(100_000).default(2000),
     })
     .prefault({}),
   topics: z
@@ -124,6 +140,8 @@ export const OptionsSchema = z.object({
       enabled: z.boolean().default(true),
       max_entries: z.number().int().min(1).default(2000),
       max_mb: z.number().positive().default(500),
+      /** MB of audio held in memory while the share volume refuses cache writes (full, read-only); 0: none. */
+      memory_mb: z.number().min(0).max(1024).default(32),
     })
     .prefault({}),
   engines: z
@@ -157,17 +175,13 @@ export const OptionsSchema = z.object({
         .default([]),
       /** Recorder devices that get Home Assistant entities (only devices that recorded, first come). */
       max_discovery_devices: z.number().int().min(0).max(256).default(16),
-      /** Wyoming microphone services to record from, e.g. wyoming-mic-external: {name: device, url: tcp://host:10600}. */
-      microphones: z
-        .array(
-          z.object({
-            name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "1-64 letters, digits, '_' or '-'"),
-            url: z.string().regex(/^tcp:\/\/.+:\d+$/, 'tcp://host:port'),
-          }),
-        )
-        .default([]),
     })
     .prefault({}),
+  /**
+   * Wyoming microphone services to record from, e.g. wyoming-mic-external: {name: device, url: tcp://host:10600}.
+   * Top level (was `recorder.microphones`, see CHANGELOG.md): the Supervisor nests a list of objects only there.
+   */
+  microphones: z.array(MicrophoneOptionsSchema).default([]),
   wyoming_server: z
     .object({
       enabled: z.boolean().default(false),
@@ -185,6 +199,19 @@ export const OptionsSchema = z.object({
   schedules: z.array(ScheduleOptionsSchema).default([]),
   /** Longest text accepted, in characters (bounded so one request's splitting and synthesis stay bounded). */
   max_text_chars: z.number().int().min(1).max(100_000).default(2000),
+  /** Audio format of requests that name none (opus, mp3 or wav), e.g. mp3 when every speaker wants it. */
+  default_format: z.enum(['opus', 'mp3', 'wav']).default('opus'),
+  /** Clean-up of text written by language models (Markdown, emoji, URLs) before synthesis. */
+  text: z
+    .object({
+      /** Clean text from the notify entity and the Wyoming server. */
+      clean: z.boolean().default(true),
+      /** Clean text from the other inputs too (tts/say, /api/say, /v1/audio/speech, Hermes); a request's `clean` wins. */
+      clean_requests: z.boolean().default(false),
+      /** A URL standing for itself: spoken as the word "link", or dropped. */
+      urls: z.enum(['link', 'drop']).default('link'),
+    })
+    .prefault({}),
   /** Limits on what one message or client can cost; each refusal names its option (DESIGN "Delivery and limits"). */
   limits: z
     .object({

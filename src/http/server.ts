@@ -10,6 +10,7 @@ import type { Log } from '../shared/log.js';
 import type { HubMetrics } from '../shared/metrics.js';
 import type { Dispatcher } from '../tts/dispatcher.js';
 import type { HealthMonitor } from '../tts/health-monitor.js';
+import type { RequestDefaults } from '../tts/say-request.js';
 import type { SayService } from '../tts/say-service.js';
 import { installAuth } from './auth.js';
 import { audioRoutes } from './routes/audio.js';
@@ -33,6 +34,8 @@ export interface HttpDeps {
   /** Engine health rows (GET /api/engines). */
   monitor: HealthMonitor;
   maxTextChars: number;
+  /** Format and clean-up of requests that do not say (`default_format`, `text.clean_requests`, `text.urls`). */
+  requestDefaults?: RequestDefaults;
   log: Log;
   /** The recorder (GET/DELETE /api/recordings); absent when `recorder.enabled` is false. */
   recorder?: Recorder;
@@ -112,6 +115,7 @@ export async function buildServer(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(sayRoutes, {
     sayService: deps.sayService,
     maxTextChars: deps.maxTextChars,
+    defaults: deps.requestDefaults,
     bodyLimit: sayBodyLimit,
   });
   await app.register(audioRoutes, { cache: deps.cache, cacheKeyOf: deps.cacheKeyOf, live: deps.sayService });
@@ -119,6 +123,7 @@ export async function buildServer(deps: HttpDeps): Promise<FastifyInstance> {
     sayService: deps.sayService,
     cache: deps.cache,
     maxTextChars: deps.maxTextChars,
+    defaults: deps.requestDefaults,
     bitrateKbps: deps.bitrateKbps ?? 32,
     bodyLimit: sayBodyLimit,
     engineNames: () => deps.dispatcher.entries.map((e) => e.engine.name),

@@ -20,11 +20,16 @@ export const ERROR_CODES = {
   TARGET_NOT_FOUND: 400,
   /** A target form the options do not allow (ad-hoc tcp:// targets without `limits.allow_tcp_targets`). */
   TARGET_NOT_ALLOWED: 403,
+  TARGET_UNAVAILABLE: 503,
+  TARGET_UNSUPPORTED: 400,
+  BAD_REPLY_TO: 400,
   INVALID_DEVICE: 400,
   NOT_FOUND: 404,
   CONFLICT: 409,
   UNAUTHORIZED: 401,
   ENGINE_UNAVAILABLE: 503,
+  /** A configured engine cannot run as configured (its command or model is missing); never replaced silently. */
+  ENGINE_MISCONFIGURED: 503,
   ENGINE_TIMEOUT: 504,
   ENGINE_FAILED: 502,
   ENGINE_BAD_RESPONSE: 502,
@@ -44,6 +49,23 @@ export const ERROR_CODES = {
 
 /** One of the stable error codes. */
 export type ErrorCode = keyof typeof ERROR_CODES;
+
+/**
+ * Stable warning codes: a successful result may carry `warnings: [{code, message}]` for something the user
+ * should fix although the request was served.
+ * - CACHE_DEGRADED: the share volume refused the cache write (full, over quota, read-only); the audio was
+ *   delivered from memory and is not on disk (lost at restart).
+ */
+export const WARNING_CODES = ['CACHE_DEGRADED'] as const;
+
+/** One of the stable warning codes. */
+export type WarningCode = (typeof WARNING_CODES)[number];
+
+/** A warning on a successful result. */
+export interface Warning {
+  code: WarningCode;
+  message: string;
+}
 
 /** The error every domain throws: a stable `code`, a message that says what to do, and the wrapped `cause`. */
 export class AppError extends Error {

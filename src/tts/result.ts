@@ -1,4 +1,4 @@
-import { type ErrorBody, errorBody } from '../shared/errors.js';
+import { type ErrorBody, errorBody, type Warning } from '../shared/errors.js';
 import type { SayResult } from './say-service.js';
 
 /** The `tts/result` JSON of a successful say (DESIGN "MQTT"), snake_case. */
@@ -16,6 +16,10 @@ export interface ResultPayload {
   latency_ms: { total: number; first_audio: number };
   fallback_from?: string[];
   targets?: Array<{ name: string; ok: boolean; error?: string }>;
+  /** Present when the request had targets: true when every target got the audio. */
+  delivered?: boolean;
+  /** Present when the say was served with something to fix, e.g. CACHE_DEGRADED. */
+  warnings?: Warning[];
 }
 
 /** The `tts/result` JSON of a failed say: `{id, ok:false, error:{code, message}}`. */
@@ -41,7 +45,11 @@ export function resultPayload(r: SayResult): ResultPayload {
     latency_ms: { total: r.latencyMs.total, first_audio: r.latencyMs.firstAudio },
   };
   if (r.fallbackFrom.length) payload.fallback_from = r.fallbackFrom;
-  if (r.targets) payload.targets = r.targets;
+  if (r.targets) {
+    payload.targets = r.targets;
+    payload.delivered = r.delivered ?? r.targets.every((t) => t.ok);
+  }
+  if (r.warnings?.length) payload.warnings = r.warnings;
   return payload;
 }
 

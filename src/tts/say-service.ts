@@ -9,7 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import type { AudioFormat } from '../audio/format.js';
 import type { CacheEntry } from '../cache/store.js';
-import { AppError, toAppError } from '../shared/errors.js';
+import { AppError, toAppError, type Warning } from '../shared/errors.js';
 import type { EngineEntry } from './dispatcher.js';
 import { createLiveRegistry } from './live-audio.js';
 import { createEncoderPool } from './live-encoder.js';
@@ -18,11 +18,13 @@ import { finalAudio, findCached, type SayAudio, type SayAudioDeps } from './say-
 import { createFlights } from './say-flight.js';
 import { type AttemptDeps, attemptVoice } from './say-job.js';
 import type { SayRequest } from './say-request.js';
-import type { SayResult, SayService, SayServiceDeps, SayStats, SayTicket } from './say-types.js';
+import type { SayOptions, SayResult, SayService, SayServiceDeps, SayStats, SayTicket } from './say-types.js';
 
 export type { SayAudio } from './say-audio.js';
 export type {
   DeliverFn,
+  DeliveryLedger,
+  SayOptions,
   SayResult,
   SayService,
   SayServiceDeps,
@@ -64,6 +66,14 @@ async function checkVoice(entry: EngineEntry, voice: string, signal: AbortSignal
 }
 
 const round1 = (ms: number): number => Math.round(ms * 10) / 10;
+
+/** The warning of a result whose audio the disk refused and memory holds. */
+function degradedWarning(reason: string | null): Warning {
+  return {
+    code: 'CACHE_DEGRADED',
+    message: `the share volume refused the cache write (${reason ?? 'disk full or read-only'}); the audio is held in memory only and is lost at restart; free space on the share volume`,
+  };
+}
 
 /** What a request's result is built from once its audio is final. */
 interface Settled {
@@ -123,12 +133,15 @@ export function createSayService(deps: SayServiceDeps): SayService {
     t0: number,
     audio: SayAudio,
     signal: AbortSignal | undefined,
+    options: SayOptions,
     settle: () => Promise<Settled>,
   ): Promise<SayResult> {
     const controller = new AbortController();
     const combined = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
     const delivering =
-      request.targets.length && deps.deliver ? deps.deliver(request, audio, combined) : undefined;
+      request.targets.length && deps.deliver
+        ? deps.deliver(request, audio, combined, options.ledger)
+        : undefined;
     delivering?.catch(() => {});
     try {
       const s = await settle();
@@ -146,7 +159,11 @@ export function createSayService(deps: SayServiceDeps): SayService {
         latencyMs: { total: 0, firstAudio: round1(Math.max(0, s.firstAudioAt - t0)) },
         fallbackFrom: s.fallbackFrom,
       };
-      if (delivering) result.targets = await delivering;
+      if (s.entry.data) result.warnings = [degradedWarning(cache.health().degraded_reason)];
+      if (delivering) {
+        result.targets = await delivering;
+        result.delivered = result.targets.every((t) => t.ok);
+      }
       result.latencyMs.total = round1(performance.now() - t0);
       counters.ok++;
       counters.lastLatencyMs = result.latencyMs.total;
@@ -168,16 +185,24 @@ export function createSayService(deps: SayServiceDeps): SayService {
     }
   }
 
-  async function begin(request: SayRequest, signal?: AbortSignal): Promise<SayTicket> {
+  async function begin(
+    request: SayRequest,
+    signal?: AbortSignal,
+    options: SayOptions = {},
+  ): Promise<SayTicket> {
     try {
-      return await start(request, signal);
+      return await start(request, signal, options);
     } catch (err) {
       counters.errors++;
       throw toAppError(err);
     }
   }
 
-  async function start(request: SayRequest, signal?: AbortSignal): Promise<SayTicket> {
+  async function start(
+    request: SayRequest,
+    signal: AbortSignal | undefined,
+    options: SayOptions,
+  ): Promise<SayTicket> {
     if (closing) throw new AppError('SHUTTING_DOWN', 'the hub is shutting down; try again when it is back');
     const t0 = performance.now();
     const check = signal ?? new AbortController().signal;
@@ -196,7 +221,7 @@ export function createSayService(deps: SayServiceDeps): SayService {
       counters.cacheHits++;
       const at = performance.now();
       const audio = finalAudio(audioDeps, hit, voice.keyFor);
-      const done = finish(request, t0, audio, signal, async () => ({
+      const done = finish(request, t0, audio, signal, options, async () => ({
         entry: hit,
         voice: voice.voice,
         engine: first.engine.name,
@@ -225,15 +250,15 @@ export function createSayService(deps: SayServiceDeps): SayService {
         fallbackFrom: o.fallbackFrom,
       };
     };
-    const done = finish(request, t0, flight.audio, signal, settle);
+    const done = finish(request, t0, flight.audio, signal, options, settle);
     done.catch(() => {});
     return { id: request.id, engine: first.engine.name, audio: flight.audio, cached: false, done };
   }
 
   return {
     begin,
-    async say(request, signal) {
-      return (await begin(request, signal)).done;
+    async say(request, signal, options) {
+      return (await begin(request, signal, options)).done;
     },
     liveAudio: (key, format) => registry.get(key, format),
     audioKey: (key, format) => registry.resolve(key, format),

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { URL_SECRET_FILE } from '../../src/cache/url-keys.js';
-import { lanAddress } from '../../src/hub.js';
+import { lanAddress } from '../../src/config/public-url.js';
 import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
 import { type HubProcess, startHub } from '../helpers/hub-process.js';
 import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';

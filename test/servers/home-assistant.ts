@@ -11,10 +11,27 @@
  * - Service effects we model: media_player.volume_set sets `volume_level`; media_player.play_media sets the
  *   state to `playing` and `media_content_id`; assist_satellite.announce answers [] (fields per each
  *   integration's `services.yaml`).
- * Every request is recorded (method, path, authorization, JSON body) so tests check the exact calls.
+ * - As Core does (home-assistant/core `homeassistant/components/api/__init__.py`, APIEntityStateView and
+ *   APIDomainServicesView; `homeassistant/helpers/service.py` entity_service_call): `GET /api/states/<id>` of
+ *   an unknown entity answers 404 `{"message": "Entity not found."}`; a service call for an unknown or
+ *   `unavailable` entity answers 200 `[]` (Core skips it and only logs); a call on an entity whose
+ *   `supported_features` lack the service's feature (media_player.play_media: PLAY_MEDIA 512, volume_set:
+ *   VOLUME_SET 4; assist_satellite.announce: ANNOUNCE 1) fails inside Core and answers aiohttp's bare
+ *   `500 Internal Server Error` text, which is what a hub without its own check would see.
+ * - `GET /addons/self/info` → `{result: "ok", data: {network: {"8099/tcp": <host port> | null, ...}}}`
+ *   (`supervisor/api/apps.py`: the user's port mapping over the config's; only the fields the hub reads).
+ * - Access as the real Supervisor decides it (test/servers/supervisor-access.ts, after
+ *   `supervisor/api/middleware/security.py` and `supervisor/api/proxy.py`): with the grants of the repository's
+ *   config.yaml unless a test passes others, a path they do not allow answers 403 (Supervisor API) or 401 (Core).
+ * Every request is recorded (method, path, authorization, JSON body, status) so tests check the exact calls.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type AddonGrants, manifestGrants, supervisorAccess } from './supervisor-access.js';
+
+const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** One recorded request. */
 export interface RecordedCall {
@@ -22,6 +39,8 @@ export interface RecordedCall {
   path: string;
   authorization: string | undefined;
   body: Record<string, unknown> | undefined;
+  /** The status answered (set once the answer is sent). */
+  status?: number;
 }
 
 /** A Home Assistant state object. */
@@ -52,6 +71,19 @@ const SERVICES: Record<string, string[]> = {
   assist_satellite: ['announce'],
 };
 
+/** The feature bit each modelled service needs (MediaPlayerEntityFeature, AssistSatelliteEntityFeature). */
+const REQUIRED_FEATURE: Record<string, number> = {
+  'media_player/play_media': 512,
+  'media_player/volume_set': 4,
+  'assist_satellite/announce': 1,
+};
+
+/** aiohttp's answer when a handler raised (what Core's REST API gives for an unsupported service call). */
+const SERVER_ERROR_TEXT = '500 Internal Server Error\n\nServer got itself in trouble';
+
+/** Thrown inside a service call to answer the bare 500. */
+class ServiceFailed extends Error {}
+
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json' });
@@ -78,7 +110,12 @@ export async function startHomeAssistant(opts: {
   mqtt?: { host: string; port: number };
   /** The host's LAN address for `GET /network/info` (supervisor/api/network.py: interfaces with primary, ipv4). */
   hostAddress?: string;
+  /** The add-on's port mapping for `GET /addons/self/info` (`network`); default: none known (404 there). */
+  published?: Record<string, number | null>;
+  /** The add-on's API grants; default: those of the repository's config.yaml. */
+  grants?: AddonGrants;
 }): Promise<HomeAssistantStandIn> {
+  const grants = opts.grants ?? manifestGrants(REPO_DIR);
   const calls: RecordedCall[] = [];
   const states = new Map((opts.entities ?? []).map((s) => [s.entity_id, s]));
 
@@ -87,7 +124,11 @@ export async function startHomeAssistant(opts: {
     const changed: StateObject[] = [];
     for (const id of ids) {
       const s = states.get(id);
-      if (!s) continue; // Core ignores entity ids it does not know.
+      if (!s || s.state === 'unavailable') continue; // Core skips unknown and unavailable entities.
+      const features =
+        typeof s.attributes.supported_features === 'number' ? s.attributes.supported_features : 0;
+      const needs = REQUIRED_FEATURE[`${domain}/${service}`] ?? 0;
+      if ((features & needs) !== needs) throw new ServiceFailed(`${id} lacks feature ${needs}`);
       if (domain === 'media_player' && service === 'volume_set')
         s.attributes.volume_level = data.volume_level;
       if (domain === 'media_player' && service === 'play_media') {
@@ -103,8 +144,22 @@ export async function startHomeAssistant(opts: {
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const body = req.method === 'POST' ? await readJson(req) : undefined;
-    calls.push({ method: req.method ?? '', path, authorization: req.headers.authorization, body });
+    const call: RecordedCall = {
+      method: req.method ?? '',
+      path,
+      authorization: req.headers.authorization,
+      body,
+    };
+    calls.push(call);
+    res.once('finish', () => {
+      call.status = res.statusCode;
+    });
     if (req.headers.authorization !== `Bearer ${opts.token}`) return send(res, 401, '401: Unauthorized');
+    const access = supervisorAccess(path, grants);
+    if (!access.allowed) return send(res, access.status, { result: 'error', message: access.reason });
+    if (req.method === 'GET' && path === '/addons/self/info' && opts.published) {
+      return send(res, 200, { result: 'ok', data: { slug: 'local_tts_hub', network: opts.published } });
+    }
     if (req.method === 'GET' && path === '/services/mqtt') {
       if (!opts.mqtt) return send(res, 400, { result: 'error', message: 'Service not enabled' });
       const data = { ...opts.mqtt, ssl: false, protocol: '3.1.1', username: '', password: '' };
@@ -144,7 +199,12 @@ export async function startHomeAssistant(opts: {
       const [, domain = '', service = ''] = serviceMatch;
       if (!SERVICES[domain]?.includes(service))
         return send(res, 400, { message: `Service ${domain}.${service} not found.` });
-      return send(res, 200, applyService(domain, service, body ?? {}));
+      try {
+        return send(res, 200, applyService(domain, service, body ?? {}));
+      } catch (err) {
+        if (err instanceof ServiceFailed) return send(res, 500, SERVER_ERROR_TEXT);
+        throw err;
+      }
     }
     send(res, 404, { message: 'Not found' });
   };

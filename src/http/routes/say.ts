@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { toAppError } from '../../shared/errors.js';
 import { errorPayload, resultPayload } from '../../tts/result.js';
-import { toSayRequest } from '../../tts/say-request.js';
+import { type RequestDefaults, toSayRequest } from '../../tts/say-request.js';
 import type { SayService, SayTicket } from '../../tts/say-service.js';
 
 /**
@@ -41,13 +41,14 @@ function startedPayload(ticket: SayTicket, textChars: number): StartedPayload {
 export const sayRoutes: FastifyPluginAsync<{
   sayService: SayService;
   maxTextChars: number;
+  defaults?: RequestDefaults;
   /** Largest body, in bytes, refused before it is parsed (option `limits.max_payload_kb`). */
   bodyLimit: number;
 }> = async (app, opts) => {
   app.post('/api/say', { bodyLimit: opts.bodyLimit }, async (request, reply) => {
     let say: ReturnType<typeof toSayRequest>;
     try {
-      say = toSayRequest(request.body ?? {}, opts.maxTextChars);
+      say = toSayRequest(request.body ?? {}, opts.maxTextChars, opts.defaults);
     } catch (err) {
       const e = toAppError(err, 'BAD_PAYLOAD');
       const id = typeof e.details?.id === 'string' ? e.details.id : '';
