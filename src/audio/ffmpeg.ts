@@ -1,7 +1,9 @@
 import { type ChildProcessByStdio, execFileSync, spawn } from 'node:child_process';
+import { setPriority } from 'node:os';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AppError } from '../shared/errors.js';
+import { isWaiting, leaveQueue, mayStartNow, takeSlot, waitForSlot } from './ffmpeg-slots.js';
 
 /** How long after SIGTERM an aborted ffmpeg gets before SIGKILL, in ms. */
 export const KILL_GRACE_MS = 2000;
@@ -37,37 +39,7 @@ export function ffmpegSpawnCount(): number {
   return spawnCount;
 }
 
-/**
- * The one cap on ffmpeg processes of this process (DESIGN "Delivery and limits"): every encode, transcode,
- * decode and recording goes through `runFfmpeg`, which starts at most this many at once; the rest wait in
- * arrival order. Option `limits.ffmpeg_processes`; default DEFAULT_FFMPEG_PROCESSES.
- */
-export const DEFAULT_FFMPEG_PROCESSES = 32;
-
-let maxProcesses = DEFAULT_FFMPEG_PROCESSES;
-let running = 0;
-/** Starts waiting for a slot, oldest first. */
-const waiting: Array<() => void> = [];
-
-/** Sets the cap on ffmpeg processes at once (the hub calls it with `limits.ffmpeg_processes`). */
-export function setFfmpegLimit(max: number): void {
-  maxProcesses = Math.max(1, Math.floor(max));
-  startWaiting();
-}
-
-/** ffmpeg processes running now, waiting for a slot now, and the cap. */
-export function ffmpegLoad(): { running: number; waiting: number; limit: number } {
-  return { running, waiting: waiting.length, limit: maxProcesses };
-}
-
-/** True when a process could start now without waiting (a free slot and nobody in line). */
-export function ffmpegSlotFree(): boolean {
-  return running < maxProcesses && waiting.length === 0;
-}
-
-function startWaiting(): void {
-  while (running < maxProcesses && waiting.length > 0) (waiting.shift() as () => void)();
-}
+export { DEFAULT_FFMPEG_PROCESSES, ffmpegLoad, setFfmpegLimit } from './ffmpeg-slots.js';
 
 /** A running ffmpeg: write input to `stdin`, read output from `stdout`; `done` settles when it has exited. */
 export interface FfmpegProcess {
@@ -85,8 +57,9 @@ export interface FfmpegProcess {
 }
 
 /**
- * Starts ffmpeg with `args` (an array; no shell), at once when a slot under the cap is free, else when one
- * frees up (the returned streams are then stand-ins joined to the process when it starts). Aborting `signal`
+ * Starts ffmpeg with `args` (an array; no shell), at once when a slot under the cap is free (and no start
+ * just happened: see ffmpeg-slots.ts), else when its turn comes (the returned streams are then stand-ins
+ * joined to the process when it starts). ffmpeg runs at nice FFMPEG_NICE. Aborting `signal`
  * kills it (SIGTERM, then SIGKILL after KILL_GRACE_MS), or drops it from the line without ever starting it,
  * and `done` rejects with the abort reason. stdin errors (EPIPE when ffmpeg exits early) are swallowed here;
  * the exit status in `done` is what reports the failure.
@@ -94,7 +67,7 @@ export interface FfmpegProcess {
  */
 export function runFfmpeg(args: string[], signal?: AbortSignal): FfmpegProcess {
   const bin = findFfmpeg();
-  if (running < maxProcesses && waiting.length === 0) return spawnNow(bin, args, signal);
+  if (mayStartNow()) return spawnNow(bin, args, signal);
   return spawnLater(bin, args, signal);
 }
 
@@ -110,9 +83,7 @@ function spawnLater(bin: string, args: string[], signal: AbortSignal | undefined
   });
   done.catch(() => {});
   const drop = (reason: unknown): void => {
-    const at = waiting.indexOf(start);
-    if (at < 0) return;
-    waiting.splice(at, 1);
+    if (!leaveQueue(start)) return;
     signal?.removeEventListener('abort', onAbort);
     stdin.destroy();
     stdout.destroy();
@@ -122,7 +93,15 @@ function spawnLater(bin: string, args: string[], signal: AbortSignal | undefined
     drop(signal?.reason instanceof Error ? signal.reason : new AppError('ABORTED', 'ffmpeg aborted'));
   const start = (): void => {
     signal?.removeEventListener('abort', onAbort);
-    const p = spawnNow(bin, args, signal);
+    let p: FfmpegProcess;
+    try {
+      p = spawnNow(bin, args, signal);
+    } catch (err) {
+      stdin.destroy();
+      stdout.destroy();
+      settle?.reject(err);
+      return;
+    }
     proc = p;
     // The caller's pipeline ends `stdin`; ffmpeg's own stdin then ends too.
     pipeline(stdin, p.stdin).catch(() => {});
@@ -138,7 +117,7 @@ function spawnLater(bin: string, args: string[], signal: AbortSignal | undefined
     stdout.destroy();
   } else {
     signal?.addEventListener('abort', onAbort, { once: true });
-    waiting.push(start);
+    waitForSlot(start);
   }
   return {
     stdin,
@@ -148,7 +127,7 @@ function spawnLater(bin: string, args: string[], signal: AbortSignal | undefined
       return proc?.pid;
     },
     get queued() {
-      return proc === undefined && waiting.includes(start);
+      return proc === undefined && isWaiting(start);
     },
     kill() {
       if (proc) proc.kill();
@@ -157,26 +136,45 @@ function spawnLater(bin: string, args: string[], signal: AbortSignal | undefined
   };
 }
 
+/**
+ * Niceness of ffmpeg processes: under load the hub's own event loop (MQTT answers, /api/health, live streams)
+ * goes first, and ffmpeg gets what is left; on an idle machine it changes nothing.
+ */
+export const FFMPEG_NICE = 10;
+
+/** Lowers a child's CPU priority to FFMPEG_NICE (a failure, e.g. an exited child, is harmless). */
+function lowerPriority(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    setPriority(pid, FFMPEG_NICE);
+  } catch {
+    // Gone already, or not permitted: it then runs at normal priority.
+  }
+}
+
 /** Spawns ffmpeg now, holding one slot until it has exited. */
 function spawnNow(bin: string, args: string[], signal: AbortSignal | undefined): FfmpegProcess {
   const fullArgs = ['-hide_banner', '-nostdin', '-loglevel', 'error', ...args];
+  const slot = takeSlot();
+  const startedAt = performance.now();
   // -nostdin only disables interactive keys; input still comes from "-i pipe:0" / "-i -".
-  const child: ChildProcessByStdio<Writable, Readable, Readable> = spawn(bin, fullArgs, {
-    stdio: ['pipe', 'pipe', 'pipe'],
-    shell: false,
-    // Its own process group: a SIGTERM to the hub's group (systemd, Ctrl-C) must not kill the encodes the
-    // hub is finishing within its grace; the hub ends them itself. If the hub dies, the closed pipes end them.
-    detached: true,
-  });
+  let child: ChildProcessByStdio<Writable, Readable, Readable>;
+  try {
+    child = spawn(bin, fullArgs, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      shell: false,
+      // Its own process group: a SIGTERM to the hub's group (systemd, Ctrl-C) must not kill the encodes the
+      // hub is finishing within its grace; the hub ends them itself. If the hub dies, the closed pipes end them.
+      detached: true,
+    });
+  } catch (err) {
+    slot.release();
+    throw new AppError('FFMPEG_FAILED', `ffmpeg could not start: ${(err as Error).message}`, { cause: err });
+  }
   spawnCount++;
-  running++;
-  let released = false;
-  const release = (): void => {
-    if (released) return;
-    released = true;
-    running--;
-    startWaiting();
-  };
+  lowerPriority(child.pid);
+  slot.spawned(startedAt);
+  const release = slot.release;
   const tail: string[] = [];
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (text: string) => {

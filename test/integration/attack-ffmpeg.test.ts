@@ -99,7 +99,6 @@ describe('the global ffmpeg cap', () => {
     await until(() => ffmpegLoad().running <= 1, 'the earlier runs to end');
     const held = holdAllSlots();
     await until(() => ffmpegLoad().running === 4, 'every slot held');
-    const order: number[] = [];
     const gone = new AbortController();
     const waiting = [0, 1, 2].map((i) => {
       const p = runFfmpeg(
@@ -108,18 +107,20 @@ describe('the global ffmpeg cap', () => {
       );
       expect(p.queued).toBe(true);
       expect(p.pid).toBeUndefined();
-      p.done.then(
-        () => order.push(i),
-        () => order.push(-i),
-      );
       return p;
     });
     gone.abort(new Error('client left'));
     await expect(waiting[1]?.done).rejects.toThrow('client left');
-    for (const p of held) p.stdin.end();
-    await Promise.allSettled(waiting.map((p) => p.done));
-    expect(order).toEqual([-1, 0, 2]);
+    expect(waiting[1]?.queued).toBe(false);
+    // One slot frees: the first in line starts, the third still waits.
+    held[0]?.stdin.end();
+    await until(() => waiting[0]?.pid !== undefined, 'the first in line to start');
+    expect(waiting[2]?.queued).toBe(true);
+    held[1]?.stdin.end();
+    await until(() => waiting[2]?.pid !== undefined, 'the third to start');
+    await Promise.all([waiting[0]?.done, waiting[2]?.done]);
     expect(waiting[1]?.pid).toBeUndefined();
+    for (const p of held) p.stdin.end();
     await Promise.allSettled(held.map((p) => p.done));
   });
 });
