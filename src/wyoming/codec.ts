@@ -22,8 +22,12 @@ export interface WyomingEvent {
 /** The protocol version we announce in headers (the wyoming library version we checked the framing against). */
 export const WYOMING_VERSION = '1.10.2';
 
-/** Default cap on a header line, in bytes: a longer line without `\n` is garbage, not an event. */
-export const DEFAULT_MAX_HEADER_BYTES = 64 * 1024;
+/**
+ * Default cap on a header line, in bytes: a longer line without `\n` is garbage, not an event. Generous for the
+ * engines and microphones the hub connects to (older peers put `info` data inline); the server, which hears from
+ * anyone, passes its own smaller limits.
+ */
+export const DEFAULT_MAX_HEADER_BYTES = 1024 * 1024;
 
 /** Default cap on `data_length` and on `payload_length`, in bytes (when the specific caps are not given). */
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -56,7 +60,7 @@ export function encodeEvent(event: WyomingEvent): Buffer {
  * are refused from the header, before any byte of the body is read.
  */
 export interface DecoderOptions {
-  /** Longest accepted header line; default DEFAULT_MAX_HEADER_BYTES (64 KiB). */
+  /** Longest accepted header line; default DEFAULT_MAX_HEADER_BYTES (1 MiB). */
   maxHeaderBytes?: number;
   /** Largest accepted `data_length` and `payload_length` unless given separately; default 16 MiB. */
   maxBodyBytes?: number;
