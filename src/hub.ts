@@ -38,6 +38,11 @@ export interface Hub {
   readonly events: EventHub<HubEvents>;
   /** The base URL players use for audio. */
   readonly baseUrl: string;
+  /**
+   * The cache key behind an audio URL (or its `<url key>.<ext>` name) this hub handed out; undefined for others.
+   * Audio URLs carry a capability key, not the cache key (src/cache/url-keys.ts).
+   */
+  cacheKeyOfUrl(url: string): string | undefined;
   /** The broker URL in use. */
   brokerUrl(): string;
   start(signal?: AbortSignal): Promise<void>;
@@ -225,6 +230,10 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     http,
     baseUrl,
     brokerUrl: () => brokerUrl,
+    cacheKeyOfUrl: (url) => {
+      const urlKey = /([0-9a-f]{64})\.(?:opus|mp3|wav)$/.exec(url)?.[1];
+      return urlKey === undefined ? undefined : urlKeys.cacheKeyOf(urlKey);
+    },
     async start(signal) {
       await cache.start();
       // URLs handed out before a restart stay valid: the secret persists, the mapping is rebuilt here.
