@@ -2,6 +2,7 @@
  * `npm run bench`: every benchmark, printed as figures and ratios against a baseline measured in the same run.
  * Pass names to run some: `npm run bench -- main-path recorder`.
  */
+import { benchChime } from './chime.js';
 import { benchDispatch } from './dispatch.js';
 import { benchFaults } from './faults.js';
 import { benchMainPath } from './main-path.js';
@@ -35,6 +36,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   recorder: printRecorder,
   ttfa: benchTtfa,
   memory: benchMemory,
+  chime: benchChime,
   faults: benchFaults,
   'text-clean': benchTextClean,
 };

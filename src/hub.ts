@@ -5,6 +5,7 @@ import type { OutputFormat } from './audio/format.js';
 import { createDeriver } from './cache/derive.js';
 import { type CacheStore, createCacheStore } from './cache/store.js';
 import { createAudioUrlKeys, loadUrlSecret } from './cache/url-keys.js';
+import { createChimeLibrary, NO_CHIME } from './chimes/library.js';
 import type { LoadedConfig } from './config/load.js';
 import { resolvePublicBaseUrl } from './config/public-url.js';
 import { sayPayloadLimitBytes } from './config/schema.js';
@@ -25,6 +26,7 @@ import { redactCredentials, redactDeep } from './shared/redact.js';
 import { createDispatcher, type Dispatcher, type EngineEntry } from './tts/dispatcher.js';
 import { createEngine, engineTransport } from './tts/engines/index.js';
 import { createHealthMonitor, type HealthMonitor } from './tts/health-monitor.js';
+import { DEFAULT_MIX_FORMAT } from './tts/say-chimes.js';
 import { createSayService, type SayService } from './tts/say-service.js';
 import { version } from './version.js';
 
@@ -48,6 +50,15 @@ export interface Hub {
   start(signal?: AbortSignal): Promise<void>;
   /** Stops taking work, finishes or cancels in-flight work within `graceMs`, publishes offline. */
   stop(graceMs?: number): Promise<void>;
+}
+
+/** Chimes the options name (targets' presets, schedules), to decode at start. */
+function namedChimes(options: LoadedConfig['options']): string[] {
+  const names = [
+    ...options.targets.flatMap((t) => [t.chime, t.chime_after]),
+    ...options.schedules.flatMap((s) => [s.chime, s.chime_after]),
+  ];
+  return names.filter((n): n is string => n !== undefined && n !== '' && n !== NO_CHIME);
 }
 
 /** Builds (does not start) the hub from loaded config. */
@@ -101,8 +112,14 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
   });
   const events = createEventHub<HubEvents>(log.child({ mod: 'events' }));
   // Targets: Home Assistant through the Supervisor; Hermes/MQTT targets publish on the bus once it exists.
+  const chimes = createChimeLibrary({
+    userDir: join(options.share_dir, 'chimes'),
+    maxDurationMs: options.chimes.max_duration_s * 1000,
+    log: log.child({ mod: 'chimes' }),
+  });
   const playback = createPlaybackService({
     targets: options.targets,
+    groups: options.groups,
     supervisorUrl: config.supervisorUrl,
     supervisorToken: config.supervisorToken,
     allowTcpTargets: options.limits.allow_tcp_targets,
@@ -122,8 +139,10 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       bitrateKbps: options.opus.bitrate_kbps,
       audioUrl: (key: string, format: OutputFormat) =>
         `${baseUrl}/api/audio/${urlKeys.urlKey(key)}.${format}`,
-      checkTargets: (names) => playback.checkTargets(names),
-      deliver: (request, audio, signal, ledger) => playback.deliver(request, audio, signal, ledger),
+      planTargets: (names) => playback.plan(names),
+      presetOf: (name) => playback.presetOf(name),
+      deliver: (request, deliveries, signal, ledger) => playback.deliver(request, deliveries, signal, ledger),
+      chimes,
       loudnormEngines: new Set(options.engines.filter((e) => e.loudnorm).map((e) => e.name)),
       log: log.child({ mod: 'say' }),
     }),
@@ -214,6 +233,8 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     bodyLimits: { say: sayPayloadLimitBytes(options), other: options.limits.http_body_kb * 1024 },
     cacheKeyOf: (urlKey) => urlKeys.cacheKeyOf(urlKey),
     ...(recording ? { recorder: recording.recorder } : {}),
+    chimes,
+    targets: () => playback.describe(),
   });
 
   const publishStatus = async (): Promise<void> => {
@@ -238,6 +259,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       await cache.start();
       // URLs handed out before a restart stay valid: the secret persists, the mapping is rebuilt here.
       for (const key of cache.keys()) urlKeys.urlKey(key);
+      await chimes.start({ names: namedChimes(options), format: DEFAULT_MIX_FORMAT });
       await monitor.start();
       await http.listen({ port: options.http.port, host: '0.0.0.0' });
       const chosen = await chooseBroker({
@@ -324,6 +346,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       ]);
       clearTimeout(cut);
       playback.stop();
+      chimes.stop();
       monitor.stop();
       // Before the bus stops, so the final statuses of finalized recordings go out.
       await recording?.stop().catch((err) => log.warn({ err }, 'recorder stop failed'));

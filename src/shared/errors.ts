@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   TARGET_NOT_FOUND: 400,
   /** A target form the options do not allow (ad-hoc tcp:// targets without `limits.allow_tcp_targets`). */
   TARGET_NOT_ALLOWED: 403,
+  CHIME_NOT_FOUND: 400,
+  CHIME_INVALID: 422,
   TARGET_UNAVAILABLE: 503,
   TARGET_UNSUPPORTED: 400,
   BAD_REPLY_TO: 400,
