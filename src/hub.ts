@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { findFfmpeg } from './audio/ffmpeg.js';
 import type { OutputFormat } from './audio/format.js';
+import { chooseOpusEncoder } from './audio/inprocess-encoder.js';
 import { createDeriver } from './cache/derive.js';
 import { type CacheStore, createCacheStore } from './cache/store.js';
 import type { LoadedConfig } from './config/load.js';
@@ -55,6 +56,7 @@ export function lanAddress(): string {
 export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
   const { options } = config;
   findFfmpeg();
+  const opusEncoder = await chooseOpusEncoder(options.opus.encoder, log.child({ mod: 'audio' }));
   // Inside the add-on the container's own address is unreachable from players: ask the Supervisor for the host's.
   const hostAddress =
     !options.http.external_url && config.supervisorToken
@@ -111,6 +113,8 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       deriver: createDeriver({ cache, bitrateKbps: options.opus.bitrate_kbps }),
       cacheLookups: options.cache.enabled,
       bitrateKbps: options.opus.bitrate_kbps,
+      opusEncoder,
+      opusComplexity: options.opus.complexity,
       audioUrl: (key: string, format: OutputFormat) => `${baseUrl}/api/audio/${key}.${format}`,
       checkTargets: (names) => playback.checkTargets(names),
       deliver: (request, audio, signal) => playback.deliver(request, audio, signal),

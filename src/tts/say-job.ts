@@ -6,6 +6,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import type { OpusEncoderKind } from '../audio/encoder.js';
 import type { AudioFormat, OutputFormat } from '../audio/format.js';
 import { cacheKey } from '../cache/key.js';
 import type { CacheEntry, CacheStore } from '../cache/store.js';
@@ -73,6 +74,8 @@ export interface AttemptDeps {
   cache: CacheStore;
   phrases: PhraseCache;
   bitrateKbps: number;
+  /** Ogg Opus encoder and libopus complexity (`opus.encoder`, `opus.complexity`). */
+  opus: { encoder: OpusEncoderKind; complexity: number };
   /** Last PCM format each engine produced: ffmpeg is started with it before the first chunk. */
   lastFormat: Map<string, AudioFormat>;
   /** Spare ffmpeg processes for the next live encode. */
@@ -125,7 +128,13 @@ export async function runAttempt(
   const sentences = splitSentences(request.text, voice.language);
   const first = input.lookups && sentences[0] ? deps.phrases.get(voice, sentences[0]) : undefined;
   const encoder = startLiveEncoder({
-    settings: { format, bitrateKbps: deps.bitrateKbps, gainDb: entry.gainDb },
+    settings: {
+      format,
+      bitrateKbps: deps.bitrateKbps,
+      gainDb: entry.gainDb,
+      encoder: deps.opus.encoder,
+      complexity: deps.opus.complexity,
+    },
     guess: first?.format ?? deps.lastFormat.get(entry.engine.name),
     signal,
     pool: deps.pool,
