@@ -1,8 +1,10 @@
 /**
  * `npm run bench`: every benchmark, printed as figures and ratios against a baseline measured in the same run.
- * Pass names to run some: `npm run bench -- main-path recorder`.
+ * Pass names to run some: `npm run bench -- main-path recorder`; `--quick` shortens the benches that have a
+ * quick mode (load).
  */
 import { benchDispatch } from './dispatch.js';
+import { benchLoad } from './load.js';
 import { benchMainPath } from './main-path.js';
 import { benchMemory } from './memory.js';
 import { benchRecorder } from './recorder.js';
@@ -33,6 +35,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   recorder: printRecorder,
   ttfa: benchTtfa,
   memory: benchMemory,
+  load: benchLoad,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

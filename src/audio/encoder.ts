@@ -33,12 +33,15 @@ const OPUS_RATE_HZ = 48_000;
 /** Who makes Ogg Opus: libopus in this process (default), or an ffmpeg child (the `opus.encoder` fallback). */
 export type OpusEncoderKind = 'inprocess' | 'ffmpeg';
 
-/** libopus complexity when none is given: ffmpeg's libopus default (`compression_level` 10). */
-export const DEFAULT_OPUS_COMPLEXITY = 10;
+/**
+ * libopus complexity when none is given (`opus.complexity`'s default): 5, about 30 % less codec CPU than
+ * ffmpeg's 10 for speech at 32 kbit/s, with the same waveform SNR and a log-spectral distance 1 % higher.
+ */
+export const DEFAULT_OPUS_COMPLEXITY = 5;
 
 /**
  * What to encode to: output format, bitrate in kbit/s (opus and mp3), gain in dB (default 0), and for Opus the
- * encoder (default `inprocess`) and the libopus complexity 0–10 of the in-process encoder (default 10).
+ * encoder (default `inprocess`) and the libopus complexity 0–10 of the in-process encoder (default 5).
  */
 export interface EncodeSettings {
   format: OutputFormat;

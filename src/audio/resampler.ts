@@ -132,22 +132,29 @@ export async function warmResamplers(pairs: Array<{ fromHz: number; toHz: number
   for (const p of pairs) (await createResampler(p.fromHz, p.toHz, 1)).release();
 }
 
+/** The samples of s16le `pcm` as an Int16Array (a view when aligned, else a copy); little-endian hosts only. */
+function int16View(pcm: Buffer): Int16Array {
+  const n = pcm.length >> 1;
+  if (pcm.byteOffset % 2 === 0) return new Int16Array(pcm.buffer, pcm.byteOffset, n);
+  return new Int16Array(Uint8Array.prototype.slice.call(pcm, 0, n * 2).buffer);
+}
+
 /** s16le PCM → interleaved floats in −1..1. */
 export function s16ToFloat(pcm: Buffer): Float32Array {
-  const n = pcm.length >> 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = pcm.readInt16LE(i * 2) / 32768;
+  const src = int16View(pcm);
+  const out = new Float32Array(src.length);
+  for (let i = 0; i < src.length; i++) out[i] = (src[i] as number) / 32768;
   return out;
 }
 
 /** Interleaved floats → s16le PCM (clamped, rounded). */
 export function floatToS16(samples: Float32Array): Buffer {
-  const out = Buffer.allocUnsafe(samples.length * 2);
+  const out = new Int16Array(samples.length);
   for (let i = 0; i < samples.length; i++) {
-    const v = Math.max(-1, Math.min(1, samples[i] as number));
-    out.writeInt16LE(Math.round(v * 32767), i * 2);
+    const v = (samples[i] as number) * 32767;
+    out[i] = v >= 32767 ? 32767 : v <= -32767 ? -32767 : Math.round(v);
   }
-  return out;
+  return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
 }
 
 /** Rates libopus encodes natively (RFC 6716 §2: 8, 12, 16, 24 and 48 kHz). */

@@ -111,7 +111,7 @@ export interface SayServiceDeps {
   bitrateKbps: number;
   /** Who makes Ogg Opus (`opus.encoder`); default `inprocess`. */
   opusEncoder?: OpusEncoderKind;
-  /** libopus complexity of the in-process encoder (`opus.complexity`); default 10. */
+  /** libopus complexity of the in-process encoder (`opus.complexity`); default 5. */
   opusComplexity?: number;
   /** Public URL of a cached audio file. */
   audioUrl(key: string, format: OutputFormat): string;
