@@ -37,6 +37,8 @@ export async function startHub(
     readyTimeoutMs?: number;
     /** Node arguments before `--config` (default `--import tsx src/main.ts`; `['dist/main.js']` runs the build). */
     entry?: string[];
+    /** Start the hub as the leader of its own process group (to signal the group: `process.kill(-pid, …)`). */
+    detached?: boolean;
   } = {},
 ): Promise<HubProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'tts-hub-test-'));
@@ -56,6 +58,7 @@ export async function startHub(
       cwd: REPO_DIR,
       env: { ...process.env, SUPERVISOR_TOKEN: '', ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: opts.detached ?? false,
     },
   );
   let text = '';
