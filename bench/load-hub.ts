@@ -24,14 +24,15 @@ export function processCpuMs(pid: number): number {
 }
 
 let serial = 0;
-/** A corpus announcement with a fresh number worked into every sentence (no cache or phrase hit). */
+/**
+ * A distinct announcement: the first sentence of a corpus line with a fresh number in it (no cache or phrase
+ * hit), about 3 s of espeak-ng speech.
+ */
 export function freshText(): string {
   const texts = corpus();
   const n = serial++;
-  const text = texts[n % texts.length] as string;
-  return splitSentences(text)
-    .map((s, i) => s.replace(/([.!?])$/, `, number ${n * 10 + i}$1`))
-    .join(' ');
+  const [first] = splitSentences(texts[n % texts.length] as string);
+  return (first as string).replace(/([.!?])$/, `, number ${n}$1`);
 }
 
 /** A hub process on espeak-ng with the given Opus encoder, its Wyoming server on a free port. */
@@ -67,8 +68,8 @@ export async function startBenchHub(brokerUrl: string, encoder: 'inprocess' | 'f
 export interface SayTimer {
   /** Publishes a say; resolves nothing (the result is timed when it arrives). */
   send(text: string): string;
-  /** Latency in ms of every answered say, by id; `ok` false for error results. */
-  readonly answered: Map<string, { ms: number; ok: boolean }>;
+  /** Latency in ms of every answered say, by id; `ok` false for error results; the audio's duration in ms. */
+  readonly answered: Map<string, { ms: number; ok: boolean; durationMs: number }>;
   readonly sentAt: Map<string, number>;
   /** Waits until every sent say is answered or `timeoutMs` passes. */
   drain(timeoutMs: number): Promise<void>;
@@ -80,13 +81,17 @@ export async function sayTimer(brokerUrl: string, name: string): Promise<SayTime
   const client = await mqtt.connectAsync(brokerUrl, { clientId: `bench-client-${name}-${Date.now()}` });
   (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
   const sentAt = new Map<string, number>();
-  const answered = new Map<string, { ms: number; ok: boolean }>();
+  const answered = new Map<string, { ms: number; ok: boolean; durationMs: number }>();
   client.on('message', (_topic, payload) => {
     const at = performance.now();
-    const result = JSON.parse(payload.toString('utf8')) as { id?: string; ok?: boolean };
+    const result = JSON.parse(payload.toString('utf8')) as {
+      id?: string;
+      ok?: boolean;
+      duration_ms?: number;
+    };
     const t0 = result.id === undefined ? undefined : sentAt.get(result.id);
     if (t0 !== undefined && result.id !== undefined)
-      answered.set(result.id, { ms: at - t0, ok: result.ok === true });
+      answered.set(result.id, { ms: at - t0, ok: result.ok === true, durationMs: result.duration_ms ?? 0 });
   });
   await client.subscribeAsync(`bench/${name}/result`, { qos: 1 });
   let n = 0;

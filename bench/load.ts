@@ -36,22 +36,24 @@ const p50 = (v: number[]): number => percentile(v, 50);
 async function cpuPerMiss(
   hubs: Record<'before' | 'after', { hub: BenchHub; timer: SayTimer }>,
   n: number,
-): Promise<Record<'before' | 'after', { cpuMs: number; p50Ms: number }>> {
+): Promise<Record<'before' | 'after', { cpuMs: number; p50Ms: number }> & { audioMs: number }> {
   const cpu0 = { before: processCpuMs(hubs.before.hub.pid), after: processCpuMs(hubs.after.hub.pid) };
   const lat: Record<'before' | 'after', number[]> = { before: [], after: [] };
+  let audioMs = 0;
   for (let i = 0; i < n; i++) {
     for (const side of ['before', 'after'] as const) {
       const { timer } = hubs[side];
       const id = timer.send(freshText());
       while (!timer.answered.has(id)) await new Promise((r) => setTimeout(r, 2));
       lat[side].push(timer.answered.get(id)?.ms as number);
+      audioMs += timer.answered.get(id)?.durationMs ?? 0;
     }
   }
   const out = (side: 'before' | 'after') => ({
     cpuMs: (processCpuMs(hubs[side].hub.pid) - cpu0[side]) / n,
     p50Ms: p50(lat[side]),
   });
-  return { before: out('before'), after: out('after') };
+  return { before: out('before'), after: out('after'), audioMs: audioMs / (2 * n) };
 }
 
 /** Each path `runs` times on each hub in turn, fresh texts; p50 per hub and path. */
@@ -114,13 +116,19 @@ async function loadStep(hub: BenchHub, timer: SayTimer, rate: number, seconds: n
 export async function benchLoad(): Promise<void> {
   const plan = process.argv.includes('--quick') ? QUICK : FULL;
   const broker = await startMosquitto();
-  const before = await startBenchHub(broker.url, 'ffmpeg');
-  const after = await startBenchHub(broker.url, 'inprocess');
-  const timers = {
-    before: await sayTimer(broker.url, 'ffmpeg'),
-    after: await sayTimer(broker.url, 'inprocess'),
+  const opened: Array<{ close(): Promise<unknown> }> = [];
+  const open = async <T extends { close(): Promise<unknown> }>(thing: Promise<T>): Promise<T> => {
+    const t = await thing;
+    opened.unshift(t);
+    return t;
   };
   try {
+    const before = await open(startBenchHub(broker.url, 'ffmpeg'));
+    const after = await open(startBenchHub(broker.url, 'inprocess'));
+    const timers = {
+      before: await open(sayTimer(broker.url, 'ffmpeg')),
+      after: await open(sayTimer(broker.url, 'inprocess')),
+    };
     process.stdout.write(
       `\nLoad (issue 13): espeak-ng, max_parallel 2, loopback mosquitto${plan === QUICK ? ' (quick)' : ''}\n`,
     );
@@ -132,12 +140,17 @@ export async function benchLoad(): Promise<void> {
       { before: { hub: before, timer: timers.before }, after: { hub: after, timer: timers.after } },
       plan.misses,
     );
+    line('audio per say (a corpus sentence with a number), mean', ms(miss.audioMs));
     line('CPU per espeak miss, ffmpeg encoder (before)', ms(miss.before.cpuMs));
     line(
       'CPU per espeak miss, in-process encoder (target ≤ 40 ms)',
       `${ms(miss.after.cpuMs)}${miss.after.cpuMs <= 40 ? '  ✓' : '  ✗'}`,
     );
     line('CPU per miss, in-process ÷ ffmpeg', ratio(miss.after.cpuMs / miss.before.cpuMs));
+    line(
+      'CPU per second of audio: ffmpeg / in-process',
+      `${ms((miss.before.cpuMs * 1000) / miss.audioMs)} / ${ms((miss.after.cpuMs * 1000) / miss.audioMs)}`,
+    );
     line(
       'one say at a time, say→result p50: ffmpeg / in-process',
       `${ms(miss.before.p50Ms)} / ${ms(miss.after.p50Ms)}`,
@@ -162,10 +175,7 @@ export async function benchLoad(): Promise<void> {
     }
     line('highest rate held (target ≥ 30/s)', `${best}/s${best >= 30 ? '  ✓' : '  ✗'}`);
   } finally {
-    await timers.before.close();
-    await timers.after.close();
-    await before.close().catch(() => {});
-    await after.close();
+    for (const t of opened) await t.close().catch(() => {});
     await broker.stop();
   }
 }

@@ -15,6 +15,8 @@ import { OggOpusEncoder, type OpusEncodeSettings, prepareInProcessOpus } from '.
  * it is complete (a step costs well under a millisecond of CPU) and the event loop turns between steps.
  */
 const STEP_MS = 100;
+/** The first step is one page (40 ms), so the first audio page goes out after the least work. */
+const FIRST_STEP_MS = 40;
 
 /** What `encodeOpusInProcess` works with: the first chunk (fixes the input format) and the rest of the source. */
 export interface InProcessEncodeOptions {
@@ -46,7 +48,10 @@ export async function* encodeOpusInProcess(o: InProcessEncodeOptions): AsyncGene
     });
   }
   const frameBytes = format.widthBytes * format.channels;
-  const stepBytes = Math.max(frameBytes, Math.floor((format.rateHz * STEP_MS) / 1000) * frameBytes);
+  const bytesOf = (ms: number): number =>
+    Math.max(frameBytes, Math.floor((format.rateHz * ms) / 1000) * frameBytes);
+  const stepBytes = bytesOf(STEP_MS);
+  let firstStep = true;
   const checkAbort = (): void => {
     if (o.signal.aborted) throw toAppError(o.signal.reason);
   };
@@ -56,8 +61,11 @@ export async function* encodeOpusInProcess(o: InProcessEncodeOptions): AsyncGene
     while (chunk) {
       checkAbort();
       const pcm = convertPcm(chunk.pcm, chunk.format, format);
-      for (let at = 0; at < pcm.length; at += stepBytes) {
-        const piece = pcm.subarray(at, Math.min(pcm.length, at + stepBytes));
+      for (let at = 0; at < pcm.length; ) {
+        const size = firstStep ? bytesOf(FIRST_STEP_MS) : stepBytes;
+        firstStep = false;
+        const piece = pcm.subarray(at, Math.min(pcm.length, at + size));
+        at += size;
         o.onInput(piece.length);
         const pages = encodeStep(() => encoder.push(piece));
         if (pages.length) yield Buffer.concat(pages);
