@@ -16,6 +16,8 @@ export interface EngineStatus {
   /** ISO time of the last probe or request outcome; null before the first. */
   checked_at: string | null;
   error?: string;
+  /** The error's code; ENGINE_MISCONFIGURED: the engine cannot run as configured (a missing command or model). */
+  code?: string;
   max_parallel: number;
   /** Requests synthesizing on the engine now. */
   active: number;
@@ -39,7 +41,7 @@ export interface HealthMonitor {
   /** The last known rows, in configured order. */
   snapshot(): EngineStatus[];
   /** Records the outcome of real traffic, so health follows failures between probes. */
-  report(engine: string, healthy: boolean, error?: string): void;
+  report(engine: string, healthy: boolean, error?: string, code?: string): void;
   /** Called after each change of any engine's health or breaker state. */
   onChange?: () => void;
 }
@@ -81,6 +83,7 @@ export function createHealthMonitor(opts: HealthMonitorOptions): HealthMonitor {
     };
     const error = h?.error ?? (state === 'closed' ? undefined : breaker.lastError);
     if (error) status.error = error;
+    if (h?.error && h.code) status.code = h.code;
     return status;
   };
 
@@ -131,22 +134,24 @@ export function createHealthMonitor(opts: HealthMonitorOptions): HealthMonitor {
       await Promise.all(
         opts.entries.map(async (entry) => {
           const health = await entry.engine.probe(probeSignal(entry));
-          monitor.report(entry.engine.name, health.healthy, health.error);
+          monitor.report(entry.engine.name, health.healthy, health.error, health.code);
         }),
       );
       return monitor.snapshot();
     },
     snapshot: () => opts.entries.map(row),
-    report(engine, healthy, error) {
+    report(engine, healthy, error, code) {
       const before = last.get(engine);
-      last.set(engine, { healthy, checkedAt: Date.now(), error });
+      last.set(engine, { healthy, checkedAt: Date.now(), error, ...(code ? { code } : {}) });
       if (before?.healthy !== healthy || before?.error !== error) {
-        log.info({ engine, healthy, err: error }, 'engine health');
+        // A misconfigured engine is the user's to fix: said loudly, once per change.
+        if (code === 'ENGINE_MISCONFIGURED') log.error({ engine, err: error }, 'engine misconfigured');
+        else log.info({ engine, healthy, err: error }, 'engine health');
         monitor.onChange?.();
       }
     },
   };
-  dispatcher.onOutcome((o) => monitor.report(o.engine, o.ok, o.error?.message));
+  dispatcher.onOutcome((o) => monitor.report(o.engine, o.ok, o.error?.message, o.error?.code));
   for (const entry of opts.entries)
     dispatcher.breaker(entry.engine.name).onChange(() => monitor.onChange?.());
   return monitor;

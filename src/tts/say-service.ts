@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { DEFAULT_OPUS_COMPLEXITY } from '../audio/encoder.js';
 import type { AudioFormat } from '../audio/format.js';
 import type { CacheEntry } from '../cache/store.js';
-import { AppError, toAppError } from '../shared/errors.js';
+import { AppError, toAppError, type Warning } from '../shared/errors.js';
 import type { EngineEntry } from './dispatcher.js';
 import { createLiveRegistry } from './live-audio.js';
 import { createEncoderPool } from './live-encoder.js';
@@ -48,6 +48,14 @@ async function checkVoice(entry: EngineEntry, voice: string, signal: AbortSignal
 }
 
 const round1 = (ms: number): number => Math.round(ms * 10) / 10;
+
+/** The warning of a result whose audio the disk refused and memory holds. */
+function degradedWarning(reason: string | null): Warning {
+  return {
+    code: 'CACHE_DEGRADED',
+    message: `the share volume refused the cache write (${reason ?? 'disk full or read-only'}); the audio is held in memory only and is lost at restart; free space on the share volume`,
+  };
+}
 
 /** What a request's result is built from once its audio is final. */
 interface Settled {
@@ -134,6 +142,7 @@ export function createSayService(deps: SayServiceDeps): SayService {
         latencyMs: { total: 0, firstAudio: round1(Math.max(0, s.firstAudioAt - t0)) },
         fallbackFrom: s.fallbackFrom,
       };
+      if (s.entry.data) result.warnings = [degradedWarning(cache.health().degraded_reason)];
       if (delivering) result.targets = await delivering;
       result.latencyMs.total = round1(performance.now() - t0);
       counters.ok++;
