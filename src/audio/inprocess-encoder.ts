@@ -11,13 +11,21 @@ import type { AudioChunk } from './format.js';
 import { OggOpusEncoder, type OpusEncodeSettings, prepareInProcessOpus } from './opus-encoder.js';
 
 /**
- * PCM encoded per step, in ms: the pages of a step are handed out together as soon as it is encoded (about 5 ms
- * of CPU for 500 ms of speech), and the event loop turns between steps. Bigger steps mean fewer writes to the
- * cache file and to listeners (each an await); the audio is there no later than the engine delivered it.
+ * PCM encoded per step, in ms (about 1 ms of CPU): the event loop turns between steps (setImmediate), so HTTP
+ * requests and MQTT messages are never held up by more than one step.
  */
-const STEP_MS = 500;
-/** The first step is one page (40 ms), so the first audio page goes out after the least work. */
-const FIRST_STEP_MS = 40;
+const STEP_MS = 100;
+/**
+ * Pages are handed out together once this much speech is encoded, in ms (about 5 ms of CPU): fewer, bigger
+ * writes to the cache file and to listeners (each an await); the audio is there no later than the engine
+ * delivered it.
+ */
+const BATCH_MS = 500;
+/**
+ * The first step: one page (40 ms) plus what the resampler holds back (a few ms), handed out as soon as the first
+ * audio page exists, so the first audio page goes out after the least work.
+ */
+const FIRST_STEP_MS = 50;
 
 /** What `encodeOpusInProcess` works with: the first chunk (fixes the input format) and the rest of the source. */
 export interface InProcessEncodeOptions {
@@ -31,8 +39,8 @@ export interface InProcessEncodeOptions {
 }
 
 /**
- * Encodes `first` and then `rest` to Ogg Opus, yielding the pages completed by each step of at most STEP_MS
- * (header pages with the first). A chunk in another format than the first is converted to it. Ending the
+ * Encodes `first` and then `rest` to Ogg Opus in steps of STEP_MS, yielding the completed pages as soon as the
+ * first audio page exists (with the header pages), then per BATCH_MS of speech and at the end of each chunk. A chunk in another format than the first is converted to it. Ending the
  * iteration early, or an error, releases the encoder and returns the source iterator.
  * @throws the source's own error as is; the abort reason (toAppError) when `signal` aborts; AppError
  *   ENCODER_FAILED when libopus cannot be loaded or fails.
@@ -52,7 +60,10 @@ export async function* encodeOpusInProcess(o: InProcessEncodeOptions): AsyncGene
   const bytesOf = (ms: number): number =>
     Math.max(frameBytes, Math.floor((format.rateHz * ms) / 1000) * frameBytes);
   const stepBytes = bytesOf(STEP_MS);
-  let firstStep = true;
+  const batchLimit = bytesOf(BATCH_MS);
+  const batch: Buffer[] = [];
+  let batchBytes = 0;
+  let audioOut = false;
   const checkAbort = (): void => {
     if (o.signal.aborted) throw toAppError(o.signal.reason);
   };
@@ -63,13 +74,21 @@ export async function* encodeOpusInProcess(o: InProcessEncodeOptions): AsyncGene
       checkAbort();
       const pcm = convertPcm(chunk.pcm, chunk.format, format);
       for (let at = 0; at < pcm.length; ) {
-        const size = firstStep ? bytesOf(FIRST_STEP_MS) : stepBytes;
-        firstStep = false;
+        const size = !audioOut ? bytesOf(FIRST_STEP_MS) : stepBytes;
         const piece = pcm.subarray(at, Math.min(pcm.length, at + size));
         at += size;
         o.onInput(piece.length);
-        const pages = encodeStep(() => encoder.push(piece));
-        if (pages.length) yield Buffer.concat(pages);
+        batch.push(...encodeStep(() => encoder.push(piece)));
+        batchBytes += piece.length;
+        const last = at >= pcm.length;
+        const firstAudio: boolean = !audioOut && encoder.audioPagesOut > 0;
+        if (batch.length && (firstAudio || last || batchBytes >= batchLimit)) {
+          audioOut ||= firstAudio;
+          yield Buffer.concat(batch.splice(0));
+          batchBytes = 0;
+        } else if (!last) {
+          await new Promise<void>((r) => setImmediate(r));
+        }
         checkAbort();
       }
       const next: IteratorResult<AudioChunk> = await o.rest.next();

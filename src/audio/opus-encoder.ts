@@ -100,6 +100,7 @@ export class OggOpusEncoder {
   private inputFrames = 0;
   private headersOut = false;
   private finished = false;
+  private audioPages = 0;
 
   private constructor(
     readonly input: AudioFormat,
@@ -126,6 +127,11 @@ export class OggOpusEncoder {
     encoder.complexity = settings.complexity;
     const resampler = rate === input.rateHz ? undefined : await createResampler(input.rateHz, rate, channels);
     return new OggOpusEncoder(input, settings, encoder, resampler, rate);
+  }
+
+  /** Audio pages (pages after the two header pages) produced so far. */
+  get audioPagesOut(): number {
+    return this.audioPages;
   }
 
   /** Duration of the PCM pushed so far, in ms. */
@@ -202,6 +208,7 @@ export class OggOpusEncoder {
       }
     } while (this.packetCount * per48 < total48);
     pages.push(this.ogg.page({ packets: this.packets, granule: BigInt(total48), eos: true }));
+    this.audioPages++;
     this.packets = [];
     return pages;
   }
@@ -210,6 +217,7 @@ export class OggOpusEncoder {
   private flushPage(): Buffer {
     const per48 = this.frameSamples * (OPUS_PLAYBACK_HZ / this.opusRateHz);
     const page = this.ogg.page({ packets: this.packets, granule: BigInt(this.packetCount * per48) });
+    this.audioPages++;
     this.packets = [];
     return page;
   }

@@ -135,6 +135,25 @@ describe('in-process Ogg Opus', () => {
     expect(Math.abs((decoded[0] as number) - (decoded[1] as number))).toBeLessThanOrEqual(2 * 48);
   });
 
+  it('hands out the first audio page with the headers before the rest of a long chunk is encoded', async () => {
+    const format: AudioFormat = { rateHz: 22050, widthBytes: 2, channels: 1 };
+    async function* one(): AsyncGenerator<AudioChunk> {
+      yield { format, pcm: speech22k };
+    }
+    const it = encodeStream(one(), { format: 'opus', bitrateKbps: 32, signal: AbortSignal.timeout(10_000) })[
+      Symbol.asyncIterator
+    ]();
+    const first = (await it.next()).value as Buffer;
+    const granules: bigint[] = [];
+    for (let at = first.indexOf('OggS'); at >= 0; at = first.indexOf('OggS', at + 4)) {
+      granules.push(first.readBigInt64LE(at + 6));
+    }
+    expect(granules.slice(0, 2)).toEqual([0n, 0n]); // OpusHead, OpusTags
+    expect(granules.length).toBe(3); // and exactly one 40 ms audio page
+    expect(granules[2]).toBe(1920n);
+    await it.return?.(undefined);
+  });
+
   it('encodes stereo and converts a chunk in another format to the first one', async () => {
     const stereo: AudioFormat = { rateHz: 24000, widthBytes: 2, channels: 2 };
     const mono16k: AudioFormat = { rateHz: 16000, widthBytes: 2, channels: 1 };
