@@ -4,6 +4,7 @@
  * quick mode (load).
  */
 import { benchDispatch } from './dispatch.js';
+import { benchFaults } from './faults.js';
 import { benchLoad } from './load.js';
 import { benchMainPath } from './main-path.js';
 import { benchMemory } from './memory.js';
@@ -36,6 +37,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   recorder: printRecorder,
   ttfa: benchTtfa,
   memory: benchMemory,
+  faults: benchFaults,
   load: benchLoad,
   'text-clean': benchTextClean,
 };

@@ -14,6 +14,8 @@ import { chooseBroker, type EmbeddedBroker } from './mqtt/broker.js';
 import { createMqttBus, type MqttBus } from './mqtt/client.js';
 import { attachHermes } from './mqtt/hermes-adapter.js';
 import { createRecorderWiring } from './mqtt/recorder-adapter.js';
+import { createRequestInbox, type RequestInbox } from './mqtt/request-inbox.js';
+import { createRequestJournal } from './mqtt/request-journal.js';
 import { attachSayTopic } from './mqtt/say-adapter.js';
 import { createPlaybackService } from './playback/index.js';
 import { createEventHub, type EventHub, type HubEvents, observeSay } from './shared/events.js';
@@ -110,7 +112,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       opusComplexity: options.opus.complexity,
       audioUrl: (key: string, format: OutputFormat) => `${baseUrl}/api/audio/${key}.${format}`,
       checkTargets: (names) => playback.checkTargets(names),
-      deliver: (request, audio, signal) => playback.deliver(request, audio, signal),
+      deliver: (request, audio, signal, ledger) => playback.deliver(request, audio, signal, ledger),
       loudnormEngines: new Set(options.engines.filter((e) => e.loudnorm).map((e) => e.name)),
       log: log.child({ mod: 'say' }),
     }),
@@ -130,6 +132,13 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       })
     : undefined;
   let bus: MqttBus | undefined;
+  // At-least-once intake of MQTT say requests, journaled in the hub's data dir.
+  const inbox: RequestInbox = createRequestInbox({
+    journal: createRequestJournal({ dir: config.dataDir, log: log.child({ mod: 'journal' }) }),
+    maxInFlight: options.mqtt.max_in_flight,
+    maxPending: options.mqtt.max_pending,
+    log: log.child({ mod: 'inbox' }),
+  });
   let embedded: EmbeddedBroker | undefined;
   let brokerUrl = '';
 
@@ -167,6 +176,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       engines,
       queue_depth: dispatcher.queueDepth(),
       in_flight: sayService.inFlight(),
+      requests: inbox.depth(),
       cache: { ...cache.stats(), hit_ratio: cacheHitRatio(sayService.stats()), ...cacheHealth },
       problems,
       last_latency_ms: sayService.stats().lastLatencyMs,
@@ -222,11 +232,13 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
         clientId: options.mqtt.client_id,
         availabilityTopic: options.topics.availability,
         protocolVersion: chosen.embedded ? 4 : 5,
+        receiveMaximum: options.mqtt.receive_maximum,
         log: log.child({ mod: 'mqtt' }),
       });
       // Handlers first: a persistent session delivers requests queued while the hub was down right after CONNACK.
       await attachSayTopic({
         bus,
+        inbox,
         sayTopic: options.topics.say,
         resultTopic: options.topics.result,
         sayService,
@@ -236,6 +248,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       });
       await attachHermes({
         bus,
+        inbox,
         sayService,
         playback,
         acceptSay: options.topics.hermes,
@@ -244,9 +257,11 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
         log: log.child({ mod: 'hermes' }),
       });
       await recording?.attach(bus);
-      await integrations.attach(bus);
+      await integrations.attach(bus, inbox);
+      await inbox.open();
       const recorderBoot = recording?.start(signal);
       await bus.start(signal);
+      inbox.run();
       recording?.bind(bus);
       await recorderBoot;
       monitor.onChange = () => {
@@ -271,8 +286,10 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     async stop(graceMs = 8000) {
       // Together: fastify waits for in-flight requests (a say, a live stream), which end when the say service
       // has finished or cancelled its work within the grace time.
+      // MQTT requests not finished within the grace stay in the journal (or at the broker) for the next start.
       await Promise.all([
         http.close().catch(() => {}),
+        inbox.stop(graceMs).catch((err) => log.warn({ err }, 'request inbox stop failed')),
         sayService.stop(graceMs),
         integrations.stop().catch((err) => log.warn({ err }, 'integrations stop failed')),
       ]);

@@ -51,7 +51,8 @@ export const TargetOptionsSchema = z.object({
   url: z.string().optional(),
   site_id: z.string().optional(),
   format: z.enum(['opus', 'mp3', 'wav']).optional(),
-  announce: z.boolean().default(true),
+  /** media_player: true requires MEDIA_ANNOUNCE, false never announces; unset: announce when the player supports it. */
+  announce: z.boolean().optional(),
   volume: z.number().min(0).max(1).optional(),
   /** media_player: media_content_type to send; unset: the format's MIME type (audio/ogg, audio/mpeg, audio/wav). */
   media_content_type: z.string().max(64).optional(),
@@ -104,6 +105,12 @@ export const OptionsSchema = z.object({
       username: z.string().default(''),
       password: z.string().default(''),
       client_id: z.string().default('tts_hub'),
+      /** MQTT 5 Receive Maximum: QoS 1 messages the broker may send before the hub acknowledges them. */
+      receive_maximum: z.number().int().min(1).max(65535).default(32),
+      /** MQTT say requests (tts/say, hermes/tts/say, notify) worked on at once; the rest wait in the journal. */
+      max_in_flight: z.number().int().min(1).max(1000).default(16),
+      /** Unfinished requests the journal holds; beyond it requests stay unacknowledged until finished. */
+      max_pending: z.number().int().min(1).max(100_000).default(2000),
     })
     .prefault({}),
   topics: z

@@ -7,7 +7,7 @@ import type { TargetOptions } from '../config/schema.js';
 import { AppError, toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import type { SayRequest } from '../tts/say-request.js';
-import type { SayAudio, TargetOutcome } from '../tts/say-service.js';
+import type { DeliveryLedger, SayAudio, TargetOutcome } from '../tts/say-service.js';
 import { createHomeAssistantClient } from './home-assistant.js';
 import { createPlayFinishedWaiters } from './play-finished.js';
 import { TargetQueue } from './queue.js';
@@ -30,7 +30,12 @@ export interface PlaybackService {
    * normal delivery on that target) and resolves with one outcome per distinct target name, in request order.
    * Never rejects for a target's failure.
    */
-  deliver(request: SayRequest, audio: SayAudio, signal: AbortSignal): Promise<TargetOutcome[]>;
+  deliver(
+    request: SayRequest,
+    audio: SayAudio,
+    signal: AbortSignal,
+    ledger?: DeliveryLedger,
+  ): Promise<TargetOutcome[]>;
   /** Reports a Hermes `playFinished` (`hermes/audioServer/<siteId>/playFinished` `{id}`); from the MQTT adapter. */
   playFinished(siteId: string, id: string): void;
   /** Deliveries playing or waiting, over all targets. */
@@ -88,12 +93,33 @@ export function createPlaybackService(opts: PlaybackOptions): PlaybackService {
     request: SayRequest,
     audio: SayAudio,
     signal: AbortSignal,
+    ledger: DeliveryLedger | undefined,
   ): Promise<TargetOutcome> => {
+    if (ledger) {
+      await ledger.ready;
+      if (ledger.delivered(spec.name)) {
+        opts.log.info({ id: request.id, target: spec.name }, 'target already played this request; not again');
+        return { name: spec.name, ok: true };
+      }
+    }
     const { sink, queue } = laneFor(spec);
-    const ctx = { id: request.id, text: request.text, format: request.format, volume: request.volume };
+    let taken = false;
+    const accepted = (): void => {
+      if (taken) return;
+      taken = true;
+      ledger?.record(spec.name);
+    };
+    const ctx = {
+      id: request.id,
+      text: request.text,
+      format: request.format,
+      volume: request.volume,
+      accepted,
+    };
     const t0 = performance.now();
     try {
       await queue.run(request.priority, signal, (s) => sink.play(audio, ctx, s));
+      accepted();
       opts.log.info(
         { id: request.id, target: spec.name, type: spec.type, ms: Math.round(performance.now() - t0) },
         'played',
@@ -110,9 +136,9 @@ export function createPlaybackService(opts: PlaybackOptions): PlaybackService {
     checkTargets(names) {
       resolveTargets(names, configured);
     },
-    async deliver(request, audio, signal) {
+    async deliver(request, audio, signal, ledger) {
       const specs = resolveTargets(request.targets, configured);
-      return Promise.all(specs.map((spec) => deliverOne(spec, request, audio, signal)));
+      return Promise.all(specs.map((spec) => deliverOne(spec, request, audio, signal, ledger)));
     },
     playFinished(siteId, id) {
       if (!deps.playFinished.notify(siteId, id)) opts.log.debug({ siteId, id }, 'playFinished for nobody');

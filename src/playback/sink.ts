@@ -27,6 +27,11 @@ export interface PlayContext {
   format: OutputFormat;
   /** 0–1 from the request; overrides the target's `volume`. */
   volume?: number;
+  /**
+   * Called by the sink as soon as the target has taken the audio (a player accepted the URL, a speaker got the
+   * last chunk), before waiting for it to finish: from then on a replay of the request does not play it again.
+   */
+  accepted?: () => void;
 }
 
 /** Plays audio to one target. */

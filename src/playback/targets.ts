@@ -29,8 +29,8 @@ export interface TargetSpec {
   siteId?: string;
   /** The format players receive; undefined: the request's format. */
   format?: OutputFormat;
-  /** media_player: send `announce` (default true). */
-  announce: boolean;
+  /** media_player: true needs MEDIA_ANNOUNCE, false never announces; undefined: when the player supports it. */
+  announce?: boolean;
   /** 0–1: media_player sets (and restores) the player's volume; wyoming/hermes scale the samples. */
   volume?: number;
   /** media_player: `media_content_type` to send; undefined: the MIME type of the format. */
@@ -68,7 +68,7 @@ export function specFromOptions(t: TargetOptions): TargetSpec {
 
 /** An ad-hoc address as a spec, or undefined when `name` is not one. */
 export function adHocSpec(name: string): TargetSpec | undefined {
-  const base = { name, announce: true };
+  const base = { name };
   const dot = name.indexOf('.');
   const domain = name.slice(0, dot);
   const objectId = name.slice(dot + 1);

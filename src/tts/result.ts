@@ -16,6 +16,8 @@ export interface ResultPayload {
   latency_ms: { total: number; first_audio: number };
   fallback_from?: string[];
   targets?: Array<{ name: string; ok: boolean; error?: string }>;
+  /** Present when the request had targets: true when every target got the audio. */
+  delivered?: boolean;
   /** Present when the say was served with something to fix, e.g. CACHE_DEGRADED. */
   warnings?: Warning[];
 }
@@ -43,7 +45,10 @@ export function resultPayload(r: SayResult): ResultPayload {
     latency_ms: { total: r.latencyMs.total, first_audio: r.latencyMs.firstAudio },
   };
   if (r.fallbackFrom.length) payload.fallback_from = r.fallbackFrom;
-  if (r.targets) payload.targets = r.targets;
+  if (r.targets) {
+    payload.targets = r.targets;
+    payload.delivered = r.delivered ?? r.targets.every((t) => t.ok);
+  }
   if (r.warnings?.length) payload.warnings = r.warnings;
   return payload;
 }

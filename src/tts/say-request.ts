@@ -21,7 +21,8 @@ export const SayBodySchema = z.strictObject({
   cache: z.boolean().optional(),
   priority: z.string().optional(),
   volume: z.number().optional(),
-  reply_to: z.string().max(256).optional(),
+  /** Checked where it is used (BAD_REPLY_TO: wildcards, leading $, length), not here. */
+  reply_to: z.string().optional(),
   /** Clean up Markdown, emoji and URLs before synthesis (text-clean.ts); default per input (`text` options). */
   clean: z.boolean().optional(),
   /** HTTP only: answer as soon as the audio URL exists instead of when synthesis ends. */

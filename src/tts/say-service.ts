@@ -19,11 +19,13 @@ import { finalAudio, findCached, type SayAudio, type SayAudioDeps } from './say-
 import { createFlights } from './say-flight.js';
 import { type AttemptDeps, attemptVoice } from './say-job.js';
 import type { SayRequest } from './say-request.js';
-import type { SayResult, SayService, SayServiceDeps, SayStats, SayTicket } from './say-types.js';
+import type { SayOptions, SayResult, SayService, SayServiceDeps, SayStats, SayTicket } from './say-types.js';
 
 export type { SayAudio } from './say-audio.js';
 export type {
   DeliverFn,
+  DeliveryLedger,
+  SayOptions,
   SayResult,
   SayService,
   SayServiceDeps,
@@ -119,12 +121,15 @@ export function createSayService(deps: SayServiceDeps): SayService {
     t0: number,
     audio: SayAudio,
     signal: AbortSignal | undefined,
+    options: SayOptions,
     settle: () => Promise<Settled>,
   ): Promise<SayResult> {
     const controller = new AbortController();
     const combined = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
     const delivering =
-      request.targets.length && deps.deliver ? deps.deliver(request, audio, combined) : undefined;
+      request.targets.length && deps.deliver
+        ? deps.deliver(request, audio, combined, options.ledger)
+        : undefined;
     delivering?.catch(() => {});
     try {
       const s = await settle();
@@ -143,7 +148,10 @@ export function createSayService(deps: SayServiceDeps): SayService {
         fallbackFrom: s.fallbackFrom,
       };
       if (s.entry.data) result.warnings = [degradedWarning(cache.health().degraded_reason)];
-      if (delivering) result.targets = await delivering;
+      if (delivering) {
+        result.targets = await delivering;
+        result.delivered = result.targets.every((t) => t.ok);
+      }
       result.latencyMs.total = round1(performance.now() - t0);
       counters.ok++;
       counters.lastLatencyMs = result.latencyMs.total;
@@ -165,16 +173,24 @@ export function createSayService(deps: SayServiceDeps): SayService {
     }
   }
 
-  async function begin(request: SayRequest, signal?: AbortSignal): Promise<SayTicket> {
+  async function begin(
+    request: SayRequest,
+    signal?: AbortSignal,
+    options: SayOptions = {},
+  ): Promise<SayTicket> {
     try {
-      return await start(request, signal);
+      return await start(request, signal, options);
     } catch (err) {
       counters.errors++;
       throw toAppError(err);
     }
   }
 
-  async function start(request: SayRequest, signal?: AbortSignal): Promise<SayTicket> {
+  async function start(
+    request: SayRequest,
+    signal: AbortSignal | undefined,
+    options: SayOptions,
+  ): Promise<SayTicket> {
     if (closing) throw new AppError('SHUTTING_DOWN', 'the hub is shutting down; try again when it is back');
     const t0 = performance.now();
     const check = signal ?? new AbortController().signal;
@@ -193,7 +209,7 @@ export function createSayService(deps: SayServiceDeps): SayService {
       counters.cacheHits++;
       const at = performance.now();
       const audio = finalAudio(audioDeps, hit, voice.keyFor);
-      const done = finish(request, t0, audio, signal, async () => ({
+      const done = finish(request, t0, audio, signal, options, async () => ({
         entry: hit,
         voice: voice.voice,
         engine: first.engine.name,
@@ -222,15 +238,15 @@ export function createSayService(deps: SayServiceDeps): SayService {
         fallbackFrom: o.fallbackFrom,
       };
     };
-    const done = finish(request, t0, flight.audio, signal, settle);
+    const done = finish(request, t0, flight.audio, signal, options, settle);
     done.catch(() => {});
     return { id: request.id, engine: first.engine.name, audio: flight.audio, cached: false, done };
   }
 
   return {
     begin,
-    async say(request, signal) {
-      return (await begin(request, signal)).done;
+    async say(request, signal, options) {
+      return (await begin(request, signal, options)).done;
     },
     liveAudio: (key, format) => registry.get(key, format),
     audioKey: (key, format) => registry.resolve(key, format),

@@ -36,6 +36,8 @@ export interface SayResult {
   latencyMs: { total: number; firstAudio: number };
   fallbackFrom: string[];
   targets?: TargetOutcome[];
+  /** With targets: true when every target got the audio. */
+  delivered?: boolean;
   /** Served, but something needs fixing (CACHE_DEGRADED: the audio is held in memory, not on disk). */
   warnings?: Warning[];
 }
@@ -58,11 +60,31 @@ export interface SayStats {
   lastLatencyMs: number;
 }
 
+/**
+ * What a request's targets already got, across restarts (the MQTT request journal keeps it): a replayed
+ * request does not play again to a target that has the audio.
+ */
+export interface DeliveryLedger {
+  /** Resolves once the request itself is durable; targets are played only after it. Never rejects. */
+  ready: Promise<void>;
+  /** True when `target` (a name from the request) already has the audio. */
+  delivered(target: string): boolean;
+  /** Records that `target` has the audio. */
+  record(target: string): void;
+}
+
+/** Per-call options of a say. */
+export interface SayOptions {
+  /** Targets already served before a restart (MQTT at-least-once); absent: play every target. */
+  ledger?: DeliveryLedger;
+}
+
 /** Delivers audio to a request's targets (the playback domain); called as soon as the URL exists. */
 export type DeliverFn = (
   request: SayRequest,
   audio: SayAudio,
   signal: AbortSignal,
+  ledger?: DeliveryLedger,
 ) => Promise<TargetOutcome[]>;
 
 /** A say that has started: its audio URL exists (live while `audio.live`), its result comes with `done`. */
@@ -85,12 +107,12 @@ export interface SayService {
    * @throws AppError ENGINE_NOT_FOUND, VOICE_NOT_FOUND, TARGET_NOT_FOUND, SHUTTING_DOWN, engine errors when
    *   every engine failed, FFMPEG_FAILED, CACHE_IO / DISK_FULL.
    */
-  say(request: SayRequest, signal?: AbortSignal): Promise<SayResult>;
+  say(request: SayRequest, signal?: AbortSignal, options?: SayOptions): Promise<SayResult>;
   /**
    * Like `say`, but resolves as soon as the audio URL exists (after the cache lookup); `done` gives the result.
    * @throws the checks' errors (ENGINE_NOT_FOUND, VOICE_NOT_FOUND, TARGET_NOT_FOUND, SHUTTING_DOWN) at once.
    */
-  begin(request: SayRequest, signal?: AbortSignal): Promise<SayTicket>;
+  begin(request: SayRequest, signal?: AbortSignal, options?: SayOptions): Promise<SayTicket>;
   /** The live synthesis serving `<key>.<format>` (following a fallback's alias), if one runs. */
   liveAudio(key: string, format: OutputFormat): LiveJob | undefined;
   /** The key whose cache entry serves `<key>.<format>`: itself, or the key a fallback engine produced. */

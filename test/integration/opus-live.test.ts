@@ -123,7 +123,7 @@ describe('in-process Opus on the live path (real Piper)', () => {
     const shareDir = join(dir, 'share');
     const options = { engines: [piperEngine()], mqtt: { url: broker.url, client_id: 'opus-kill' } };
     const text = `${TEN_SENTENCES} Killed one.`;
-    const first = await startHub(options, { shareDir, detached: true });
+    const first = await startHub(options, { shareDir }); // its own process group (the helper's default)
     try {
       const started = await post(first.baseUrl, { text, wait: false });
       const live = await fetch(started.url as string);
@@ -135,7 +135,7 @@ describe('in-process Opus on the live path (real Piper)', () => {
         got = Buffer.concat([got, next.value as Uint8Array]);
       }
       // Mid-encode: audio is out, the engine is still speaking. Kill the whole group, as systemd or Ctrl-C would.
-      process.kill(-(first.child.pid as number), 'SIGKILL');
+      first.signalGroup('SIGKILL');
       await new Promise<void>((r) =>
         first.child.exitCode !== null || first.child.signalCode ? r() : first.child.once('exit', () => r()),
       );

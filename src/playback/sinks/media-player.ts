@@ -9,6 +9,7 @@
  */
 import { CONTENT_TYPES } from '../../audio/format.js';
 import { AppError } from '../../shared/errors.js';
+import { checkEntity, MEDIA_PLAYER_FEATURES, type RequiredFeature } from '../entity-check.js';
 import type { HomeAssistantClient } from '../home-assistant.js';
 import { HA_CALL_TIMEOUT_MS } from '../home-assistant.js';
 import { holdForDuration, type SinkFactory } from '../sink.js';
@@ -31,11 +32,25 @@ export const createMediaPlayerSink: SinkFactory = (spec, deps) => ({
   async play(audio, ctx, signal) {
     const ha = requireHomeAssistant(deps.homeAssistant, spec.name);
     const entityId = spec.entityId as string;
-    const media = await audio.as(spec.format ?? ctx.format, signal);
     const volume = ctx.volume ?? spec.volume;
+    const required: RequiredFeature[] = [
+      { bit: MEDIA_PLAYER_FEATURES.PLAY_MEDIA, name: 'PLAY_MEDIA', usedBy: 'media_player.play_media' },
+    ];
+    if (spec.announce === true) {
+      required.push({
+        bit: MEDIA_PLAYER_FEATURES.MEDIA_ANNOUNCE,
+        name: 'MEDIA_ANNOUNCE',
+        usedBy: 'announce: true',
+      });
+    }
+    if (volume !== undefined) {
+      required.push({ bit: MEDIA_PLAYER_FEATURES.VOLUME_SET, name: 'VOLUME_SET', usedBy: 'volume' });
+    }
+    // Before anything plays: a missing, unavailable or unable player is a failed target with the reason.
+    const state = await checkEntity(ha, entityId, required, signal);
+    const media = await audio.as(spec.format ?? ctx.format, signal);
     let restore: number | undefined;
     if (volume !== undefined) {
-      const state = await ha.getState(entityId, signal);
       const level = state.attributes.volume_level;
       restore = typeof level === 'number' ? level : undefined;
       await ha.callService(
@@ -54,10 +69,11 @@ export const createMediaPlayerSink: SinkFactory = (spec, deps) => ({
           entity_id: entityId,
           media_content_id: media.url,
           media_content_type: spec.mediaContentType ?? CONTENT_TYPES[media.format],
-          announce: spec.announce,
+          announce: spec.announce ?? announces(state.attributes.supported_features),
         },
         signal,
       );
+      ctx.accepted?.();
       // A live URL streams while the engine speaks; the speaker is busy until the whole speech has played.
       const final = await media.ready(signal);
       await holdForDuration(startedAt, final.durationMs, signal);
@@ -78,3 +94,8 @@ export const createMediaPlayerSink: SinkFactory = (spec, deps) => ({
     }
   },
 });
+
+/** True when a player's `supported_features` include MEDIA_ANNOUNCE. */
+function announces(features: unknown): boolean {
+  return typeof features === 'number' && (features & MEDIA_PLAYER_FEATURES.MEDIA_ANNOUNCE) !== 0;
+}

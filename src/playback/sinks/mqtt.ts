@@ -21,6 +21,7 @@ export const createMqttSink: SinkFactory = (spec, deps) => ({
     const payload: MqttTargetPayload = { id: ctx.id, url: media.url, format: media.format, text: ctx.text };
     const startedAt = performance.now();
     await deps.publish(spec.url as string, JSON.stringify(payload), { qos: 1 });
+    ctx.accepted?.();
     const final = await media.ready(signal);
     await holdForDuration(startedAt, final.durationMs, signal);
   },

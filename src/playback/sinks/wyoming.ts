@@ -75,6 +75,7 @@ export const createWyomingSink: SinkFactory = (spec) => ({
         bytes += chunk.length;
       }
       await conn.send({ type: 'audio-stop', data: { timestamp: Math.round(pcmDurationMs(bytes, f)) } });
+      ctx.accepted?.();
       await awaitPlayed(conn, url);
     } finally {
       clearTimeout(timer);
