@@ -27,10 +27,17 @@ interface Plan {
   rates: number[];
   stepS: number;
 }
-const FULL: Plan = { misses: 40, pathRuns: 9, rates: [10, 20, 30, 40], stepS: 30 };
-const QUICK: Plan = { misses: 12, pathRuns: 3, rates: [10, 20, 40], stepS: 8 };
+const FULL: Plan = { misses: 40, pathRuns: 15, rates: [10, 20, 30, 40], stepS: 30 };
+const QUICK: Plan = { misses: 12, pathRuns: 7, rates: [10, 20, 40], stepS: 8 };
 
 const p50 = (v: number[]): number => percentile(v, 50);
+
+/**
+ * Pause between alternating measurements, in ms: after a say the ffmpeg hub starts a spare ffmpeg (≈ 60 ms of
+ * CPU), which would otherwise compete with the other hub's next request and bias the comparison.
+ */
+const SETTLE_MS = 250;
+const settle = (): Promise<void> => new Promise((r) => setTimeout(r, SETTLE_MS));
 
 /** Says `n` fresh texts one at a time on each hub in turn; returns CPU ms per say and the p50 latency per hub. */
 async function cpuPerMiss(
@@ -46,6 +53,7 @@ async function cpuPerMiss(
       const id = timer.send(freshText());
       while (!timer.answered.has(id)) await new Promise((r) => setTimeout(r, 2));
       lat[side].push(timer.answered.get(id)?.ms as number);
+      await settle();
       audioMs += timer.answered.get(id)?.durationMs ?? 0;
     }
   }
@@ -68,7 +76,10 @@ async function pathTimes(hubs: Record<'before' | 'after', BenchHub>, runs: numbe
   for (const [path, measure] of Object.entries(paths)) {
     const times: Record<'before' | 'after', number[]> = { before: [], after: [] };
     for (let i = 0; i < runs; i++) {
-      for (const side of ['before', 'after'] as const) times[side].push(await measure(hubs[side]));
+      for (const side of ['before', 'after'] as const) {
+        times[side].push(await measure(hubs[side]));
+        await settle();
+      }
     }
     rows.push({ path, before: p50(times.before), after: p50(times.after) });
   }
