@@ -3,6 +3,7 @@
  * Pass names to run some: `npm run bench -- main-path recorder`; `--quick` shortens the benches that have a
  * quick mode (load).
  */
+import { benchChime } from './chime.js';
 import { benchDispatch } from './dispatch.js';
 import { benchFaults } from './faults.js';
 import { benchLoad } from './load.js';
@@ -37,6 +38,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   recorder: printRecorder,
   ttfa: benchTtfa,
   memory: benchMemory,
+  chime: benchChime,
   faults: benchFaults,
   load: benchLoad,
   'text-clean': benchTextClean,

@@ -5,6 +5,7 @@ import type { OutputFormat } from './audio/format.js';
 import { chooseOpusEncoder } from './audio/inprocess-encoder.js';
 import { createDeriver } from './cache/derive.js';
 import { type CacheStore, createCacheStore } from './cache/store.js';
+import { createChimeLibrary, NO_CHIME } from './chimes/library.js';
 import type { LoadedConfig } from './config/load.js';
 import { resolvePublicBaseUrl } from './config/public-url.js';
 import { cacheHitRatio } from './http/routes/cache.js';
@@ -23,6 +24,7 @@ import type { Log } from './shared/log.js';
 import { createDispatcher, type Dispatcher, type EngineEntry } from './tts/dispatcher.js';
 import { createEngine, engineTransport } from './tts/engines/index.js';
 import { createHealthMonitor, type HealthMonitor } from './tts/health-monitor.js';
+import { DEFAULT_MIX_FORMAT } from './tts/say-chimes.js';
 import { createSayService, type SayService } from './tts/say-service.js';
 import { version } from './version.js';
 
@@ -41,6 +43,15 @@ export interface Hub {
   start(signal?: AbortSignal): Promise<void>;
   /** Stops taking work, finishes or cancels in-flight work within `graceMs`, publishes offline. */
   stop(graceMs?: number): Promise<void>;
+}
+
+/** Chimes the options name (targets' presets, schedules), to decode at start. */
+function namedChimes(options: LoadedConfig['options']): string[] {
+  const names = [
+    ...options.targets.flatMap((t) => [t.chime, t.chime_after]),
+    ...options.schedules.flatMap((s) => [s.chime, s.chime_after]),
+  ];
+  return names.filter((n): n is string => n !== undefined && n !== '' && n !== NO_CHIME);
 }
 
 /** Builds (does not start) the hub from loaded config. */
@@ -90,8 +101,14 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
   });
   const events = createEventHub<HubEvents>(log.child({ mod: 'events' }));
   // Targets: Home Assistant through the Supervisor; Hermes/MQTT targets publish on the bus once it exists.
+  const chimes = createChimeLibrary({
+    userDir: join(options.share_dir, 'chimes'),
+    maxDurationMs: options.chimes.max_duration_s * 1000,
+    log: log.child({ mod: 'chimes' }),
+  });
   const playback = createPlaybackService({
     targets: options.targets,
+    groups: options.groups,
     supervisorUrl: config.supervisorUrl,
     supervisorToken: config.supervisorToken,
     publish: async (topic, payload, opts) => {
@@ -111,8 +128,10 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       opusEncoder,
       opusComplexity: options.opus.complexity,
       audioUrl: (key: string, format: OutputFormat) => `${baseUrl}/api/audio/${key}.${format}`,
-      checkTargets: (names) => playback.checkTargets(names),
-      deliver: (request, audio, signal, ledger) => playback.deliver(request, audio, signal, ledger),
+      planTargets: (names) => playback.plan(names),
+      presetOf: (name) => playback.presetOf(name),
+      deliver: (request, deliveries, signal, ledger) => playback.deliver(request, deliveries, signal, ledger),
+      chimes,
       loudnormEngines: new Set(options.engines.filter((e) => e.loudnorm).map((e) => e.name)),
       log: log.child({ mod: 'say' }),
     }),
@@ -197,6 +216,8 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     metrics: integrations.metrics,
     bitrateKbps: options.opus.bitrate_kbps,
     ...(recording ? { recorder: recording.recorder } : {}),
+    chimes,
+    targets: () => playback.describe(),
   });
 
   const publishStatus = async (): Promise<void> => {
@@ -215,6 +236,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     brokerUrl: () => brokerUrl,
     async start(signal) {
       await cache.start();
+      await chimes.start({ names: namedChimes(options), format: DEFAULT_MIX_FORMAT });
       await monitor.start();
       await http.listen({ port: options.http.port, host: '0.0.0.0' });
       const chosen = await chooseBroker({
@@ -294,6 +316,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
         integrations.stop().catch((err) => log.warn({ err }, 'integrations stop failed')),
       ]);
       playback.stop();
+      chimes.stop();
       monitor.stop();
       // Before the bus stops, so the final statuses of finalized recordings go out.
       await recording?.stop().catch((err) => log.warn({ err }, 'recorder stop failed'));

@@ -1,5 +1,6 @@
 import cron from 'node-cron';
 import { z } from 'zod';
+import { MAX_LEAD_IN_MS, MAX_OFFSET_MS } from '../tts/say-request.js';
 
 /**
  * The one definition of the add-on's options and their defaults (DESIGN "Options").
@@ -58,6 +59,19 @@ export const TargetOptionsSchema = z.object({
   media_content_type: z.string().max(64).optional(),
   /** assist_satellite: play the chime before the announcement; unset: Home Assistant's default (true). */
   preannounce: z.boolean().optional(),
+  // Speaker preset: what a request to this target gets unless it says otherwise.
+  /** Engine for requests to this target. */
+  engine: z.string().optional(),
+  /** Voice for requests to this target. */
+  voice: z.string().optional(),
+  /** Chime before the speech (a built-in name or a file in <share>/chimes). */
+  chime: z.string().max(64).optional(),
+  /** Chime after the speech. */
+  chime_after: z.string().max(64).optional(),
+  /** ms between chime and speech; negative overlaps them. */
+  offset_ms: z.number().int().min(-MAX_OFFSET_MS).max(MAX_OFFSET_MS).optional(),
+  /** ms of silence before everything, for speakers that clip the first syllable. */
+  lead_in_ms: z.number().int().min(0).max(MAX_LEAD_IN_MS).optional(),
 });
 export type TargetOptions = z.infer<typeof TargetOptionsSchema>;
 
@@ -80,12 +94,23 @@ export const ScheduleOptionsSchema = z
       }),
     say: z.string().optional(),
     target: z.string().optional(),
+    /** Chime before the scheduled announcement. */
+    chime: z.string().max(64).optional(),
+    /** Chime after it. */
+    chime_after: z.string().max(64).optional(),
     precache: z.array(z.string()).optional(),
   })
   .refine((s) => s.say !== undefined || s.precache !== undefined, {
     message: 'a schedule needs say or precache',
   });
 export type ScheduleOptions = z.infer<typeof ScheduleOptionsSchema>;
+
+/** A group of targets spoken to at once: `{name, targets: [target names or addresses]}`. */
+export const GroupOptionsSchema = z.object({
+  name: z.string().min(1).max(64),
+  targets: z.array(z.string().min(1).max(128)).min(1).max(32),
+});
+export type GroupOptions = z.infer<typeof GroupOptionsSchema>;
 
 /** One Wyoming microphone service to record from (option `microphones[]`). */
 export const MicrophoneOptionsSchema = z.object({
@@ -165,6 +190,13 @@ export const OptionsSchema = z.object({
     })
     .prefault({}),
   targets: z.array(TargetOptionsSchema).default([]),
+  groups: z.array(GroupOptionsSchema).default([]),
+  chimes: z
+    .object({
+      /** Longest chime file accepted, in seconds; longer ones fail the request with CHIME_INVALID. */
+      max_duration_s: z.number().positive().max(60).default(10),
+    })
+    .prefault({}),
   recorder: z
     .object({
       enabled: z.boolean().default(true),

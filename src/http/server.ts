@@ -3,6 +3,7 @@ import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { ZodError } from 'zod';
 import type { CacheStore } from '../cache/store.js';
+import type { ChimeLibrary } from '../chimes/library.js';
 import type { Recorder } from '../recorder/index.js';
 import { AppError, errorBody } from '../shared/errors.js';
 import type { EventHub, HubEvents } from '../shared/events.js';
@@ -15,6 +16,7 @@ import type { SayService } from '../tts/say-service.js';
 import { installAuth } from './auth.js';
 import { audioRoutes } from './routes/audio.js';
 import { cacheRoutes } from './routes/cache.js';
+import { chimeRoutes } from './routes/chimes.js';
 import { engineRoutes } from './routes/engines.js';
 import { eventsRoutes } from './routes/events.js';
 import { type HealthFn, healthRoutes } from './routes/health.js';
@@ -23,6 +25,7 @@ import { openAiRoutes } from './routes/openai.js';
 import { panelRoutes } from './routes/panel.js';
 import { recordingsRoutes } from './routes/recordings.js';
 import { sayRoutes } from './routes/say.js';
+import { type TargetsFn, targetRoutes } from './routes/targets.js';
 
 /** Everything the HTTP adapter calls. */
 export interface HttpDeps {
@@ -49,6 +52,10 @@ export interface HttpDeps {
   metrics?: HubMetrics;
   /** `opus.bitrate_kbps`, for audio the OpenAI endpoint transcodes; default 32. */
   bitrateKbps?: number;
+  /** The chimes (GET /api/chimes); absent: no such routes. */
+  chimes?: ChimeLibrary;
+  /** Configured targets and groups (GET /api/targets); absent: no such route. */
+  targets?: TargetsFn;
 }
 
 /**
@@ -112,6 +119,8 @@ export async function buildServer(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(engineRoutes, { dispatcher: deps.dispatcher, monitor: deps.monitor });
   await app.register(cacheRoutes, { cache: deps.cache, sayService: deps.sayService, ...deps.cacheLimits });
   await app.register(eventsRoutes, { events: deps.events, status: deps.health });
+  if (deps.chimes) await app.register(chimeRoutes, { chimes: deps.chimes });
+  if (deps.targets) await app.register(targetRoutes, { targets: deps.targets });
   await app.register(panelRoutes, {});
   return app;
 }
