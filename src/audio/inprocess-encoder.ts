@@ -40,8 +40,9 @@ export interface InProcessEncodeOptions {
 
 /**
  * Encodes `first` and then `rest` to Ogg Opus in steps of STEP_MS, yielding the completed pages as soon as the
- * first audio page exists (with the header pages), then per BATCH_MS of speech and at the end of each chunk. A chunk in another format than the first is converted to it. Ending the
- * iteration early, or an error, releases the encoder and returns the source iterator.
+ * first audio page exists (with the header pages), then per BATCH_MS of speech and at the end of each chunk.
+ * A chunk in another format than the first is converted to it. Ending the iteration early, or an error, releases
+ * the encoder and returns the source iterator.
  * @throws the source's own error as is; the abort reason (toAppError) when `signal` aborts; AppError
  *   ENCODER_FAILED when libopus cannot be loaded or fails.
  */
