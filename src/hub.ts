@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { findFfmpeg, setFfmpegLimit } from './audio/ffmpeg.js';
 import type { OutputFormat } from './audio/format.js';
+import { chooseOpusEncoder } from './audio/inprocess-encoder.js';
 import { createDeriver } from './cache/derive.js';
 import { type CacheStore, createCacheStore } from './cache/store.js';
 import { createAudioUrlKeys, loadUrlSecret } from './cache/url-keys.js';
@@ -66,6 +67,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
   const { options } = config;
   findFfmpeg();
   setFfmpegLimit(options.limits.ffmpeg_processes);
+  const opusEncoder = await chooseOpusEncoder(options.opus.encoder, log.child({ mod: 'audio' }));
   // Inside the add-on the container's own address and port are unreachable from players: ask the Supervisor.
   const baseUrl = await resolvePublicBaseUrl({
     externalUrl: options.http.external_url,
@@ -137,6 +139,8 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       deriver: createDeriver({ cache, bitrateKbps: options.opus.bitrate_kbps }),
       cacheLookups: options.cache.enabled,
       bitrateKbps: options.opus.bitrate_kbps,
+      opusEncoder,
+      opusComplexity: options.opus.complexity,
       audioUrl: (key: string, format: OutputFormat) =>
         `${baseUrl}/api/audio/${urlKeys.urlKey(key)}.${format}`,
       planTargets: (names) => playback.plan(names),

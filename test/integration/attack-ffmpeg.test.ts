@@ -15,10 +15,20 @@ function holdSlot() {
   return runFfmpeg(['-f', 's16le', '-ar', '16000', '-ac', '1', '-i', 'pipe:0', '-f', 'null', '-']);
 }
 
-/** Takes every free slot (a spare encoder of the say path may hold one already). */
-function holdAllSlots() {
-  const { running, limit } = ffmpegLoad();
-  return Array.from({ length: limit - running }, holdSlot);
+/**
+ * Takes every free slot and returns once all are taken and nothing waits (another process, such as a spare
+ * encoder of the say path or an earlier transcode, may hold some for a while; starts are paced).
+ */
+async function holdAllSlots(): Promise<ReturnType<typeof holdSlot>[]> {
+  const held: ReturnType<typeof holdSlot>[] = [];
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const { running, waiting, limit } = ffmpegLoad();
+    if (running === limit && waiting === 0) return held;
+    if (Date.now() > deadline) throw new Error('timed out waiting for every slot held');
+    if (running + waiting < limit) held.push(holdSlot());
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
@@ -74,11 +84,8 @@ describe('the global ffmpeg cap', () => {
 
   it('a client that disconnects while its transcode waits for a slot costs no transcode', async () => {
     await (await speech()).arrayBuffer(); // cached already; a repeat needs only the pcm transcode
-    await until(() => ffmpegLoad().running <= 1, 'the earlier transcodes to end');
-    const held = holdAllSlots();
+    const held = await holdAllSlots();
     try {
-      await until(() => ffmpegLoad().running === 4, 'every slot held');
-      expect(ffmpegLoad().waiting).toBe(0);
       const spawned = ffmpegSpawnCount();
       const leaving = new AbortController();
       const request = speech(leaving.signal).catch(() => undefined);
@@ -96,9 +103,7 @@ describe('the global ffmpeg cap', () => {
   });
 
   it('queued ffmpeg runs start in arrival order, and an aborted one never starts', async () => {
-    await until(() => ffmpegLoad().running <= 1, 'the earlier runs to end');
-    const held = holdAllSlots();
-    await until(() => ffmpegLoad().running === 4, 'every slot held');
+    const held = await holdAllSlots();
     const gone = new AbortController();
     const waiting = [0, 1, 2].map((i) => {
       const p = runFfmpeg(
