@@ -7,6 +7,7 @@
  * or a fallback engine spoke (the first engine's key would hold another engine's audio), the finished file
  * is derived the usual way instead.
  */
+import type { OpusEncoderKind } from '../audio/encoder.js';
 import type { OutputFormat } from '../audio/format.js';
 import { openAudio } from '../audio/source.js';
 import type { CacheStore } from '../cache/store.js';
@@ -24,6 +25,8 @@ export interface LiveDeriveDeps {
   cache: CacheStore;
   audioDeps: SayAudioDeps;
   bitrateKbps: number;
+  /** Ogg Opus encoder and libopus complexity (`opus.encoder`, `opus.complexity`). */
+  opus: { encoder: OpusEncoderKind; complexity: number };
   pool: EncoderPool;
 }
 
@@ -67,7 +70,7 @@ async function run(
   const signal = AbortSignal.timeout(LIVE_DERIVE_TIMEOUT_MS);
   const writer = deps.cache.beginWrite(job.key, format);
   const encoder = startLiveEncoder({
-    settings: { format, bitrateKbps: deps.bitrateKbps },
+    settings: { format, bitrateKbps: deps.bitrateKbps, ...deps.opus },
     guess: source.pcmFormat,
     signal,
     pool: deps.pool,

@@ -167,6 +167,7 @@ export function createFlights(deps: FlightDeps): Flights {
               cache: attemptDeps.cache,
               audioDeps,
               bitrateKbps: attemptDeps.bitrateKbps,
+              opus: attemptDeps.opus,
               pool: attemptDeps.pool,
             },
             job,

@@ -7,6 +7,7 @@
  * the log line come when the synthesis ends.
  */
 import { performance } from 'node:perf_hooks';
+import { DEFAULT_OPUS_COMPLEXITY } from '../audio/encoder.js';
 import type { AudioFormat } from '../audio/format.js';
 import type { CacheEntry } from '../cache/store.js';
 import { AppError, toAppError, type Warning } from '../shared/errors.js';
@@ -47,14 +48,31 @@ export type {
   TargetOutcome,
 } from './say-types.js';
 
+/** A voice name that could reach a file system path (`../../x.onnx`, `/tmp/x`, `a\\b`). */
+export function looksLikePath(voice: string): boolean {
+  return voice.includes('/') || voice.includes('\\') || voice.includes('..');
+}
+
+/**
+ * Checks the request's voice against the engine's list. A voice that looks like a path is taken only when the
+ * engine itself lists it (an engine that lists nothing, or cannot be asked, takes none): CLI engines pass the
+ * voice to a model path argument.
+ * @throws AppError VOICE_NOT_FOUND.
+ */
 async function checkVoice(entry: EngineEntry, voice: string, signal: AbortSignal): Promise<void> {
-  let voices: Array<{ name: string }>;
+  let voices: Array<{ name: string }> | undefined;
   try {
     voices = await entry.engine.voices(signal);
   } catch {
-    return; // The engine is unreachable: the fallback chain decides, not the voice list.
+    voices = undefined; // The engine is unreachable: the fallback chain decides, not the voice list.
   }
-  if (voices.length === 0 || voices.some((v) => v.name === voice)) return;
+  if (looksLikePath(voice) && !voices?.some((v) => v.name === voice)) {
+    throw new AppError(
+      'VOICE_NOT_FOUND',
+      `voice '${voice.slice(0, 128)}' looks like a file path and engine '${entry.engine.name}' does not list it; name a voice the engine lists (GET /api/voices)`,
+    );
+  }
+  if (voices === undefined || voices.length === 0 || voices.some((v) => v.name === voice)) return;
   const known = voices.slice(0, 20).map((v) => v.name);
   throw new AppError(
     'VOICE_NOT_FOUND',
@@ -112,6 +130,10 @@ export function createSayService(deps: SayServiceDeps): SayService {
     cache,
     phrases: deps.phrases ?? createPhraseCache(),
     bitrateKbps: deps.bitrateKbps,
+    opus: {
+      encoder: deps.opusEncoder ?? 'inprocess',
+      complexity: deps.opusComplexity ?? DEFAULT_OPUS_COMPLEXITY,
+    },
     lastFormat: new Map<string, AudioFormat>(),
     pool: createEncoderPool(),
     onPhraseHit: () => counters.phraseHits++,

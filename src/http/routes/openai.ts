@@ -52,6 +52,8 @@ export interface OpenAiRouteOptions {
   /** Every engine's voices, to route `voice` (`<engine>:<voice>` or a bare name) to its engine. */
   voices: VoiceCatalog;
   bitrateKbps: number;
+  /** Largest body, in bytes, refused before it is parsed (option `limits.max_payload_kb`). */
+  bodyLimit: number;
 }
 
 /** The OpenAI error body of `err`. */
@@ -154,7 +156,7 @@ async function* resume(first: Buffer, it: AsyncIterator<Buffer>): AsyncGenerator
 
 /** POST /v1/audio/speech (see the module comment). */
 export const openAiRoutes: FastifyPluginAsync<OpenAiRouteOptions> = async (app, opts) => {
-  app.post('/v1/audio/speech', { bodyLimit: 64 * 1024 }, async (request, reply) => {
+  app.post('/v1/audio/speech', { bodyLimit: opts.bodyLimit }, async (request, reply) => {
     const controller = new AbortController();
     // The response's close without a finished write means the client went away: stop synthesis and ffmpeg.
     reply.raw.once('close', () => {
