@@ -4,12 +4,13 @@
  * - opus, mp3 or wav at speed 1: the say is made in that very format; a miss streams the live job's encoded
  *   bytes, a hit streams the cached file. Nothing is transcoded.
  * - anything else (pcm, aac, flac, another speed): the say is made as WAV, so the cached entry is PCM a hit
- *   reads without decoding; a miss takes the live job's PCM (no decode either). That PCM goes through one
- *   ffmpeg, started before the first PCM exists so its start-up overlaps synthesis; `pcm` at the engine's own
- *   24 kHz needs no ffmpeg at all.
+ *   reads without decoding; a miss takes the live job's PCM (no decode either). `pcm` is resampled once to
+ *   24 kHz in process (libsamplerate, audio/resampler.ts; passed through from a 24 kHz engine); the others go
+ *   through one ffmpeg, started before the first PCM exists so its start-up overlaps synthesis.
  */
 import { runFfmpeg } from '../audio/ffmpeg.js';
 import type { AudioChunk, AudioFormat, OutputFormat } from '../audio/format.js';
+import { createResampler, floatToS16, s16ToFloat } from '../audio/resampler.js';
 import { type AudioSource, ffmpegInput, openAudio } from '../audio/source.js';
 import {
   PCM_STREAM_RATE_HZ,
@@ -138,11 +139,6 @@ async function* asWav(pcm: AsyncIterable<AudioChunk>): AsyncGenerator<Buffer> {
   }
 }
 
-/** True when PCM in `format` already is what a `pcm` answer holds (24 kHz, 16-bit, mono). */
-function isAnswerPcm(format: AudioFormat): boolean {
-  return format.rateHz === PCM_STREAM_RATE_HZ && format.widthBytes === 2 && format.channels === 1;
-}
-
 /** `pcm` in `shape`'s format and speed (see the module comment). */
 async function* fromPcm(
   pcm: AsyncIterable<AudioChunk>,
@@ -150,26 +146,53 @@ async function* fromPcm(
   bitrateKbps: number,
   signal: AbortSignal,
 ): AsyncGenerator<Buffer> {
+  const it = pcm[Symbol.asyncIterator]();
+  const rest: AsyncIterable<AudioChunk> = { [Symbol.asyncIterator]: () => it };
+  if (shape.format === 'pcm' && shape.speed === 1) {
+    // Mono 16-bit (what engines give) is resampled in process, once, with libsamplerate; no ffmpeg.
+    const first = await it.next();
+    if (first.done) return;
+    const format = first.value.format;
+    if (format.widthBytes === 2 && format.channels === 1) {
+      yield* resampleMono(prepend(first.value, rest), format.rateHz);
+      return;
+    }
+    yield* startFfmpegPipe(wavToStreamArgs('pcm', 1, bitrateKbps), signal).run(
+      asWav(prepend(first.value, rest)),
+    );
+    return;
+  }
   // ffmpeg starts now, before the first PCM exists, so its start-up overlaps synthesis. Whatever way this
   // generator ends, an ffmpeg still running is killed (`discard` after a finished run does nothing).
   const ffmpeg = startFfmpegPipe(wavToStreamArgs(shape.format, shape.speed, bitrateKbps), signal);
   try {
-    const it = pcm[Symbol.asyncIterator]();
     const first = await it.next();
     if (first.done) return;
     const format = first.value.format;
-    const rest: AsyncIterable<AudioChunk> = { [Symbol.asyncIterator]: () => it };
-    if (shape.format === 'pcm' && shape.speed === 1 && isAnswerPcm(format)) {
-      ffmpeg.discard();
-      yield first.value.pcm;
-      for await (const chunk of rest) yield chunk.pcm;
-      return;
-    }
     // ffmpeg writes raw s16le for wav, at the source's rate and channels (atempo keeps both).
     if (shape.format === 'wav') yield wavHeader({ ...format, widthBytes: 2 }, WAV_UNKNOWN_DATA_BYTES);
     yield* ffmpeg.run(asWav(prepend(first.value, rest)));
   } finally {
     ffmpeg.discard();
+  }
+}
+
+/** Mono s16le PCM at `fromHz` as s16le at PCM_STREAM_RATE_HZ (passed through when it already is). */
+async function* resampleMono(chunks: AsyncIterable<AudioChunk>, fromHz: number): AsyncGenerator<Buffer> {
+  if (fromHz === PCM_STREAM_RATE_HZ) {
+    for await (const chunk of chunks) yield chunk.pcm;
+    return;
+  }
+  const resampler = await createResampler(fromHz, PCM_STREAM_RATE_HZ, 1);
+  try {
+    for await (const chunk of chunks) {
+      const out = floatToS16(resampler.push(s16ToFloat(chunk.pcm)));
+      if (out.length > 0) yield out;
+    }
+    const tail = floatToS16(resampler.finish());
+    if (tail.length > 0) yield tail;
+  } finally {
+    resampler.release();
   }
 }
 
