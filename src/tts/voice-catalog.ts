@@ -21,7 +21,7 @@ export interface CatalogVoice {
   /** Never empty (see the module comment). */
   languages: string[];
   speakers: string[];
-  /** A human label that starts with the engine: `piper: en_US-joe-medium`, `espeak: en-us (English (America))`. */
+  /** A human label that starts with the engine: `piper: en_US-joe-medium`, `espeak: en-us — English (America)`. */
   description: string;
 }
 
@@ -63,7 +63,7 @@ const DEFAULT_VOICE = 'default';
 
 function label(engine: string, voice: string, description: string | undefined): string {
   const extra = description?.replaceAll('_', ' ').trim();
-  return extra && extra !== voice ? `${engine}: ${voice} (${extra})` : `${engine}: ${voice}`;
+  return extra && extra !== voice ? `${engine}: ${voice} — ${extra}` : `${engine}: ${voice}`;
 }
 
 /** Splits `<engine>:<voice>` when `<engine>` is one of `engines`; undefined otherwise. */

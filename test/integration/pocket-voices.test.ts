@@ -178,13 +178,15 @@ describe('pocket-tts voice files', () => {
       }>;
       synthesize: { error: string | null; bytes: number };
     };
-    const pocket = out.info.find((p) => p.name === 'pocket');
-    expect(pocket?.voices.find((v) => v.name === 'mia')).toMatchObject({
+    // One program with every engine's voices as <engine>:<voice> (issue 12); the file facts in the label.
+    const hub = out.info[0];
+    expect(hub?.name).toBe('TTS Hub');
+    expect(hub?.voices.find((v) => v.name === 'pocket:mia')).toMatchObject({
       languages: ['en'],
-      description: 'mia.safetensors (licence CC-BY-4.0)',
+      description: 'pocket: mia — mia.safetensors (licence CC-BY-4.0)',
     });
-    expect(pocket?.voices.find((v) => v.name === 'grandpa')?.description).toBe(
-      'grandpa.wav (no licence entry)',
+    expect(hub?.voices.find((v) => v.name === 'pocket:grandpa')?.description).toBe(
+      'pocket: grandpa — grandpa.wav (no licence entry)',
     );
     expect(out.synthesize.error).toBeNull();
     expect(out.synthesize.bytes).toBeGreaterThan(10_000);

@@ -39,7 +39,7 @@ describe('voice catalog', () => {
       'kokoro:af_heart',
       'xtts:default',
     ]);
-    expect(list[0]?.description).toBe('espeak: en-us (English (America))');
+    expect(list[0]?.description).toBe('espeak: en-us — English (America)');
     expect(list[2]?.speakers).toEqual(['a', 'b']);
     // No languages from the engine: its configured language, else en; an engine with no list: one voice.
     expect(list[3]?.languages).toEqual(['en-GB']);
