@@ -19,7 +19,7 @@ import { createPlaybackService } from './playback/index.js';
 import { createEventHub, type EventHub, type HubEvents, observeSay } from './shared/events.js';
 import type { Log } from './shared/log.js';
 import { createDispatcher, type Dispatcher, type EngineEntry } from './tts/dispatcher.js';
-import { createEngine, engineTransport } from './tts/engines/index.js';
+import { createEngineEntries } from './tts/engine-entries.js';
 import { createHealthMonitor, type HealthMonitor } from './tts/health-monitor.js';
 import { createSayService, type SayService } from './tts/say-service.js';
 import { version } from './version.js';
@@ -69,18 +69,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     maxBytes: options.cache.max_mb * 1024 * 1024,
     log,
   });
-  const entries: EngineEntry[] = options.engines.map((e) => ({
-    engine: createEngine(e, { log: log.child({ mod: 'engine', engine: e.name }) }),
-    transport: engineTransport(e),
-    maxParallel: e.max_parallel,
-    breakerFailures: e.breaker_failures,
-    breakerResetMs: e.breaker_reset_s * 1000,
-    timeoutMs: e.timeout_s * 1000,
-    gainDb: e.gain_db,
-    voice: e.voice,
-    speaker: e.speaker,
-    language: e.language,
-  }));
+  const entries: EngineEntry[] = createEngineEntries(options.engines, log);
   const dispatcher = createDispatcher({
     entries,
     defaultEngine: options.default_engine,
@@ -115,6 +104,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       checkTargets: (names) => playback.checkTargets(names),
       deliver: (request, audio, signal) => playback.deliver(request, audio, signal),
       loudnormEngines: new Set(options.engines.filter((e) => e.loudnorm).map((e) => e.name)),
+      defaultDeadlineMs: options.default_deadline_s * 1000,
       log: log.child({ mod: 'say' }),
     }),
     events,

@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { targetProblems } from '../playback/targets.js';
 import { AppError } from '../shared/errors.js';
+import { instanceProblems } from '../tts/engines/index.js';
 import { type Options, OptionsSchema } from './schema.js';
 
 /** Where the Supervisor writes the add-on's options. */
@@ -55,7 +56,8 @@ export function formatIssues(issues: z.core.$ZodIssue[]): string[] {
 
 /**
  * Validates raw options against the schema, then what the schema cannot express: unique engine names, a known
- * `default_engine`, and each target's required and well-formed fields (`targetProblems`).
+ * `default_engine`, engine instances (`instanceProblems`: `urls` only on network engines, one weight per
+ * instance), and each target's required and well-formed fields (`targetProblems`).
  * @throws AppError CONFIG_INVALID whose message lists every problem as `path: message`, one per line.
  */
 export function parseOptions(raw: unknown): Options {
@@ -78,6 +80,7 @@ export function parseOptions(raw: unknown): Options {
       `default_engine: '${options.default_engine}' is not in engines[] (${[...names].join(', ')})`,
     );
   }
+  problems.push(...instanceProblems(options.engines));
   problems.push(...targetProblems(options.targets));
   if (problems.length)
     throw new AppError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`);

@@ -50,6 +50,9 @@ export async function attachSayTopic(opts: {
       await answer(packet, undefined, errorPayload(id, e));
       return;
     }
+    // MQTT 5: the broker forwards the seconds left of the publisher's message expiry; the deadline keeps to it.
+    const expiryS = packet.properties?.messageExpiryInterval;
+    if (expiryS !== undefined) request.expiryS = expiryS;
     log.debug({ id: request.id, chars: request.text.length }, 'say received');
     try {
       const result = await opts.sayService.say(request);

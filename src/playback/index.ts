@@ -52,6 +52,38 @@ export interface PlaybackOptions {
   log: Log;
 }
 
+/**
+ * A request's deadline while it waits for its turn on a target: `signal` also aborts with DEADLINE_EXCEEDED
+ * when the deadline (`performance.now()` ms) passes first, and `started()` (its turn came) ends the watch, so
+ * speech that began in time is never cut; it throws DEADLINE_EXCEEDED for a turn that came after the deadline
+ * (no late speech). `stop()` ends the watch in any case.
+ */
+function lateGuard(
+  target: string,
+  deadlineAt: number | undefined,
+  signal: AbortSignal,
+): { signal: AbortSignal; started(): void; stop(): void } {
+  if (deadlineAt === undefined || !Number.isFinite(deadlineAt)) {
+    return { signal, started: () => {}, stop: () => {} };
+  }
+  const controller = new AbortController();
+  const late = (): AppError =>
+    new AppError(
+      'DEADLINE_EXCEEDED',
+      `target '${target}' was still busy when the request's deadline passed; not played late`,
+    );
+  const timer = setTimeout(() => controller.abort(late()), Math.max(0, deadlineAt - performance.now()));
+  timer.unref();
+  return {
+    signal: AbortSignal.any([signal, controller.signal]),
+    started() {
+      clearTimeout(timer);
+      if (performance.now() > deadlineAt) throw late();
+    },
+    stop: () => clearTimeout(timer),
+  };
+}
+
 /** Builds the playback service; `targets[]` was checked when the options were loaded (`parseOptions`). */
 export function createPlaybackService(opts: PlaybackOptions): PlaybackService {
   const configured = new Map(opts.targets.map((t) => [t.name, specFromOptions(t)]));
@@ -92,8 +124,12 @@ export function createPlaybackService(opts: PlaybackOptions): PlaybackService {
     const { sink, queue } = laneFor(spec);
     const ctx = { id: request.id, text: request.text, format: request.format, volume: request.volume };
     const t0 = performance.now();
+    const late = lateGuard(spec.name, request.deadlineAt, signal);
     try {
-      await queue.run(request.priority, signal, (s) => sink.play(audio, ctx, s));
+      await queue.run(request.priority, late.signal, (s) => {
+        late.started();
+        return sink.play(audio, ctx, s);
+      });
       opts.log.info(
         { id: request.id, target: spec.name, type: spec.type, ms: Math.round(performance.now() - t0) },
         'played',
@@ -103,6 +139,8 @@ export function createPlaybackService(opts: PlaybackOptions): PlaybackService {
       const e = toAppError(err, 'SINK_FAILED');
       opts.log.warn({ id: request.id, target: spec.name, code: e.code, err: e.message }, 'target failed');
       return { name: spec.name, ok: false, error: `${e.code}: ${e.message}` };
+    } finally {
+      late.stop();
     }
   };
 

@@ -66,6 +66,8 @@ export interface Produced {
   cached: boolean;
   /** performance.now() when the first encoded bytes existed. */
   firstAudioAt: number;
+  /** Every sentence came from the engine in this attempt (no cache, no phrase cache): its time is the engine's. */
+  synthesized?: boolean;
 }
 
 /** Shared collaborators and per-engine memory of the attempts. */
@@ -137,6 +139,11 @@ export async function runAttempt(
     firstOutput = resolve;
   });
   let ran = false;
+  let phraseHits = 0;
+  const onPhraseHit = (): void => {
+    phraseHits++;
+    deps.onPhraseHit();
+  };
   const onEngineRequest = (): void => {
     if (!ran) deps.onEngineRun(entry.engine.name);
     ran = true;
@@ -153,7 +160,7 @@ export async function runAttempt(
         phrases: deps.phrases,
         lookups: input.lookups,
         loudnorm: input.loudnorm,
-        onPhraseHit: deps.onPhraseHit,
+        onPhraseHit,
         onEngineRequest,
         firstOutput: firstOutputSeen,
       },
@@ -181,7 +188,7 @@ export async function runAttempt(
         `the audio (${durationMs} ms) is larger than the whole cache; raise cache.max_mb`,
       );
     }
-    return { entry: committed, voice, cached: false, firstAudioAt };
+    return { entry: committed, voice, cached: false, firstAudioAt, synthesized: ran && phraseHits === 0 };
   } catch (err) {
     await writer.abort().catch(() => {});
     throw err;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import { OUTPUT_FORMATS, type OutputFormat } from '../audio/format.js';
 import { normalizeText } from '../cache/key.js';
@@ -21,6 +22,8 @@ export const SayBodySchema = z.strictObject({
   priority: z.string().optional(),
   volume: z.number().optional(),
   reply_to: z.string().max(256).optional(),
+  /** Seconds from arrival by which the result must be out; default the `default_deadline_s` option. */
+  deadline_s: z.number().positive().max(3600).optional(),
   /** HTTP only: answer as soon as the audio URL exists instead of when synthesis ends. */
   wait: z.boolean().optional(),
 });
@@ -45,6 +48,14 @@ export interface SayRequest {
   volume?: number;
   replyTo?: string;
   wait: boolean;
+  /** `deadline_s`: seconds from arrival the request may take; unset: the hub's default. */
+  deadlineS?: number;
+  /** MQTT 5 message expiry interval as forwarded by the broker (seconds left), when the message had one. */
+  expiryS?: number;
+  /** `performance.now()` ms when the request arrived (was parsed); its deadline counts from here. */
+  receivedAt: number;
+  /** `performance.now()` ms by which it must be done; set by the say service from the above. */
+  deadlineAt?: number;
 }
 
 function fail(code: ErrorCode, message: string, id: string): never {
@@ -110,6 +121,8 @@ export function toSayRequest(body: unknown, maxTextChars: number): SayRequest {
     volume: b.volume,
     replyTo: b.reply_to,
     wait: b.wait ?? true,
+    deadlineS: b.deadline_s,
+    receivedAt: performance.now(),
   };
 }
 

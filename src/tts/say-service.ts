@@ -10,12 +10,13 @@ import { performance } from 'node:perf_hooks';
 import type { AudioFormat } from '../audio/format.js';
 import type { CacheEntry } from '../cache/store.js';
 import { AppError, toAppError } from '../shared/errors.js';
+import { budgetMs, type Deadline, deadlineError, startDeadlineTimer } from './deadline.js';
 import type { EngineEntry } from './dispatcher.js';
 import { createLiveRegistry } from './live-audio.js';
 import { createEncoderPool } from './live-encoder.js';
 import { createPhraseCache } from './phrases.js';
 import { finalAudio, findCached, type SayAudio, type SayAudioDeps } from './say-audio.js';
-import { createFlights } from './say-flight.js';
+import { createFlights, type Flight } from './say-flight.js';
 import { type AttemptDeps, attemptVoice } from './say-job.js';
 import type { SayRequest } from './say-request.js';
 import type { SayResult, SayService, SayServiceDeps, SayStats, SayTicket } from './say-types.js';
@@ -48,6 +49,18 @@ async function checkVoice(entry: EngineEntry, voice: string, signal: AbortSignal
 
 const round1 = (ms: number): number => Math.round(ms * 10) / 10;
 
+/** `default_deadline_s` when the deps give none, in ms. */
+const DEFAULT_DEADLINE_MS = 60_000;
+
+/** What `begin` hands `start`: the request's deadline, the signal that aborts at it, and where it got to. */
+interface StartContext {
+  deadline: Deadline;
+  /** The caller's signal combined with the deadline. */
+  guarded: AbortSignal;
+  stage(): 'queue' | 'engine';
+  setFlight(flight: Flight): void;
+}
+
 /** What a request's result is built from once its audio is final. */
 interface Settled {
   entry: CacheEntry;
@@ -57,6 +70,8 @@ interface Settled {
   /** performance.now() when the first encoded bytes existed (the lookup's time on a hit). */
   firstAudioAt: number;
   fallbackFrom: string[];
+  /** The instance that spoke, when its engine has several. */
+  instance?: string;
 }
 
 /** Builds the say service. */
@@ -73,7 +88,9 @@ export function createSayService(deps: SayServiceDeps): SayService {
     phraseHits: 0,
     sharedRuns: 0,
     lastLatencyMs: 0,
+    deadlineDrops: { queue: 0, engine: 0, target: 0 },
   };
+  const defaultDeadlineMs = deps.defaultDeadlineMs ?? DEFAULT_DEADLINE_MS;
   const audioDeps: SayAudioDeps = { cache, deriver: deps.deriver, audioUrl: deps.audioUrl };
   const attemptDeps: AttemptDeps = {
     cache,
@@ -107,6 +124,7 @@ export function createSayService(deps: SayServiceDeps): SayService {
     audio: SayAudio,
     signal: AbortSignal | undefined,
     settle: () => Promise<Settled>,
+    stage: () => 'queue' | 'engine' = () => 'queue',
   ): Promise<SayResult> {
     const controller = new AbortController();
     const combined = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
@@ -129,7 +147,12 @@ export function createSayService(deps: SayServiceDeps): SayService {
         latencyMs: { total: 0, firstAudio: round1(Math.max(0, s.firstAudioAt - t0)) },
         fallbackFrom: s.fallbackFrom,
       };
-      if (delivering) result.targets = await delivering;
+      if (s.instance) result.instance = s.instance;
+      if (delivering) {
+        result.targets = await delivering;
+        for (const t of result.targets)
+          if (t.error?.startsWith('DEADLINE_EXCEEDED')) counters.deadlineDrops.target++;
+      }
       result.latencyMs.total = round1(performance.now() - t0);
       counters.ok++;
       counters.lastLatencyMs = result.latencyMs.total;
@@ -147,23 +170,46 @@ export function createSayService(deps: SayServiceDeps): SayService {
     } catch (err) {
       controller.abort(err);
       counters.errors++;
-      throw toAppError(err);
+      const e = toAppError(err);
+      if (e.code === 'DEADLINE_EXCEEDED') counters.deadlineDrops[stage()]++;
+      throw e;
     }
   }
 
   async function begin(request: SayRequest, signal?: AbortSignal): Promise<SayTicket> {
+    const budget = budgetMs(request.deadlineS, request.expiryS, defaultDeadlineMs);
+    const deadline: Deadline = { at: request.receivedAt + budget };
+    let flight: Flight | undefined;
+    const stage = (): 'queue' | 'engine' => (flight?.reachedEngine ? 'engine' : 'queue');
+    const timer = startDeadlineTimer(deadline, () =>
+      deadlineError(
+        budget,
+        stage() === 'engine' ? 'while an engine was speaking' : 'before an engine was free',
+      ),
+    );
+    const guarded = signal ? AbortSignal.any([signal, timer.signal]) : timer.signal;
+    const ctx: StartContext = { deadline, guarded, stage, setFlight: (f) => (flight = f) };
     try {
-      return await start(request, signal);
+      const ticket = await start({ ...request, deadlineAt: deadline.at }, signal, ctx);
+      ticket.done.then(timer.clear, timer.clear);
+      return ticket;
     } catch (err) {
+      timer.clear();
       counters.errors++;
-      throw toAppError(err);
+      const e = toAppError(err);
+      if (e.code === 'DEADLINE_EXCEEDED') counters.deadlineDrops.queue++;
+      throw e;
     }
   }
 
-  async function start(request: SayRequest, signal?: AbortSignal): Promise<SayTicket> {
+  async function start(
+    request: SayRequest,
+    signal: AbortSignal | undefined,
+    ctx: StartContext,
+  ): Promise<SayTicket> {
     if (closing) throw new AppError('SHUTTING_DOWN', 'the hub is shutting down; try again when it is back');
     const t0 = performance.now();
-    const check = signal ?? new AbortController().signal;
+    const check = ctx.guarded;
     const chain = dispatcher.chain(request.engine);
     const first = chain[0] as EngineEntry;
     if (request.targets.length) {
@@ -193,11 +239,15 @@ export function createSayService(deps: SayServiceDeps): SayService {
     // Single-flight: an identical request in flight is joined. Also with cache: false: the audio in flight is
     // being made now, which is what such a request asks for (it only refuses audio made before it).
     const joined = flights.find(key, request.format);
-    const flight = joined ?? flights.launch(request, key, lookups);
-    if (joined) counters.sharedRuns++;
-    else counters.cacheMisses++;
+    const flight = joined ?? flights.launch(request, key, lookups, ctx.deadline);
+    ctx.setFlight(flight);
+    if (joined) {
+      counters.sharedRuns++;
+      // The shared synthesis runs until the latest deadline of the requests waiting on it.
+      joined.deadline.at = Math.max(joined.deadline.at, ctx.deadline.at);
+    } else counters.cacheMisses++;
     const settle = async (): Promise<Settled> => {
-      const o = await flights.wait(flight, signal);
+      const o = await flights.wait(flight, check);
       const p = o.produced;
       return {
         entry: p.entry,
@@ -206,9 +256,10 @@ export function createSayService(deps: SayServiceDeps): SayService {
         cached: joined ? false : p.cached,
         firstAudioAt: p.firstAudioAt,
         fallbackFrom: o.fallbackFrom,
+        ...(o.instance ? { instance: o.instance } : {}),
       };
     };
-    const done = finish(request, t0, flight.audio, signal, settle);
+    const done = finish(request, t0, flight.audio, signal, settle, ctx.stage);
     done.catch(() => {});
     return { id: request.id, engine: first.engine.name, audio: flight.audio, cached: false, done };
   }

@@ -1,0 +1,35 @@
+/**
+ * The dispatcher's entries from the `engines[]` options: one entry per engine, with one engine client per
+ * instance (`url`, then `urls`), their weights, and the engine's limits. Used by the hub, the doctor and the
+ * engines bench, so all three see the same engines.
+ */
+import type { EngineOptions } from '../config/schema.js';
+import type { Log } from '../shared/log.js';
+import type { EngineEntry } from './dispatcher.js';
+import { createEngineInstances, engineTransport } from './engines/index.js';
+import { createPoolFacade } from './pool-facade.js';
+
+/**
+ * Builds the entries of `engines` (config order, which is the fallback order). Nothing is contacted.
+ * @throws AppError CONFIG_INVALID for an unknown transport or a missing url.
+ */
+export function createEngineEntries(engines: readonly EngineOptions[], log: Log): EngineEntry[] {
+  return engines.map((e) => {
+    const deps = { log: log.child({ mod: 'engine', engine: e.name }) };
+    const instances = createEngineInstances(e, deps).map((i, n) => ({ ...i, weight: e.weights?.[n] ?? 1 }));
+    return {
+      engine: createPoolFacade(instances.map((i) => i.engine)),
+      instances,
+      balance: e.balance,
+      transport: engineTransport(e),
+      maxParallel: e.max_parallel,
+      breakerFailures: e.breaker_failures,
+      breakerResetMs: e.breaker_reset_s * 1000,
+      timeoutMs: e.timeout_s * 1000,
+      gainDb: e.gain_db,
+      voice: e.voice,
+      speaker: e.speaker,
+      language: e.language,
+    };
+  });
+}
