@@ -95,7 +95,7 @@ describe('engine pool: balancing', () => {
     const grants: PoolGrant[] = [];
     for (let i = 0; i < 6; i++) grants.push(await p.acquire({ priority: 'normal', signal: never }));
     expect(p.instances.map((i) => i.active)).toEqual([2, 2, 2]);
-    grants.filter((g) => g.instance.index === 1).forEach((g) => g.release());
+    for (const g of grants.filter((g) => g.instance.index === 1)) g.release();
     const next = await p.acquire({ priority: 'normal', signal: never });
     expect(next.instance.endpoint).toBe('tcp://b:1');
   });
