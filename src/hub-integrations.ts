@@ -79,6 +79,7 @@ export function createIntegrations(opts: IntegrationsOptions): Integrations {
     metrics.observeSay(event);
     statusSoon();
   });
+  const offSynthesis = opts.dispatcher.speed.onObserve((sample) => metrics.observeSynthesis(sample));
   const schedules = createSchedules({
     schedules: options.schedules,
     say: opts.sayService,
@@ -110,6 +111,7 @@ export function createIntegrations(opts: IntegrationsOptions): Integrations {
     },
     async stop() {
       offSay();
+      offSynthesis();
       clearTimeout(statusTimer);
       schedules.stop();
       await wyoming?.stop();
