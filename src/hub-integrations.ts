@@ -163,6 +163,12 @@ function discoveryOptions(
         clearCache: `${base}/cache/clear`,
       },
       engines: opts.dispatcher.entries.map((e) => e.engine.name),
+      engineInstances: Object.fromEntries(
+        opts.dispatcher.entries.map((e) => [
+          e.engine.name,
+          opts.dispatcher.pool(e.engine.name).instances.map((i) => i.endpoint),
+        ]),
+      ),
     },
     resultTopic: options.topics.result,
     sayService: opts.sayService,
