@@ -7,6 +7,7 @@ import { createDeriver } from './cache/derive.js';
 import { type CacheStore, createCacheStore } from './cache/store.js';
 import type { LoadedConfig } from './config/load.js';
 import { supervisorHostAddress } from './config/supervisor.js';
+import { type BrokerTarget, runDoctor } from './doctor/index.js';
 import { cacheHitRatio } from './http/routes/cache.js';
 import { buildServer } from './http/server.js';
 import { createIntegrations } from './hub-integrations.js';
@@ -122,6 +123,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       })
     : undefined;
   let bus: MqttBus | undefined;
+  let broker: BrokerTarget | undefined;
   let embedded: EmbeddedBroker | undefined;
   let brokerUrl = '';
 
@@ -164,6 +166,13 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     apiToken: options.http.api_token,
     metrics: integrations.metrics,
     bitrateKbps: options.opus.bitrate_kbps,
+    doctor: () =>
+      runDoctor({
+        options,
+        entries,
+        broker: broker ?? { url: 'mqtt://127.0.0.1:1883', source: 'none' },
+        inAddon: config.supervisorToken !== undefined,
+      }),
     ...(recording ? { recorder: recording.recorder } : {}),
   });
 
@@ -193,6 +202,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       });
       embedded = chosen.embedded;
       brokerUrl = chosen.choice.url;
+      broker = chosen.choice;
       bus = createMqttBus({
         url: chosen.choice.url,
         username: chosen.choice.username,

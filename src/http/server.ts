@@ -3,6 +3,7 @@ import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { ZodError } from 'zod';
 import type { CacheStore } from '../cache/store.js';
+import type { DoctorReport } from '../doctor/index.js';
 import type { Recorder } from '../recorder/index.js';
 import { AppError, errorBody } from '../shared/errors.js';
 import type { EventHub, HubEvents } from '../shared/events.js';
@@ -14,6 +15,7 @@ import type { SayService } from '../tts/say-service.js';
 import { installAuth } from './auth.js';
 import { audioRoutes } from './routes/audio.js';
 import { cacheRoutes } from './routes/cache.js';
+import { doctorRoutes } from './routes/doctor.js';
 import { engineRoutes } from './routes/engines.js';
 import { eventsRoutes } from './routes/events.js';
 import { type HealthFn, healthRoutes } from './routes/health.js';
@@ -46,6 +48,8 @@ export interface HttpDeps {
   metrics?: HubMetrics;
   /** `opus.bitrate_kbps`, for audio the OpenAI endpoint transcodes; default 32. */
   bitrateKbps?: number;
+  /** Runs the doctor's checks (GET /api/doctor); absent: no such route. */
+  doctor?: () => Promise<DoctorReport>;
 }
 
 /**
@@ -100,6 +104,7 @@ export async function buildServer(deps: HttpDeps): Promise<FastifyInstance> {
     },
   });
   if (deps.metrics) await app.register(metricsRoutes, { metrics: deps.metrics });
+  if (deps.doctor) await app.register(doctorRoutes, { doctor: deps.doctor });
   if (deps.recorder) await app.register(recordingsRoutes, { recorder: deps.recorder });
   await app.register(engineRoutes, { dispatcher: deps.dispatcher, monitor: deps.monitor });
   await app.register(cacheRoutes, { cache: deps.cache, sayService: deps.sayService, ...deps.cacheLimits });
