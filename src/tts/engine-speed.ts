@@ -1,8 +1,8 @@
 /**
- * How fast each engine speaks, from the syntheses it actually ran: latency and real-time factor (RTF:
- * synthesis time ÷ audio duration; below 1 is faster than real time) over a window of recent syntheses, for
- * the panel, GET /api/engines and the metrics; and an estimate of how long a text of N characters takes, which
- * the dispatcher uses to keep time for the fallback chain within a request's deadline.
+ * How fast each engine speaks, from the syntheses it actually ran: the engine's own time per request and its
+ * real-time factor (RTF: engine time ÷ audio duration; below 1 is faster than real time) over a window of recent
+ * syntheses, for the panel, GET /api/engines and the metrics; and an estimate of how long a whole attempt on a
+ * text of N characters takes, which the dispatcher uses to keep time for the fallback chain within a deadline.
  */
 
 /** One finished synthesis on an engine instance. */
@@ -10,8 +10,10 @@ export interface SynthesisSample {
   engine: string;
   /** The instance's address (see EngineInstance.endpoint). */
   endpoint: string;
-  /** From the moment the instance was granted to the last audio committed, in ms. */
+  /** Time the engine spent on the request (its requests summed, from sending to the last audio), in ms. */
   ms: number;
+  /** The whole attempt: from a free slot to the audio committed (encoding and cache write included), in ms. */
+  wallMs: number;
   /** Characters of text spoken. */
   chars: number;
   /** Duration of the audio produced, in ms. */
@@ -34,8 +36,9 @@ export interface EngineSpeed {
   /** Records one synthesis. Listeners run synchronously; one that throws is ignored. */
   observe(sample: SynthesisSample): void;
   /**
-   * A conservative guess of how long `engine` takes for `chars` characters, in ms: the larger of its fastest
-   * recent synthesis and its median ms per character × `chars`. Undefined until it has MIN_SAMPLES samples.
+   * A conservative guess of how long a whole attempt on `engine` takes for `chars` characters, in ms (wall time,
+   * encoding included): the larger of its fastest recent attempt and its median ms per character × `chars`.
+   * Undefined until it has MIN_SAMPLES samples.
    */
   estimateMs(engine: string, chars: number): number | undefined;
   /** The engine's row, or null before its first synthesis. */
@@ -84,8 +87,8 @@ export function createEngineSpeed(): EngineSpeed {
     estimateMs(engine, chars) {
       const window = windows.get(engine);
       if (!window || window.length < MIN_SAMPLES) return undefined;
-      const perChar = window.map((s) => s.ms / Math.max(1, s.chars)).sort((a, b) => a - b);
-      const fastest = Math.min(...window.map((s) => s.ms));
+      const perChar = window.map((s) => s.wallMs / Math.max(1, s.chars)).sort((a, b) => a - b);
+      const fastest = Math.min(...window.map((s) => s.wallMs));
       return Math.max(fastest, nearestRank(perChar, 50) * Math.max(1, chars));
     },
     snapshot(engine) {

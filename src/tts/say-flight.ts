@@ -118,7 +118,8 @@ export function createFlights(deps: FlightDeps): Flights {
             dispatcher.speed.observe({
               engine: entry.engine.name,
               endpoint: instance.endpoint,
-              ms: performance.now() - t0,
+              ms: produced.engineMs ?? performance.now() - t0,
+              wallMs: performance.now() - t0,
               chars: request.text.length,
               audioMs: produced.entry.durationMs,
             });

@@ -68,6 +68,8 @@ export interface Produced {
   firstAudioAt: number;
   /** Every sentence came from the engine in this attempt (no cache, no phrase cache): its time is the engine's. */
   synthesized?: boolean;
+  /** Time the engine spent on this attempt's requests, in ms (their sum; encoding overlaps it). */
+  engineMs?: number;
 }
 
 /** Shared collaborators and per-engine memory of the attempts. */
@@ -140,6 +142,7 @@ export async function runAttempt(
   });
   let ran = false;
   let phraseHits = 0;
+  let engineMs = 0;
   const onPhraseHit = (): void => {
     phraseHits++;
     deps.onPhraseHit();
@@ -161,6 +164,9 @@ export async function runAttempt(
         lookups: input.lookups,
         loudnorm: input.loudnorm,
         onPhraseHit,
+        onEngineTime: (ms) => {
+          engineMs += ms;
+        },
         onEngineRequest,
         firstOutput: firstOutputSeen,
       },
@@ -188,7 +194,14 @@ export async function runAttempt(
         `the audio (${durationMs} ms) is larger than the whole cache; raise cache.max_mb`,
       );
     }
-    return { entry: committed, voice, cached: false, firstAudioAt, synthesized: ran && phraseHits === 0 };
+    return {
+      entry: committed,
+      voice,
+      cached: false,
+      firstAudioAt,
+      synthesized: ran && phraseHits === 0,
+      engineMs,
+    };
   } catch (err) {
     await writer.abort().catch(() => {});
     throw err;

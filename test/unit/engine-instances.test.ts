@@ -49,7 +49,7 @@ describe('engine speed', () => {
     const speed = createEngineSpeed();
     expect(speed.snapshot('piper')).toBeNull();
     for (const ms of [100, 200, 300, 400]) {
-      speed.observe({ engine: 'piper', endpoint: 'tcp://a:1', ms, chars: 100, audioMs: 1000 });
+      speed.observe({ engine: 'piper', endpoint: 'tcp://a:1', ms, wallMs: ms, chars: 100, audioMs: 1000 });
       if (ms === 200) expect(speed.estimateMs('piper', 100)).toBeUndefined();
     }
     expect(speed.snapshot('piper')).toEqual({

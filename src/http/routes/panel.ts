@@ -6,6 +6,7 @@ import { AppError } from '../../shared/errors.js';
 /** The panel's files and their content types; nothing else is served from the folder (no client paths). */
 const UI_FILES: Readonly<Record<string, string>> = {
   'app.js': 'text/javascript; charset=utf-8',
+  'engines-panel.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
   'icon.svg': 'image/svg+xml',
 };
