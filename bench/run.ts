@@ -2,7 +2,9 @@
  * `npm run bench`: every benchmark, printed as figures and ratios against a baseline measured in the same run.
  * Pass names to run some: `npm run bench -- main-path recorder`.
  */
+import { parseArgs } from 'node:util';
 import { benchDispatch } from './dispatch.js';
+import { benchEngines } from './engines.js';
 import { benchMainPath } from './main-path.js';
 import { benchMemory } from './memory.js';
 import { benchRecorder } from './recorder.js';
@@ -33,9 +35,18 @@ const BENCHES: Record<string, () => Promise<void>> = {
   recorder: printRecorder,
   ttfa: benchTtfa,
   memory: benchMemory,
+  engines: () => benchEngines(),
 };
 
-const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+/** Flags that take a value (so the value is not taken for a bench name), e.g. `engines --text FILE`. */
+const VALUE_FLAGS = ['text', 'voice', 'runs', 'engine', 'rtf-threshold', 'config'];
+
+const wanted = parseArgs({
+  args: process.argv.slice(2),
+  strict: false,
+  allowPositionals: true,
+  options: Object.fromEntries(VALUE_FLAGS.map((f) => [f, { type: 'string' as const }])),
+}).positionals;
 for (const [name, run] of Object.entries(BENCHES)) {
   if (wanted.length && !wanted.includes(name)) continue;
   await run();
