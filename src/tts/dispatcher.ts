@@ -3,7 +3,7 @@ import { AppError, type ErrorCode, toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import { type Deadline, NO_DEADLINE, remainingMs } from './deadline.js';
 import type { Engine } from './engine.js';
-import { isEngineFault } from './engine-breaker.js';
+import { type EngineAttempt, type EngineContext, runOnEngine } from './engine-attempt.js';
 import {
   type Balance,
   createEnginePool,
@@ -139,11 +139,6 @@ export interface Dispatcher {
   onOutcome(listener: (outcome: EngineOutcome) => void): void;
 }
 
-/** Share of the time left kept for the fallback chain while nothing is known about the next engine's speed. */
-const UNKNOWN_RESERVE_SHARE = 0.25;
-/** The most of the time left ever kept for the fallback chain. */
-const MAX_RESERVE_SHARE = 0.5;
-
 /**
  * Builds the dispatcher over `entries` (config order = fallback order).
  * @param defaultEngine the engine used when a request names none; empty: the first entry.
@@ -210,116 +205,7 @@ export function createDispatcher(opts: {
     }
   };
 
-  /** Time in ms kept for the engines after the current one: the first of them in service, by its estimate. */
-  function reserveMs(rest: readonly EngineEntry[], chars: number, leftMs: number): number {
-    if (!Number.isFinite(leftMs) || leftMs <= 0) return 0;
-    const next = rest.find((e) => poolOf(e.engine.name).inService());
-    if (!next) return 0;
-    const estimate = speed.estimateMs(next.engine.name, chars);
-    if (estimate === undefined) return leftMs * UNKNOWN_RESERVE_SHARE;
-    return Math.min(leftMs * MAX_RESERVE_SHARE, estimate * 1.5 + 250);
-  }
-
-  /**
-   * Runs `run` within `budgetMs`: the engine's timeout (ENGINE_TIMEOUT, an engine fault) or, when `cut`, the
-   * request's deadline share (DEADLINE_EXCEEDED, which says nothing about the engine's health).
-   */
-  async function timed<T>(
-    entry: EngineEntry,
-    budgetMs: number,
-    cut: boolean,
-    signal: AbortSignal,
-    run: (s: AbortSignal) => Promise<T>,
-  ): Promise<T> {
-    signal.throwIfAborted();
-    const timeout = AbortSignal.timeout(Math.max(1, Math.round(budgetMs)));
-    try {
-      return await run(AbortSignal.any([signal, timeout]));
-    } catch (err) {
-      if (!timeout.aborted || signal.aborted) throw err;
-      const name = entry.engine.name;
-      if (cut) {
-        throw new AppError(
-          'DEADLINE_EXCEEDED',
-          `engine '${name}' did not finish within the ${(budgetMs / 1000).toFixed(1)} s the request's deadline left it`,
-          { cause: err, details: { engine: name, stage: 'engine' } },
-        );
-      }
-      throw new AppError(
-        'ENGINE_TIMEOUT',
-        `engine '${name}' took longer than its timeout of ${entry.timeoutMs / 1000} s`,
-        { cause: err },
-      );
-    }
-  }
-
-  interface Attempt {
-    entry: EngineEntry;
-    /** Engines after this one in the chain. */
-    rest: readonly EngineEntry[];
-    isFallback: boolean;
-    priority: Priority;
-    deadline: Readonly<Deadline>;
-    chars: number;
-  }
-
-  /** One engine of the chain: its instances in turn until one succeeds (see `run`). */
-  async function onEngine<T>(
-    a: Attempt,
-    signal: AbortSignal,
-    work: DispatchWork<T>,
-  ): Promise<{ value: T; instance: EngineInstance }> {
-    const name = a.entry.engine.name;
-    const pool = poolOf(name);
-    const exclude = new Set<number>();
-    let lastError: AppError | undefined;
-    for (;;) {
-      if (lastError && !pool.inService(exclude)) throw lastError;
-      const left = remainingMs(a.deadline);
-      const reserve = a.rest.length ? reserveMs(a.rest, a.chars, left) : 0;
-      const own = speed.estimateMs(name, a.chars) ?? 0;
-      const giveUpAt =
-        a.rest.length && Number.isFinite(left) ? performance.now() + left - reserve - own : undefined;
-      const grant = await pool.acquire({ priority: a.priority, signal, exclude, giveUpAt });
-      const { instance } = grant;
-      try {
-        const share = remainingMs(a.deadline) - reserve;
-        if (share <= 0) {
-          throw new AppError(
-            'DEADLINE_EXCEEDED',
-            `engine '${name}' got a slot too late: the request's deadline leaves it no time`,
-            { details: { engine: name, stage: 'queue' } },
-          );
-        }
-        const cut = share < a.entry.timeoutMs;
-        const value = await instance.breaker.execute(() =>
-          timed(a.entry, Math.min(a.entry.timeoutMs, share), cut, signal, (s) =>
-            work({ ...a.entry, engine: instance.engine }, s, a.isFallback, instance),
-          ),
-        );
-        emit({ engine: name, instance: instance.index, ok: true });
-        return { value, instance };
-      } catch (err) {
-        if (signal.aborted) throw err;
-        const lostTrial = (err as AppError).details?.breaker !== undefined;
-        if (isEngineFault(err) && !lostTrial) {
-          emit({ engine: name, instance: instance.index, ok: false, error: err as AppError });
-        }
-        if (!lostTrial && !(isEngineFault(err) && pool.instances.length > 1)) throw err;
-        // This instance failed the request (or lost a half-open trial to another caller): try another one.
-        exclude.add(instance.index);
-        lastError = toAppError(err, 'ENGINE_FAILED');
-        if (!lostTrial) {
-          log.warn(
-            { engine: name, instance: instance.endpoint, code: lastError.code, err: lastError.message },
-            'engine instance failed; trying another',
-          );
-        }
-      } finally {
-        grant.release();
-      }
-    }
-  }
+  const engineContext: EngineContext = { pool: poolOf, speed, emit, log };
 
   function failedChain(failures: Array<{ engine: string; error: AppError }>, deadline: Deadline): AppError {
     const late = failures.find((f) => f.error.code === 'DEADLINE_EXCEEDED');
@@ -341,7 +227,7 @@ export function createDispatcher(opts: {
       const deadline = options.deadline ?? NO_DEADLINE;
       const failures: Array<{ engine: string; error: AppError }> = [];
       for (const [i, entry] of order.entries()) {
-        const attempt: Attempt = {
+        const attempt: EngineAttempt = {
           entry,
           rest: order.slice(i + 1),
           isFallback: failures.length > 0,
@@ -350,7 +236,7 @@ export function createDispatcher(opts: {
           chars: options.chars ?? 0,
         };
         try {
-          const { value, instance } = await onEngine(attempt, signal, work);
+          const { value, instance } = await runOnEngine(engineContext, attempt, signal, work);
           return { value, engine: entry, instance, fallbackFrom: failures.map((f) => f.engine) };
         } catch (err) {
           if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : toAppError(err);

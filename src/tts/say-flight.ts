@@ -177,7 +177,9 @@ export function createFlights(deps: FlightDeps): Flights {
       const onAbort = (): void => {
         if (--flight.waiting === 0) flight.controller.abort(signal.reason);
       };
-      signal.addEventListener('abort', onAbort, { once: true });
+      // A signal aborted already (a deadline passed during the cache lookup) fires no event: give up now.
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
       try {
         return await untilAborted(flight.outcome, signal);
       } finally {

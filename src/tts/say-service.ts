@@ -36,7 +36,8 @@ async function checkVoice(entry: EngineEntry, voice: string, signal: AbortSignal
   let voices: Array<{ name: string }>;
   try {
     voices = await entry.engine.voices(signal);
-  } catch {
+  } catch (err) {
+    if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : err;
     return; // The engine is unreachable: the fallback chain decides, not the voice list.
   }
   if (voices.length === 0 || voices.some((v) => v.name === voice)) return;
