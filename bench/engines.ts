@@ -168,7 +168,7 @@ export async function benchEngines(args: EnginesArgs = enginesArgs()): Promise<v
     process.stdout.write(
       `  ${'engine / path'.padEnd(44)} ${'TTFA p50'.padStart(9)} ${'total p50'.padStart(10)}   RTF min / median / p95 / max\n`,
     );
-    for (const entry of createEngineEntries(engines, silentLog())) {
+    for (const entry of createEngineEntries(engines, { log: silentLog() })) {
       const name = entry.engine.name;
       const voice = args.voice ?? entry.voice;
       const text = (r: number, path: string): string => `${list[r % list.length]} (${path} ${r})`;

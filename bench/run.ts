@@ -9,6 +9,7 @@ import { benchMainPath } from './main-path.js';
 import { benchMemory } from './memory.js';
 import { benchRecorder } from './recorder.js';
 import { line, ratio } from './stats.js';
+import { benchTextClean } from './text-clean.js';
 import { benchTtfa } from './ttfa.js';
 
 /** Issue 6 figures: concurrent live 16 kHz recordings kept in real time, CPU per recording vs bare ffmpeg. */
@@ -35,6 +36,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   recorder: printRecorder,
   ttfa: benchTtfa,
   memory: benchMemory,
+  'text-clean': benchTextClean,
   engines: () => benchEngines(),
 };
 

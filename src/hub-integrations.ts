@@ -19,10 +19,23 @@ import { createMetrics, type HubMetrics } from './shared/metrics.js';
 import type { Dispatcher } from './tts/dispatcher.js';
 import type { HealthMonitor } from './tts/health-monitor.js';
 import { createSayTtsProvider } from './tts/say-pcm.js';
+import type { RequestDefaults } from './tts/say-request.js';
 import type { SayService } from './tts/say-service.js';
 import { createSchedules } from './tts/schedules.js';
 import { version } from './version.js';
 import { createWyomingServer, type WyomingServer } from './wyoming/server.js';
+
+/**
+ * Format and clean-up of requests that do not say, per kind of input: the notify entity and the Wyoming server
+ * clean text by `text.clean`; the other inputs by `text.clean_requests`. The format is `default_format`.
+ */
+export function requestDefaults(options: Options, input: 'assistant' | 'requests'): RequestDefaults {
+  return {
+    format: options.default_format,
+    clean: input === 'assistant' ? options.text.clean : options.text.clean_requests,
+    urls: options.text.urls,
+  };
+}
 
 /** How often at most the status topic is republished after says, in ms. */
 const STATUS_THROTTLE_MS = 1000;
@@ -84,6 +97,7 @@ export function createIntegrations(opts: IntegrationsOptions): Integrations {
     schedules: options.schedules,
     say: opts.sayService,
     maxTextChars: options.max_text_chars,
+    defaults: requestDefaults(options, 'requests'),
     log: log.child({ mod: 'schedules' }),
   });
   const wyoming = wyomingServerOf(opts);
@@ -133,6 +147,7 @@ function wyomingServerOf(opts: IntegrationsOptions): WyomingServer | undefined {
       dispatcher: opts.dispatcher,
       cache: opts.cache,
       maxTextChars: options.max_text_chars,
+      defaults: requestDefaults(options, 'assistant'),
       version,
     }),
     log: opts.log.child({ mod: 'wyoming-server' }),
@@ -174,6 +189,7 @@ function discoveryOptions(
     sayService: opts.sayService,
     cache: opts.cache,
     maxTextChars: options.max_text_chars,
+    defaults: requestDefaults(options, 'assistant'),
     onCacheCleared,
     log: opts.log.child({ mod: 'discovery' }),
   };

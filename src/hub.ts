@@ -1,4 +1,3 @@
-import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { findFfmpeg } from './audio/ffmpeg.js';
@@ -6,11 +5,11 @@ import type { OutputFormat } from './audio/format.js';
 import { createDeriver } from './cache/derive.js';
 import { type CacheStore, createCacheStore } from './cache/store.js';
 import type { LoadedConfig } from './config/load.js';
-import { supervisorHostAddress } from './config/supervisor.js';
+import { resolvePublicBaseUrl } from './config/public-url.js';
 import { type BrokerTarget, runDoctor } from './doctor/index.js';
 import { cacheHitRatio } from './http/routes/cache.js';
 import { buildServer } from './http/server.js';
-import { createIntegrations } from './hub-integrations.js';
+import { createIntegrations, requestDefaults } from './hub-integrations.js';
 import { chooseBroker, type EmbeddedBroker } from './mqtt/broker.js';
 import { createMqttBus, type MqttBus } from './mqtt/client.js';
 import { attachHermes } from './mqtt/hermes-adapter.js';
@@ -42,35 +41,26 @@ export interface Hub {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** The first non-internal IPv4 address of this host, for URLs players on the LAN can reach. */
-export function lanAddress(): string {
-  for (const addrs of Object.values(networkInterfaces())) {
-    for (const a of addrs ?? []) {
-      if (a.family === 'IPv4' && !a.internal) return a.address;
-    }
-  }
-  return '127.0.0.1';
-}
-
 /** Builds (does not start) the hub from loaded config. */
 export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
   const { options } = config;
   findFfmpeg();
-  // Inside the add-on the container's own address is unreachable from players: ask the Supervisor for the host's.
-  const hostAddress =
-    !options.http.external_url && config.supervisorToken
-      ? await supervisorHostAddress(config.supervisorUrl, config.supervisorToken, log)
-      : undefined;
-  const baseUrl = (
-    options.http.external_url || `http://${hostAddress ?? lanAddress()}:${options.http.port}`
-  ).replace(/\/+$/, '');
+  // Inside the add-on the container's own address and port are unreachable from players: ask the Supervisor.
+  const baseUrl = await resolvePublicBaseUrl({
+    externalUrl: options.http.external_url,
+    httpPort: options.http.port,
+    supervisorUrl: config.supervisorUrl,
+    supervisorToken: config.supervisorToken,
+    log,
+  });
   const cache = createCacheStore({
     dir: join(options.share_dir, 'cache'),
     maxEntries: options.cache.max_entries,
     maxBytes: options.cache.max_mb * 1024 * 1024,
+    memoryMaxBytes: options.cache.memory_mb * 1024 * 1024,
     log,
   });
-  const entries: EngineEntry[] = createEngineEntries(options.engines, log);
+  const entries: EngineEntry[] = createEngineEntries(options.engines, { log, shareDir: options.share_dir });
   const dispatcher = createDispatcher({
     entries,
     defaultEngine: options.default_engine,
@@ -114,6 +104,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
   const recording = options.recorder.enabled
     ? createRecorderWiring({
         options: options.recorder,
+        microphones: options.microphones,
         shareDir: options.share_dir,
         prefix: options.topics.recorder,
         hermes: options.topics.hermes,
@@ -142,6 +133,18 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
   const health = async () => {
     const engines = monitor.snapshot();
     const anyHealthy = engines.some((e) => e.healthy);
+    const cacheHealth = cache.health();
+    // What the user must fix, for the panel's banner: engines that cannot run as configured, a refusing disk.
+    const problems = engines
+      .filter((e) => e.code === 'ENGINE_MISCONFIGURED')
+      .map((e) => ({ engine: e.name, code: e.code as string, message: e.error ?? '' }));
+    if (cacheHealth.degraded) {
+      problems.push({
+        engine: '',
+        code: 'CACHE_DEGRADED',
+        message: `the share volume refuses cache writes (${cacheHealth.degraded_reason}); new audio is kept in memory only`,
+      });
+    }
     return {
       status: !bus?.connected() || !anyHealthy ? 'degraded' : 'ok',
       version,
@@ -149,7 +152,8 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       engines,
       queue_depth: dispatcher.queueDepth(),
       in_flight: sayService.inFlight(),
-      cache: { ...cache.stats(), hit_ratio: cacheHitRatio(sayService.stats()) },
+      cache: { ...cache.stats(), hit_ratio: cacheHitRatio(sayService.stats()), ...cacheHealth },
+      problems,
       last_latency_ms: sayService.stats().lastLatencyMs,
     };
   };
@@ -160,6 +164,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     dispatcher,
     monitor,
     maxTextChars: options.max_text_chars,
+    requestDefaults: requestDefaults(options, 'requests'),
     log,
     events,
     cacheLimits: { maxEntries: options.cache.max_entries, maxBytes: options.cache.max_mb * 1024 * 1024 },
@@ -219,6 +224,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
         resultTopic: options.topics.result,
         sayService,
         maxTextChars: options.max_text_chars,
+        defaults: requestDefaults(options, 'requests'),
         log: log.child({ mod: 'mqtt-say' }),
       });
       await attachHermes({
@@ -227,6 +233,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
         playback,
         acceptSay: options.topics.hermes,
         maxTextChars: options.max_text_chars,
+        defaults: requestDefaults(options, 'requests'),
         log: log.child({ mod: 'hermes' }),
       });
       await recording?.attach(bus);
@@ -238,6 +245,10 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       monitor.onChange = () => {
         publishStatus().catch((err) => log.warn({ err }, 'status publish failed'));
       };
+      // The "cache degraded" binary sensor reads tts/status: publish as soon as the disk refuses or takes data.
+      cache.onHealthChange(() => {
+        publishStatus().catch((err) => log.warn({ err }, 'status publish failed'));
+      });
       await publishStatus();
       await integrations.start();
       log.info(

@@ -46,12 +46,12 @@ export interface EncodedStream extends AsyncIterable<Buffer> {
   readonly inputDurationMs: number;
 }
 
-function gainArgs(gainDb: number | undefined): string[] {
+export function gainArgs(gainDb: number | undefined): string[] {
   return gainDb && Number.isFinite(gainDb) ? ['-af', `volume=${gainDb}dB`] : [];
 }
 
 /** Codec and muxer arguments of one output format; `live` picks stream-friendly muxer options. */
-function outputArgs(settings: EncodeSettings, live: boolean): string[] {
+export function outputArgs(settings: EncodeSettings, live: boolean): string[] {
   const bitrate = `${settings.bitrateKbps}k`;
   switch (settings.format) {
     case 'opus':

@@ -2,8 +2,12 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { transcodeFile } from '../audio/encoder.js';
 import type { OutputFormat } from '../audio/format.js';
+import { transcodeToPipe } from '../audio/transcode-pipe.js';
 import { AppError } from '../shared/errors.js';
-import type { CacheEntry, CacheStore } from './store.js';
+import type { CacheEntry, CacheStore, CacheWriter } from './store.js';
+
+/** ffmpeg's words for a write the disk refused (its stderr tail is in the FFMPEG_FAILED message). */
+const FFMPEG_SPACE_ERROR = /No space left on device|Disk quota exceeded|Read-only file system/i;
 
 /** Derives another format of a cached entry once, and caches it too. Concurrent asks for one key share one run. */
 export interface Deriver {
@@ -41,10 +45,25 @@ export function createDeriver(opts: { cache: CacheStore; bitrateKbps: number }):
   ): Promise<CacheEntry> {
     const existing = opts.cache.get(key, format);
     if (existing) return existing;
-    const writer = opts.cache.beginWrite(key, format);
+    let writer = opts.cache.beginWrite(key, format);
     try {
-      await mkdir(dirname(writer.tempPath), { recursive: true });
-      await transcodeFile(source.path, writer.tempPath, format, { bitrateKbps: opts.bitrateKbps, signal });
+      if (source.data || opts.cache.health().degraded) {
+        await viaPipe(source, writer, format, signal);
+      } else {
+        try {
+          await mkdir(dirname(writer.tempPath), { recursive: true });
+          await transcodeFile(source.path, writer.tempPath, format, {
+            bitrateKbps: opts.bitrateKbps,
+            signal,
+          });
+        } catch (err) {
+          // The disk filled up under ffmpeg: start over through a pipe, which the writer keeps in memory.
+          if (!FFMPEG_SPACE_ERROR.test(err instanceof Error ? err.message : '')) throw err;
+          await writer.abort();
+          writer = opts.cache.beginWrite(key, format);
+          await viaPipe(source, writer, format, signal);
+        }
+      }
       const entry = await writer.commit({
         text: source.meta.text,
         engine: source.meta.engine,
@@ -60,6 +79,18 @@ export function createDeriver(opts: { cache: CacheStore; bitrateKbps: number }):
     } catch (err) {
       await writer.abort();
       throw err;
+    }
+  }
+
+  /** Transcodes through pipes into `writer` (which holds the result in memory when the disk refuses it). */
+  async function viaPipe(
+    source: CacheEntry,
+    writer: CacheWriter,
+    format: OutputFormat,
+    signal: AbortSignal,
+  ): Promise<void> {
+    for await (const buf of transcodeToPipe(source, format, { bitrateKbps: opts.bitrateKbps, signal })) {
+      await writer.write(buf);
     }
   }
 

@@ -23,7 +23,11 @@ export interface CacheMeta {
   created_at: string;
 }
 
-/** One cached audio file: where it is, its size in bytes, its duration in ms, and its sidecar. */
+/**
+ * One cached audio file: where it is, its size in bytes, its duration in ms, and its sidecar. An entry the disk
+ * could not take (full, over quota, read-only: the cache is degraded) is held in memory instead: then `data`
+ * holds its bytes and `path` is ''. Read entries with `audio/source.ts`, which handles both.
+ */
 export interface CacheEntry {
   key: string;
   format: OutputFormat;
@@ -31,6 +35,8 @@ export interface CacheEntry {
   bytes: number;
   durationMs: number;
   meta: CacheMeta;
+  /** The audio bytes of an entry held in memory only (cache degraded); absent for files on disk. */
+  data?: Buffer;
 }
 
 /** Matches a media file `<key>.<ext>` (group 1 key, group 2 ext). */
@@ -74,6 +80,20 @@ export function sidecarPath(media: string): string {
 /** A fresh temp path next to `final`, unique per writer. */
 export function tempPath(final: string): string {
   return `${final}.${process.pid}-${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`;
+}
+
+/** errno codes that mean the disk cannot take more data now: full, over quota, or mounted read-only. */
+export const SPACE_ERRNOS: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT', 'EROFS']);
+
+/** True when `err` (or the cause of an AppError) is a disk-space or read-only error (SPACE_ERRNOS). */
+export function isSpaceError(err: unknown): boolean {
+  let e: unknown = err;
+  for (let depth = 0; e && depth < 4; depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && SPACE_ERRNOS.has(code)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 /** Translates a disk error: ENOSPC/EDQUOT → DISK_FULL, anything else → CACHE_IO, keeping the cause. */

@@ -2,7 +2,8 @@
  * The audio cache on the share volume: files under `<dir>/<2 hex>/<key>.<ext>` with JSON sidecars, indexed in
  * an lru-cache bounded by entry count and total bytes. Evicting an entry deletes its files. The index is
  * rebuilt from disk at start, oldest-used first (sidecar mtime, which `get` refreshes), so LRU order survives
- * a restart.
+ * a restart. When the disk refuses writes (full, over quota, read-only), new entries are held in memory and the
+ * store reports itself degraded until the disk takes data again (memory-fallback.ts).
  */
 import { mkdir, readdir, readFile, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,6 +17,7 @@ import {
   type CacheMeta,
   checkKey,
   ioError,
+  isSpaceError,
   MEDIA_NAME,
   mediaPath,
   SHARD_NAME,
@@ -24,9 +26,11 @@ import {
   TEMP_SUFFIX,
   unlinkIfPresent,
 } from './files.js';
+import { type CacheDegradedState, createMemoryFallback, diskTakesData, entryId } from './memory-fallback.js';
 import { type CacheWriter, createCacheWriter } from './writer.js';
 
 export type { CacheEntry, CacheMeta } from './files.js';
+export type { CacheDegradedState } from './memory-fallback.js';
 export type { CacheWriter, CommitInfo } from './writer.js';
 
 /** Where the cache lives and its bounds: at most `maxEntries` files and `maxBytes` bytes of audio. */
@@ -34,6 +38,10 @@ export interface CacheStoreOptions {
   dir: string;
   maxEntries: number;
   maxBytes: number;
+  /** Bytes of audio held in memory while the disk refuses writes (`cache.memory_mb`); 0 disables. Default 32 MiB. */
+  memoryMaxBytes?: number;
+  /** How often the disk is retried while degraded, in ms. Default 10 000. */
+  recheckMs?: number;
   log: Log;
 }
 
@@ -59,7 +67,12 @@ export interface CacheStore {
   delete(key: string): Promise<boolean>;
   /** Deletes every entry; resolves to how many there were. */
   clear(): Promise<number>;
+  /** Figures of the entries on disk. */
   stats(): CacheStats;
+  /** Whether the disk refuses writes now, and what is held in memory meanwhile. */
+  health(): CacheDegradedState;
+  /** Called after the degraded state flips either way (status and discovery republish). */
+  onHealthChange(listener: () => void): void;
 }
 
 /** Creates the cache store; no disk access until `start()`. */
@@ -94,27 +107,96 @@ export function createCacheStore(opts: CacheStoreOptions): CacheStore {
     return undefined;
   };
 
+  const memoryMaxBytes = opts.memoryMaxBytes ?? 32 * 1024 * 1024;
+  const memory = createMemoryFallback({ maxBytes: memoryMaxBytes, log });
+  const diskWriter = (key: string, format: OutputFormat): CacheWriter =>
+    createCacheWriter({
+      dir: opts.dir,
+      key,
+      format,
+      index: indexEntry,
+      onDiskCommit: () => memory.diskOk(),
+    });
+  let recheck: NodeJS.Timeout | undefined;
+  let rechecking = false;
+
+  /** Moves memory entries to disk, oldest first; with none, probes the disk. Stops at the first space error. */
+  const retryDisk = async (): Promise<void> => {
+    const held = memory.entries();
+    if (!held.length) {
+      if (memory.state().degraded && (await diskTakesData(opts.dir))) memory.diskOk();
+      return;
+    }
+    for (const [id, entry] of held) {
+      if (!entry.data || index.has(id)) {
+        memory.delete(id);
+        continue;
+      }
+      const writer = diskWriter(entry.key, entry.format);
+      try {
+        await writer.write(entry.data);
+        const { text, engine, voice } = entry.meta;
+        await writer.commit({ text, engine, voice, durationMs: entry.durationMs });
+        memory.delete(id);
+      } catch (err) {
+        await writer.abort().catch(() => {});
+        if (isSpaceError(err)) return memory.spaceError(err);
+        throw err;
+      }
+    }
+  };
+
   return {
     async start() {
-      await rebuild(opts.dir, index, log);
+      try {
+        await rebuild(opts.dir, index, log);
+      } catch (err) {
+        // A read-only or full share still lets the hub speak: from memory, degraded, until the disk takes data.
+        if (!isSpaceError(err) || memoryMaxBytes <= 0) throw err;
+        memory.spaceError(err);
+      }
       await settle();
       log.info({ entries: index.size, bytes: index.calculatedSize }, 'cache index rebuilt');
+      recheck = setInterval(() => {
+        if (rechecking || (!memory.state().degraded && !memory.state().memory_entries)) return;
+        rechecking = true;
+        retryDisk()
+          .catch((err) => log.warn({ err }, 'cache disk retry failed'))
+          .finally(() => {
+            rechecking = false;
+          });
+      }, opts.recheckMs ?? 10_000);
+      recheck.unref();
     },
-    stop: settle,
+    async stop() {
+      clearInterval(recheck);
+      await settle();
+    },
     get(key, format) {
-      const entry = index.get(entryId(key, format));
+      const id = entryId(key, format);
+      const entry = index.get(id);
       if (entry) track(touch(entry.path, log));
-      return entry;
+      return entry ?? memory.get(id);
     },
-    has: (key, format) => index.has(entryId(key, format)),
+    has: (key, format) => index.has(entryId(key, format)) || memory.has(entryId(key, format)),
     beginWrite(key, format) {
       checkKey(key, format);
-      return createCacheWriter({ dir: opts.dir, key, format, index: indexEntry });
+      if (memoryMaxBytes <= 0) return createCacheWriter({ dir: opts.dir, key, format, index: indexEntry });
+      return createCacheWriter({
+        dir: opts.dir,
+        key,
+        format,
+        index: indexEntry,
+        keepInMemory: (entry) => memory.keep(entryId(key, format), entry),
+        onSpaceError: (err) => memory.spaceError(err),
+        onDiskCommit: () => memory.diskOk(),
+      });
     },
     async delete(key) {
       let found = false;
       for (const format of OUTPUT_FORMATS) {
         checkKey(key, format);
+        found = memory.delete(entryId(key, format)) || found;
         found = index.delete(entryId(key, format)) || found;
         await removeFilesOrThrow(mediaPath(opts.dir, key, format));
       }
@@ -123,15 +205,14 @@ export function createCacheStore(opts: CacheStoreOptions): CacheStore {
     async clear() {
       const entries = [...index.values()];
       index.clear();
+      const inMemory = memory.clear();
       for (const entry of entries) await removeFilesOrThrow(entry.path);
-      return entries.length;
+      return entries.length + inMemory;
     },
     stats: () => ({ entries: index.size, bytes: index.calculatedSize }),
+    health: () => memory.state(),
+    onHealthChange: (listener) => memory.onChange(listener),
   };
-}
-
-function entryId(key: string, format: OutputFormat): string {
-  return `${key}.${format}`;
 }
 
 async function removeFilesOrThrow(media: string): Promise<void> {

@@ -2,6 +2,11 @@
  * Writing one cache entry atomically: bytes go to a temp file in the final folder; commit fsyncs it,
  * writes the sidecar (temp + rename), then renames the audio into place. Abort deletes the temp file,
  * so a failed or partial synthesis never leaves an entry.
+ *
+ * A full disk does not lose the audio: when the disk refuses a write or the commit (ENOSPC, EDQUOT, EROFS) and
+ * the store offers `keepInMemory`, the temp file is dropped and the entry is committed in memory from the
+ * buffers written so far (the writer keeps references to them; the live job holds the same buffers, so this
+ * costs no copy until the commit joins them).
  */
 
 import type { FileHandle } from 'node:fs/promises';
@@ -13,6 +18,7 @@ import {
   type CacheEntry,
   type CacheMeta,
   ioError,
+  isSpaceError,
   mediaPath,
   shardDir,
   sidecarPath,
@@ -35,10 +41,14 @@ export interface CacheWriter {
   readonly format: OutputFormat;
   /** The temp file being written; a tool (ffmpeg via transcodeFile) may write it directly instead of `write`. */
   readonly tempPath: string;
-  /** Appends bytes to the temp file. @throws AppError CACHE_IO or DISK_FULL. */
+  /**
+   * Appends bytes to the temp file (or, once the disk refused them and memory is offered, to memory only).
+   * @throws AppError CACHE_IO, or DISK_FULL when the disk is full and no memory is offered.
+   */
   write(buf: Buffer): Promise<void>;
   /**
    * fsyncs, writes the sidecar, renames into place and indexes the entry. WAV gets its header sizes patched.
+   * On a disk-space error with memory offered, the entry is committed in memory instead (`data` set, path '').
    * Resolves to the entry, or undefined when it is larger than the whole cache (then nothing is kept).
    * @throws AppError CACHE_IO (also for an empty file) or DISK_FULL; the temp file is deleted on failure.
    */
@@ -53,6 +63,15 @@ export interface WriterDeps {
   key: string;
   format: OutputFormat;
   index(entry: CacheEntry): Promise<CacheEntry | undefined>;
+  /**
+   * Holds an entry the disk refused in memory (the store's bounded memory index); absent: disk errors are
+   * thrown as they are. Resolves to the entry, or undefined when it does not fit the memory bound.
+   */
+  keepInMemory?(entry: CacheEntry): CacheEntry | undefined;
+  /** Told about each disk-space error (the store marks itself degraded). */
+  onSpaceError?(err: unknown): void;
+  /** Told after each entry committed to disk (the store leaves its degraded state). */
+  onDiskCommit?(): void;
 }
 
 /** Creates a writer for a validated key and format (see CacheWriter). No file exists until the first write. */
@@ -61,6 +80,10 @@ export function createCacheWriter(deps: WriterDeps): CacheWriter {
   const temp = tempPath(final);
   let fh: FileHandle | undefined;
   let ended = false;
+  /** Every buffer written, kept only while a memory fallback is offered. */
+  const parts: Buffer[] = [];
+  /** True once the disk refused this entry: bytes go to `parts` only. */
+  let inMemory = false;
 
   const ensureOpen = async (): Promise<FileHandle> => {
     if (fh) return fh;
@@ -77,37 +100,56 @@ export function createCacheWriter(deps: WriterDeps): CacheWriter {
     if (ended) throw new AppError('INTERNAL', `cache writer for ${deps.key}.${deps.format} already ended`);
   };
 
+  /** Joins the buffers written so far into a memory entry (WAV sizes patched) and hands it to the store. */
+  const commitInMemory = (info: CommitInfo): CacheEntry | undefined => {
+    const data = Buffer.concat(parts);
+    parts.length = 0;
+    if (data.length === 0) throw new AppError('CACHE_IO', `refusing to cache empty audio ${deps.key}`);
+    if (deps.format === 'wav') patchWavSizes(data, data.length);
+    const meta = metaOf(deps, info, data.length);
+    const entry: CacheEntry = {
+      key: deps.key,
+      format: deps.format,
+      path: '',
+      bytes: data.length,
+      durationMs: meta.duration_ms,
+      meta,
+      data,
+    };
+    return deps.keepInMemory?.(entry);
+  };
+
   return {
     key: deps.key,
     format: deps.format,
     tempPath: temp,
     async write(buf) {
       assertOpen();
+      if (deps.keepInMemory) parts.push(buf);
+      if (inMemory) return;
       try {
         await (await ensureOpen()).write(buf);
       } catch (err) {
-        throw ioError(err, 'write', temp);
+        if (!deps.keepInMemory || !isSpaceError(err)) throw ioError(err, 'write', temp);
+        inMemory = true;
+        deps.onSpaceError?.(err);
+        await closeHandle().catch(() => {});
+        await unlinkIfPresent(temp).catch(() => {});
       }
     },
     async commit(info) {
       assertOpen();
       ended = true;
+      if (inMemory) return commitInMemory(info);
       try {
         await closeHandle();
         const bytes = await finishTemp(temp, deps.format);
-        const meta: CacheMeta = {
-          key: deps.key,
-          format: deps.format,
-          text: info.text,
-          engine: info.engine,
-          voice: info.voice,
-          duration_ms: Math.round(info.durationMs),
-          bytes,
-          created_at: new Date().toISOString(),
-        };
+        const meta = metaOf(deps, info, bytes);
         await writeSidecar(final, meta);
         await rename(temp, final);
         await syncDir(shardDir(deps.dir, deps.key));
+        parts.length = 0;
+        deps.onDiskCommit?.();
         return await deps.index({
           key: deps.key,
           format: deps.format,
@@ -117,7 +159,12 @@ export function createCacheWriter(deps: WriterDeps): CacheWriter {
           meta,
         });
       } catch (err) {
+        await closeHandle().catch(() => {});
         await unlinkIfPresent(temp).catch(() => {});
+        if (deps.keepInMemory && isSpaceError(err) && parts.length) {
+          deps.onSpaceError?.(err);
+          return commitInMemory(info);
+        }
         throw ioError(err, 'commit', final);
       }
     },
@@ -126,6 +173,20 @@ export function createCacheWriter(deps: WriterDeps): CacheWriter {
       await closeHandle().catch(() => {});
       await unlinkIfPresent(temp);
     },
+  };
+}
+
+/** The sidecar of an entry of `bytes` bytes committed now. */
+function metaOf(deps: WriterDeps, info: CommitInfo, bytes: number): CacheMeta {
+  return {
+    key: deps.key,
+    format: deps.format,
+    text: info.text,
+    engine: info.engine,
+    voice: info.voice,
+    duration_ms: Math.round(info.durationMs),
+    bytes,
+    created_at: new Date().toISOString(),
   };
 }
 

@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { targetProblems } from '../playback/targets.js';
 import { AppError } from '../shared/errors.js';
 import { instanceProblems } from '../tts/engines/index.js';
+import { ADDON_PORTS } from './addon-ports.js';
 import { type Options, OptionsSchema } from './schema.js';
 
 /** Where the Supervisor writes the add-on's options. */
@@ -54,13 +55,37 @@ export function formatIssues(issues: z.core.$ZodIssue[]): string[] {
   return issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
 }
 
+/** Options that moved (CHANGELOG.md): `from` path, `to` path. zod drops unknown keys, so without this check an
+ * old configuration would silently lose them. */
+const MOVED_OPTIONS: ReadonlyArray<{ from: readonly string[]; to: string }> = [
+  { from: ['recorder', 'microphones'], to: 'microphones' },
+];
+
+/** `path: message` lines for options still at a place they moved away from. */
+function movedOptionProblems(raw: unknown): string[] {
+  const problems: string[] = [];
+  for (const { from, to } of MOVED_OPTIONS) {
+    let node: unknown = raw;
+    for (const key of from) {
+      node = typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[key] : undefined;
+    }
+    if (node !== undefined) {
+      problems.push(`${from.join('.')}: moved to the top-level option '${to}' (same fields); move it there`);
+    }
+  }
+  return problems;
+}
+
 /**
- * Validates raw options against the schema, then what the schema cannot express: unique engine names, a known
- * `default_engine`, engine instances (`instanceProblems`: `urls` only on network engines, one weight per
- * instance), and each target's required and well-formed fields (`targetProblems`).
+ * Refuses options still at a place they moved away from, validates raw options against the schema, then what the
+ * schema cannot express: unique engine names, a known `default_engine`, engine instances (`instanceProblems`:
+ * `urls` only on network engines, one weight per instance), and each target's required and well-formed fields
+ * (`targetProblems`).
  * @throws AppError CONFIG_INVALID whose message lists every problem as `path: message`, one per line.
  */
 export function parseOptions(raw: unknown): Options {
+  const moved = movedOptionProblems(raw);
+  if (moved.length) throw new AppError('CONFIG_INVALID', `invalid configuration:\n  ${moved.join('\n  ')}`);
   const result = OptionsSchema.safeParse(raw);
   if (!result.success) {
     throw new AppError(
@@ -122,17 +147,21 @@ export function configArg(argv: string[]): string | undefined {
 /**
  * Loads options: `--config FILE` (JSON or YAML) if given, else /data/options.json when present (the add-on),
  * else defaults; then the TTS_HUB_* environment overrides; then validation.
- * Empty `share_dir` becomes /share/tts_hub in the add-on and ./share elsewhere.
+ * Empty `share_dir` becomes /share/tts_hub in the add-on and ./share elsewhere. With the add-on's options file the
+ * listening ports are the manifest's container ports (`ADDON_PORTS`), whatever `http.port`, `wyoming_server.port`
+ * or TTS_HUB_HTTP_PORT say: ingress and the port mappings point there.
+ * `addonOptionsPath` is the add-on's options file (tests pass their own).
  * @throws AppError CONFIG_INVALID listing every problem.
  */
 export function loadConfig(
   argv: string[] = process.argv.slice(2),
   env: NodeJS.ProcessEnv = process.env,
+  addonOptionsPath: string = ADDON_OPTIONS_PATH,
 ): LoadedConfig {
   const explicit = configArg(argv);
   let source: string | undefined;
   if (explicit) source = resolve(explicit);
-  else if (existsSync(ADDON_OPTIONS_PATH)) source = ADDON_OPTIONS_PATH;
+  else if (existsSync(addonOptionsPath)) source = addonOptionsPath;
   const rawValue = source ? readConfigFile(source) : {};
   if (typeof rawValue !== 'object' || rawValue === null || Array.isArray(rawValue)) {
     throw new AppError('CONFIG_INVALID', `invalid configuration:\n  (root): expected an object in ${source}`);
@@ -143,8 +172,12 @@ export function loadConfig(
     if (value !== undefined && value !== '') apply(raw, value);
   }
   const options = parseOptions(raw);
+  if (source === addonOptionsPath) {
+    options.http.port = ADDON_PORTS.http;
+    options.wyoming_server.port = ADDON_PORTS.wyoming;
+  }
   const supervisorToken = env.SUPERVISOR_TOKEN || undefined;
-  const inAddon = supervisorToken !== undefined || source === ADDON_OPTIONS_PATH;
+  const inAddon = supervisorToken !== undefined || source === addonOptionsPath;
   if (!options.share_dir) options.share_dir = inAddon ? '/share/tts_hub' : resolve('share');
   const dataDir = inAddon
     ? '/data'

@@ -13,6 +13,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parse, stringify } from 'yaml';
 import type { z } from 'zod';
 import { version } from '../version.js';
+import { ADDON_FIXED_OPTIONS, ADDON_PORTS, portKey } from './addon-ports.js';
 import { OptionsSchema } from './schema.js';
 
 /** A node of the Supervisor's schema: a type string, a dict, or a one-element list. */
@@ -36,8 +37,19 @@ const TYPE_OVERRIDES: Readonly<Record<string, string>> = {
 /** The repository's root (the folder of config.yaml), from src/config or dist/config. */
 export const REPO_DIR: string = fileURLToPath(new URL('../../', import.meta.url));
 
-/** The add-on's fixed manifest keys (DESIGN "Home Assistant"), in the order they are written. */
+/** The Supervisor's default ingress port (home-assistant/supervisor `supervisor/apps/validate.py`). */
+const SUPERVISOR_DEFAULT_INGRESS_PORT = 8099;
+
+/**
+ * The add-on's fixed manifest keys (DESIGN "Home Assistant"), in the order they are written. Keys whose value is the
+ * Supervisor's default are left out (the add-on linter refuses them), so `startup: application`, `boot: auto`,
+ * `init: true` and `ingress_port: 8099` hold without being written. Health is the image's Docker HEALTHCHECK, not the
+ * obsolete `watchdog`. Grants: `hassio_api` (default role) for `GET /network/info`, `homeassistant_api` for
+ * `/core/api` (media players, assist satellites); test/unit/packaging-access.test.ts checks them against the code.
+ */
 function fixedManifest(version: string): Record<string, unknown> {
+  const http = portKey(ADDON_PORTS.http);
+  const wyoming = portKey(ADDON_PORTS.wyoming);
   return {
     name: 'TTS Hub',
     version,
@@ -45,31 +57,28 @@ function fixedManifest(version: string): Record<string, unknown> {
     description:
       'Text to speech over MQTT with local engines (espeak-ng, Piper, XTTS, pocket-tts), an Opus cache, and live recording from satellites',
     arch: ['aarch64', 'amd64'],
-    startup: 'application',
-    boot: 'auto',
-    init: true,
     services: ['mqtt:need'],
     map: ['share:rw'],
+    hassio_api: true,
     homeassistant_api: true,
     ingress: true,
-    ingress_port: 8099,
+    ...(ADDON_PORTS.http === SUPERVISOR_DEFAULT_INGRESS_PORT ? {} : { ingress_port: ADDON_PORTS.http }),
     panel_icon: 'mdi:account-voice',
     panel_title: 'TTS Hub',
-    ports: { '8099/tcp': 8099, '10210/tcp': 10210 },
+    ports: { [http]: ADDON_PORTS.http, [wyoming]: ADDON_PORTS.wyoming },
     ports_description: {
-      '8099/tcp': 'HTTP: audio for speakers, the API and the OpenAI-style endpoint',
-      '10210/tcp': 'Wyoming TTS server (when enabled)',
+      [http]: 'HTTP: audio for speakers, the API and the OpenAI-style endpoint',
+      [wyoming]: 'Wyoming TTS server (when enabled)',
     },
-    watchdog: 'http://[HOST]:[PORT:8099]/api/health',
     timeout: 20,
   };
 }
 
-/** Port descriptions of translations/en.yaml `network:`. */
+/** Port descriptions of translations/en.yaml `network:`, keyed exactly as config.yaml `ports` (lower-case `/tcp`). */
 const NETWORK_DOCS: Readonly<Record<string, string>> = {
-  '8099/TCP':
+  [portKey(ADDON_PORTS.http)]:
     'HTTP port for speakers fetching audio, the API and OpenAI-style clients (the panel uses ingress).',
-  '10210/TCP': 'Wyoming TTS server for Home Assistant (enable wyoming_server first).',
+  [portKey(ADDON_PORTS.wyoming)]: 'Wyoming TTS server for Home Assistant (enable wyoming_server first).',
 };
 
 /** The zod internals read here (zod 4 exposes `type` and `def` on every schema). */
@@ -157,7 +166,9 @@ function schemaDict(
 ): Record<string, AddonSchemaNode> {
   const out: Record<string, AddonSchemaNode> = {};
   for (const [key, field] of Object.entries(schema.def.shape ?? {})) {
-    out[key] = schemaNode(field, path ? `${path}.${key}` : key, inListItem);
+    const fieldPath = path ? `${path}.${key}` : key;
+    if (ADDON_FIXED_OPTIONS.includes(fieldPath)) continue;
+    out[key] = schemaNode(field, fieldPath, inListItem);
   }
   return out;
 }
@@ -167,9 +178,19 @@ export function addonSchema(schema: z.ZodType = OptionsSchema): Record<string, A
   return schemaDict(unwrap(schema as unknown as Introspected).inner, '', false);
 }
 
-/** config.yaml `options`: every default (`OptionsSchema.parse({})`), optional unset options left out. */
+/**
+ * config.yaml `options`: every default (`OptionsSchema.parse({})`), optional unset options and the options the
+ * manifest fixes (`ADDON_FIXED_OPTIONS`) left out.
+ */
 export function addonOptions(): Record<string, unknown> {
-  return JSON.parse(JSON.stringify(OptionsSchema.parse({}))) as Record<string, unknown>;
+  const options = JSON.parse(JSON.stringify(OptionsSchema.parse({}))) as Record<string, unknown>;
+  for (const path of ADDON_FIXED_OPTIONS) {
+    const keys = path.split('.');
+    let node: Record<string, unknown> | undefined = options;
+    for (const key of keys.slice(0, -1)) node = node?.[key] as Record<string, unknown> | undefined;
+    if (node) delete node[keys[keys.length - 1] as string];
+  }
+  return options;
 }
 
 /** Dotted paths of every option and nested option (list items' fields as `list.field`), in schema order. */

@@ -98,6 +98,15 @@ export const ScheduleOptionsSchema = z
   });
 export type ScheduleOptions = z.infer<typeof ScheduleOptionsSchema>;
 
+/** One Wyoming microphone service to record from (option `microphones[]`). */
+export const MicrophoneOptionsSchema = z.object({
+  /** The device name its recordings go under. */
+  name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "1-64 letters, digits, '_' or '-'"),
+  /** tcp://host:port of the mic service. */
+  url: z.string().regex(/^tcp:\/\/.+:\d+$/, 'tcp://host:port'),
+});
+export type MicrophoneOptions = z.infer<typeof MicrophoneOptionsSchema>;
+
 export const OptionsSchema = z.object({
   log_level: LogLevel.default('info'),
   mqtt: z
@@ -136,6 +145,8 @@ export const OptionsSchema = z.object({
       enabled: z.boolean().default(true),
       max_entries: z.number().int().min(1).default(2000),
       max_mb: z.number().positive().default(500),
+      /** MB of audio held in memory while the share volume refuses cache writes (full, read-only); 0: none. */
+      memory_mb: z.number().min(0).max(1024).default(32),
     })
     .prefault({}),
   engines: z
@@ -157,17 +168,13 @@ export const OptionsSchema = z.object({
       max_total_mb: z.number().min(0).default(2000),
       /** Seconds without audio after which a recording ends (audio sent without start, lost stops); 0 never. */
       idle_timeout_s: z.number().min(0).max(3600).default(10),
-      /** Wyoming microphone services to record from, e.g. wyoming-mic-external: {name: device, url: tcp://host:10600}. */
-      microphones: z
-        .array(
-          z.object({
-            name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "1-64 letters, digits, '_' or '-'"),
-            url: z.string().regex(/^tcp:\/\/.+:\d+$/, 'tcp://host:port'),
-          }),
-        )
-        .default([]),
     })
     .prefault({}),
+  /**
+   * Wyoming microphone services to record from, e.g. wyoming-mic-external: {name: device, url: tcp://host:10600}.
+   * Top level (was `recorder.microphones`, see CHANGELOG.md): the Supervisor nests a list of objects only there.
+   */
+  microphones: z.array(MicrophoneOptionsSchema).default([]),
   wyoming_server: z
     .object({ enabled: z.boolean().default(false), port: z.number().int().min(1).max(65535).default(10210) })
     .prefault({}),
@@ -178,6 +185,19 @@ export const OptionsSchema = z.object({
    * engine attempt and the fallback chain count against it; a request not started by then is dropped.
    */
   default_deadline_s: z.number().positive().max(3600).default(60),
+  /** Audio format of requests that name none (opus, mp3 or wav), e.g. mp3 when every speaker wants it. */
+  default_format: z.enum(['opus', 'mp3', 'wav']).default('opus'),
+  /** Clean-up of text written by language models (Markdown, emoji, URLs) before synthesis. */
+  text: z
+    .object({
+      /** Clean text from the notify entity and the Wyoming server. */
+      clean: z.boolean().default(true),
+      /** Clean text from the other inputs too (tts/say, /api/say, /v1/audio/speech, Hermes); a request's `clean` wins. */
+      clean_requests: z.boolean().default(false),
+      /** A URL standing for itself: spoken as the word "link", or dropped. */
+      urls: z.enum(['link', 'drop']).default('link'),
+    })
+    .prefault({}),
 });
 
 /** The validated, defaulted options. */

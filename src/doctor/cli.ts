@@ -50,7 +50,10 @@ async function main(): Promise<number> {
   let report: DoctorReport;
   try {
     const config = loadConfig();
-    const entries = createEngineEntries(config.options.engines, createLog('silent'));
+    const entries = createEngineEntries(config.options.engines, {
+      log: createLog('silent'),
+      shareDir: config.options.share_dir,
+    });
     report = await runDoctor({
       options: config.options,
       entries,

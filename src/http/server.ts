@@ -11,6 +11,7 @@ import type { Log } from '../shared/log.js';
 import type { HubMetrics } from '../shared/metrics.js';
 import type { Dispatcher } from '../tts/dispatcher.js';
 import type { HealthMonitor } from '../tts/health-monitor.js';
+import type { RequestDefaults } from '../tts/say-request.js';
 import type { SayService } from '../tts/say-service.js';
 import { installAuth } from './auth.js';
 import { audioRoutes } from './routes/audio.js';
@@ -35,6 +36,8 @@ export interface HttpDeps {
   /** Engine health rows (GET /api/engines). */
   monitor: HealthMonitor;
   maxTextChars: number;
+  /** Format and clean-up of requests that do not say (`default_format`, `text.clean_requests`, `text.urls`). */
+  requestDefaults?: RequestDefaults;
   log: Log;
   /** The recorder (GET/DELETE /api/recordings); absent when `recorder.enabled` is false. */
   recorder?: Recorder;
@@ -89,12 +92,17 @@ export async function buildServer(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(fastifyStatic, { root: tmpdir(), serve: false });
   installAuth(app, { apiToken: deps.apiToken ?? '' });
   await app.register(healthRoutes, { health: deps.health });
-  await app.register(sayRoutes, { sayService: deps.sayService, maxTextChars: deps.maxTextChars });
+  await app.register(sayRoutes, {
+    sayService: deps.sayService,
+    maxTextChars: deps.maxTextChars,
+    defaults: deps.requestDefaults,
+  });
   await app.register(audioRoutes, { cache: deps.cache, live: deps.sayService });
   await app.register(openAiRoutes, {
     sayService: deps.sayService,
     cache: deps.cache,
     maxTextChars: deps.maxTextChars,
+    defaults: deps.requestDefaults,
     bitrateKbps: deps.bitrateKbps ?? 32,
     engineNames: () => deps.dispatcher.entries.map((e) => e.engine.name),
     engineVoices: async (engine, signal) => {

@@ -14,7 +14,7 @@ import { NAME_PATTERN } from '../recorder/index.js';
 import { toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import { errorPayload, resultPayload } from '../tts/result.js';
-import { toSayRequest } from '../tts/say-request.js';
+import { type RequestDefaults, toSayRequest } from '../tts/say-request.js';
 import type { SayService } from '../tts/say-service.js';
 import type { MqttBus } from './client.js';
 import { buildDevicePayload, type DiscoveryContext, discoveryTopic, liveComponents } from './discovery.js';
@@ -44,6 +44,8 @@ export interface DiscoveryOptions {
   sayService: SayService;
   cache: CacheStore;
   maxTextChars: number;
+  /** Format and clean-up of notify messages (`default_format`, `text.clean`, `text.urls`). */
+  defaults?: RequestDefaults;
   /** Called after the cache was cleared by the button (to republish the status). */
   onCacheCleared?: () => void;
   log: Log;
@@ -152,7 +154,7 @@ async function attachCommands(opts: DiscoveryOptions): Promise<void> {
   const speak = async (text: string): Promise<void> => {
     let id = '';
     try {
-      const request = toSayRequest({ text }, opts.maxTextChars);
+      const request = toSayRequest({ text }, opts.maxTextChars, opts.defaults);
       id = request.id;
       const result = await opts.sayService.say(request);
       await bus.publish(opts.resultTopic, JSON.stringify(resultPayload(result)), { qos: 1 });

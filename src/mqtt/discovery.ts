@@ -182,6 +182,12 @@ function instanceSensors(ctx: DiscoveryContext, engine: string): Array<[string, 
 function buildComponents(ctx: DiscoveryContext): Record<string, DiscoveryComponent> {
   const cmps: Record<string, DiscoveryComponent> = {};
   for (const spec of STATUS_SENSORS) cmps[spec.cmp] = sensor(ctx, spec, ctx.topics.status);
+  cmps.cache_degraded = component(ctx, 'binary_sensor', 'cache_degraded', 'Cache degraded', {
+    state_topic: ctx.topics.status,
+    value_template: "{{ 'ON' if value_json.cache.degraded | default(false) else 'OFF' }}",
+    device_class: 'problem',
+    entity_category: 'diagnostic',
+  });
   for (const engine of ctx.engines) {
     const cmp = `engine_${slug(engine)}`;
     cmps[cmp] = component(ctx, 'binary_sensor', cmp, `Engine ${engine}`, {

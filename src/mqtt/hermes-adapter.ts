@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import { toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
-import { toSayRequest } from '../tts/say-request.js';
+import { type RequestDefaults, toSayRequest } from '../tts/say-request.js';
 import type { SayService } from '../tts/say-service.js';
 import type { MqttBus } from './client.js';
 
@@ -48,6 +48,8 @@ export async function attachHermes(opts: {
   playback: { playFinished(siteId: string, id: string): void };
   acceptSay: boolean;
   maxTextChars: number;
+  /** Format and clean-up of requests that do not say (`default_format`, `text.*`); default: opus, no clean-up. */
+  defaults?: RequestDefaults;
   log: Log;
 }): Promise<void> {
   const { bus, log } = opts;
@@ -80,6 +82,7 @@ export async function attachHermes(opts: {
           target: `hermes:${siteId}`,
         },
         opts.maxTextChars,
+        opts.defaults,
       );
       const result = await opts.sayService.say(request);
       const failed = result.targets?.find((t) => !t.ok);

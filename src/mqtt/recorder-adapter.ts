@@ -204,10 +204,12 @@ export interface RecorderWiring {
 
 /**
  * Builds the recorder from the `recorder` options slice with its status publisher, MQTT and Hermes inputs and
- * Wyoming microphones. `baseUrl` makes `url` fields: `${baseUrl}/api/recordings/<id>/audio`.
+ * the `microphones` (Wyoming mic services). `baseUrl` makes `url` fields: `${baseUrl}/api/recordings/<id>/audio`.
  */
 export function createRecorderWiring(opts: {
   options: Options['recorder'];
+  /** Wyoming microphone services to record from (option `microphones`). */
+  microphones: Options['microphones'];
   shareDir: string;
   prefix: string;
   hermes: boolean;
@@ -233,7 +235,7 @@ export function createRecorderWiring(opts: {
     },
     onTotals: (payload) => publisher.totals(payload),
   });
-  const mics = options.microphones.map((m) =>
+  const mics = opts.microphones.map((m) =>
     createWyomingMic({
       name: m.name,
       url: m.url,

@@ -2,7 +2,7 @@ import type { IPublishPacket } from 'mqtt';
 import { toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import { errorPayload, resultPayload } from '../tts/result.js';
-import { parseSayPayload } from '../tts/say-request.js';
+import { parseSayPayload, type RequestDefaults } from '../tts/say-request.js';
 import type { SayService } from '../tts/say-service.js';
 import type { MqttBus } from './client.js';
 
@@ -18,6 +18,8 @@ export async function attachSayTopic(opts: {
   resultTopic: string;
   sayService: SayService;
   maxTextChars: number;
+  /** Format and clean-up of requests that do not say (`default_format`, `text.*`); default: opus, no clean-up. */
+  defaults?: RequestDefaults;
   log: Log;
 }): Promise<void> {
   const { bus, log } = opts;
@@ -42,7 +44,7 @@ export async function attachSayTopic(opts: {
   const handle = async (payload: Buffer, packet: IPublishPacket): Promise<void> => {
     let request: ReturnType<typeof parseSayPayload>;
     try {
-      request = parseSayPayload(payload, opts.maxTextChars);
+      request = parseSayPayload(payload, opts.maxTextChars, opts.defaults);
     } catch (err) {
       const e = toAppError(err, 'BAD_PAYLOAD');
       const id = typeof e.details?.id === 'string' ? e.details.id : '';

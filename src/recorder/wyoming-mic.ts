@@ -19,9 +19,9 @@ import type { RecordingSession } from './session.js';
 
 /** What {@link createWyomingMic} needs. */
 export interface WyomingMicOptions {
-  /** The device name recordings go under (option `recorder.microphones[].name`). */
+  /** The device name recordings go under (option `microphones[].name`). */
   name: string;
-  /** `tcp://host:port` of the mic service (option `recorder.microphones[].url`). */
+  /** `tcp://host:port` of the mic service (option `microphones[].url`). */
   url: string;
   recorder: Recorder;
   log: Log;

@@ -19,6 +19,8 @@ export const ERROR_CODES = {
   CONFLICT: 409,
   UNAUTHORIZED: 401,
   ENGINE_UNAVAILABLE: 503,
+  /** A configured engine cannot run as configured (its command or model is missing); never replaced silently. */
+  ENGINE_MISCONFIGURED: 503,
   ENGINE_TIMEOUT: 504,
   DEADLINE_EXCEEDED: 504,
   ENGINE_FAILED: 502,
@@ -39,6 +41,23 @@ export const ERROR_CODES = {
 
 /** One of the stable error codes. */
 export type ErrorCode = keyof typeof ERROR_CODES;
+
+/**
+ * Stable warning codes: a successful result may carry `warnings: [{code, message}]` for something the user
+ * should fix although the request was served.
+ * - CACHE_DEGRADED: the share volume refused the cache write (full, over quota, read-only); the audio was
+ *   delivered from memory and is not on disk (lost at restart).
+ */
+export const WARNING_CODES = ['CACHE_DEGRADED'] as const;
+
+/** One of the stable warning codes. */
+export type WarningCode = (typeof WARNING_CODES)[number];
+
+/** A warning on a successful result. */
+export interface Warning {
+  code: WarningCode;
+  message: string;
+}
 
 /** The error every domain throws: a stable `code`, a message that says what to do, and the wrapped `cause`. */
 export class AppError extends Error {

@@ -242,6 +242,9 @@ export function createDispatcher(opts: {
           if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : toAppError(err);
           const error = toAppError(err, 'ENGINE_FAILED');
           if (NO_FALLBACK.has(error.code)) throw error;
+          // The engine asked for cannot run as configured: say so (naming the fix) instead of another engine's
+          // audio. Reached as a fallback, it is only skipped.
+          if (error.code === 'ENGINE_MISCONFIGURED' && failures.length === 0) throw error;
           failures.push({ engine: entry.engine.name, error });
           const details = error.details ?? {};
           if (details.breaker) log.debug({ engine: entry.engine.name }, 'engine skipped: out of service');

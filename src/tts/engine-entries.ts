@@ -4,19 +4,22 @@
  * engines bench, so all three see the same engines.
  */
 import type { EngineOptions } from '../config/schema.js';
-import type { Log } from '../shared/log.js';
 import type { EngineEntry } from './dispatcher.js';
-import { createEngineInstances, engineTransport } from './engines/index.js';
+import { createEngineInstances, type EngineDeps, engineTransport } from './engines/index.js';
 import { createPoolFacade } from './pool-facade.js';
 
 /**
  * Builds the entries of `engines` (config order, which is the fallback order). Nothing is contacted.
+ * @param deps what every engine gets (the log, and the share folder for voice files).
  * @throws AppError CONFIG_INVALID for an unknown transport or a missing url.
  */
-export function createEngineEntries(engines: readonly EngineOptions[], log: Log): EngineEntry[] {
+export function createEngineEntries(engines: readonly EngineOptions[], deps: EngineDeps): EngineEntry[] {
   return engines.map((e) => {
-    const deps = { log: log.child({ mod: 'engine', engine: e.name }) };
-    const instances = createEngineInstances(e, deps).map((i, n) => ({ ...i, weight: e.weights?.[n] ?? 1 }));
+    const engineDeps: EngineDeps = { ...deps, log: deps.log.child({ mod: 'engine', engine: e.name }) };
+    const instances = createEngineInstances(e, engineDeps).map((i, n) => ({
+      ...i,
+      weight: e.weights?.[n] ?? 1,
+    }));
     return {
       engine: createPoolFacade(instances.map((i) => i.engine)),
       instances,

@@ -1,11 +1,22 @@
 import type { AudioChunk } from '../audio/format.js';
 
-/** A voice an engine offers: its name, languages, and named speakers if it has several. */
+/**
+ * A voice an engine offers: its name, languages, and named speakers if it has several. Voices from files (the
+ * pocket-tts voices folder) also carry their manifest fields: file, source, licence, and warnings to fix.
+ */
 export interface Voice {
   name: string;
   languages: string[];
   speakers?: string[];
   description?: string;
+  /** The voice file (or URL) a voice from the voices folder uses. */
+  file?: string;
+  /** Where the voice comes from, as the manifest says; null: not said. */
+  source?: string | null;
+  /** The voice's licence, as the manifest says; null: no licence entry (then `warnings` says so). */
+  licence?: string | null;
+  /** Problems the user should fix (no licence entry, a prompt the engine reads badly). */
+  warnings?: string[];
 }
 
 /** What an engine is asked to speak. Text is already validated and normalized. */
@@ -22,6 +33,8 @@ export interface EngineHealth {
   /** ms since epoch of the last probe; 0 before the first. */
   checkedAt: number;
   error?: string;
+  /** The error's code (ENGINE_MISCONFIGURED: a missing command or model the user must fix). */
+  code?: string;
 }
 
 /**

@@ -22,6 +22,8 @@ export interface InstanceStatus {
   served: number;
   /** Its relative share (`weights`). */
   weight: number;
+  /** The error's code (ENGINE_MISCONFIGURED: it cannot run as configured). */
+  code?: string;
 }
 
 /** One engine's row in GET /api/engines and tts/status (snake_case: it goes out as JSON as it is). */
@@ -38,6 +40,8 @@ export interface EngineStatus {
   checked_at: string | null;
   /** Why it is unhealthy (the first instance's error) when no instance is healthy. */
   error?: string;
+  /** The error's code; ENGINE_MISCONFIGURED: the engine cannot run as configured (a missing command or model). */
+  code?: string;
   /** Simultaneous syntheses per instance. */
   max_parallel: number;
   /** Requests synthesizing on the engine now, over its instances. */
@@ -66,8 +70,8 @@ export interface HealthMonitor {
   probeAll(): Promise<EngineStatus[]>;
   /** The last known rows, in configured order. */
   snapshot(): EngineStatus[];
-  /** Records the outcome of real traffic on an instance, so health follows failures between probes. */
-  report(engine: string, instance: number, healthy: boolean, error?: string): void;
+  /** Records the outcome of real traffic (or a probe) on an instance, so health follows failures between probes. */
+  report(engine: string, instance: number, healthy: boolean, error?: string, code?: string): void;
   /** Called after each change of any instance's health or breaker state. */
   onChange?: () => void;
 }
@@ -110,6 +114,7 @@ export function createHealthMonitor(opts: HealthMonitorOptions): HealthMonitor {
     };
     const error = h?.error ?? (state === 'closed' ? undefined : i.breaker.lastError);
     if (error) row.error = error;
+    if (h?.error && h.code) row.code = h.code;
     return row;
   };
 
@@ -136,8 +141,9 @@ export function createHealthMonitor(opts: HealthMonitorOptions): HealthMonitor {
       instances,
       speed: dispatcher.speed.snapshot(name),
     };
-    const error = healthy ? undefined : instances.find((i) => i.error)?.error;
-    if (error) status.error = error;
+    const failing = healthy ? undefined : instances.find((i) => i.error);
+    if (failing?.error) status.error = failing.error;
+    if (failing?.code) status.code = failing.code;
     return status;
   };
 
@@ -189,24 +195,27 @@ export function createHealthMonitor(opts: HealthMonitorOptions): HealthMonitor {
         opts.entries.flatMap((entry) =>
           instancesOf(entry).map(async (instance) => {
             const health = await instance.engine.probe(probeSignal(entry));
-            monitor.report(entry.engine.name, instance.index, health.healthy, health.error);
+            monitor.report(entry.engine.name, instance.index, health.healthy, health.error, health.code);
           }),
         ),
       );
       return monitor.snapshot();
     },
     snapshot: () => opts.entries.map(row),
-    report(engine, instance, healthy, error) {
+    report(engine, instance, healthy, error, code) {
       const before = last.get(key(engine, instance));
-      last.set(key(engine, instance), { healthy, checkedAt: Date.now(), error });
+      last.set(key(engine, instance), { healthy, checkedAt: Date.now(), error, ...(code ? { code } : {}) });
       if (before?.healthy !== healthy || before?.error !== error) {
         const endpoint = dispatcher.pool(engine).instances[instance]?.endpoint;
-        log.info({ engine, instance: endpoint, healthy, err: error }, 'engine health');
+        // A misconfigured engine is the user's to fix: said loudly, once per change.
+        if (code === 'ENGINE_MISCONFIGURED')
+          log.error({ engine, instance: endpoint, err: error }, 'engine misconfigured');
+        else log.info({ engine, instance: endpoint, healthy, err: error }, 'engine health');
         monitor.onChange?.();
       }
     },
   };
-  dispatcher.onOutcome((o) => monitor.report(o.engine, o.instance, o.ok, o.error?.message));
+  dispatcher.onOutcome((o) => monitor.report(o.engine, o.instance, o.ok, o.error?.message, o.error?.code));
   for (const entry of opts.entries) {
     for (const instance of instancesOf(entry)) instance.breaker.onChange(() => monitor.onChange?.());
   }

@@ -51,7 +51,13 @@ export function createPoolFacade(engines: readonly Engine[]): Engine {
       const all = await Promise.all(engines.map((e) => e.probe(signal)));
       const healthy = all.find((h) => h.healthy);
       if (healthy) return healthy;
-      return { healthy: false, checkedAt: Date.now(), error: all.map((h) => h.error).join('; ') };
+      const code = all.find((h) => h.code)?.code;
+      return {
+        healthy: false,
+        checkedAt: Date.now(),
+        error: all.map((h) => h.error).join('; '),
+        ...(code ? { code } : {}),
+      };
     },
   };
 }

@@ -1,4 +1,4 @@
-import { type ErrorBody, errorBody } from '../shared/errors.js';
+import { type ErrorBody, errorBody, type Warning } from '../shared/errors.js';
 import type { SayResult } from './say-service.js';
 
 /** The `tts/result` JSON of a successful say (DESIGN "MQTT"), snake_case. */
@@ -18,6 +18,8 @@ export interface ResultPayload {
   /** The instance that spoke, when the engine has several. */
   instance?: string;
   targets?: Array<{ name: string; ok: boolean; error?: string }>;
+  /** Present when the say was served with something to fix, e.g. CACHE_DEGRADED. */
+  warnings?: Warning[];
 }
 
 /** The `tts/result` JSON of a failed say: `{id, ok:false, error:{code, message}}`. */
@@ -45,6 +47,7 @@ export function resultPayload(r: SayResult): ResultPayload {
   if (r.fallbackFrom.length) payload.fallback_from = r.fallbackFrom;
   if (r.instance) payload.instance = r.instance;
   if (r.targets) payload.targets = r.targets;
+  if (r.warnings?.length) payload.warnings = r.warnings;
   return payload;
 }
 

@@ -18,8 +18,10 @@ export interface SayAudio {
   readonly key: string;
   readonly format: OutputFormat;
   readonly url: string;
-  /** The cached file; '' while live. */
+  /** The cached file; '' while live, and for audio held in memory (cache degraded). */
   readonly path: string;
+  /** The bytes of audio held in memory only because the disk refused them (cache degraded). */
+  readonly data?: Buffer;
   /** Duration in ms; 0 while live. */
   readonly durationMs: number;
   /** File size in bytes; 0 while live. */
@@ -58,6 +60,7 @@ export function finalAudio(
     format: entry.format,
     url: deps.audioUrl(entry.key, entry.format),
     path: entry.path,
+    ...(entry.data ? { data: entry.data } : {}),
     durationMs: entry.durationMs,
     bytes: entry.bytes,
     live: false,
@@ -131,6 +134,9 @@ export function liveAudio(
     url: deps.audioUrl(key, format),
     get path() {
       return done?.path ?? '';
+    },
+    get data() {
+      return done?.data;
     },
     get durationMs() {
       return done?.durationMs ?? 0;

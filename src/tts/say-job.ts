@@ -4,9 +4,9 @@
  * A failed attempt aborts the cache write (no entry) and leaves the live job to the caller: a fallback
  * restarts it, a final failure fails it.
  */
-import { createReadStream } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { AudioFormat, OutputFormat } from '../audio/format.js';
+import { openAudio } from '../audio/source.js';
 import { cacheKey } from '../cache/key.js';
 import type { CacheEntry, CacheStore } from '../cache/store.js';
 import { AppError, toAppError } from '../shared/errors.js';
@@ -105,7 +105,7 @@ export interface AttemptInput {
 export async function replayEntry(entry: CacheEntry, job: LiveJob, signal: AbortSignal): Promise<number> {
   const at = performance.now();
   try {
-    for await (const buf of createReadStream(entry.path, { signal })) job.push(buf as Buffer);
+    for await (const buf of openAudio(entry, undefined, signal)) job.push(buf as Buffer);
   } catch (err) {
     throw signal.aborted
       ? toAppError(signal.reason)
@@ -191,7 +191,7 @@ export async function runAttempt(
     if (!committed) {
       throw new AppError(
         'CACHE_IO',
-        `the audio (${durationMs} ms) is larger than the whole cache; raise cache.max_mb`,
+        `the audio (${durationMs} ms) is larger than the whole cache; raise cache.max_mb (or cache.memory_mb while the disk is full)`,
       );
     }
     return {

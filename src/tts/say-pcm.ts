@@ -6,12 +6,13 @@
 
 import { runFfmpeg } from '../audio/ffmpeg.js';
 import type { AudioChunk, AudioFormat } from '../audio/format.js';
+import { ffmpegInput } from '../audio/source.js';
 import type { CacheStore } from '../cache/store.js';
 import { AppError } from '../shared/errors.js';
 import type { WyomingProgramInfo, WyomingTtsProvider } from '../wyoming/server.js';
 import type { WyomingVoiceChoice } from '../wyoming/tts.js';
 import type { Dispatcher } from './dispatcher.js';
-import { toSayRequest } from './say-request.js';
+import { type RequestDefaults, toSayRequest } from './say-request.js';
 import type { SayService } from './say-service.js';
 
 /** Sample rate of decoded PCM, in Hz (16-bit mono). */
@@ -23,21 +24,22 @@ export const PCM_RATE_HZ = 22_050;
  * @throws everything `say` throws; AppError CACHE_IO when the entry left the cache; FFMPEG_FAILED.
  */
 export async function* sayPcm(
-  deps: { sayService: SayService; cache: CacheStore; maxTextChars: number },
+  deps: { sayService: SayService; cache: CacheStore; maxTextChars: number; defaults?: RequestDefaults },
   body: Record<string, unknown>,
   signal: AbortSignal,
   rateHz = PCM_RATE_HZ,
 ): AsyncGenerator<AudioChunk, void, undefined> {
-  const request = toSayRequest({ ...body, format: 'opus' }, deps.maxTextChars);
+  const request = toSayRequest({ ...body, format: 'opus' }, deps.maxTextChars, deps.defaults);
   const result = await deps.sayService.say(request, signal);
   const entry = deps.cache.get(result.key, result.format);
   if (!entry) throw new AppError('CACHE_IO', 'the audio left the cache before it was decoded; try again');
   const format: AudioFormat = { rateHz, widthBytes: 2, channels: 1 };
+  const input = ffmpegInput(entry);
   const proc = runFfmpeg(
-    ['-i', entry.path, '-f', 's16le', '-acodec', 'pcm_s16le', '-ar', String(rateHz), '-ac', '1', 'pipe:1'],
+    [...input.args, '-f', 's16le', '-acodec', 'pcm_s16le', '-ar', String(rateHz), '-ac', '1', 'pipe:1'],
     signal,
   );
-  proc.stdin.end();
+  proc.stdin.end(input.stdin);
   let carry: Buffer = Buffer.alloc(0);
   for await (const piece of proc.stdout as AsyncIterable<Buffer>) {
     const bytes = carry.length ? Buffer.concat([carry, piece]) : piece;
@@ -58,6 +60,8 @@ export function createSayTtsProvider(deps: {
   dispatcher: Dispatcher;
   cache: CacheStore;
   maxTextChars: number;
+  /** Clean-up of the text Home Assistant sends (`text.clean`, `text.urls`). */
+  defaults?: RequestDefaults;
   version: string;
 }): WyomingTtsProvider {
   let last: WyomingProgramInfo[] = [];

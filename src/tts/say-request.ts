@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { OUTPUT_FORMATS, type OutputFormat } from '../audio/format.js';
 import { normalizeText } from '../cache/key.js';
 import { AppError, type ErrorCode } from '../shared/errors.js';
+import { cleanText, type UrlSpeech } from './text-clean.js';
 
 /**
  * The wire body of a say request, shared by MQTT `tts/say` (JSON form) and HTTP `POST /api/say`
@@ -24,6 +25,8 @@ export const SayBodySchema = z.strictObject({
   reply_to: z.string().max(256).optional(),
   /** Seconds from arrival by which the result must be out; default the `default_deadline_s` option. */
   deadline_s: z.number().positive().max(3600).optional(),
+  /** Clean up Markdown, emoji and URLs before synthesis (text-clean.ts); default per input (`text` options). */
+  clean: z.boolean().optional(),
   /** HTTP only: answer as soon as the audio URL exists instead of when synthesis ends. */
   wait: z.boolean().optional(),
 });
@@ -56,7 +59,23 @@ export interface SayRequest {
   receivedAt: number;
   /** `performance.now()` ms by which it must be done; set by the say service from the above. */
   deadlineAt?: number;
+  /** True when `text` was cleaned up (Markdown, emoji, URLs removed) before it was checked and hashed. */
+  clean: boolean;
 }
+
+/**
+ * What a request that does not say gets, per input: `format` (the `default_format` option), `clean` (the
+ * `text.clean` option for the notify entity and the Wyoming server, `text.clean_requests` for the others) and
+ * how clean-up speaks URLs (`text.urls`).
+ */
+export interface RequestDefaults {
+  format: OutputFormat;
+  clean: boolean;
+  urls: UrlSpeech;
+}
+
+/** The defaults without any options: opus, no clean-up, URLs spoken as "link". */
+export const BUILT_IN_DEFAULTS: RequestDefaults = { format: 'opus', clean: false, urls: 'link' };
 
 function fail(code: ErrorCode, message: string, id: string): never {
   throw new AppError(code, message, { details: { id } });
@@ -73,10 +92,18 @@ function describeIssue(error: z.ZodError): string {
 /**
  * Turns a parsed body into a SayRequest, checking everything that does not need the engines:
  * empty text, length, format, priority, volume. Engine, voice and target names are checked by the say service.
+ * With clean-up (`clean` in the body, else `defaults.clean`) the text is checked for length as sent, then
+ * cleaned (text-clean.ts), so the cache key and the engine see the cleaned text.
  * @param maxTextChars the `max_text_chars` option.
- * @throws AppError TEXT_EMPTY, TEXT_TOO_LONG, FORMAT_UNSUPPORTED, BAD_PAYLOAD; `details.id` carries the id.
+ * @param defaults format and clean-up when the body does not say; default {@link BUILT_IN_DEFAULTS}.
+ * @throws AppError TEXT_EMPTY (also when nothing speakable is left after clean-up), TEXT_TOO_LONG,
+ *   FORMAT_UNSUPPORTED, BAD_PAYLOAD; `details.id` carries the id.
  */
-export function toSayRequest(body: unknown, maxTextChars: number): SayRequest {
+export function toSayRequest(
+  body: unknown,
+  maxTextChars: number,
+  defaults: RequestDefaults = BUILT_IN_DEFAULTS,
+): SayRequest {
   const rawId =
     typeof body === 'object' && body !== null && 'id' in body ? (body as { id: unknown }).id : undefined;
   const fallbackId = typeof rawId === 'string' || typeof rawId === 'number' ? String(rawId) : randomUUID();
@@ -86,16 +113,21 @@ export function toSayRequest(body: unknown, maxTextChars: number): SayRequest {
   if (!parsed.success) fail('BAD_PAYLOAD', describeIssue(parsed.error), fallbackId);
   const b = parsed.data;
   const id = b.id === undefined ? fallbackId : String(b.id);
-  const text = normalizeText(b.text);
-  if (!text) fail('TEXT_EMPTY', 'text is empty; send something to say', id);
-  if (text.length > maxTextChars) {
+  const sent = normalizeText(b.text);
+  if (!sent) fail('TEXT_EMPTY', 'text is empty; send something to say', id);
+  if (sent.length > maxTextChars) {
     fail(
       'TEXT_TOO_LONG',
-      `text has ${text.length} characters; the limit (max_text_chars) is ${maxTextChars}`,
+      `text has ${sent.length} characters; the limit (max_text_chars) is ${maxTextChars}`,
       id,
     );
   }
-  const format = b.format ?? 'opus';
+  const clean = b.clean ?? defaults.clean;
+  const text = clean ? normalizeText(cleanText(b.text, { urls: defaults.urls })) : sent;
+  if (!text) {
+    fail('TEXT_EMPTY', 'nothing speakable is left after clean-up (only code, emoji or links); send text', id);
+  }
+  const format = b.format ?? defaults.format;
   if (!(OUTPUT_FORMATS as readonly string[]).includes(format)) {
     fail('FORMAT_UNSUPPORTED', `format '${format}' is not supported; use ${OUTPUT_FORMATS.join(', ')}`, id);
   }
@@ -123,6 +155,7 @@ export function toSayRequest(body: unknown, maxTextChars: number): SayRequest {
     wait: b.wait ?? true,
     deadlineS: b.deadline_s,
     receivedAt: performance.now(),
+    clean,
   };
 }
 
@@ -133,7 +166,11 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * @throws AppError TEXT_EMPTY (empty payload), INVALID_UTF8, INVALID_JSON, BAD_PAYLOAD (a JSON array or
  *   another non-object JSON value that starts like JSON), plus everything toSayRequest throws.
  */
-export function parseSayPayload(payload: Buffer, maxTextChars: number): SayRequest {
+export function parseSayPayload(
+  payload: Buffer,
+  maxTextChars: number,
+  defaults: RequestDefaults = BUILT_IN_DEFAULTS,
+): SayRequest {
   const id = randomUUID();
   if (payload.length === 0) fail('TEXT_EMPTY', 'payload is empty; send text or {"text": "..."}', id);
   let text: string;
@@ -150,7 +187,7 @@ export function parseSayPayload(payload: Buffer, maxTextChars: number): SayReque
     } catch (err) {
       fail('INVALID_JSON', `payload looks like JSON but does not parse: ${(err as Error).message}`, id);
     }
-    return toSayRequest(json, maxTextChars);
+    return toSayRequest(json, maxTextChars, defaults);
   }
-  return toSayRequest({ text, id }, maxTextChars);
+  return toSayRequest({ text, id }, maxTextChars, defaults);
 }

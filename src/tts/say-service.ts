@@ -9,7 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import type { AudioFormat } from '../audio/format.js';
 import type { CacheEntry } from '../cache/store.js';
-import { AppError, toAppError } from '../shared/errors.js';
+import { AppError, toAppError, type Warning } from '../shared/errors.js';
 import { budgetMs, type Deadline, deadlineError, startDeadlineTimer } from './deadline.js';
 import type { EngineEntry } from './dispatcher.js';
 import { createLiveRegistry } from './live-audio.js';
@@ -60,6 +60,14 @@ interface StartContext {
   guarded: AbortSignal;
   stage(): 'queue' | 'engine';
   setFlight(flight: Flight): void;
+}
+
+/** The warning of a result whose audio the disk refused and memory holds. */
+function degradedWarning(reason: string | null): Warning {
+  return {
+    code: 'CACHE_DEGRADED',
+    message: `the share volume refused the cache write (${reason ?? 'disk full or read-only'}); the audio is held in memory only and is lost at restart; free space on the share volume`,
+  };
 }
 
 /** What a request's result is built from once its audio is final. */
@@ -149,6 +157,7 @@ export function createSayService(deps: SayServiceDeps): SayService {
         fallbackFrom: s.fallbackFrom,
       };
       if (s.instance) result.instance = s.instance;
+      if (s.entry.data) result.warnings = [degradedWarning(cache.health().degraded_reason)];
       if (delivering) {
         result.targets = await delivering;
         for (const t of result.targets)

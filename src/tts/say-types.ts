@@ -4,6 +4,7 @@
 import type { OutputFormat } from '../audio/format.js';
 import type { Deriver } from '../cache/derive.js';
 import type { CacheStore } from '../cache/store.js';
+import type { Warning } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { LiveJob } from './live-audio.js';
@@ -36,6 +37,8 @@ export interface SayResult {
   /** The endpoint of the instance that spoke, when the engine has several (`engines[].urls`). */
   instance?: string;
   targets?: TargetOutcome[];
+  /** Served, but something needs fixing (CACHE_DEGRADED: the audio is held in memory, not on disk). */
+  warnings?: Warning[];
 }
 
 /** Counters since start: requests answered ok or with an error, cache hits and misses, engine runs per engine. */

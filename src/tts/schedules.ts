@@ -8,7 +8,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { ScheduleOptions } from '../config/schema.js';
 import { toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
-import { toSayRequest } from './say-request.js';
+import { type RequestDefaults, toSayRequest } from './say-request.js';
 import type { SayService } from './say-service.js';
 
 /** The running schedules. */
@@ -31,6 +31,8 @@ export function createSchedules(opts: {
   schedules: readonly ScheduleOptions[];
   say: SayService;
   maxTextChars: number;
+  /** Format of scheduled and pre-cached audio (`default_format`, so later requests hit the cache). */
+  defaults?: RequestDefaults;
   log: Log;
 }): Schedules {
   const { log } = opts;
@@ -39,7 +41,7 @@ export function createSchedules(opts: {
 
   const sayOne = async (index: number, body: Record<string, unknown>): Promise<void> => {
     try {
-      const request = toSayRequest(body, opts.maxTextChars);
+      const request = toSayRequest(body, opts.maxTextChars, opts.defaults);
       const result = await opts.say.say(request, controller.signal);
       log.info({ schedule: index, id: result.id, cached: result.cached }, 'schedule said');
     } catch (err) {

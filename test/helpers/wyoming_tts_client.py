@@ -78,6 +78,7 @@ async def main(host, port, voice_name):
                         "name": v.name,
                         "languages": v.languages,
                         "installed": v.installed,
+                        "description": v.description,
                         "speakers": [s.name for s in (v.speakers or [])],
                     }
                     for v in p.voices

@@ -1,63 +1,153 @@
 /**
- * A full disk under the cache (a real 96 KiB tmpfs as the share dir) answers the say with DISK_FULL on the result
- * topic, leaves no partial cache file behind, and the hub keeps serving. Needs permission to mount tmpfs (root,
- * as in CI); reported as skipped elsewhere.
+ * A full disk does not silence an announcement. The share dir is a real tmpfs filled to the last byte: a say is
+ * still delivered (a Wyoming speaker gets its PCM) and its URL plays (ffprobe, Range), from memory, with
+ * `cached: false` and a CACHE_DEGRADED warning; /api/cache, tts/status (the discovery binary sensor's topic)
+ * say degraded; a repeat is served from memory and another format is derived from memory; once space returns
+ * the memory entries move to disk and the degraded state ends. Needs permission to mount tmpfs (root, as in
+ * CI); reported as skipped elsewhere.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ffprobe } from '../helpers/ffprobe.js';
 import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
 import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
 import { connectSayClient, type SayClient } from '../helpers/mqtt.js';
+import { startWyomingSpeaker, type WyomingSpeaker } from '../servers/wyoming-speaker.js';
 
 const mountPoint = mkdtempSync(join(tmpdir(), 'cache-full-'));
 let mounted = false;
 try {
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=96k', 'tmpfs', mountPoint], { stdio: 'ignore' });
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', mountPoint], { stdio: 'ignore' });
   mounted = true;
 } catch {
   mounted = false;
 }
 
-/** Every file under `dir`, relative paths. */
-function filesUnder(dir: string): string[] {
+/** Audio files (not sidecars) under `dir`. */
+function audioFiles(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((d) => d.isFile())
+    .filter((d) => d.isFile() && /\.(opus|mp3|wav)$/.test(d.name))
     .map((d) => join(d.parentPath, d.name));
+}
+
+/** Writes zeros to `path` until the disk refuses more (ENOSPC). */
+function fillDisk(path: string): void {
+  const fd = openSync(path, 'w');
+  const block = Buffer.alloc(4096);
+  try {
+    for (;;) writeSync(fd, block);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Resolves once tts/status has said (or says within 10 s) `cache.degraded === degraded`. */
+async function statusSays(client: SayClient, degraded: boolean): Promise<void> {
+  const says = (p: Buffer): boolean => JSON.parse(p.toString()).cache?.degraded === degraded;
+  const last = client.received.filter((m) => m.topic === 'tts/status').at(-1);
+  if (last && says(last.payload)) return;
+  await client.next('tts/status', says, 10_000);
+}
+
+async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 describe.skipIf(!mounted)('cache on a full disk', () => {
   let broker: RunningMosquitto;
+  let speaker: WyomingSpeaker;
   let hub: InProcessHub;
   let client: SayClient;
+  const filler = join(mountPoint, 'filler');
 
   beforeAll(async () => {
     broker = await startMosquitto();
-    hub = await startInProcessHub({ share_dir: mountPoint, recorder: { enabled: false } }, broker.url);
-    client = await connectSayClient(broker.url);
+    speaker = await startWyomingSpeaker();
+    hub = await startInProcessHub(
+      {
+        share_dir: mountPoint,
+        recorder: { enabled: false },
+        targets: [{ name: 'pi', type: 'wyoming', url: speaker.url }],
+      },
+      broker.url,
+    );
+    client = await connectSayClient(broker.url, { extraTopics: ['tts/status'] });
+    fillDisk(filler);
   });
   afterAll(async () => {
     await client?.close();
     await hub?.close();
+    await speaker?.stop();
     await broker?.stop();
     if (mounted) execFileSync('umount', [mountPoint]);
     rmSync(mountPoint, { recursive: true, force: true });
   });
 
-  it('answers DISK_FULL on the result topic, keeps no partial file, and still speaks short texts', async () => {
-    // About 40 s of speech: ~160 KB of Opus at 32 kbit/s, more than the 96 KiB disk holds.
-    const long = Array.from(
-      { length: 12 },
-      (_, i) => `This is sentence number ${i + 1} of a long announcement.`,
-    ).join(' ');
-    const failed = await client.say(JSON.stringify({ text: long, id: 'too-big' }), 'too-big', 60_000);
-    expect(failed).toMatchObject({ id: 'too-big', ok: false, error: { code: 'DISK_FULL' } });
-    expect(filesUnder(mountPoint).filter((f) => !f.endsWith('.json'))).toEqual([]);
+  it('delivers and streams from memory with cached: false and a warning, then writes again when space returns', async () => {
+    const text = 'The washing machine has finished. Please empty it soon.';
+    const first = await client.say(JSON.stringify({ text, id: 'full-1', target: 'pi' }), 'full-1', 60_000);
+    expect(first).toMatchObject({
+      id: 'full-1',
+      ok: true,
+      cached: false,
+      targets: [{ name: 'pi', ok: true }],
+      warnings: [{ code: 'CACHE_DEGRADED' }],
+    });
+    const start = await speaker.waitFor((r) => r.event === 'start');
+    const closed = await speaker.waitFor((r) => r.event === 'closed' && r.conn === start.conn);
+    expect(closed.played).toBe(true);
+    expect(((closed.bytes as number) / (22050 * 2)) * 1000).toBeGreaterThan(1000);
+    expect(audioFiles(mountPoint)).toEqual([]);
 
-    const ok = await client.say(JSON.stringify({ text: 'Dinner is ready!', id: 'small' }), 'small');
-    expect(ok).toMatchObject({ id: 'small', ok: true, cached: false });
-    expect((await fetch(ok.url as string)).status).toBe(200);
-  });
+    // The URL plays: the whole file, and a byte range as players ask for.
+    const whole = await fetch(first.url as string);
+    expect(whole.status).toBe(200);
+    const bytes = Buffer.from(await whole.arrayBuffer());
+    expect(Number(whole.headers.get('content-length'))).toBe(bytes.length);
+    const probe = await ffprobe(bytes);
+    expect(probe.codec).toBe('opus');
+    expect(Math.abs(probe.durationMs - (first.duration_ms as number))).toBeLessThan(100);
+    const part = await fetch(first.url as string, { headers: { Range: 'bytes=0-99' } });
+    expect(part.status).toBe(206);
+    expect(part.headers.get('content-range')).toBe(`bytes 0-99/${bytes.length}`);
+    expect((await part.arrayBuffer()).byteLength).toBe(100);
+
+    // Degraded where a dashboard looks: the HTTP figures and the retained status the binary sensor reads.
+    const figures = (await (await fetch(`${hub.baseUrl}/api/cache`)).json()) as Record<string, unknown>;
+    expect(figures).toMatchObject({ degraded: true, memory_entries: 1 });
+    await statusSays(client, true);
+
+    // A repeat runs no engine (memory); another format is derived from memory.
+    const again = await client.say(JSON.stringify({ text, id: 'full-2' }), 'full-2');
+    expect(again).toMatchObject({ ok: true, cached: true, warnings: [{ code: 'CACHE_DEGRADED' }] });
+    const wav = await client.say(JSON.stringify({ text, id: 'full-3', format: 'wav' }), 'full-3');
+    expect(wav).toMatchObject({ ok: true, format: 'wav' });
+    const wavProbe = await ffprobe(Buffer.from(await (await fetch(wav.url as string)).arrayBuffer()));
+    expect(wavProbe.codec).toBe('pcm_s16le');
+    expect(Math.abs(wavProbe.durationMs - (first.duration_ms as number))).toBeLessThan(100);
+
+    // Space returns: within the retry period the memory entries go to disk and the state clears.
+    rmSync(filler);
+    const healed = await until(async () => {
+      const f = (await (await fetch(`${hub.baseUrl}/api/cache`)).json()) as Record<string, unknown>;
+      return f.degraded === false && f.memory_entries === 0 ? f : undefined;
+    }, 25_000);
+    expect(healed.entries).toBe(2);
+    expect(audioFiles(mountPoint)).toHaveLength(2);
+    await statusSays(client, false);
+    const disk = await client.say(JSON.stringify({ text, id: 'full-4' }), 'full-4');
+    expect(disk).toMatchObject({ ok: true, cached: true });
+    expect(disk.warnings).toBeUndefined();
+  }, 120_000);
 });

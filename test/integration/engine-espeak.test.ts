@@ -82,10 +82,11 @@ describe('espeak-ng engine (real espeak-ng)', () => {
 });
 
 describe('espeak-ng engine faults', () => {
-  it('reports a missing executable as ENGINE_UNAVAILABLE and probes unhealthy', async () => {
+  it('reports a missing executable as ENGINE_MISCONFIGURED naming it, and probes unhealthy', async () => {
     const engine = createEspeakEngine({ name: 'gone', log, command: '/nonexistent/espeak-ng' });
     const err = await failure(() => collect(engine, { text: 'hello', voice: 'en' }));
-    expect(err.code).toBe('ENGINE_UNAVAILABLE');
+    expect(err.code).toBe('ENGINE_MISCONFIGURED');
+    expect(err.message).toContain('/nonexistent/espeak-ng');
     const health = await engine.probe();
     expect(health.healthy).toBe(false);
     expect(health.error).toContain('/nonexistent/espeak-ng');

@@ -125,7 +125,8 @@ describe('recorder in the running hub', () => {
     hub = await startHub({
       mqtt: { url: broker.url, client_id: 'hub-recorder-test' },
       topics: { hermes: true },
-      recorder: { idle_timeout_s: 1, microphones: [{ name: 'micro', url: `tcp://127.0.0.1:${micPort}` }] },
+      recorder: { idle_timeout_s: 1 },
+      microphones: [{ name: 'micro', url: `tcp://127.0.0.1:${micPort}` }],
     });
   }, 60_000);
 

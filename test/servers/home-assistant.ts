@@ -11,10 +11,20 @@
  * - Service effects we model: media_player.volume_set sets `volume_level`; media_player.play_media sets the
  *   state to `playing` and `media_content_id`; assist_satellite.announce answers [] (fields per each
  *   integration's `services.yaml`).
- * Every request is recorded (method, path, authorization, JSON body) so tests check the exact calls.
+ * - `GET /addons/self/info` → `{result: "ok", data: {network: {"8099/tcp": <host port> | null, ...}}}`
+ *   (`supervisor/api/apps.py`: the user's port mapping over the config's; only the fields the hub reads).
+ * - Access as the real Supervisor decides it (test/servers/supervisor-access.ts, after
+ *   `supervisor/api/middleware/security.py` and `supervisor/api/proxy.py`): with the grants of the repository's
+ *   config.yaml unless a test passes others, a path they do not allow answers 403 (Supervisor API) or 401 (Core).
+ * Every request is recorded (method, path, authorization, JSON body, status) so tests check the exact calls.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type AddonGrants, manifestGrants, supervisorAccess } from './supervisor-access.js';
+
+const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** One recorded request. */
 export interface RecordedCall {
@@ -22,6 +32,8 @@ export interface RecordedCall {
   path: string;
   authorization: string | undefined;
   body: Record<string, unknown> | undefined;
+  /** The status answered (set once the answer is sent). */
+  status?: number;
 }
 
 /** A Home Assistant state object. */
@@ -78,7 +90,12 @@ export async function startHomeAssistant(opts: {
   mqtt?: { host: string; port: number };
   /** The host's LAN address for `GET /network/info` (supervisor/api/network.py: interfaces with primary, ipv4). */
   hostAddress?: string;
+  /** The add-on's port mapping for `GET /addons/self/info` (`network`); default: none known (404 there). */
+  published?: Record<string, number | null>;
+  /** The add-on's API grants; default: those of the repository's config.yaml. */
+  grants?: AddonGrants;
 }): Promise<HomeAssistantStandIn> {
+  const grants = opts.grants ?? manifestGrants(REPO_DIR);
   const calls: RecordedCall[] = [];
   const states = new Map((opts.entities ?? []).map((s) => [s.entity_id, s]));
 
@@ -103,8 +120,22 @@ export async function startHomeAssistant(opts: {
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const body = req.method === 'POST' ? await readJson(req) : undefined;
-    calls.push({ method: req.method ?? '', path, authorization: req.headers.authorization, body });
+    const call: RecordedCall = {
+      method: req.method ?? '',
+      path,
+      authorization: req.headers.authorization,
+      body,
+    };
+    calls.push(call);
+    res.once('finish', () => {
+      call.status = res.statusCode;
+    });
     if (req.headers.authorization !== `Bearer ${opts.token}`) return send(res, 401, '401: Unauthorized');
+    const access = supervisorAccess(path, grants);
+    if (!access.allowed) return send(res, access.status, { result: 'error', message: access.reason });
+    if (req.method === 'GET' && path === '/addons/self/info' && opts.published) {
+      return send(res, 200, { result: 'ok', data: { slug: 'local_tts_hub', network: opts.published } });
+    }
     if (req.method === 'GET' && path === '/services/mqtt') {
       if (!opts.mqtt) return send(res, 400, { result: 'error', message: 'Service not enabled' });
       const data = { ...opts.mqtt, ssl: false, protocol: '3.1.1', username: '', password: '' };

@@ -78,4 +78,35 @@ describe('loadConfig', () => {
     );
     expect(loadConfig(['--config', path], { SUPERVISOR_TOKEN: 't' }).dataDir).toBe('/data');
   });
+
+  it('listens on the manifest ports with the add-on options file; elsewhere the options apply', () => {
+    const addonOptions = file('addon-options.json', JSON.stringify({ wyoming_server: { enabled: true } }));
+    const inAddon = loadConfig([], { TTS_HUB_HTTP_PORT: '9001' }, addonOptions);
+    expect(inAddon.source).toBe(addonOptions);
+    expect(inAddon.inAddon).toBe(true);
+    expect(inAddon.options.http.port).toBe(8099);
+    expect(inAddon.options.wyoming_server).toEqual({ enabled: true, port: 10210 });
+    const path = file('ports.yaml', 'http:\n  port: 9002\nwyoming_server:\n  port: 10300\n');
+    const outside = loadConfig(['--config', path], {}, join(dir, 'absent-options.json'));
+    expect(outside.options.http.port).toBe(9002);
+    expect(outside.options.wyoming_server.port).toBe(10300);
+    expect(loadConfig(['--config', path], { TTS_HUB_HTTP_PORT: '9003' }).options.http.port).toBe(9003);
+  });
+
+  it('refuses recorder.microphones (moved to the top-level microphones) with the fix, instead of dropping it', () => {
+    const mics = [{ name: 'kitchen', url: 'tcp://192.168.1.31:10600' }];
+    const old = file('old-mics.json', JSON.stringify({ recorder: { enabled: true, microphones: mics } }));
+    let err: unknown;
+    try {
+      loadConfig(['--config', old], {});
+    } catch (e) {
+      err = e;
+    }
+    expect(isAppError(err, 'CONFIG_INVALID')).toBe(true);
+    expect((err as Error).message).toContain(
+      "recorder.microphones: moved to the top-level option 'microphones' (same fields); move it there",
+    );
+    const moved = file('new-mics.json', JSON.stringify({ recorder: { enabled: true }, microphones: mics }));
+    expect(loadConfig(['--config', moved], {}).options.microphones).toEqual(mics);
+  });
 });

@@ -1,7 +1,9 @@
 import { basename, dirname } from 'node:path';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import parseRange from 'range-parser';
 import { CONTENT_TYPES, OUTPUT_FORMATS, type OutputFormat } from '../../audio/format.js';
-import type { CacheStore } from '../../cache/store.js';
+import { openAudio } from '../../audio/source.js';
+import type { CacheEntry, CacheStore } from '../../cache/store.js';
 import { AppError } from '../../shared/errors.js';
 import type { LiveJob } from '../../tts/live-audio.js';
 
@@ -38,10 +40,35 @@ function sendLive(request: FastifyRequest, reply: FastifyReply, job: LiveJob) {
 }
 
 /**
+ * Answers audio held in memory (the cache is degraded: the disk refused it) like a file: Content-Length,
+ * Accept-Ranges and one byte range (range-parser; several ranges get the whole body, an unsatisfiable one 416).
+ */
+function sendMemory(request: FastifyRequest, reply: FastifyReply, entry: CacheEntry & { data: Buffer }) {
+  const size = entry.data.length;
+  reply.header('Content-Type', CONTENT_TYPES[entry.format]);
+  reply.header('Accept-Ranges', 'bytes');
+  reply.header('Cache-Control', 'no-cache');
+  const header = request.headers.range;
+  const ranges = header ? parseRange(size, header, { combine: true }) : -2;
+  if (ranges === -1) {
+    return reply.status(416).header('Content-Range', `bytes */${size}`).send();
+  }
+  const one = Array.isArray(ranges) && ranges.type === 'bytes' && ranges.length === 1 ? ranges[0] : undefined;
+  if (one) {
+    reply.status(206).header('Content-Range', `bytes ${one.start}-${one.end}/${size}`);
+    reply.header('Content-Length', one.end - one.start + 1);
+  } else {
+    reply.header('Content-Length', size);
+  }
+  if (request.method === 'HEAD') return reply.send();
+  return reply.send(openAudio(entry, one));
+}
+
+/**
  * GET and HEAD /api/audio/<key>.<ext>. While the audio is being synthesized: a chunked live stream (Ogg Opus
  * pages as ffmpeg writes them; every listener gets the bytes so far, then live bytes; the stream is cut when
  * synthesis fails). Afterwards: the cached file with Content-Length, Range and HEAD (@fastify/static's sendFile
- * on the path the cache store gives for a validated key). A URL handed out before a fallback engine spoke
+ * on the path the cache store gives for a validated key), or the same from memory when the disk refused it. A URL handed out before a fallback engine spoke
  * serves the fallback's audio.
  */
 export const audioRoutes: FastifyPluginAsync<AudioRouteOptions> = async (app, opts) => {
@@ -53,6 +80,7 @@ export const audioRoutes: FastifyPluginAsync<AudioRouteOptions> = async (app, op
       opts.cache.get(key, format) ?? opts.cache.get(opts.live?.audioKey(key, format) ?? key, format);
     if (!entry)
       throw new AppError('NOT_FOUND', `audio ${key}.${format} is not in the cache (evicted or never made)`);
+    if (entry.data) return sendMemory(request, reply, { ...entry, data: entry.data });
     reply.header('Content-Type', CONTENT_TYPES[format]);
     reply.header('Cache-Control', 'public, max-age=31536000, immutable');
     return reply.sendFile(basename(entry.path), dirname(entry.path), {

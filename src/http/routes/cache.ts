@@ -1,9 +1,13 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { CacheStore } from '../../cache/store.js';
+import type { CacheDegradedState, CacheStore } from '../../cache/store.js';
 import type { SayService, SayStats } from '../../tts/say-service.js';
 
-/** Body of `GET /api/cache`. Sizes in bytes; `hit_ratio` is hits ÷ lookups since start (0 before any lookup). */
-export interface CacheFigures {
+/**
+ * Body of `GET /api/cache`. Sizes in bytes; `hit_ratio` is hits ÷ lookups since start (0 before any lookup);
+ * `degraded` (with `degraded_since`, `degraded_reason`, `memory_entries`, `memory_bytes`) while the disk refuses
+ * cache writes and new audio is held in memory.
+ */
+export interface CacheFigures extends CacheDegradedState {
   entries: number;
   bytes: number;
   max_entries: number;
@@ -35,6 +39,7 @@ export function cacheFigures(opts: CacheRouteOptions): CacheFigures {
     max_entries: opts.maxEntries,
     max_bytes: opts.maxBytes,
     hit_ratio: cacheHitRatio(opts.sayService.stats()),
+    ...opts.cache.health(),
   };
 }
 

@@ -6,14 +6,14 @@
  * We serve opus (Ogg Opus), mp3, wav and pcm. The body becomes a SayRequest for the say service; nothing from it
  * is used as a path (audio is read from the cache entry of the result's key).
  */
-import { createReadStream } from 'node:fs';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { runFfmpeg } from '../../audio/ffmpeg.js';
 import { CONTENT_TYPES, type OutputFormat } from '../../audio/format.js';
+import { ffmpegInput, openAudio } from '../../audio/source.js';
 import type { CacheStore } from '../../cache/store.js';
 import { AppError, errorBody, toAppError } from '../../shared/errors.js';
-import { toSayRequest } from '../../tts/say-request.js';
+import { type RequestDefaults, toSayRequest } from '../../tts/say-request.js';
 import type { SayService } from '../../tts/say-service.js';
 
 /** Formats this endpoint answers, and their content types (pcm: OpenAI's raw 24 kHz s16le mono). */
@@ -40,6 +40,8 @@ export interface OpenAiRouteOptions {
   sayService: SayService;
   cache: CacheStore;
   maxTextChars: number;
+  /** Clean-up of requests (`text.clean_requests`, `text.urls`); the format is always `response_format`. */
+  defaults?: RequestDefaults;
   /** Configured engine names; a `model` equal to one selects it, anything else uses the default engine. */
   engineNames(): string[];
   /**
@@ -135,21 +137,22 @@ export const openAiRoutes: FastifyPluginAsync<OpenAiRouteOptions> = async (app, 
     });
     try {
       const t = await translate(request.body, opts, controller.signal);
-      const say = toSayRequest(t.say, opts.maxTextChars);
+      const say = toSayRequest(t.say, opts.maxTextChars, opts.defaults);
       const result = await opts.sayService.say(say, controller.signal);
       const entry = opts.cache.get(result.key, result.format);
       if (!entry) throw new AppError('CACHE_IO', 'the audio left the cache before it was sent; try again');
       reply.header('Content-Type', SPEECH_CONTENT_TYPES[t.format]);
       if (t.format !== 'pcm' && t.speed === 1) {
         reply.header('Content-Length', entry.bytes);
-        return reply.send(createReadStream(entry.path));
+        return reply.send(openAudio(entry));
       }
       const filters = t.speed === 1 ? [] : ['-filter:a', atempoFilter(t.speed)];
+      const input = ffmpegInput(entry);
       const proc = runFfmpeg(
-        ['-i', entry.path, ...filters, ...outputArgs(t.format, opts.bitrateKbps), 'pipe:1'],
+        [...input.args, ...filters, ...outputArgs(t.format, opts.bitrateKbps), 'pipe:1'],
         controller.signal,
       );
-      proc.stdin.end();
+      proc.stdin.end(input.stdin);
       proc.done.catch((err) => {
         if (!controller.signal.aborted) request.log.warn({ err }, 'speech transcode failed');
       });

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { toAppError } from '../../shared/errors.js';
 import { errorPayload, resultPayload } from '../../tts/result.js';
-import { toSayRequest } from '../../tts/say-request.js';
+import { type RequestDefaults, toSayRequest } from '../../tts/say-request.js';
 import type { SayService, SayTicket } from '../../tts/say-service.js';
 
 /**
@@ -38,14 +38,15 @@ function startedPayload(ticket: SayTicket, textChars: number): StartedPayload {
  * error's HTTP status. With `"wait": false` it answers as soon as the audio URL exists (StartedPayload, or the
  * full result on a cache hit); synthesis goes on, and a failure after that answer shows only in the stream.
  */
-export const sayRoutes: FastifyPluginAsync<{ sayService: SayService; maxTextChars: number }> = async (
-  app,
-  opts,
-) => {
+export const sayRoutes: FastifyPluginAsync<{
+  sayService: SayService;
+  maxTextChars: number;
+  defaults?: RequestDefaults;
+}> = async (app, opts) => {
   app.post('/api/say', async (request, reply) => {
     let say: ReturnType<typeof toSayRequest>;
     try {
-      say = toSayRequest(request.body ?? {}, opts.maxTextChars);
+      say = toSayRequest(request.body ?? {}, opts.maxTextChars, opts.defaults);
     } catch (err) {
       const e = toAppError(err, 'BAD_PAYLOAD');
       const id = typeof e.details?.id === 'string' ? e.details.id : '';

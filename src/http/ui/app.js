@@ -3,6 +3,8 @@
 // recordings lists are re-read on each status tick so sizes of recordings in progress grow on screen.
 
 import { renderEngineSpeed, renderInstances, startDoctor } from './engines-panel.js';
+import { sayOptions } from './say-options.js';
+import { renderProblems, renderVoiceFiles } from './voice-files.js';
 
 const $ = (selector) => document.querySelector(selector);
 const MAX_REQUEST_ROWS = 20;
@@ -91,6 +93,7 @@ function renderStatus(status) {
   if (Array.isArray(status.engines)) renderEngines(status.engines);
   if (status.queue_depth !== undefined) $('#queue-depth').textContent = status.queue_depth;
   if (status.in_flight !== undefined) $('#in-flight').textContent = status.in_flight;
+  renderProblems(status);
 }
 
 function renderCache(c) {
@@ -171,6 +174,7 @@ async function loadVoices() {
   // GET api/voices → {engines: [{name, voices: [{name, languages}], error?}]}.
   const { ok, body } = await getJson('api/voices');
   if (!ok || !Array.isArray(body.engines)) return;
+  renderVoiceFiles(body.engines);
   const list = $('#voices');
   for (const engine of body.engines) {
     for (const v of engine.voices ?? []) {
@@ -190,6 +194,7 @@ async function submitSay(event) {
     const value = form.elements[field].value.trim();
     if (value) body[field] = value;
   }
+  Object.assign(body, sayOptions(form));
   const out = $('#say-result');
   const button = $('#say-submit');
   button.disabled = true;

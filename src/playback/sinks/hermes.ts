@@ -44,7 +44,7 @@ export const createHermesSink: SinkFactory = (spec, deps) => ({
     const siteId = spec.siteId as string;
     const audio = await live.ready(signal);
     const f = PLAYBACK_FORMAT;
-    const pcm = await collectPcm(decodeToPcm(audio.path, { volume: ctx.volume ?? spec.volume, signal }));
+    const pcm = await collectPcm(decodeToPcm(audio, { volume: ctx.volume ?? spec.volume, signal }));
     const parts = splitPcm(pcm, HERMES_MAX_WAV_BYTES, f.widthBytes * f.channels);
     const baseId = requestIdFor(ctx.id);
     for (const [i, part] of parts.entries()) {

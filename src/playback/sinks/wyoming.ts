@@ -68,7 +68,7 @@ export const createWyomingSink: SinkFactory = (spec) => ({
       const format = { rate: f.rateHz, width: f.widthBytes, channels: f.channels };
       await conn.send({ type: 'audio-start', data: { ...format, timestamp: 0 } });
       let bytes = 0;
-      const pcm = decodeToPcm(audio.path, { volume: ctx.volume ?? spec.volume, signal: combined });
+      const pcm = decodeToPcm(audio, { volume: ctx.volume ?? spec.volume, signal: combined });
       for await (const chunk of rechunk(pcm, SAMPLES_PER_CHUNK * f.widthBytes * f.channels)) {
         const timestamp = Math.round(pcmDurationMs(bytes, f));
         await conn.send({ type: 'audio-chunk', data: { ...format, timestamp }, payload: chunk });

@@ -9,6 +9,18 @@ import { abortError, errorMessage } from './engine-errors.js';
  * SIGTERM then SIGKILL on abort. Lifecycle after execa / Node's child_process docs.
  */
 
+/**
+ * The error of a configured command that does not exist: ENGINE_MISCONFIGURED naming it and the fix (install
+ * it, or point `engines[].command` at it).
+ */
+export function missingCommand(engine: string, exe: string, cause?: unknown): AppError {
+  return new AppError(
+    'ENGINE_MISCONFIGURED',
+    `engine '${engine}': command '${exe}' not found; install it or set engines[].command to its full path`,
+    { cause, details: { engine, command: exe } },
+  );
+}
+
 /** How long after SIGTERM a child gets before SIGKILL, in ms. */
 export const CLI_KILL_GRACE_MS = 2000;
 const STDERR_TAIL_LINES = 10;
@@ -49,11 +61,16 @@ function waitForExit(spec: CliSpec, child: Child, tail: string[]): Promise<void>
   const exe = spec.argv[0];
   return new Promise<void>((resolve, reject) => {
     child.once('error', (err: NodeJS.ErrnoException) => {
-      const code = err.code === 'ENOENT' ? 'ENGINE_UNAVAILABLE' : 'ENGINE_FAILED';
       reject(
-        new AppError(code, `engine '${spec.engine}' could not start '${exe}': ${err.message}`, {
-          cause: err,
-        }),
+        err.code === 'ENOENT'
+          ? missingCommand(spec.engine, exe ?? '', err)
+          : new AppError(
+              'ENGINE_FAILED',
+              `engine '${spec.engine}' could not start '${exe}': ${err.message}`,
+              {
+                cause: err,
+              },
+            ),
       );
     });
     child.once('close', (code, sig) => {
@@ -136,11 +153,12 @@ export function runCliOnce(
       (err, stdout, stderr) => {
         if (!err) return resolve(stdout);
         if (opts.signal?.aborted) return reject(abortError(engine, opts.signal));
-        const code =
-          (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'ENGINE_UNAVAILABLE' : 'ENGINE_FAILED';
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return reject(missingCommand(engine, exe, err));
         const detail = stderr.trim().split('\n').slice(-3).join(' | ') || errorMessage(err);
         reject(
-          new AppError(code, `engine '${engine}': '${argv.join(' ')}' failed: ${detail}`, { cause: err }),
+          new AppError('ENGINE_FAILED', `engine '${engine}': '${argv.join(' ')}' failed: ${detail}`, {
+            cause: err,
+          }),
         );
       },
     );

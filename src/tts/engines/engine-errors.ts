@@ -82,6 +82,8 @@ export async function probeHealth(check: () => Promise<unknown>): Promise<Engine
     await check();
     return { healthy: true, checkedAt: Date.now() };
   } catch (err) {
-    return { healthy: false, checkedAt: Date.now(), error: errorMessage(err) };
+    const health: EngineHealth = { healthy: false, checkedAt: Date.now(), error: errorMessage(err) };
+    if (err instanceof AppError) health.code = err.code;
+    return health;
   }
 }

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { EngineOptions } from '../../config/schema.js';
 import { AppError } from '../../shared/errors.js';
 import type { Log } from '../../shared/log.js';
@@ -43,7 +44,17 @@ export const DEFAULT_ENGINE_URLS: Partial<Record<`${EngineOptions['type']}:${str
 /** Collaborators every engine receives. */
 export interface EngineDeps {
   log: Log;
+  /**
+   * The share folder: pocket-tts voice files are read from `<share>/voices/pocket-tts/`, and a `cli` Piper finds
+   * its voices in `<share>/piper/`. Absent: neither folder is used.
+   */
+  shareDir?: string;
 }
+
+/** Where voice files of pocket-tts live under the share folder. */
+export const POCKET_VOICES_SUBDIR = join('voices', 'pocket-tts');
+/** Where a `cli` Piper's voices (`<id>.onnx` + `<id>.onnx.json`) live under the share folder. */
+export const PIPER_VOICES_SUBDIR = 'piper';
 
 /**
  * The transport an engine uses: `options.transport`, else the type's default.
@@ -154,6 +165,7 @@ export function createEngine(options: EngineOptions, deps: EngineDeps): Engine {
   const model = options.model || undefined;
   const { log } = deps;
   const url = (): string => engineUrl(options, transport);
+  const voicesDir = deps.shareDir ? join(deps.shareDir, POCKET_VOICES_SUBDIR) : undefined;
   switch (`${options.type}:${transport}`) {
     case 'espeak:cli':
       return createEspeakEngine({ name, voice, language, log, command });
@@ -164,7 +176,15 @@ export function createEngine(options: EngineOptions, deps: EngineDeps): Engine {
     case 'piper:http':
       return createPiperHttpEngine({ name, url: url(), voice, speaker, language, log });
     case 'piper:cli':
-      return createPiperCliEngine({ name, command, voice, speaker, language, log });
+      return createPiperCliEngine({
+        name,
+        command,
+        voice,
+        speaker,
+        language,
+        dataDirs: deps.shareDir ? [join(deps.shareDir, PIPER_VOICES_SUBDIR)] : undefined,
+        log,
+      });
     case 'xtts:xtts_api':
     case 'xtts:xtts_stream':
       return createXttsEngine({
@@ -183,9 +203,9 @@ export function createEngine(options: EngineOptions, deps: EngineDeps): Engine {
     case 'openai:openai':
       return createOpenAiEngine({ name, url: url(), voice, language, model, speed, log });
     case 'pocket_tts:http':
-      return createPocketTtsHttpEngine({ name, url: url(), voice, log });
+      return createPocketTtsHttpEngine({ name, url: url(), voice, voicesDir, log });
     case 'pocket_tts:cli':
-      return createPocketTtsCliEngine({ name, command, voice, log });
+      return createPocketTtsCliEngine({ name, command, voice, voicesDir, log });
     default:
       // engineTransport() has already refused unknown combinations; this guards a table edit.
       throw new AppError('CONFIG_INVALID', `engine '${name}': ${options.type}/${transport} is not supported`);

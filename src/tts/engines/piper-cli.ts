@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { access, readdir, readFile } from 'node:fs/promises';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import type { AudioChunk, AudioFormat } from '../../audio/format.js';
 import { AppError } from '../../shared/errors.js';
@@ -16,7 +16,10 @@ import { createVoiceCache, voiceForLanguage } from './voice-list.js';
  * (repeatable; default the working directory), `-s ID` speaker id, `--output-raw`: text on stdin, one
  * utterance per line, raw s16le mono PCM at the voice's rate on stdout as each sentence is ready.
  * Extra words on its command line become text, so the hub passes only known options.
- * The rate comes from the voice's `<model>.onnx.json` (`audio.sample_rate`).
+ * The rate comes from the voice's `<model>.onnx.json` (`audio.sample_rate`); `piper.download_voices
+ * --data-dir DIR VOICE` (`src/piper/download_voices.py`) puts `<id>.onnx` and `<id>.onnx.json` in DIR.
+ * A configured command or voice that is missing is ENGINE_MISCONFIGURED naming the file and the fix, at the
+ * health probe (so at start) and for every say, never replaced by another engine's audio.
  */
 
 /** Options of {@link createPiperCliEngine}. */
@@ -30,6 +33,8 @@ export interface PiperCliEngineOptions {
   speaker?: string;
   /** Default language; picks a voice when no voice is named. */
   language?: string;
+  /** More voice folders, searched after the command's `--data-dir`s (the hub passes `<share>/piper`). */
+  dataDirs?: string[];
   log: Log;
 }
 
@@ -49,6 +54,38 @@ export function piperDataDirs(argv: readonly string[]): string[] {
     else if ((arg === '--data-dir' || arg === '--data_dir') && argv[i + 1]) dirs.push(argv[i + 1] as string);
   });
   return [...dirs, process.cwd()].map((d) => resolve(d));
+}
+
+const exists = (path: string): Promise<boolean> =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
+
+/** ENGINE_MISCONFIGURED for a missing voice file, with the command that downloads it into `home`. */
+function misconfigured(engine: string, what: string, home: string, id: string): AppError {
+  return new AppError(
+    'ENGINE_MISCONFIGURED',
+    `engine '${engine}': ${what}; put the voice's .onnx and .onnx.json files in ${home} ` +
+      `(e.g. 'python3 -m piper.download_voices --data-dir ${home} ${id}'; see DOCS, Piper voices)`,
+    { details: { engine, dir: home } },
+  );
+}
+
+/**
+ * ENGINE_MISCONFIGURED when `err` says Python has no `piper` module (`python3 -m piper` without piper-tts);
+ * undefined for any other error.
+ */
+function missingModule(engine: string, argv0: readonly string[], err: unknown): AppError | undefined {
+  if (!(err instanceof AppError) || err.code !== 'ENGINE_FAILED') return undefined;
+  const text = `${err.message}\n${String(err.details?.stderr ?? '')}`;
+  if (!/No module named '?piper/.test(text)) return undefined;
+  return new AppError(
+    'ENGINE_MISCONFIGURED',
+    `engine '${engine}': '${argv0.join(' ')}' has no Python module 'piper'; install piper-tts for that Python ` +
+      `(pip install piper-tts) or set engines[].command to a Python that has it`,
+    { cause: err, details: { engine } },
+  );
 }
 
 async function loadLocalVoice(modelPath: string): Promise<LocalVoice | undefined> {
@@ -87,7 +124,12 @@ export function createPiperCliEngine(opts: PiperCliEngineOptions): Engine {
   const { name } = opts;
   const log = opts.log.child({ engine: name });
   const argv0 = splitCommand(opts.command ?? 'python3 -m piper');
-  const dirs = piperDataDirs(argv0);
+  const commandDirs = piperDataDirs(argv0);
+  const dirs = [
+    ...new Set([...commandDirs.slice(0, -1), ...(opts.dataDirs ?? []).map((d) => resolve(d)), process.cwd()]),
+  ];
+  /** Where a missing voice should go: the first folder the user named (`<share>/piper` in the add-on). */
+  const home = opts.dataDirs?.[0] ? resolve(opts.dataDirs[0]) : (dirs[0] as string);
   let local: LocalVoice[] = [];
   const cache = createVoiceCache(async () => {
     local = await scanDataDirs(dirs, opts.voice);
@@ -112,7 +154,43 @@ export function createPiperCliEngine(opts: PiperCliEngineOptions): Engine {
     return hit;
   };
 
+  /** ENGINE_MISCONFIGURED naming the missing file of the configured voice (or of any voice), else undefined. */
+  const configProblem = async (): Promise<AppError | undefined> => {
+    if (!opts.voice) {
+      const voices = await cache.refresh();
+      return voices.length
+        ? undefined
+        : misconfigured(
+            name,
+            `no Piper voice (<id>.onnx with <id>.onnx.json) in ${dirs.join(', ')}`,
+            home,
+            'en_US-lessac-medium',
+          );
+    }
+    const asPath = isAbsolute(opts.voice) || opts.voice.endsWith('.onnx');
+    const id = basename(opts.voice).replace(/\.onnx$/, '');
+    const candidates = asPath ? [resolve(opts.voice)] : dirs.map((d) => join(d, `${id}.onnx`));
+    for (const model of candidates) {
+      if (!(await exists(model))) continue;
+      if (!(await exists(`${model}.json`))) {
+        return misconfigured(
+          name,
+          `Piper model config '${model}.json' is missing (it comes with the model)`,
+          home,
+          id,
+        );
+      }
+      return undefined;
+    }
+    const expected = asPath ? (candidates[0] as string) : join(home, `${id}.onnx`);
+    return misconfigured(name, `Piper model '${id}' is missing: '${expected}' not found`, home, id);
+  };
+
   const pickVoice = async (request: SynthesisRequest): Promise<LocalVoice> => {
+    if (!request.voice || request.voice === opts.voice) {
+      const problem = await configProblem();
+      if (problem) throw problem;
+    }
     if (request.voice) return byName(request.voice);
     const language = request.language ?? (opts.voice ? undefined : opts.language);
     if (!language && opts.voice) return byName(opts.voice);
@@ -156,19 +234,22 @@ export function createPiperCliEngine(opts: PiperCliEngineOptions): Engine {
     ];
     log.debug({ voice: voice.voice.name, chars: request.text.length }, 'piper cli synthesize');
     const stdinText = `${request.text.trim()}\n`;
-    yield* decodeRawPcm(name, format, streamCli({ engine: name, argv, stdinText }, signal));
+    try {
+      yield* decodeRawPcm(name, format, streamCli({ engine: name, argv, stdinText }, signal));
+    } catch (err) {
+      throw missingModule(name, argv0, err) ?? err;
+    }
   }
 
   const probe = (signal?: AbortSignal) =>
     probeHealth(async () => {
-      await runCliOnce(name, [...argv0, '--help'], { signal, timeoutMs: 20_000 });
-      const voices = await cache.refresh();
-      if (voices.length === 0) {
-        throw new AppError(
-          'VOICE_NOT_FOUND',
-          `no Piper voice in ${dirs.join(', ')}; set voice or --data-dir`,
-        );
+      try {
+        await runCliOnce(name, [...argv0, '--help'], { signal, timeoutMs: 20_000 });
+      } catch (err) {
+        throw missingModule(name, argv0, err) ?? err;
       }
+      const problem = await configProblem();
+      if (problem) throw problem;
     });
 
   return { name, type: 'piper', synthesize, voices: () => cache.get(), probe };
