@@ -164,7 +164,7 @@ function instanceSensors(ctx: DiscoveryContext, engine: string): Array<[string, 
   const endpoints = ctx.engineInstances?.[engine] ?? [];
   if (endpoints.length < 2) return [];
   return endpoints.map((endpoint, i) => {
-    const cmp = `engine_${slug(engine)}_${i + 1}`;
+    const cmp = `engine_${slug(engine)}_instance_${i + 1}`;
     const row = `value_json.engines | selectattr('name', 'eq', ${JSON.stringify(engine)}) | first`;
     return [
       cmp,

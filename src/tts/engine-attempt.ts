@@ -23,8 +23,15 @@ export interface EngineContext {
 
 /** Share of the time left kept for the fallback chain while nothing is known about the next engine's speed. */
 const UNKNOWN_RESERVE_SHARE = 0.25;
+/** ...but at least this much (in ms) when the deadline allows: a short deadline needs a usable remainder. */
+const UNKNOWN_RESERVE_MIN_MS = 1000;
 /** The most of the time left ever kept for the fallback chain. */
 const MAX_RESERVE_SHARE = 0.5;
+
+/** A guess in ms for an engine whose speed is not known yet: a quarter of the time left, at least 1 s, at most half. */
+function unknownMs(leftMs: number): number {
+  return Math.min(leftMs * MAX_RESERVE_SHARE, Math.max(leftMs * UNKNOWN_RESERVE_SHARE, UNKNOWN_RESERVE_MIN_MS));
+}
 
 /** Time in ms kept for the engines after the current one: the first of them in service, by its estimate. */
 function reserveMs(ctx: EngineContext, rest: readonly EngineEntry[], chars: number, leftMs: number): number {
@@ -32,7 +39,7 @@ function reserveMs(ctx: EngineContext, rest: readonly EngineEntry[], chars: numb
   const next = rest.find((e) => ctx.pool(e.engine.name).inService());
   if (!next) return 0;
   const estimate = ctx.speed.estimateMs(next.engine.name, chars);
-  if (estimate === undefined) return leftMs * UNKNOWN_RESERVE_SHARE;
+  if (estimate === undefined) return unknownMs(leftMs);
   return Math.min(leftMs * MAX_RESERVE_SHARE, estimate * 1.5 + 250);
 }
 
@@ -103,7 +110,8 @@ export async function runOnEngine<T>(
     if (lastError && !pool.inService(exclude)) throw lastError;
     const left = remainingMs(a.deadline);
     const reserve = a.rest.length ? reserveMs(ctx, a.rest, a.chars, left) : 0;
-    const own = speed.estimateMs(name, a.chars) ?? 0;
+    // Waiting for a busy engine ends when even a start right then would not leave the fallback its reserve.
+    const own = speed.estimateMs(name, a.chars) ?? (Number.isFinite(left) ? unknownMs(left) : 0);
     const giveUpAt =
       a.rest.length && Number.isFinite(left) ? performance.now() + left - reserve - own : undefined;
     const grant = await pool.acquire({ priority: a.priority, signal, exclude, giveUpAt });

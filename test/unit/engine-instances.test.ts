@@ -83,14 +83,14 @@ describe('discovery of engine instances', () => {
 
   it('adds a binary sensor per instance of an engine with several, none for a single instance', () => {
     const { cmps } = buildDevicePayload(ctx, new Map());
-    expect(cmps.engine_piper_2).toMatchObject({
+    expect(cmps.engine_piper_instance_2).toMatchObject({
       p: 'binary_sensor',
-      unique_id: 'tts_hub_engine_piper_2',
+      unique_id: 'tts_hub_engine_piper_instance_2',
       name: 'Engine piper 2 (tcp://pi:10200)',
       device_class: 'connectivity',
       value_template: expect.stringContaining('e.instances[1].healthy'),
     });
-    expect(cmps.engine_piper_1).toBeDefined();
+    expect(cmps.engine_piper_instance_1).toBeDefined();
     expect(cmps.engine_piper).toBeDefined();
     expect(Object.keys(cmps).filter((k) => k.startsWith('engine_espeak'))).toEqual(['engine_espeak']);
   });
