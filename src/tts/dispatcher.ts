@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import { AppError, type ErrorCode, toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import { type Deadline, NO_DEADLINE, remainingMs } from './deadline.js';

@@ -28,9 +28,12 @@ const UNKNOWN_RESERVE_MIN_MS = 1000;
 /** The most of the time left ever kept for the fallback chain. */
 const MAX_RESERVE_SHARE = 0.5;
 
-/** A guess in ms for an engine whose speed is not known yet: a quarter of the time left, at least 1 s, at most half. */
+/** A guess in ms for an engine of unknown speed: a quarter of the time left, at least 1 s, at most half. */
 function unknownMs(leftMs: number): number {
-  return Math.min(leftMs * MAX_RESERVE_SHARE, Math.max(leftMs * UNKNOWN_RESERVE_SHARE, UNKNOWN_RESERVE_MIN_MS));
+  return Math.min(
+    leftMs * MAX_RESERVE_SHARE,
+    Math.max(leftMs * UNKNOWN_RESERVE_SHARE, UNKNOWN_RESERVE_MIN_MS),
+  );
 }
 
 /** Time in ms kept for the engines after the current one: the first of them in service, by its estimate. */
