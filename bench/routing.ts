@@ -6,6 +6,7 @@
  * requests per second, sent at a fixed rate (open loop) with distinct texts (target ≥ 10 req/s with P95 ≤ 300 ms
  * end to end).
  */
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import mqtt, { type MqttClient } from 'mqtt';
 import { silentLog } from '../src/shared/log.js';
@@ -69,6 +70,22 @@ async function sayClient(url: string): Promise<{
   };
 }
 
+/**
+ * CPU time in ms used so far by this process and its waited-for children (ffmpeg): process.cpuUsage() plus
+ * cutime + cstime of /proc/self/stat (clock ticks, 100 per second on Linux); children are 0 elsewhere.
+ */
+function cpuMs(): number {
+  const own = process.cpuUsage();
+  let children = 0;
+  try {
+    const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]?.split(' ') ?? [];
+    children = (Number(fields[13]) + Number(fields[14])) * 10;
+  } catch {
+    // not Linux
+  }
+  return (own.user + own.system) / 1000 + children;
+}
+
 const p = (values: number[]): string =>
   `${ms(percentile(values, 50))} / ${ms(percentile(values, 95))} / ${ms(percentile(values, 99))}`;
 
@@ -119,7 +136,9 @@ export async function benchRouting(): Promise<void> {
     );
     const direct: number[] = [];
     const routed: number[] = [];
+    let cpu0 = 0;
     for (let i = 0; i < 120; i++) {
+      if (i === 20) cpu0 = cpuMs();
       const t0 = performance.now();
       for await (const _ of engine.synthesize({ text: `Direct ${i}.` }, AbortSignal.timeout(10_000))) {
         // drain
@@ -130,11 +149,16 @@ export async function benchRouting(): Promise<void> {
       direct.push(d);
       routed.push(r);
     }
+    const cpuPerRequest = (cpuMs() - cpu0) / routed.length;
     const base = percentile(direct, 50);
     line('engine called directly p50', ms(base));
     line('tts/say → tts/result (miss) P50 / P95 / P99', p(routed));
     line('routing overhead (result − engine p50) P50 / P95 / P99', p(routed.map((r) => r - base)));
     line('routed p50 ÷ engine direct p50', ratio(percentile(routed, 50) / base));
+    line(
+      'CPU per routed miss (hub + ffmpeg + stand-in), ms',
+      `${cpuPerRequest.toFixed(1)} ms → at most ${(2000 / cpuPerRequest).toFixed(0)} req/s on 2 idle cores`,
+    );
 
     await client.say({ text: 'The cache answers this.' });
     const plain: number[] = [];
