@@ -3,8 +3,10 @@
  * Pass names to run some: `npm run bench -- main-path recorder`.
  */
 import { parseArgs } from 'node:util';
+import { benchChime } from './chime.js';
 import { benchDispatch } from './dispatch.js';
 import { benchEngines } from './engines.js';
+import { benchFaults } from './faults.js';
 import { benchMainPath } from './main-path.js';
 import { benchMemory } from './memory.js';
 import { benchRecorder } from './recorder.js';
@@ -36,6 +38,8 @@ const BENCHES: Record<string, () => Promise<void>> = {
   recorder: printRecorder,
   ttfa: benchTtfa,
   memory: benchMemory,
+  chime: benchChime,
+  faults: benchFaults,
   'text-clean': benchTextClean,
   engines: () => benchEngines(),
 };

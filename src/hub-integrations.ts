@@ -13,6 +13,7 @@ import {
   type DiscoveryOptions,
   type DiscoveryPublisher,
 } from './mqtt/discovery-publisher.js';
+import type { RequestInbox } from './mqtt/request-inbox.js';
 import type { EventHub, HubEvents } from './shared/events.js';
 import type { Log } from './shared/log.js';
 import { createMetrics, type HubMetrics } from './shared/metrics.js';
@@ -43,8 +44,8 @@ const STATUS_THROTTLE_MS = 1000;
 /** The extras, as the hub drives them. */
 export interface Integrations {
   readonly metrics: HubMetrics;
-  /** Subscribes discovery, command and recorder-total topics. */
-  attach(bus: MqttBus): Promise<void>;
+  /** Subscribes discovery, command and recorder-total topics (the notify entity through `inbox`). */
+  attach(bus: MqttBus, inbox: RequestInbox): Promise<void>;
   /** Publishes discovery (in the background), starts the Wyoming server and the schedules. */
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -106,7 +107,7 @@ export function createIntegrations(opts: IntegrationsOptions): Integrations {
 
   return {
     metrics,
-    async attach(bus) {
+    async attach(bus, inbox) {
       await bus.subscribe(`${options.topics.recorder}/status`, 0, (_t, payload) => {
         try {
           const totals = JSON.parse(payload.toString('utf8')) as { total_bytes?: unknown };
@@ -115,7 +116,7 @@ export function createIntegrations(opts: IntegrationsOptions): Integrations {
           // Not ours to validate: the recorder publishes this topic.
         }
       });
-      discovery = await attachDiscovery(discoveryOptions(opts, bus, statusSoon));
+      discovery = await attachDiscovery(discoveryOptions(opts, bus, inbox, statusSoon));
     },
     async start() {
       // In the background: it waits briefly for the retained config of an earlier run.
@@ -158,6 +159,7 @@ function wyomingServerOf(opts: IntegrationsOptions): WyomingServer | undefined {
 function discoveryOptions(
   opts: IntegrationsOptions,
   bus: MqttBus,
+  inbox: RequestInbox,
   onCacheCleared: () => void,
 ): DiscoveryOptions {
   const { options } = opts;
@@ -186,6 +188,7 @@ function discoveryOptions(
       ),
     },
     resultTopic: options.topics.result,
+    inbox,
     sayService: opts.sayService,
     cache: opts.cache,
     maxTextChars: options.max_text_chars,

@@ -4,6 +4,7 @@ import { findFfmpeg } from './audio/ffmpeg.js';
 import type { OutputFormat } from './audio/format.js';
 import { createDeriver } from './cache/derive.js';
 import { type CacheStore, createCacheStore } from './cache/store.js';
+import { createChimeLibrary, NO_CHIME } from './chimes/library.js';
 import type { LoadedConfig } from './config/load.js';
 import { resolvePublicBaseUrl } from './config/public-url.js';
 import { type BrokerTarget, runDoctor } from './doctor/index.js';
@@ -14,6 +15,8 @@ import { chooseBroker, type EmbeddedBroker } from './mqtt/broker.js';
 import { createMqttBus, type MqttBus } from './mqtt/client.js';
 import { attachHermes } from './mqtt/hermes-adapter.js';
 import { createRecorderWiring } from './mqtt/recorder-adapter.js';
+import { createRequestInbox, type RequestInbox } from './mqtt/request-inbox.js';
+import { createRequestJournal } from './mqtt/request-journal.js';
 import { attachSayTopic } from './mqtt/say-adapter.js';
 import { createPlaybackService } from './playback/index.js';
 import { createEventHub, type EventHub, type HubEvents, observeSay } from './shared/events.js';
@@ -21,6 +24,7 @@ import type { Log } from './shared/log.js';
 import { createDispatcher, type Dispatcher, type EngineEntry } from './tts/dispatcher.js';
 import { createEngineEntries } from './tts/engine-entries.js';
 import { createHealthMonitor, type HealthMonitor } from './tts/health-monitor.js';
+import { DEFAULT_MIX_FORMAT } from './tts/say-chimes.js';
 import { createSayService, type SayService } from './tts/say-service.js';
 import { version } from './version.js';
 
@@ -39,6 +43,15 @@ export interface Hub {
   start(signal?: AbortSignal): Promise<void>;
   /** Stops taking work, finishes or cancels in-flight work within `graceMs`, publishes offline. */
   stop(graceMs?: number): Promise<void>;
+}
+
+/** Chimes the options name (targets' presets, schedules), to decode at start. */
+function namedChimes(options: LoadedConfig['options']): string[] {
+  const names = [
+    ...options.targets.flatMap((t) => [t.chime, t.chime_after]),
+    ...options.schedules.flatMap((s) => [s.chime, s.chime_after]),
+  ];
+  return names.filter((n): n is string => n !== undefined && n !== '' && n !== NO_CHIME);
 }
 
 /** Builds (does not start) the hub from loaded config. */
@@ -73,8 +86,14 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
   });
   const events = createEventHub<HubEvents>(log.child({ mod: 'events' }));
   // Targets: Home Assistant through the Supervisor; Hermes/MQTT targets publish on the bus once it exists.
+  const chimes = createChimeLibrary({
+    userDir: join(options.share_dir, 'chimes'),
+    maxDurationMs: options.chimes.max_duration_s * 1000,
+    log: log.child({ mod: 'chimes' }),
+  });
   const playback = createPlaybackService({
     targets: options.targets,
+    groups: options.groups,
     supervisorUrl: config.supervisorUrl,
     supervisorToken: config.supervisorToken,
     publish: async (topic, payload, opts) => {
@@ -92,8 +111,10 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       cacheLookups: options.cache.enabled,
       bitrateKbps: options.opus.bitrate_kbps,
       audioUrl: (key: string, format: OutputFormat) => `${baseUrl}/api/audio/${key}.${format}`,
-      checkTargets: (names) => playback.checkTargets(names),
-      deliver: (request, audio, signal) => playback.deliver(request, audio, signal),
+      planTargets: (names) => playback.plan(names),
+      presetOf: (name) => playback.presetOf(name),
+      deliver: (request, deliveries, signal, ledger) => playback.deliver(request, deliveries, signal, ledger),
+      chimes,
       loudnormEngines: new Set(options.engines.filter((e) => e.loudnorm).map((e) => e.name)),
       defaultDeadlineMs: options.default_deadline_s * 1000,
       log: log.child({ mod: 'say' }),
@@ -115,6 +136,13 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     : undefined;
   let bus: MqttBus | undefined;
   let broker: BrokerTarget | undefined;
+  // At-least-once intake of MQTT say requests, journaled in the hub's data dir.
+  const inbox: RequestInbox = createRequestInbox({
+    journal: createRequestJournal({ dir: config.dataDir, log: log.child({ mod: 'journal' }) }),
+    maxInFlight: options.mqtt.max_in_flight,
+    maxPending: options.mqtt.max_pending,
+    log: log.child({ mod: 'inbox' }),
+  });
   let embedded: EmbeddedBroker | undefined;
   let brokerUrl = '';
 
@@ -152,6 +180,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       engines,
       queue_depth: dispatcher.queueDepth(),
       in_flight: sayService.inFlight(),
+      requests: inbox.depth(),
       cache: { ...cache.stats(), hit_ratio: cacheHitRatio(sayService.stats()), ...cacheHealth },
       problems,
       last_latency_ms: sayService.stats().lastLatencyMs,
@@ -179,6 +208,8 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
         inAddon: config.supervisorToken !== undefined,
       }),
     ...(recording ? { recorder: recording.recorder } : {}),
+    chimes,
+    targets: () => playback.describe(),
   });
 
   const publishStatus = async (): Promise<void> => {
@@ -197,6 +228,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     brokerUrl: () => brokerUrl,
     async start(signal) {
       await cache.start();
+      await chimes.start({ names: namedChimes(options), format: DEFAULT_MIX_FORMAT });
       await monitor.start();
       await http.listen({ port: options.http.port, host: '0.0.0.0' });
       const chosen = await chooseBroker({
@@ -215,11 +247,13 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
         clientId: options.mqtt.client_id,
         availabilityTopic: options.topics.availability,
         protocolVersion: chosen.embedded ? 4 : 5,
+        receiveMaximum: options.mqtt.receive_maximum,
         log: log.child({ mod: 'mqtt' }),
       });
       // Handlers first: a persistent session delivers requests queued while the hub was down right after CONNACK.
       await attachSayTopic({
         bus,
+        inbox,
         sayTopic: options.topics.say,
         resultTopic: options.topics.result,
         sayService,
@@ -229,6 +263,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       });
       await attachHermes({
         bus,
+        inbox,
         sayService,
         playback,
         acceptSay: options.topics.hermes,
@@ -237,9 +272,11 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
         log: log.child({ mod: 'hermes' }),
       });
       await recording?.attach(bus);
-      await integrations.attach(bus);
+      await integrations.attach(bus, inbox);
+      await inbox.open();
       const recorderBoot = recording?.start(signal);
       await bus.start(signal);
+      inbox.run();
       recording?.bind(bus);
       await recorderBoot;
       monitor.onChange = () => {
@@ -264,12 +301,15 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     async stop(graceMs = 8000) {
       // Together: fastify waits for in-flight requests (a say, a live stream), which end when the say service
       // has finished or cancelled its work within the grace time.
+      // MQTT requests not finished within the grace stay in the journal (or at the broker) for the next start.
       await Promise.all([
         http.close().catch(() => {}),
+        inbox.stop(graceMs).catch((err) => log.warn({ err }, 'request inbox stop failed')),
         sayService.stop(graceMs),
         integrations.stop().catch((err) => log.warn({ err }, 'integrations stop failed')),
       ]);
       playback.stop();
+      chimes.stop();
       monitor.stop();
       // Before the bus stops, so the final statuses of finalized recordings go out.
       await recording?.stop().catch((err) => log.warn({ err }, 'recorder stop failed'));

@@ -61,6 +61,9 @@ export function runFfmpeg(args: string[], signal?: AbortSignal): FfmpegProcess {
   const child: ChildProcessByStdio<Writable, Readable, Readable> = spawn(bin, fullArgs, {
     stdio: ['pipe', 'pipe', 'pipe'],
     shell: false,
+    // Its own process group: a SIGTERM to the hub's group (systemd, Ctrl-C) must not kill the encodes the
+    // hub is finishing within its grace; the hub ends them itself. If the hub dies, the closed pipes end them.
+    detached: true,
   });
   spawnCount++;
   const tail: string[] = [];

@@ -2,6 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { groupProblems } from '../playback/groups.js';
+import { presetProblems } from '../playback/presets.js';
 import { targetProblems } from '../playback/targets.js';
 import { AppError } from '../shared/errors.js';
 import { instanceProblems } from '../tts/engines/index.js';
@@ -79,8 +81,9 @@ function movedOptionProblems(raw: unknown): string[] {
 /**
  * Refuses options still at a place they moved away from, validates raw options against the schema, then what the
  * schema cannot express: unique engine names, a known `default_engine`, engine instances (`instanceProblems`:
- * `urls` only on network engines, one weight per instance), and each target's required and well-formed fields
- * (`targetProblems`).
+ * `urls` only on network engines, one weight per instance), each target's required and well-formed fields
+ * (`targetProblems`) and preset engine, and groups whose members are all known targets or addresses
+ * (`groupProblems`).
  * @throws AppError CONFIG_INVALID whose message lists every problem as `path: message`, one per line.
  */
 export function parseOptions(raw: unknown): Options {
@@ -107,6 +110,8 @@ export function parseOptions(raw: unknown): Options {
   }
   problems.push(...instanceProblems(options.engines));
   problems.push(...targetProblems(options.targets));
+  problems.push(...presetProblems(options.targets, names));
+  problems.push(...groupProblems(options.groups, options.targets));
   if (problems.length)
     throw new AppError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`);
   return options;

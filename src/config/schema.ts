@@ -1,5 +1,6 @@
 import cron from 'node-cron';
 import { z } from 'zod';
+import { MAX_LEAD_IN_MS, MAX_OFFSET_MS } from '../tts/say-request.js';
 
 /**
  * The one definition of the add-on's options and their defaults (DESIGN "Options").
@@ -63,12 +64,26 @@ export const TargetOptionsSchema = z.object({
   url: z.string().optional(),
   site_id: z.string().optional(),
   format: z.enum(['opus', 'mp3', 'wav']).optional(),
-  announce: z.boolean().default(true),
+  /** media_player: true requires MEDIA_ANNOUNCE, false never announces; unset: announce when the player supports it. */
+  announce: z.boolean().optional(),
   volume: z.number().min(0).max(1).optional(),
   /** media_player: media_content_type to send; unset: the format's MIME type (audio/ogg, audio/mpeg, audio/wav). */
   media_content_type: z.string().max(64).optional(),
   /** assist_satellite: play the chime before the announcement; unset: Home Assistant's default (true). */
   preannounce: z.boolean().optional(),
+  // Speaker preset: what a request to this target gets unless it says otherwise.
+  /** Engine for requests to this target. */
+  engine: z.string().optional(),
+  /** Voice for requests to this target. */
+  voice: z.string().optional(),
+  /** Chime before the speech (a built-in name or a file in <share>/chimes). */
+  chime: z.string().max(64).optional(),
+  /** Chime after the speech. */
+  chime_after: z.string().max(64).optional(),
+  /** ms between chime and speech; negative overlaps them. */
+  offset_ms: z.number().int().min(-MAX_OFFSET_MS).max(MAX_OFFSET_MS).optional(),
+  /** ms of silence before everything, for speakers that clip the first syllable. */
+  lead_in_ms: z.number().int().min(0).max(MAX_LEAD_IN_MS).optional(),
 });
 export type TargetOptions = z.infer<typeof TargetOptionsSchema>;
 
@@ -91,12 +106,23 @@ export const ScheduleOptionsSchema = z
       }),
     say: z.string().optional(),
     target: z.string().optional(),
+    /** Chime before the scheduled announcement. */
+    chime: z.string().max(64).optional(),
+    /** Chime after it. */
+    chime_after: z.string().max(64).optional(),
     precache: z.array(z.string()).optional(),
   })
   .refine((s) => s.say !== undefined || s.precache !== undefined, {
     message: 'a schedule needs say or precache',
   });
 export type ScheduleOptions = z.infer<typeof ScheduleOptionsSchema>;
+
+/** A group of targets spoken to at once: `{name, targets: [target names or addresses]}`. */
+export const GroupOptionsSchema = z.object({
+  name: z.string().min(1).max(64),
+  targets: z.array(z.string().min(1).max(128)).min(1).max(32),
+});
+export type GroupOptions = z.infer<typeof GroupOptionsSchema>;
 
 /** One Wyoming microphone service to record from (option `microphones[]`). */
 export const MicrophoneOptionsSchema = z.object({
@@ -116,6 +142,12 @@ export const OptionsSchema = z.object({
       username: z.string().default(''),
       password: z.string().default(''),
       client_id: z.string().default('tts_hub'),
+      /** MQTT 5 Receive Maximum: QoS 1 messages the broker may send before the hub acknowledges them. */
+      receive_maximum: z.number().int().min(1).max(65535).default(32),
+      /** MQTT say requests (tts/say, hermes/tts/say, notify) worked on at once; the rest wait in the journal. */
+      max_in_flight: z.number().int().min(1).max(1000).default(16),
+      /** Unfinished requests the journal holds; beyond it requests stay unacknowledged until finished. */
+      max_pending: z.number().int().min(1).max(100_000).default(2000),
     })
     .prefault({}),
   topics: z
@@ -159,6 +191,13 @@ export const OptionsSchema = z.object({
   default_engine: z.string().default(''),
   opus: z.object({ bitrate_kbps: z.number().int().min(6).max(256).default(32) }).prefault({}),
   targets: z.array(TargetOptionsSchema).default([]),
+  groups: z.array(GroupOptionsSchema).default([]),
+  chimes: z
+    .object({
+      /** Longest chime file accepted, in seconds; longer ones fail the request with CHIME_INVALID. */
+      max_duration_s: z.number().positive().max(60).default(10),
+    })
+    .prefault({}),
   recorder: z
     .object({
       enabled: z.boolean().default(true),

@@ -3,6 +3,7 @@ import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { ZodError } from 'zod';
 import type { CacheStore } from '../cache/store.js';
+import type { ChimeLibrary } from '../chimes/library.js';
 import type { DoctorReport } from '../doctor/index.js';
 import type { Recorder } from '../recorder/index.js';
 import { AppError, errorBody } from '../shared/errors.js';
@@ -16,6 +17,7 @@ import type { SayService } from '../tts/say-service.js';
 import { installAuth } from './auth.js';
 import { audioRoutes } from './routes/audio.js';
 import { cacheRoutes } from './routes/cache.js';
+import { chimeRoutes } from './routes/chimes.js';
 import { doctorRoutes } from './routes/doctor.js';
 import { engineRoutes } from './routes/engines.js';
 import { eventsRoutes } from './routes/events.js';
@@ -25,6 +27,7 @@ import { openAiRoutes } from './routes/openai.js';
 import { panelRoutes } from './routes/panel.js';
 import { recordingsRoutes } from './routes/recordings.js';
 import { sayRoutes } from './routes/say.js';
+import { type TargetsFn, targetRoutes } from './routes/targets.js';
 
 /** Everything the HTTP adapter calls. */
 export interface HttpDeps {
@@ -53,6 +56,10 @@ export interface HttpDeps {
   bitrateKbps?: number;
   /** Runs the doctor's checks (GET /api/doctor); absent: no such route. */
   doctor?: () => Promise<DoctorReport>;
+  /** The chimes (GET /api/chimes); absent: no such routes. */
+  chimes?: ChimeLibrary;
+  /** Configured targets and groups (GET /api/targets); absent: no such route. */
+  targets?: TargetsFn;
 }
 
 /**
@@ -117,6 +124,8 @@ export async function buildServer(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(engineRoutes, { dispatcher: deps.dispatcher, monitor: deps.monitor });
   await app.register(cacheRoutes, { cache: deps.cache, sayService: deps.sayService, ...deps.cacheLimits });
   await app.register(eventsRoutes, { events: deps.events, status: deps.health });
+  if (deps.chimes) await app.register(chimeRoutes, { chimes: deps.chimes });
+  if (deps.targets) await app.register(targetRoutes, { targets: deps.targets });
   await app.register(panelRoutes, {});
   return app;
 }

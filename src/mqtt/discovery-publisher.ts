@@ -18,6 +18,8 @@ import { type RequestDefaults, toSayRequest } from '../tts/say-request.js';
 import type { SayService } from '../tts/say-service.js';
 import type { MqttBus } from './client.js';
 import { buildDevicePayload, type DiscoveryContext, discoveryTopic, liveComponents } from './discovery.js';
+import type { InboxContext, RequestInbox } from './request-inbox.js';
+import { isShutdown } from './say-adapter.js';
 
 /** How long start waits for the retained config of an earlier run, in ms. */
 const RETAINED_WAIT_MS = 300;
@@ -41,6 +43,8 @@ export interface DiscoveryOptions {
   /** Home Assistant's birth topic, default `homeassistant/status`. */
   birthTopic?: string;
   resultTopic: string;
+  /** At-least-once intake of the notify entity's messages (see request-inbox.ts). */
+  inbox: RequestInbox;
   sayService: SayService;
   cache: CacheStore;
   maxTextChars: number;
@@ -145,29 +149,56 @@ export async function attachDiscovery(opts: DiscoveryOptions): Promise<Discovery
 }
 
 /**
- * The two command entities: the notify message is spoken as plain text (never parsed as JSON) through the say
- * service and answered on the result topic; `PRESS` on the button topic clears the cache. Retained commands
- * are ignored (an old message must not act again at every connect).
+ * The say body of a notify message. Home Assistant's MQTT notify entity sends only the message
+ * (home-assistant/core `homeassistant/components/mqtt/notify.py`, `async_send_message` renders the command
+ * template from the message alone), so the message is the only place for notify data: a message that is a JSON
+ * object with a string `text` is taken as a `tts/say` body (chime, target, voice, …); anything else, including
+ * text that merely looks like JSON, is spoken as it is.
+ */
+export function notifyBody(message: string): Record<string, unknown> {
+  const trimmed = message.trim();
+  if (trimmed.startsWith('{')) {
+    try {
+      const json: unknown = JSON.parse(trimmed);
+      if (
+        typeof json === 'object' &&
+        json !== null &&
+        typeof (json as { text?: unknown }).text === 'string'
+      ) {
+        return json as Record<string, unknown>;
+      }
+    } catch {
+      // Not JSON: spoken as text.
+    }
+  }
+  return { text: message };
+}
+
+/**
+ * The two command entities: the notify message is spoken through the say service (plain text, or a JSON say
+ * body, see `notifyBody`) and answered on the result topic; `PRESS` on the button topic clears the cache.
+ * Retained commands are ignored (an old message must not act again at every connect).
  */
 async function attachCommands(opts: DiscoveryOptions): Promise<void> {
   const { bus, log, context } = opts;
-  const speak = async (text: string): Promise<void> => {
+  const speak = async (text: string, ctx: InboxContext): Promise<boolean> => {
     let id = '';
     try {
-      const request = toSayRequest({ text }, opts.maxTextChars, opts.defaults);
+      const request = toSayRequest(notifyBody(text), opts.maxTextChars, opts.defaults);
       id = request.id;
-      const result = await opts.sayService.say(request);
+      const result = await opts.sayService.say(request, ctx.signal, { ledger: ctx.ledger });
       await bus.publish(opts.resultTopic, JSON.stringify(resultPayload(result)), { qos: 1 });
     } catch (err) {
+      if (isShutdown(err, ctx)) return false; // replayed at the next start
       const e = toAppError(err);
       log.warn({ id, code: e.code, err: e.message }, 'notify say failed');
       await bus.publish(opts.resultTopic, JSON.stringify(errorPayload(id, e)), { qos: 1 }).catch(() => {});
     }
+    return true;
   };
-  await bus.subscribe(context.topics.notify, 1, (_t, payload, packet) => {
-    if (packet.retain) return;
-    void speak(payload.toString('utf8'));
-  });
+  await opts.inbox.subscribe(bus, context.topics.notify, (msg, ctx) =>
+    speak(msg.payload.toString('utf8'), ctx),
+  );
   await bus.subscribe(context.topics.clearCache, 1, (_t, payload, packet) => {
     if (packet.retain || payload.toString('utf8').trim() !== 'PRESS') return;
     opts.cache.clear().then(

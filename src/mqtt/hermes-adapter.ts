@@ -13,6 +13,8 @@ import type { Log } from '../shared/log.js';
 import { type RequestDefaults, toSayRequest } from '../tts/say-request.js';
 import type { SayService } from '../tts/say-service.js';
 import type { MqttBus } from './client.js';
+import type { InboxContext, RequestInbox } from './request-inbox.js';
+import { isShutdown } from './say-adapter.js';
 
 /** Hermes topics used here. */
 export const HERMES_TOPICS = {
@@ -44,6 +46,8 @@ export function siteOf(topic: string): string {
  */
 export async function attachHermes(opts: {
   bus: MqttBus;
+  /** At-least-once intake of `hermes/tts/say` (see request-inbox.ts). */
+  inbox: RequestInbox;
   sayService: SayService;
   playback: { playFinished(siteId: string, id: string): void };
   acceptSay: boolean;
@@ -63,11 +67,11 @@ export async function attachHermes(opts: {
   });
   if (!opts.acceptSay) return;
 
-  const handleSay = async (payload: Buffer): Promise<void> => {
+  const handleSay = async (payload: Buffer, ctx: InboxContext): Promise<boolean> => {
     const parsed = TtsSaySchema.safeParse(parseJson(payload));
     if (!parsed.success) {
       log.warn({ issue: parsed.error.issues[0]?.message }, 'hermes/tts/say refused');
-      return;
+      return true;
     }
     const say = parsed.data;
     const siteId = say.siteId || 'default';
@@ -84,20 +88,21 @@ export async function attachHermes(opts: {
         opts.maxTextChars,
         opts.defaults,
       );
-      const result = await opts.sayService.say(request);
+      const result = await opts.sayService.say(request, ctx.signal, { ledger: ctx.ledger });
       const failed = result.targets?.find((t) => !t.ok);
       if (failed) log.warn({ id: request.id, siteId, err: failed.error }, 'hermes site did not play');
     } catch (err) {
+      if (isShutdown(err, ctx)) return false; // replayed at the next start, sayFinished then
       const e = toAppError(err);
       log.warn({ id: finished.id, siteId, code: e.code, err: e.message }, 'hermes say failed');
     }
-    await bus.publish(HERMES_TOPICS.sayFinished, JSON.stringify(finished), { qos: 1 });
+    await bus
+      .publish(HERMES_TOPICS.sayFinished, JSON.stringify(finished), { qos: 1 })
+      .catch((err) => log.warn({ err: String(err) }, 'sayFinished publish failed'));
+    return true;
   };
 
-  await bus.subscribe(HERMES_TOPICS.say, 1, (_topic, payload, packet) => {
-    if (packet.retain) return; // an old retained request must not speak again at every connect
-    handleSay(payload).catch((err) => log.error({ err }, 'hermes say handler failed'));
-  });
+  await opts.inbox.subscribe(bus, HERMES_TOPICS.say, (msg, ctx) => handleSay(msg.payload, ctx));
 }
 
 function parseJson(payload: Buffer): unknown {

@@ -1,19 +1,66 @@
-import type { IPublishPacket } from 'mqtt';
-import { toAppError } from '../shared/errors.js';
+import { performance } from 'node:perf_hooks';
+import { AppError, toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import { errorPayload, resultPayload } from '../tts/result.js';
-import { parseSayPayload, type RequestDefaults } from '../tts/say-request.js';
+import { parseSayPayload, type RequestDefaults, type SayRequest } from '../tts/say-request.js';
 import type { SayService } from '../tts/say-service.js';
 import type { MqttBus } from './client.js';
+import type { InboxContext, InboxMessage, RequestInbox } from './request-inbox.js';
+import { MAX_REPLY_TOPIC_BYTES, publishTopicProblem } from './topic-check.js';
 
 /**
- * Subscribes the say topic (QoS 1) and answers each request on the result topic, on `reply_to` when given,
- * and on the MQTT 5 response topic with its correlation data. Bad payloads answer `{id, ok:false, error}`
- * and are logged once at warn; nothing here throws into mqtt.js.
- * Retained say messages are ignored: replaying them at every connect would repeat old announcements.
+ * True when a say failed because the hub is stopping (its grace is over, the say service refused it, or an
+ * engine or ffmpeg child died with the stop): the request is left for the next start, never answered.
+ */
+export function isShutdown(err: unknown, ctx: InboxContext): boolean {
+  return ctx.signal.aborted || ctx.stopping() || (err instanceof AppError && err.code === 'SHUTTING_DOWN');
+}
+
+/** `high` when a JSON say payload asks for it (read before the request waits for its turn). */
+export function sayPriority(payload: Buffer): 'high' | 'normal' {
+  if (payload[0] !== 0x7b || !payload.includes('"priority"')) return 'normal';
+  try {
+    return (JSON.parse(payload.toString('utf8')) as { priority?: unknown }).priority === 'high'
+      ? 'high'
+      : 'normal';
+  } catch {
+    return 'normal';
+  }
+}
+
+/**
+ * Where a request's answer goes besides the result topic: `reply_to` and the MQTT 5 response topic, each
+ * checked first (DESIGN "Delivery and limits": no wildcards, no leading `$`, valid UTF-8, at most
+ * MAX_REPLY_TOPIC_BYTES). @throws AppError BAD_REPLY_TO naming the topic and what is wrong with it.
+ */
+export function replyTopics(replyTo: string | undefined, responseTopic: string | undefined): string[] {
+  const topics: string[] = [];
+  for (const [field, topic] of [
+    ['reply_to', replyTo],
+    ['response topic', responseTopic],
+  ] as const) {
+    if (topic === undefined) continue;
+    const problem = publishTopicProblem(topic, { maxBytes: MAX_REPLY_TOPIC_BYTES, callerSupplied: true });
+    if (problem) {
+      throw new AppError(
+        'BAD_REPLY_TO',
+        `${field} '${topic.slice(0, 80)}' ${problem}; give a plain topic such as my/results`,
+      );
+    }
+    topics.push(topic);
+  }
+  return topics;
+}
+
+/**
+ * Takes say requests from the say topic through the at-least-once inbox and answers each on the result topic,
+ * on `reply_to` when given, and on the MQTT 5 response topic with its correlation data. Bad payloads answer
+ * `{id, ok:false, error}` and are logged once at warn; nothing here throws into mqtt.js. A request cut short
+ * by a stop is not answered: it is replayed at the next start.
  */
 export async function attachSayTopic(opts: {
   bus: MqttBus;
+  inbox: RequestInbox;
   sayTopic: string;
   resultTopic: string;
   sayService: SayService;
@@ -24,15 +71,14 @@ export async function attachSayTopic(opts: {
 }): Promise<void> {
   const { bus, log } = opts;
 
-  const answer = async (packet: IPublishPacket, replyTo: string | undefined, body: object): Promise<void> => {
+  const answer = async (msg: InboxMessage, extra: string[], body: object): Promise<void> => {
     const json = JSON.stringify(body);
     const sends = [bus.publish(opts.resultTopic, json, { qos: 1 })];
-    if (replyTo && replyTo !== opts.resultTopic) sends.push(bus.publish(replyTo, json, { qos: 1 }));
-    const response = packet.properties?.responseTopic;
-    if (response) {
-      const correlationData = packet.properties?.correlationData;
+    for (const topic of new Set(extra)) {
+      if (topic === opts.resultTopic) continue;
+      const correlationData = topic === msg.responseTopic ? msg.correlationData : undefined;
       sends.push(
-        bus.publish(response, json, { qos: 1, properties: correlationData ? { correlationData } : {} }),
+        bus.publish(topic, json, { qos: 1, properties: correlationData ? { correlationData } : {} }),
       );
     }
     const settled = await Promise.allSettled(sends);
@@ -41,36 +87,60 @@ export async function attachSayTopic(opts: {
     }
   };
 
-  const handle = async (payload: Buffer, packet: IPublishPacket): Promise<void> => {
-    let request: ReturnType<typeof parseSayPayload>;
+  const handle = async (msg: InboxMessage, ctx: InboxContext): Promise<boolean> => {
+    let request: SayRequest;
     try {
-      request = parseSayPayload(payload, opts.maxTextChars, opts.defaults);
+      request = parseSayPayload(msg.payload, opts.maxTextChars, opts.defaults);
     } catch (err) {
       const e = toAppError(err, 'BAD_PAYLOAD');
       const id = typeof e.details?.id === 'string' ? e.details.id : '';
-      log.warn({ id, code: e.code, err: e.message, bytes: payload.length }, 'say request refused');
-      await answer(packet, undefined, errorPayload(id, e));
-      return;
+      log.warn({ id, code: e.code, err: e.message, bytes: msg.payload.length }, 'say request refused');
+      await answer(msg, validOnly(msg.responseTopic), errorPayload(id, e));
+      return true;
     }
-    // MQTT 5: the broker forwards the seconds left of the publisher's message expiry; the deadline keeps to it.
-    const expiryS = packet.properties?.messageExpiryInterval;
-    if (expiryS !== undefined) request.expiryS = expiryS;
-    log.debug({ id: request.id, chars: request.text.length }, 'say received');
+    keepArrival(request, msg);
+    let extra: string[];
     try {
-      const result = await opts.sayService.say(request);
-      await answer(packet, request.replyTo, resultPayload(result));
+      extra = replyTopics(request.replyTo, msg.responseTopic);
     } catch (err) {
       const e = toAppError(err);
-      log.warn({ id: request.id, code: e.code, err: e.message }, 'say failed');
-      await answer(packet, request.replyTo, errorPayload(request.id, e));
+      log.warn({ id: request.id, code: e.code, err: e.message }, 'say request refused');
+      await answer(msg, validOnly(msg.responseTopic), errorPayload(request.id, e));
+      return true;
     }
+    log.debug({ id: request.id, chars: request.text.length, replayed: msg.replayed }, 'say received');
+    try {
+      const result = await opts.sayService.say(request, ctx.signal, { ledger: ctx.ledger });
+      await answer(msg, extra, resultPayload(result));
+    } catch (err) {
+      if (isShutdown(err, ctx)) {
+        log.info({ id: request.id }, 'say left for the next start');
+        return false;
+      }
+      const e = toAppError(err);
+      log.warn({ id: request.id, code: e.code, err: e.message }, 'say failed');
+      await answer(msg, extra, errorPayload(request.id, e));
+    }
+    return true;
   };
 
-  await bus.subscribe(opts.sayTopic, 1, (_topic, payload, packet) => {
-    if (packet.retain) {
-      log.warn({ topic: opts.sayTopic }, 'retained say message ignored; publish say requests without retain');
-      return;
-    }
-    handle(payload, packet).catch((err) => log.error({ err }, 'say handler failed'));
-  });
+  await opts.inbox.subscribe(bus, opts.sayTopic, handle, sayPriority);
+}
+
+/**
+ * The request's deadline counts from the message's arrival (its wait in the inbox, and before a restart for a
+ * replayed one, included), and keeps to the MQTT 5 message expiry interval the broker forwarded with it.
+ */
+function keepArrival(request: SayRequest, msg: InboxMessage): void {
+  request.receivedAt = performance.now() - Math.max(0, Date.now() - msg.receivedAt);
+  if (msg.expiryS !== undefined) request.expiryS = msg.expiryS;
+}
+
+/** The response topic when it is a valid one (an error answer still goes there), else none. */
+function validOnly(responseTopic: string | undefined): string[] {
+  try {
+    return replyTopics(undefined, responseTopic);
+  } catch {
+    return [];
+  }
 }

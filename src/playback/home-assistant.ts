@@ -73,11 +73,12 @@ export function createHomeAssistantClient(opts: {
     }
     const text = await res.text();
     if (!res.ok) {
-      const hint = res.status === 401 ? ' (the Supervisor token was refused)' : '';
       throw new AppError(
         'SINK_FAILED',
-        `Home Assistant answered ${res.status} to ${method} ${path}${hint}: ${text.slice(0, 200)}`,
-        { details: { status: res.status } },
+        `Home Assistant answered ${res.status} to ${method} ${path}: ${reasonOf(res.status, text)}`,
+        {
+          details: { status: res.status },
+        },
       );
     }
     try {
@@ -103,4 +104,22 @@ export function createHomeAssistantClient(opts: {
       return state;
     },
   };
+}
+
+/**
+ * The reason in a failed answer: Core's JSON `{"message": ...}` when it gave one (HomeAssistantView
+ * `json_message`), else its text; a bare 500 means Core raised an error it does not report over REST.
+ */
+function reasonOf(status: number, text: string): string {
+  if (status === 401) return 'the Supervisor token was refused';
+  try {
+    const message = (JSON.parse(text) as { message?: unknown }).message;
+    if (typeof message === 'string' && message) return message;
+  } catch {
+    // not JSON
+  }
+  const body = text.replace(/\s+/g, ' ').trim().slice(0, 200);
+  if (status >= 500)
+    return `${body || 'server error'} (Home Assistant's log, Settings → System → Logs, has the reason)`;
+  return body || 'no reason given';
 }

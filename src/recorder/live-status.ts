@@ -30,6 +30,9 @@ export interface LiveStatusOptions {
   totals: () => Promise<RecorderTotals>;
 }
 
+/** How often the totals (`recorder/status`: recordings size, free disk) are refreshed without recordings, in ms. */
+export const TOTALS_INTERVAL_MS = 60_000;
+
 const ENCODER_WARNING =
   'live encoder stopped; audio goes on into the WAV sidecar and is encoded when recording ends';
 
@@ -39,21 +42,33 @@ export class LiveStatus {
   private readonly last = new Map<string, LastRecording>();
   private readonly errors = new Map<string, ErrorBody>();
   private timer: NodeJS.Timeout | undefined;
+  private totalsTimer: NodeJS.Timeout | undefined;
   private ticking = false;
   private measuring: Promise<void> | undefined;
 
   constructor(private readonly opts: LiveStatusOptions) {}
 
-  /** Starts the periodic status round. */
+  /**
+   * Starts the periodic status round, publishes the totals at once (a fresh hub's dashboard sensors must not
+   * stay unknown until a recording ends) and refreshes them every TOTALS_INTERVAL_MS (free space changes
+   * without recordings too).
+   */
   start(): void {
     this.timer ??= setInterval(() => void this.tick(), this.opts.intervalMs);
     this.timer.unref();
+    if (!this.totalsTimer) {
+      this.totalsTimer = setInterval(() => void this.publishTotals(), TOTALS_INTERVAL_MS);
+      this.totalsTimer.unref();
+      void this.publishTotals();
+    }
   }
 
   /** Stops the periodic status round. */
   stop(): void {
     clearInterval(this.timer);
+    clearInterval(this.totalsTimer);
     this.timer = undefined;
+    this.totalsTimer = undefined;
   }
 
   /** The status payload of `device` now. */

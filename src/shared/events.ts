@@ -76,10 +76,10 @@ export function observeSay(service: SayService, events: EventHub<HubEvents>): Sa
     events.emit('say', { at: new Date(), request, ...outcome });
   };
   // `begin` is the entry of every input (`say` is `begin(...).done`), so wrapping it sees HTTP `wait: false` too.
-  const begin: SayService['begin'] = async (request, signal) => {
+  const begin: SayService['begin'] = async (request, signal, options) => {
     let ticket: Awaited<ReturnType<SayService['begin']>>;
     try {
-      ticket = await service.begin(request, signal);
+      ticket = await service.begin(request, signal, options);
     } catch (err) {
       emit(request, { error: toAppError(err) });
       throw err;
@@ -90,5 +90,9 @@ export function observeSay(service: SayService, events: EventHub<HubEvents>): Sa
     );
     return ticket;
   };
-  return { ...service, begin, say: async (request, signal) => (await begin(request, signal)).done };
+  return {
+    ...service,
+    begin,
+    say: async (request, signal, options) => (await begin(request, signal, options)).done,
+  };
 }

@@ -7,6 +7,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { OutputFormat } from '../audio/format.js';
+import type { MixPlan } from '../chimes/mix.js';
 import { AppError, toAppError } from '../shared/errors.js';
 import type { Deadline } from './deadline.js';
 import type { Dispatcher, EngineEntry } from './dispatcher.js';
@@ -49,12 +50,24 @@ export interface Flight {
   reachedEngine: boolean;
 }
 
+/** A request's chimes and timing as a flight uses them. */
+export interface FlightMix {
+  /** The cache-key part (say-chimes.ts `mixKey`). */
+  key: Record<string, unknown> | undefined;
+  /** The prepared chimes for the mixer. */
+  plan: MixPlan | undefined;
+}
+
 /** The flights running now (see the module comment). */
 export interface Flights {
   /** The flight registered under exactly `key` and `format`, if one runs. */
   find(key: string, format: OutputFormat): Flight | undefined;
-  /** Starts a live job for `key` and registers it as the flight identical requests join. */
-  launch(request: SayRequest, key: string, lookups: boolean, deadline: Deadline): Flight;
+  /**
+   * Starts a live job for `key` and registers it as the flight identical requests join; it must be done by
+   * `deadline` (extended by joiners); `mix` is the request's chimes and timing (its cache-key part and the
+   * prepared PCM), the same on every fallback engine.
+   */
+  launch(request: SayRequest, key: string, lookups: boolean, deadline: Deadline, mix?: FlightMix): Flight;
   /**
    * Waits for `flight` on behalf of one request. The flight is aborted only when every request waiting on it
    * has aborted (a request without a signal never gives up).
@@ -90,6 +103,7 @@ export function createFlights(deps: FlightDeps): Flights {
     job: LiveJob,
     flight: Flight,
     lookups: boolean,
+    mix: FlightMix | undefined,
   ): Promise<JobOutcome> {
     const signal = flight.controller.signal;
     try {
@@ -99,7 +113,7 @@ export function createFlights(deps: FlightDeps): Flights {
         async (entry, sig, isFallback, instance): Promise<Produced> => {
           flight.reachedEngine = true;
           const t0 = performance.now();
-          const voice = attemptVoice(request, entry, isFallback, deps.loudnorm(entry));
+          const voice = attemptVoice(request, entry, isFallback, deps.loudnorm(entry), mix?.key);
           job.restart(
             new AppError('ENGINE_FAILED', 'the engine failed mid-stream; a fallback engine starts over'),
           );
@@ -111,10 +125,11 @@ export function createFlights(deps: FlightDeps): Flights {
           if (hit) return { entry: hit, voice, cached: true, firstAudioAt: await replayEntry(hit, job, sig) };
           const produced = await runAttempt(
             attemptDeps,
-            { request, entry, voice, job, lookups, loudnorm: deps.loudnorm(entry) },
+            { request, entry, voice, job, lookups, loudnorm: deps.loudnorm(entry), mix: mix?.plan },
             sig,
           );
-          if (produced.synthesized) {
+          // Chimes mixed in would count as the engine's audio: such syntheses are left out of its speed.
+          if (produced.synthesized && !mix?.plan) {
             dispatcher.speed.observe({
               engine: entry.engine.name,
               endpoint: instance.endpoint,
@@ -156,11 +171,11 @@ export function createFlights(deps: FlightDeps): Flights {
       const live = registry.find(key, format);
       return live ? flights.get(live) : undefined;
     },
-    launch(request, key, lookups, deadline) {
+    launch(request, key, lookups, deadline, mix) {
       const job = registry.create(key, request.format);
       // Built in two steps: the dispatch needs the flight (its deadline, reachedEngine), the audio its outcome.
       const flight = { job, controller: new AbortController(), waiting: 0, deadline, reachedEngine: false };
-      const outcome = fly(request, job, flight as Flight, lookups);
+      const outcome = fly(request, job, flight as Flight, lookups, mix);
       const final = outcome.then((o) => finalAudio(audioDeps, o.produced.entry, o.produced.voice.keyFor));
       outcome.catch(() => {});
       final.catch(() => {});

@@ -16,14 +16,30 @@ import { createLiveRegistry } from './live-audio.js';
 import { createEncoderPool } from './live-encoder.js';
 import { createPhraseCache } from './phrases.js';
 import { finalAudio, findCached, type SayAudio, type SayAudioDeps } from './say-audio.js';
+import { DEFAULT_MIX_FORMAT, mixKey, prepareMix, resolveMix } from './say-chimes.js';
 import { createFlights, type Flight } from './say-flight.js';
 import { type AttemptDeps, attemptVoice } from './say-job.js';
+import { type AudioPreset, commonPreset, planDeliveries, withPreset } from './say-presets.js';
 import type { SayRequest } from './say-request.js';
-import type { SayResult, SayService, SayServiceDeps, SayStats, SayTicket } from './say-types.js';
+import type {
+  Delivery,
+  PlannedTarget,
+  SayOptions,
+  SayResult,
+  SayService,
+  SayServiceDeps,
+  SayStats,
+  SayTicket,
+} from './say-types.js';
 
 export type { SayAudio } from './say-audio.js';
 export type {
   DeliverFn,
+  Delivery,
+  DeliveryLedger,
+  PlannedTarget,
+  PlayEnd,
+  SayOptions,
   SayResult,
   SayService,
   SayServiceDeps,
@@ -53,13 +69,26 @@ const round1 = (ms: number): number => Math.round(ms * 10) / 10;
 /** `default_deadline_s` when the deps give none, in ms. */
 const DEFAULT_DEADLINE_MS = 60_000;
 
-/** What `begin` hands `start`: the request's deadline, the signal that aborts at it, and where it got to. */
-interface StartContext {
+/** A request's deadline as its productions share it, and where they got to (for the deadline-drop metric). */
+interface DeadlineContext {
   deadline: Deadline;
-  /** The caller's signal combined with the deadline. */
+  /** The caller's signal combined with the deadline's. */
   guarded: AbortSignal;
-  stage(): 'queue' | 'engine';
-  setFlight(flight: Flight): void;
+  /** The flights the request waits on (its own audio, and targets' preset variants). */
+  flights: Flight[];
+}
+
+/** `engine` once any of the request's flights reached an engine instance, else `queue`. */
+const stageOf = (ctx: DeadlineContext): 'queue' | 'engine' =>
+  ctx.flights.some((f) => f.reachedEngine) ? 'engine' : 'queue';
+
+/** One effective request's audio: its URL now, its final facts through `settle`. */
+interface Production {
+  audio: SayAudio;
+  cached: boolean;
+  /** The engine asked first. */
+  engine: string;
+  settle(): Promise<Settled>;
 }
 
 /** The warning of a result whose audio the disk refused and memory holds. */
@@ -130,15 +159,18 @@ export function createSayService(deps: SayServiceDeps): SayService {
   async function finish(
     request: SayRequest,
     t0: number,
-    audio: SayAudio,
+    deliveries: Delivery[],
     signal: AbortSignal | undefined,
+    options: SayOptions,
     settle: () => Promise<Settled>,
-    stage: () => 'queue' | 'engine' = () => 'queue',
+    ctx: DeadlineContext,
   ): Promise<SayResult> {
     const controller = new AbortController();
     const combined = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
     const delivering =
-      request.targets.length && deps.deliver ? deps.deliver(request, audio, combined) : undefined;
+      deliveries.length && deps.deliver
+        ? deps.deliver(request, deliveries, combined, options.ledger)
+        : undefined;
     delivering?.catch(() => {});
     try {
       const s = await settle();
@@ -160,6 +192,7 @@ export function createSayService(deps: SayServiceDeps): SayService {
       if (s.entry.data) result.warnings = [degradedWarning(cache.health().degraded_reason)];
       if (delivering) {
         result.targets = await delivering;
+        result.delivered = result.targets.every((t) => t.ok);
         for (const t of result.targets)
           if (t.error?.startsWith('DEADLINE_EXCEEDED')) counters.deadlineDrops.target++;
       }
@@ -181,26 +214,29 @@ export function createSayService(deps: SayServiceDeps): SayService {
       controller.abort(err);
       counters.errors++;
       const e = toAppError(err);
-      if (e.code === 'DEADLINE_EXCEEDED') counters.deadlineDrops[stage()]++;
+      if (e.code === 'DEADLINE_EXCEEDED') counters.deadlineDrops[stageOf(ctx)]++;
       throw e;
     }
   }
 
-  async function begin(request: SayRequest, signal?: AbortSignal): Promise<SayTicket> {
+  async function begin(
+    request: SayRequest,
+    signal?: AbortSignal,
+    options: SayOptions = {},
+  ): Promise<SayTicket> {
     const budget = budgetMs(request.deadlineS, request.expiryS, defaultDeadlineMs);
     const deadline: Deadline = { at: request.receivedAt + budget };
-    let flight: Flight | undefined;
-    const stage = (): 'queue' | 'engine' => (flight?.reachedEngine ? 'engine' : 'queue');
+    const flightsOf: Flight[] = [];
     const timer = startDeadlineTimer(deadline, () =>
       deadlineError(
         budget,
-        stage() === 'engine' ? 'while an engine was speaking' : 'before an engine was free',
+        flightsOf.some((f) => f.reachedEngine) ? 'while an engine was speaking' : 'before an engine was free',
       ),
     );
     const guarded = signal ? AbortSignal.any([signal, timer.signal]) : timer.signal;
-    const ctx: StartContext = { deadline, guarded, stage, setFlight: (f) => (flight = f) };
+    const ctx: DeadlineContext = { deadline, guarded, flights: flightsOf };
     try {
-      const ticket = await start({ ...request, deadlineAt: deadline.at }, signal, ctx);
+      const ticket = await start({ ...request, deadlineAt: deadline.at }, signal, options, ctx);
       ticket.done.then(timer.clear, timer.clear);
       return ticket;
     } catch (err) {
@@ -212,45 +248,47 @@ export function createSayService(deps: SayServiceDeps): SayService {
     }
   }
 
-  async function start(
-    request: SayRequest,
-    signal: AbortSignal | undefined,
-    ctx: StartContext,
-  ): Promise<SayTicket> {
-    if (closing) throw new AppError('SHUTTING_DOWN', 'the hub is shutting down; try again when it is back');
-    const t0 = performance.now();
+  /**
+   * The audio of one effective request (presets applied, targets aside): checks (engine, voice, chimes), the
+   * cache lookup, then a flight joined or launched. Chimes are decoded only on a miss, before any engine.
+   */
+  async function produce(request: SayRequest, ctx: DeadlineContext): Promise<Production> {
     const check = ctx.guarded;
     const chain = dispatcher.chain(request.engine);
     const first = chain[0] as EngineEntry;
-    if (request.targets.length) {
-      if (!deps.checkTargets) throw new AppError('TARGET_NOT_FOUND', 'no targets are configured');
-      deps.checkTargets(request.targets);
-    }
     if (request.voice) await checkVoice(first, request.voice, check);
-    const voice = attemptVoice(request, first, false, loudnorm(first));
+    const mix = await resolveMix(deps.chimes, request);
+    const mixId = mixKey(mix);
+    const voice = attemptVoice(request, first, false, loudnorm(first), mixId);
     const key = voice.keyFor(request.format);
     const lookups = request.cache && deps.cacheLookups;
     const hit = lookups ? await findCached(audioDeps, voice.keyFor, request.format, check) : undefined;
     if (hit) {
       counters.cacheHits++;
       const at = performance.now();
-      const audio = finalAudio(audioDeps, hit, voice.keyFor);
-      const done = finish(request, t0, audio, signal, async () => ({
-        entry: hit,
-        voice: voice.voice,
-        engine: first.engine.name,
+      return {
+        audio: finalAudio(audioDeps, hit, voice.keyFor),
         cached: true,
-        firstAudioAt: at,
-        fallbackFrom: [],
-      }));
-      return { id: request.id, engine: first.engine.name, audio, cached: true, done };
+        engine: first.engine.name,
+        settle: async () => ({
+          entry: hit,
+          voice: voice.voice,
+          engine: first.engine.name,
+          cached: true,
+          firstAudioAt: at,
+          fallbackFrom: [],
+        }),
+      };
     }
+    if (closing) throw new AppError('SHUTTING_DOWN', 'the hub is shutting down; try again when it is back');
+    const format = attemptDeps.lastFormat.get(first.engine.name) ?? DEFAULT_MIX_FORMAT;
+    const plan = mix ? await prepareMix(deps.chimes, mix, format, check) : undefined;
     if (closing) throw new AppError('SHUTTING_DOWN', 'the hub is shutting down; try again when it is back');
     // Single-flight: an identical request in flight is joined. Also with cache: false: the audio in flight is
     // being made now, which is what such a request asks for (it only refuses audio made before it).
     const joined = flights.find(key, request.format);
-    const flight = joined ?? flights.launch(request, key, lookups, ctx.deadline);
-    ctx.setFlight(flight);
+    const flight = joined ?? flights.launch(request, key, lookups, ctx.deadline, { key: mixId, plan });
+    ctx.flights.push(flight);
     if (joined) {
       counters.sharedRuns++;
       // The shared synthesis runs until the latest deadline of the requests waiting on it.
@@ -269,15 +307,45 @@ export function createSayService(deps: SayServiceDeps): SayService {
         ...(o.instance ? { instance: o.instance } : {}),
       };
     };
-    const done = finish(request, t0, flight.audio, signal, settle, ctx.stage);
+    return { audio: flight.audio, cached: false, engine: first.engine.name, settle };
+  }
+
+  async function start(
+    request: SayRequest,
+    signal: AbortSignal | undefined,
+    options: SayOptions,
+    ctx: DeadlineContext,
+  ): Promise<SayTicket> {
+    if (closing) throw new AppError('SHUTTING_DOWN', 'the hub is shutting down; try again when it is back');
+    const t0 = performance.now();
+    let targets: PlannedTarget[] = [];
+    if (request.targets.length) {
+      if (!deps.planTargets) throw new AppError('TARGET_NOT_FOUND', 'no targets are configured');
+      targets = deps.planTargets(request.targets);
+    }
+    const base = request.preset ? withPreset(request, presetOf(request.preset)) : request;
+    // The result's audio: the request with what all its targets' presets agree on.
+    const own = withPreset(base, commonPreset(targets.map((t) => t.preset)));
+    const main = await produce(own, ctx);
+    const deliveries = planDeliveries(targets, base, own, main.audio, async (wanted) => {
+      const p = await produce(wanted, ctx);
+      p.settle().catch(() => {}); // its failure reaches the target through audio.ready()
+      return p.audio;
+    });
+    const done = finish(request, t0, deliveries, signal, options, main.settle, ctx);
     done.catch(() => {});
-    return { id: request.id, engine: first.engine.name, audio: flight.audio, cached: false, done };
+    return { id: request.id, engine: main.engine, audio: main.audio, cached: main.cached, done };
+  }
+
+  function presetOf(name: string): AudioPreset {
+    if (!deps.presetOf) throw new AppError('TARGET_NOT_FOUND', `preset '${name}': no targets are configured`);
+    return deps.presetOf(name);
   }
 
   return {
     begin,
-    async say(request, signal) {
-      return (await begin(request, signal)).done;
+    async say(request, signal, options) {
+      return (await begin(request, signal, options)).done;
     },
     liveAudio: (key, format) => registry.get(key, format),
     audioKey: (key, format) => registry.resolve(key, format),

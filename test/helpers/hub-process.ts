@@ -19,8 +19,15 @@ export interface HubProcess {
   output(): string;
   /** Parsed JSON log lines so far. */
   logs(): Array<Record<string, unknown>>;
-  /** Sends SIGTERM and resolves with the exit code (SIGKILL after `timeoutMs`). */
+  /**
+   * Sends SIGTERM to the hub's whole process group (as systemd, Ctrl-C and `kill -- -PGID` do) and resolves
+   * with the exit code (SIGKILL after `timeoutMs`).
+   */
   stop(timeoutMs?: number): Promise<number | null>;
+  /** Sends `signal` to the hub's whole process group (the hub and its ffmpeg/engine children). */
+  signalGroup(signal: NodeJS.Signals): void;
+  /** Resolves when the process has exited (code, or null after a signal). */
+  exited: Promise<number | null>;
   /** Removes the share dir (after stop). */
   cleanup(): void;
 }
@@ -56,6 +63,8 @@ export async function startHub(
       cwd: REPO_DIR,
       env: { ...process.env, SUPERVISOR_TOKEN: '', ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group, so a signal can reach the hub and all its children at once.
+      detached: true,
     },
   );
   let text = '';
@@ -70,13 +79,23 @@ export async function startHub(
   while (!text.includes('"hub started"')) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`hub exited early:\n${text}`);
     if (Date.now() > deadline) {
-      child.kill('SIGKILL');
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
       throw new Error(`hub not ready in time:\n${text}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+  const signalGroup = (signal: NodeJS.Signals): void => {
+    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      // already gone
+    }
+  };
   return {
     child,
+    exited,
+    signalGroup,
     baseUrl: `http://127.0.0.1:${port}`,
     port,
     shareDir,
@@ -88,8 +107,8 @@ export async function startHub(
         .map((l) => JSON.parse(l) as Record<string, unknown>),
     async stop(timeoutMs = 15_000) {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      signalGroup('SIGTERM');
+      const timer = setTimeout(() => signalGroup('SIGKILL'), timeoutMs);
       const code = await exited;
       clearTimeout(timer);
       return code;

@@ -22,8 +22,11 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: s
   }
 }
 
-/** Starts mosquitto on 127.0.0.1:<free port>, anonymous, with persistence in a temp dir. */
-export async function startMosquitto(): Promise<RunningMosquitto> {
+/**
+ * Starts mosquitto on 127.0.0.1:<free port>, anonymous, with persistence in a temp dir; `extraConfig` lines
+ * (e.g. `max_packet_size 2000`, `max_inflight_messages 20`) are appended to its configuration.
+ */
+export async function startMosquitto(opts: { extraConfig?: string[] } = {}): Promise<RunningMosquitto> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'tts-hub-mosquitto-'));
   // Started as root, mosquitto drops to its own user: it must be able to write its persistence file here,
@@ -41,6 +44,7 @@ export async function startMosquitto(): Promise<RunningMosquitto> {
       'log_dest none',
       // Without it mosquitto's small packets wait on Nagle + delayed ACK (~40 ms a hop on loopback).
       'set_tcp_nodelay true',
+      ...(opts.extraConfig ?? []),
       '',
     ].join('\n'),
   );

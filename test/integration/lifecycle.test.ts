@@ -62,7 +62,7 @@ describe('hub lifecycle', () => {
     hub.cleanup();
   });
 
-  it('on SIGTERM cancels a say stuck on a hung engine within the grace time, answers it, and exits 0', async () => {
+  it('on SIGTERM cancels a say stuck on a hung engine within the grace time without answering SHUTTING_DOWN, and the next start answers it', async () => {
     const port = await freePort();
     const hanging: Server = createServer(() => {}); // accepts, never answers
     await new Promise<void>((r) => hanging.listen(port, '127.0.0.1', r));
@@ -74,22 +74,36 @@ describe('hub lifecycle', () => {
       const answer = client.next(
         'tts/result',
         (p) => (JSON.parse(p.toString()) as { id: string }).id === 'stuck-1',
+        40_000,
       );
-      await client.client.publishAsync('tts/say', JSON.stringify({ text: 'Hello?', id: 'stuck-1' }), {
-        qos: 1,
-      });
+      await client.client.publishAsync(
+        'tts/say',
+        JSON.stringify({ text: 'Hello?', id: 'stuck-1', engine: 'stuck' }),
+        { qos: 1 },
+      );
       await new Promise((r) => setTimeout(r, 500));
       const offline = client.next('tts/availability', (p) => p.toString() === 'offline', 15_000);
       const started = Date.now();
       expect(await hub.stop(15_000)).toBe(0);
       expect(Date.now() - started).toBeLessThan(10_000);
-      expect(JSON.parse((await answer).toString())).toMatchObject({
-        id: 'stuck-1',
-        ok: false,
-        error: { code: 'SHUTTING_DOWN' },
-      });
       await offline;
+      const early = client.received.filter((m) => m.topic === 'tts/result' && m.payload.includes('stuck-1'));
+      expect(early).toEqual([]); // never SHUTTING_DOWN: the request waits in the journal
+      // The next start (the engine answers now: espeak-ng takes the request through the fallback chain).
+      const again = await startHub(
+        {
+          mqtt: { url: broker.url, client_id: 'life-4' },
+          engines: [
+            { name: 'stuck', type: 'wyoming', url: `tcp://127.0.0.1:${port}`, timeout_s: 1 },
+            { name: 'espeak', type: 'espeak' },
+          ],
+        },
+        { shareDir: hub.shareDir },
+      );
+      expect(JSON.parse((await answer).toString())).toMatchObject({ id: 'stuck-1', ok: true });
+      expect(await again.stop()).toBe(0);
       hub.cleanup();
+      again.cleanup();
     } finally {
       hanging.close();
     }

@@ -24,9 +24,10 @@ describe('media_player and assist_satellite targets', () => {
     ha = await startHomeAssistant({
       token: TOKEN,
       entities: [
-        makeState('media_player.living_room', 'idle', { volume_level: 0.25 }),
-        makeState('media_player.kitchen', 'idle', { volume_level: 0.3 }),
-        makeState('assist_satellite.hall', 'idle', {}),
+        // Sonos-style players: PLAY_MEDIA | VOLUME_SET | MEDIA_ANNOUNCE; a Voice PE satellite: ANNOUNCE.
+        makeState('media_player.living_room', 'idle', { volume_level: 0.25, supported_features: 1049092 }),
+        makeState('media_player.kitchen', 'idle', { volume_level: 0.3, supported_features: 1049092 }),
+        makeState('assist_satellite.hall', 'idle', { supported_features: 1 }),
       ],
     });
     hub = await startTargetsHub(

@@ -9,8 +9,17 @@
  *   answers `GET /services/mqtt` with `{result: "ok", data: {host, port, ssl, protocol, username, password}}`
  *   (`supervisor/api/services.py`, `supervisor/services/modules/mqtt.py`).
  * - Service effects we model: media_player.volume_set sets `volume_level`; media_player.play_media sets the
- *   state to `playing` and `media_content_id`; assist_satellite.announce answers [] (fields per each
+ *   state to `playing` and `media_content_id` (and, for entities in `playMs`, returns to the earlier state and
+ *   content after that many ms, as a player does when an announcement ends: MediaPlayerState in
+ *   `homeassistant/components/media_player/const.py`); assist_satellite.announce answers [] (fields per each
  *   integration's `services.yaml`).
+ * - As Core does (home-assistant/core `homeassistant/components/api/__init__.py`, APIEntityStateView and
+ *   APIDomainServicesView; `homeassistant/helpers/service.py` entity_service_call): `GET /api/states/<id>` of
+ *   an unknown entity answers 404 `{"message": "Entity not found."}`; a service call for an unknown or
+ *   `unavailable` entity answers 200 `[]` (Core skips it and only logs); a call on an entity whose
+ *   `supported_features` lack the service's feature (media_player.play_media: PLAY_MEDIA 512, volume_set:
+ *   VOLUME_SET 4; assist_satellite.announce: ANNOUNCE 1) fails inside Core and answers aiohttp's bare
+ *   `500 Internal Server Error` text, which is what a hub without its own check would see.
  * - `GET /addons/self/info` → `{result: "ok", data: {network: {"8099/tcp": <host port> | null, ...}}}`
  *   (`supervisor/api/apps.py`: the user's port mapping over the config's; only the fields the hub reads).
  * - Access as the real Supervisor decides it (test/servers/supervisor-access.ts, after
@@ -64,6 +73,19 @@ const SERVICES: Record<string, string[]> = {
   assist_satellite: ['announce'],
 };
 
+/** The feature bit each modelled service needs (MediaPlayerEntityFeature, AssistSatelliteEntityFeature). */
+const REQUIRED_FEATURE: Record<string, number> = {
+  'media_player/play_media': 512,
+  'media_player/volume_set': 4,
+  'assist_satellite/announce': 1,
+};
+
+/** aiohttp's answer when a handler raised (what Core's REST API gives for an unsupported service call). */
+const SERVER_ERROR_TEXT = '500 Internal Server Error\n\nServer got itself in trouble';
+
+/** Thrown inside a service call to answer the bare 500. */
+class ServiceFailed extends Error {}
+
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json' });
@@ -90,6 +112,8 @@ export async function startHomeAssistant(opts: {
   mqtt?: { host: string; port: number };
   /** The host's LAN address for `GET /network/info` (supervisor/api/network.py: interfaces with primary, ipv4). */
   hostAddress?: string;
+  /** Media players that finish playing: entity id → ms after play_media when they return to their earlier state. */
+  playMs?: Record<string, number>;
   /** The add-on's port mapping for `GET /addons/self/info` (`network`); default: none known (404 there). */
   published?: Record<string, number | null>;
   /** The add-on's API grants; default: those of the repository's config.yaml. */
@@ -104,12 +128,26 @@ export async function startHomeAssistant(opts: {
     const changed: StateObject[] = [];
     for (const id of ids) {
       const s = states.get(id);
-      if (!s) continue; // Core ignores entity ids it does not know.
+      if (!s || s.state === 'unavailable') continue; // Core skips unknown and unavailable entities.
+      const features =
+        typeof s.attributes.supported_features === 'number' ? s.attributes.supported_features : 0;
+      const needs = REQUIRED_FEATURE[`${domain}/${service}`] ?? 0;
+      if ((features & needs) !== needs) throw new ServiceFailed(`${id} lacks feature ${needs}`);
       if (domain === 'media_player' && service === 'volume_set')
         s.attributes.volume_level = data.volume_level;
       if (domain === 'media_player' && service === 'play_media') {
+        const earlier = { state: s.state, content: s.attributes.media_content_id };
         s.state = 'playing';
         s.attributes.media_content_id = data.media_content_id;
+        const ms = opts.playMs?.[id];
+        if (ms !== undefined) {
+          setTimeout(() => {
+            if (s.attributes.media_content_id !== data.media_content_id) return; // something else plays now
+            s.state = earlier.state;
+            s.attributes.media_content_id = earlier.content;
+            s.last_updated = new Date().toISOString();
+          }, ms).unref();
+        }
       }
       s.last_updated = new Date().toISOString();
       changed.push(s);
@@ -175,7 +213,12 @@ export async function startHomeAssistant(opts: {
       const [, domain = '', service = ''] = serviceMatch;
       if (!SERVICES[domain]?.includes(service))
         return send(res, 400, { message: `Service ${domain}.${service} not found.` });
-      return send(res, 200, applyService(domain, service, body ?? {}));
+      try {
+        return send(res, 200, applyService(domain, service, body ?? {}));
+      } catch (err) {
+        if (err instanceof ServiceFailed) return send(res, 500, SERVER_ERROR_TEXT);
+        throw err;
+      }
     }
     send(res, 404, { message: 'Not found' });
   };

@@ -12,7 +12,7 @@ describe('target resolution', () => {
     expect(adHocSpec('media_player.kitchen')).toMatchObject({
       type: 'media_player',
       entityId: 'media_player.kitchen',
-      announce: true,
+      name: 'media_player.kitchen',
     });
     expect(adHocSpec('assist_satellite.hall')).toMatchObject({
       type: 'assist_satellite',

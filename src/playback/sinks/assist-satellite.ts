@@ -5,7 +5,8 @@
  * preannounce_media_id). Home Assistant answers when the announcement is done or after 10 s (REST API),
  * so the target stays busy for the rest of the audio's duration as well.
  */
-import { holdForDuration, type SinkFactory } from '../sink.js';
+import { ASSIST_SATELLITE_FEATURES, checkEntity } from '../entity-check.js';
+import { formatFor, holdForDuration, type SinkFactory } from '../sink.js';
 import { requireHomeAssistant } from './media-player.js';
 
 /** Builds an assist_satellite sink. */
@@ -13,19 +14,28 @@ export const createAssistSatelliteSink: SinkFactory = (spec, deps) => ({
   type: 'assist_satellite',
   async play(audio, ctx, signal) {
     const ha = requireHomeAssistant(deps.homeAssistant, spec.name);
-    const media = await audio.as(spec.format ?? ctx.format, signal);
+    const entityId = spec.entityId as string;
+    await checkEntity(
+      ha,
+      entityId,
+      [{ bit: ASSIST_SATELLITE_FEATURES.ANNOUNCE, name: 'ANNOUNCE', usedBy: 'assist_satellite.announce' }],
+      signal,
+    );
+    const media = await audio.as(formatFor(spec, ctx), signal);
     const startedAt = performance.now();
     await ha.callService(
       'assist_satellite',
       'announce',
       {
-        entity_id: spec.entityId,
+        entity_id: entityId,
         media_id: media.url,
         ...(spec.preannounce === undefined ? {} : { preannounce: spec.preannounce }),
       },
       signal,
     );
+    ctx.accepted?.();
     const final = await media.ready(signal);
     await holdForDuration(startedAt, final.durationMs, signal);
+    return 'estimated';
   },
 });

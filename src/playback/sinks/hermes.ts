@@ -61,10 +61,12 @@ export const createHermesSink: SinkFactory = (spec, deps) => ({
       finished.catch(() => {}); // awaited below; a failed publish must not leave it unhandled
       try {
         await deps.publish(playBytesTopic(siteId, requestId), encodeWav(f, part), { qos: 1 });
+        if (i === parts.length - 1) ctx.accepted?.();
         await finished;
       } finally {
         partDone.abort(); // drops the wait (and its timer) when the publish failed
       }
     }
+    return 'reported';
   },
 });

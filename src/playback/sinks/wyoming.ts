@@ -75,7 +75,9 @@ export const createWyomingSink: SinkFactory = (spec) => ({
         bytes += chunk.length;
       }
       await conn.send({ type: 'audio-stop', data: { timestamp: Math.round(pcmDurationMs(bytes, f)) } });
+      ctx.accepted?.();
       await awaitPlayed(conn, url);
+      return 'reported';
     } finally {
       clearTimeout(timer);
       conn.close();

@@ -101,6 +101,8 @@ export async function* streamCli(spec: CliSpec, signal: AbortSignal): AsyncGener
     stdio: ['pipe', 'pipe', 'pipe'],
     shell: false,
     env: spec.env ? { ...process.env, ...spec.env } : process.env,
+    // Own process group, as ffmpeg's (audio/ffmpeg.ts): a group SIGTERM leaves the hub its grace time.
+    detached: true,
   });
   const tail = keepTail(child.stderr);
   const exited = waitForExit(spec, child, tail);
