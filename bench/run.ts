@@ -1,12 +1,14 @@
 /**
  * `npm run bench`: every benchmark, printed as figures and ratios against a baseline measured in the same run.
- * Pass names to run some: `npm run bench -- main-path recorder`.
+ * Pass names to run some: `npm run bench -- main-path recorder`; `--quick` shortens the benches that have a
+ * quick mode (load).
  */
 import { parseArgs } from 'node:util';
 import { benchChime } from './chime.js';
 import { benchDispatch } from './dispatch.js';
 import { benchEngines } from './engines.js';
 import { benchFaults } from './faults.js';
+import { benchLoad } from './load.js';
 import { benchMainPath } from './main-path.js';
 import { benchMemory } from './memory.js';
 import { benchRecorder } from './recorder.js';
@@ -40,6 +42,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   memory: benchMemory,
   chime: benchChime,
   faults: benchFaults,
+  load: benchLoad,
   'text-clean': benchTextClean,
   engines: () => benchEngines(),
 };

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { findFfmpeg } from './audio/ffmpeg.js';
 import type { OutputFormat } from './audio/format.js';
+import { chooseOpusEncoder } from './audio/inprocess-encoder.js';
 import { createDeriver } from './cache/derive.js';
 import { type CacheStore, createCacheStore } from './cache/store.js';
 import { createChimeLibrary, NO_CHIME } from './chimes/library.js';
@@ -58,6 +59,7 @@ function namedChimes(options: LoadedConfig['options']): string[] {
 export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
   const { options } = config;
   findFfmpeg();
+  const opusEncoder = await chooseOpusEncoder(options.opus.encoder, log.child({ mod: 'audio' }));
   // Inside the add-on the container's own address and port are unreachable from players: ask the Supervisor.
   const baseUrl = await resolvePublicBaseUrl({
     externalUrl: options.http.external_url,
@@ -110,6 +112,8 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       deriver: createDeriver({ cache, bitrateKbps: options.opus.bitrate_kbps }),
       cacheLookups: options.cache.enabled,
       bitrateKbps: options.opus.bitrate_kbps,
+      opusEncoder,
+      opusComplexity: options.opus.complexity,
       audioUrl: (key: string, format: OutputFormat) => `${baseUrl}/api/audio/${key}.${format}`,
       planTargets: (names) => playback.plan(names),
       presetOf: (name) => playback.presetOf(name),

@@ -5,6 +5,7 @@
  * restarts it, a final failure fails it.
  */
 import { performance } from 'node:perf_hooks';
+import type { OpusEncoderKind } from '../audio/encoder.js';
 import type { AudioChunk, AudioFormat, OutputFormat } from '../audio/format.js';
 import { openAudio } from '../audio/source.js';
 import { cacheKey } from '../cache/key.js';
@@ -80,6 +81,8 @@ export interface AttemptDeps {
   cache: CacheStore;
   phrases: PhraseCache;
   bitrateKbps: number;
+  /** Ogg Opus encoder and libopus complexity (`opus.encoder`, `opus.complexity`). */
+  opus: { encoder: OpusEncoderKind; complexity: number };
   /** Last PCM format each engine produced: ffmpeg is started with it before the first chunk. */
   lastFormat: Map<string, AudioFormat>;
   /** Spare ffmpeg processes for the next live encode. */
@@ -146,7 +149,13 @@ export async function runAttempt(
   const first = input.lookups && sentences[0] ? deps.phrases.get(voice, sentences[0]) : undefined;
   const chimed = input.mix?.before !== undefined || input.mix?.after !== undefined;
   const encoder = startLiveEncoder({
-    settings: { format, bitrateKbps: deps.bitrateKbps, gainDb: entry.gainDb },
+    settings: {
+      format,
+      bitrateKbps: deps.bitrateKbps,
+      gainDb: entry.gainDb,
+      encoder: deps.opus.encoder,
+      complexity: deps.opus.complexity,
+    },
     // With a chime the encoder's input is the chime's format, known now: the chime is encoded at once.
     guess: chimed ? input.mix?.format : (first?.format ?? deps.lastFormat.get(entry.engine.name)),
     signal,

@@ -7,6 +7,7 @@
  * the log line come when the synthesis ends.
  */
 import { performance } from 'node:perf_hooks';
+import { DEFAULT_OPUS_COMPLEXITY } from '../audio/encoder.js';
 import type { AudioFormat } from '../audio/format.js';
 import type { CacheEntry } from '../cache/store.js';
 import { AppError, toAppError, type Warning } from '../shared/errors.js';
@@ -134,6 +135,10 @@ export function createSayService(deps: SayServiceDeps): SayService {
     cache,
     phrases: deps.phrases ?? createPhraseCache(),
     bitrateKbps: deps.bitrateKbps,
+    opus: {
+      encoder: deps.opusEncoder ?? 'inprocess',
+      complexity: deps.opusComplexity ?? DEFAULT_OPUS_COMPLEXITY,
+    },
     lastFormat: new Map<string, AudioFormat>(),
     pool: createEncoderPool(),
     onPhraseHit: () => counters.phraseHits++,

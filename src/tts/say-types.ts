@@ -1,6 +1,7 @@
 /**
  * The say service's public shapes: results, stats, tickets, the service and its collaborators.
  */
+import type { OpusEncoderKind } from '../audio/encoder.js';
 import type { OutputFormat } from '../audio/format.js';
 import type { Deriver } from '../cache/derive.js';
 import type { CacheStore } from '../cache/store.js';
@@ -177,6 +178,10 @@ export interface SayServiceDeps {
   /** False when `cache.enabled` is off: nothing is answered from the cache (files are still written to serve). */
   cacheLookups: boolean;
   bitrateKbps: number;
+  /** Who makes Ogg Opus (`opus.encoder`); default `inprocess`. */
+  opusEncoder?: OpusEncoderKind;
+  /** libopus complexity of the in-process encoder (`opus.complexity`); default 5. */
+  opusComplexity?: number;
   /** Public URL of a cached audio file. */
   audioUrl(key: string, format: OutputFormat): string;
   /**
