@@ -1,8 +1,9 @@
 /**
  * The doctor: what is wrong before the first announcement. `npm run doctor` (src/doctor/cli.ts) and
- * GET /api/doctor run the same checks: ffmpeg and its libopus encoder, espeak-ng, the share volume, the MQTT
- * broker (connect, round trip, persistent session, persistence), the options that cannot work here, and each
- * engine instance (reachable, voices, a short synthesis with its RTF). Every warning and failure says what to do.
+ * GET /api/doctor run the same checks: ffmpeg and its libopus encoder, the in-process Opus encoder, espeak-ng,
+ * the share volume, the MQTT broker (connect, round trip, persistent session, persistence), the options that
+ * cannot work here, and each engine instance (reachable, voices, a short synthesis with its RTF). Every warning
+ * and failure says what to do.
  */
 import { performance } from 'node:perf_hooks';
 import type { Options } from '../config/schema.js';
@@ -12,7 +13,7 @@ import { checkEngines } from './engines.js';
 import { checkOptions } from './options.js';
 import { type DoctorReport, type Finding, guarded, toReport } from './report.js';
 import { checkShare } from './share.js';
-import { checkEspeak, checkFfmpeg } from './system.js';
+import { checkEspeak, checkFfmpeg, checkOpusEncoder } from './system.js';
 
 export type { BrokerTarget } from './broker.js';
 export type { DoctorReport, Finding, FindingStatus } from './report.js';
@@ -33,7 +34,8 @@ export async function runDoctor(ctx: DoctorContext): Promise<DoctorReport> {
   const { options } = ctx;
   const options_ = await guarded('options', async () => checkOptions(options, ctx.inAddon));
   const parallel = await Promise.all([
-    guarded('ffmpeg', checkFfmpeg),
+    guarded('ffmpeg', () => checkFfmpeg(options.opus.encoder)),
+    guarded('opus.encoder', () => checkOpusEncoder(options.opus.encoder)),
     guarded('espeak-ng', () => checkEspeak(options.engines)),
     guarded('share', () => checkShare(options.share_dir, options.cache.max_mb * 1024 * 1024)),
     guarded('broker', () => checkBroker(ctx.broker)),

@@ -1,10 +1,18 @@
-/** Doctor checks of the programs the hub runs: ffmpeg with its libopus encoder, and espeak-ng. */
+/**
+ * Doctor checks of the programs the hub runs: ffmpeg with its libopus encoder, the in-process Opus encoder
+ * (libopus and the resampler as WebAssembly), and espeak-ng.
+ */
+import { prepareInProcessOpus } from '../audio/opus-encoder.js';
 import type { EngineOptions } from '../config/schema.js';
 import type { Finding } from './report.js';
 import { runCommand } from './run-command.js';
 
-/** ffmpeg is found (`FFMPEG_PATH` or `ffmpeg` on PATH) and lists the libopus encoder. */
-export async function checkFfmpeg(): Promise<Finding[]> {
+/**
+ * ffmpeg is found (`FFMPEG_PATH` or `ffmpeg` on PATH) and lists the libopus encoder. Without libopus it is a
+ * failure when ffmpeg makes the Opus audio (`opus.encoder: ffmpeg`), a warning otherwise (ffmpeg is then the
+ * in-process encoder's fallback).
+ */
+export async function checkFfmpeg(opusEncoder: 'inprocess' | 'ffmpeg' = 'ffmpeg'): Promise<Finding[]> {
   const ffmpeg = process.env.FFMPEG_PATH || 'ffmpeg';
   const version = await runCommand(ffmpeg, ['-hide_banner', '-version']);
   if (!version.ok) {
@@ -31,8 +39,11 @@ export async function checkFfmpeg(): Promise<Finding[]> {
         }
       : {
           check: 'ffmpeg.libopus',
-          status: 'fail',
-          message: 'this ffmpeg has no libopus encoder: Opus audio cannot be made',
+          status: opusEncoder === 'ffmpeg' ? 'fail' : 'warn',
+          message:
+            opusEncoder === 'ffmpeg'
+              ? 'this ffmpeg has no libopus encoder: Opus audio cannot be made'
+              : 'this ffmpeg has no libopus encoder: the in-process encoder has no fallback',
           fix: "install an ffmpeg built with libopus (Debian's and Alpine's ffmpeg packages have it)",
         },
   ];
@@ -58,4 +69,32 @@ export async function checkEspeak(engines: readonly EngineOptions[]): Promise<Fi
         : {}),
     },
   ];
+}
+
+/** With `opus.encoder: inprocess`, the in-process encoder loads (else the hub falls back to ffmpeg). */
+export async function checkOpusEncoder(wanted: 'inprocess' | 'ffmpeg'): Promise<Finding[]> {
+  if (wanted === 'ffmpeg') {
+    return [
+      { check: 'opus.encoder', status: 'info', message: 'Ogg Opus is made by ffmpeg (opus.encoder: ffmpeg)' },
+    ];
+  }
+  try {
+    const build = await prepareInProcessOpus();
+    return [
+      {
+        check: 'opus.encoder',
+        status: 'ok',
+        message: `the in-process Opus encoder loads (${String(build)})`,
+      },
+    ];
+  } catch (err) {
+    return [
+      {
+        check: 'opus.encoder',
+        status: 'warn',
+        message: `the in-process Opus encoder cannot load (${(err as Error).message}); the hub falls back to ffmpeg`,
+        fix: 'reinstall the npm packages (npm ci), or set opus.encoder: ffmpeg to say so',
+      },
+    ];
+  }
 }

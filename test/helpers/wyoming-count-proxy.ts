@@ -13,6 +13,13 @@ export interface CountProxy {
   stop(): Promise<void>;
 }
 
+/** Occurrences of `needle` in `chunk`. */
+function countEvents(chunk: Buffer, needle: string): number {
+  let n = 0;
+  for (let at = chunk.indexOf(needle); at >= 0; at = chunk.indexOf(needle, at + needle.length)) n++;
+  return n;
+}
+
 /** Starts the proxy towards `target` (`tcp://host:port`). */
 export async function startCountProxy(target: string): Promise<CountProxy> {
   const { hostname, port } = new URL(target.replace(/^tcp:/, 'http:'));
@@ -22,9 +29,13 @@ export async function startCountProxy(target: string): Promise<CountProxy> {
     sockets.add(client);
     client.on('close', () => sockets.delete(client));
     client.on('error', () => {});
+    // Every synthesize event on the connection counts: the hub may reuse a connection for several (warm
+    // connections), each event's header line arriving at the start of one write.
+    client.on('data', (chunk: Buffer) => {
+      synthesizes += countEvents(chunk, '"type":"synthesize"');
+    });
     client.once('data', (first) => {
       client.pause();
-      if (first.includes('"synthesize"')) synthesizes++;
       const upstream = createConnection({ host: hostname, port: Number(port) }, () => {
         upstream.write(first);
         client.pipe(upstream);

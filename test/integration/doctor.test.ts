@@ -53,6 +53,7 @@ describe('npm run doctor', () => {
     for (const check of [
       'ffmpeg',
       'ffmpeg.libopus',
+      'opus.encoder',
       'espeak-ng',
       'share',
       'share.free',
