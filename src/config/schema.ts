@@ -218,6 +218,18 @@ export const OptionsSchema = z.object({
       max_total_mb: z.number().min(0).default(2000),
       /** Seconds without audio after which a recording ends (audio sent without start, lost stops); 0 never. */
       idle_timeout_s: z.number().min(0).max(3600).default(10),
+      /** Recordings in progress at once (every source); more are refused with LIMIT_REACHED. */
+      max_recordings: z.number().int().min(1).max(256).default(24),
+      /** A recording ends (and is kept) after this many seconds of audio. */
+      max_duration_s: z.number().int().min(1).max(86_400).default(3600),
+      /** A recording ends (and is kept) after this many MiB of PCM received. */
+      max_recording_mb: z.number().int().min(1).max(4096).default(200),
+      /** Device names allowed to record; empty: any valid name. */
+      devices: z
+        .array(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "1-64 letters, digits, '_' or '-'"))
+        .default([]),
+      /** Recorder devices that get Home Assistant entities (only devices that recorded, first come). */
+      max_discovery_devices: z.number().int().min(0).max(256).default(16),
     })
     .prefault({}),
   /**
@@ -226,9 +238,21 @@ export const OptionsSchema = z.object({
    */
   microphones: z.array(MicrophoneOptionsSchema).default([]),
   wyoming_server: z
-    .object({ enabled: z.boolean().default(false), port: z.number().int().min(1).max(65535).default(10210) })
+    .object({
+      enabled: z.boolean().default(false),
+      port: z.number().int().min(1).max(65535).default(10210),
+      /** Client connections at once; more are answered with an error event and closed. */
+      max_connections: z.number().int().min(1).max(1024).default(16),
+      /** A connection that sends nothing (and waits for nothing) this long is closed; 0 never. */
+      idle_timeout_s: z.number().int().min(0).max(3600).default(60),
+      /** Largest header line and JSON data of one event, in KiB (at least enough for max_text_chars). */
+      max_event_kb: z.number().int().min(1).max(16_384).default(64),
+      /** Largest binary payload of one event, in KiB (TTS clients send none). */
+      max_payload_kb: z.number().int().min(0).max(65_536).default(256),
+    })
     .prefault({}),
   schedules: z.array(ScheduleOptionsSchema).default([]),
+  /** Longest text accepted, in characters (bounded so one request's splitting and synthesis stay bounded). */
   max_text_chars: z.number().int().min(1).max(100_000).default(2000),
   /**
    * Seconds a request may take from arrival to its result when it sets no `deadline_s`: queue wait, every
@@ -248,7 +272,35 @@ export const OptionsSchema = z.object({
       urls: z.enum(['link', 'drop']).default('link'),
     })
     .prefault({}),
+  /** Limits on what one message or client can cost; each refusal names its option (DESIGN "Delivery and limits"). */
+  limits: z
+    .object({
+      /**
+       * Largest say message (MQTT tts/say, hermes/tts/say, the notify entity) and say body (POST /api/say,
+       * /v1/audio/speech), in KiB, checked before it is decoded; at least 6 bytes per max_text_chars + 4 KiB.
+       */
+      max_payload_kb: z.number().int().min(1).max(16_384).default(64),
+      /** Largest MQTT packet the hub accepts, in KiB (MQTT 5 Maximum Packet Size: the broker drops bigger ones). */
+      mqtt_max_packet_kb: z.number().int().min(16).max(262_144).default(1024),
+      /** Largest body of any other HTTP request, in KiB. */
+      http_body_kb: z.number().int().min(1).max(16_384).default(16),
+      /** ffmpeg processes at once for the whole hub (encodes, transcodes, recordings); more wait their turn. */
+      ffmpeg_processes: z.number().int().min(2).max(256).default(32),
+      /** Allow ad-hoc `tcp://host:port` targets in requests (the hub then connects wherever a request says). */
+      allow_tcp_targets: z.boolean().default(false),
+    })
+    .prefault({}),
 });
+
+/** Bytes of one say message or body the options allow: `limits.max_payload_kb`, raised to fit max_text_chars. */
+export function sayPayloadLimitBytes(options: Pick<Options, 'limits' | 'max_text_chars'>): number {
+  return Math.max(options.limits.max_payload_kb * 1024, 6 * options.max_text_chars + 4096);
+}
+
+/** Bytes of one Wyoming event's header line or data the options allow (raised to fit max_text_chars). */
+export function wyomingEventLimitBytes(options: Pick<Options, 'wyoming_server' | 'max_text_chars'>): number {
+  return Math.max(options.wyoming_server.max_event_kb * 1024, 6 * options.max_text_chars + 4096);
+}
 
 /** The validated, defaulted options. */
 export type Options = z.infer<typeof OptionsSchema>;

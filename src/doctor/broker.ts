@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import mqtt, { type MqttClient } from 'mqtt';
+import { redactCredentials } from '../shared/redact.js';
 import { guessPersistence } from './broker-persistence.js';
 import type { Finding } from './report.js';
 
@@ -111,7 +112,7 @@ export async function checkBroker(target: BrokerTarget): Promise<Finding[]> {
       {
         check: 'broker',
         status: 'fail',
-        message: `cannot connect to ${target.url} (${target.source}): ${message}`,
+        message: redactCredentials(`cannot connect to ${target.url} (${target.source}): ${message}`),
         fix: auth
           ? 'check mqtt.username and mqtt.password (empty inside Home Assistant: the Supervisor gives them)'
           : 'start the broker (the Mosquitto add-on in Home Assistant), or correct mqtt.url',
@@ -119,7 +120,11 @@ export async function checkBroker(target: BrokerTarget): Promise<Finding[]> {
     ];
   }
   const findings: Finding[] = [
-    { check: 'broker', status: 'ok', message: `connected to ${target.url} (${target.source})` },
+    {
+      check: 'broker',
+      status: 'ok',
+      message: redactCredentials(`connected to ${target.url} (${target.source})`),
+    },
   ];
   try {
     findings.push(await roundTrip(client, base));

@@ -7,6 +7,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Options } from '../config/schema.js';
+import { redactDeep } from '../shared/redact.js';
 import type { EngineEntry } from '../tts/dispatcher.js';
 import { type BrokerTarget, checkBroker } from './broker.js';
 import { checkEngines } from './engines.js';
@@ -28,7 +29,10 @@ export interface DoctorContext {
   inAddon: boolean;
 }
 
-/** Runs every check (see the module comment); never throws: a check that throws is one `fail` finding. */
+/**
+ * Runs every check (see the module comment); never throws: a check that throws is one `fail` finding.
+ * Credentials inside URLs are cut from every message.
+ */
 export async function runDoctor(ctx: DoctorContext): Promise<DoctorReport> {
   const t0 = performance.now();
   const { options } = ctx;
@@ -42,5 +46,6 @@ export async function runDoctor(ctx: DoctorContext): Promise<DoctorReport> {
   ]);
   const engines = await guarded('engines', () => checkEngines(ctx.entries));
   const findings: Finding[] = [...parallel.flat(), ...options_, ...engines];
-  return toReport(findings, performance.now() - t0);
+  // Messages quote URLs and engine errors: no credential may show (DESIGN "Delivery and limits").
+  return redactDeep(toReport(findings, performance.now() - t0));
 }

@@ -60,6 +60,25 @@ export interface HttpDeps {
   chimes?: ChimeLibrary;
   /** Configured targets and groups (GET /api/targets); absent: no such route. */
   targets?: TargetsFn;
+  /** The cache key a URL key of `/api/audio/<url key>.<ext>` stands for (src/cache/url-keys.ts). */
+  cacheKeyOf(urlKey: string): string | undefined;
+  /** Body limits in bytes: `say` for POST /api/say and /v1/audio/speech, `other` for every other route. */
+  bodyLimits?: { say: number; other: number };
+}
+
+/** Time a client has to send a request's headers, in ms. */
+export const HEADERS_TIMEOUT_MS = 15_000;
+
+/**
+ * fastify's "body too large" (FST_ERR_CTP_BODY_TOO_LARGE, raised from Content-Length or while reading, before
+ * the body is parsed) as PAYLOAD_TOO_LARGE naming the limit and its option; undefined for anything else.
+ */
+function bodyTooLarge(err: unknown, limit: number): AppError | undefined {
+  if ((err as { code?: unknown }).code !== 'FST_ERR_CTP_BODY_TOO_LARGE') return undefined;
+  return new AppError(
+    'PAYLOAD_TOO_LARGE',
+    `request body is over the limit of ${limit} bytes (limits.max_payload_kb for say bodies, limits.http_body_kb for others)`,
+  );
 }
 
 /**
@@ -74,9 +93,14 @@ export async function buildServer(deps: HttpDeps): Promise<FastifyInstance> {
       // info → warn; keep anything quieter (error, silent) or louder (debug, trace) as configured.
       { level: deps.log.levelVal === 30 ? 'warn' : deps.log.level },
     ) as FastifyServerOptions['loggerInstance'],
-    bodyLimit: 256 * 1024,
+    bodyLimit: deps.bodyLimits?.other ?? 16 * 1024,
   });
-  app.setErrorHandler((err, request, reply) => {
+  const sayBodyLimit = deps.bodyLimits?.say ?? 64 * 1024;
+  // A client gets this long to send its request's headers (Node's default is 60 s): slow-header clients cannot
+  // hold connections for long, nor delay a stop.
+  app.server.headersTimeout = HEADERS_TIMEOUT_MS;
+  app.setErrorHandler((thrown, request, reply) => {
+    const err = bodyTooLarge(thrown, request.routeOptions.bodyLimit ?? 0) ?? thrown;
     if (err instanceof AppError) {
       if (err.httpStatus >= 500) request.log.warn({ code: err.code, err: err.message }, 'request failed');
       return reply.status(err.httpStatus).send({ error: errorBody(err) });
@@ -103,14 +127,16 @@ export async function buildServer(deps: HttpDeps): Promise<FastifyInstance> {
     sayService: deps.sayService,
     maxTextChars: deps.maxTextChars,
     defaults: deps.requestDefaults,
+    bodyLimit: sayBodyLimit,
   });
-  await app.register(audioRoutes, { cache: deps.cache, live: deps.sayService });
+  await app.register(audioRoutes, { cache: deps.cache, cacheKeyOf: deps.cacheKeyOf, live: deps.sayService });
   await app.register(openAiRoutes, {
     sayService: deps.sayService,
     cache: deps.cache,
     maxTextChars: deps.maxTextChars,
     defaults: deps.requestDefaults,
     bitrateKbps: deps.bitrateKbps ?? 32,
+    bodyLimit: sayBodyLimit,
     engineNames: () => deps.dispatcher.entries.map((e) => e.engine.name),
     engineVoices: async (engine, signal) => {
       const entry = deps.dispatcher.chain(engine)[0];

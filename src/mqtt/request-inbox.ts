@@ -61,12 +61,17 @@ export interface InboxDepth {
 
 /** The inbox. */
 export interface RequestInbox {
-  /** Subscribes `filter` (QoS 1, manual PUBACK) and routes its messages to `handler`. Call before `open()`. */
+  /**
+   * Subscribes `filter` (QoS 1, manual PUBACK) and routes its messages to `handler`. Call before `open()`.
+   * A message over `limits.maxPayloadBytes` is neither journaled nor looked into for its priority: it goes
+   * straight to the handler, which refuses it (PAYLOAD_TOO_LARGE), and is acknowledged then.
+   */
   subscribe(
     bus: MqttBus,
     filter: string,
     handler: InboxHandler,
     priorityOf?: (payload: Buffer) => 'high' | 'normal',
+    limits?: { maxPayloadBytes?: number | undefined },
   ): Promise<void>;
   /** Opens the journal and queues its unfinished requests; nothing runs before `run()`. */
   open(): Promise<void>;
@@ -84,6 +89,7 @@ interface Route {
   filter: string;
   handler: InboxHandler;
   priorityOf: (payload: Buffer) => 'high' | 'normal';
+  maxPayloadBytes: number;
 }
 
 interface Entry {
@@ -166,8 +172,11 @@ export function createRequestInbox(opts: {
     }
   };
 
+  const oversized = (route: Route, payload: Buffer): boolean => payload.length > route.maxPayloadBytes;
+
   const enqueue = (e: Entry): void => {
-    lanes[e.route.priorityOf(e.msg.payload)].push(e);
+    const lane = oversized(e.route, e.msg.payload) ? 'normal' : e.route.priorityOf(e.msg.payload);
+    lanes[lane].push(e);
     pump();
   };
 
@@ -200,7 +209,7 @@ export function createRequestInbox(opts: {
       ack,
     };
     e.committed.catch(() => {});
-    if (journal.pending() < opts.maxPending) {
+    if (journal.pending() < opts.maxPending && !oversized(route, payload)) {
       const { request, committed } = journal.add({ ...msg, key });
       e.record = request;
       e.committed = committed;
@@ -219,8 +228,9 @@ export function createRequestInbox(opts: {
   };
 
   return {
-    async subscribe(bus, filter, handler, priorityOf = () => 'normal') {
-      const route: Route = { filter, handler, priorityOf };
+    async subscribe(bus, filter, handler, priorityOf = () => 'normal', limits = {}) {
+      const maxPayloadBytes = limits.maxPayloadBytes ?? Number.POSITIVE_INFINITY;
+      const route: Route = { filter, handler, priorityOf, maxPayloadBytes };
       routes.push(route);
       await bus.subscribe(
         filter,

@@ -62,6 +62,8 @@ export interface PlaybackOptions {
   supervisorToken: string | undefined;
   /** Publishes on the hub's MQTT connection (Hermes and MQTT targets). */
   publish: PublishFn;
+  /** Accept ad-hoc `tcp://host:port` targets in requests (option `limits.allow_tcp_targets`); default false. */
+  allowTcpTargets?: boolean;
   log: Log;
 }
 
@@ -100,6 +102,7 @@ function lateGuard(
 /** Builds the playback service; `targets[]` was checked when the options were loaded (`parseOptions`). */
 export function createPlaybackService(opts: PlaybackOptions): PlaybackService {
   const configured = new Map(opts.targets.map((t) => [t.name, specFromOptions(t)]));
+  const resolveOpts = { allowTcp: opts.allowTcpTargets ?? false };
   const groups = new Map((opts.groups ?? []).map((g) => [g.name, g.targets]));
   const deps: SinkDeps = {
     homeAssistant: opts.supervisorToken
@@ -192,7 +195,7 @@ export function createPlaybackService(opts: PlaybackOptions): PlaybackService {
   };
 
   return {
-    plan: (names) => resolveTargets(names, configured, groups),
+    plan: (names) => resolveTargets(names, configured, groups, resolveOpts),
     presetOf(name) {
       const spec = configured.get(name);
       if (!spec) {

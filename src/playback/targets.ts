@@ -134,18 +134,28 @@ export function targetProblems(targets: TargetOptions[]): string[] {
 /**
  * Resolves request target names: group names to their members, configured names, then ad-hoc addresses. Each
  * target appears once, in request order (a target named directly and through a group plays once, reported
- * without the group; one in two groups keeps the first).
- * @throws AppError TARGET_NOT_FOUND naming the unknown target, the configured names and groups, and the
- *   ad-hoc forms.
+ * without the group; one in two groups keeps the first). An ad-hoc `tcp://host:port` makes the hub connect
+ * wherever a request says, so it is refused unless `allowTcp` (option `limits.allow_tcp_targets`, default off);
+ * a configured Wyoming target is always fine.
+ * @throws AppError TARGET_NOT_ALLOWED for an ad-hoc tcp:// target without `allowTcp`; TARGET_NOT_FOUND naming
+ *   the unknown target, the configured names and groups, and the ad-hoc forms.
  */
 export function resolveTargets(
   names: string[],
   configured: ReadonlyMap<string, TargetSpec>,
   groups: ReadonlyMap<string, readonly string[]> = new Map(),
+  opts: { allowTcp?: boolean } = {},
 ): TargetSpec[] {
   const out = new Map<string, TargetSpec>();
   const one = (name: string, group?: string): void => {
-    const spec = configured.get(name) ?? adHocSpec(name);
+    const named = configured.get(name);
+    const spec = named ?? adHocSpec(name);
+    if (!named && spec?.type === 'wyoming' && !opts.allowTcp) {
+      throw new AppError(
+        'TARGET_NOT_ALLOWED',
+        `target '${name.slice(0, 128)}': ad-hoc tcp:// targets are off; add it to targets[] or set limits.allow_tcp_targets`,
+      );
+    }
     if (!spec) {
       const known = [...configured.keys()];
       const groupNames = [...groups.keys()];

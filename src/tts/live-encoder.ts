@@ -14,7 +14,7 @@ import {
   firstAudio,
   opusSettings,
 } from '../audio/encoder.js';
-import { type FfmpegProcess, runFfmpeg } from '../audio/ffmpeg.js';
+import { type FfmpegProcess, ffmpegLoad, runFfmpeg } from '../audio/ffmpeg.js';
 import { type AudioChunk, type AudioFormat, pcmDurationMs, sameFormat } from '../audio/format.js';
 import { encodeOpusInProcess } from '../audio/inprocess-encoder.js';
 import { AppError } from '../shared/errors.js';
@@ -28,7 +28,8 @@ const MP3_RATE_HZ = 48_000;
 /**
  * Idle ffmpeg processes started ahead of need, one per argument list (at most MAX_SPARES): the next live
  * encode with the same input format and settings takes one and so pays no start-up at all. A spare waits on
- * its stdin and uses no CPU. `close()` kills them (service stop).
+ * its stdin and uses no CPU, but holds a slot under the ffmpeg cap, so spares start only while at least one
+ * more slot stays free and nothing waits. `close()` kills them (service stop).
  */
 export interface EncoderPool {
   /** A running ffmpeg for `args`: a spare when one matches (killed when `signal` aborts), else a new one. */
@@ -61,6 +62,9 @@ export function createEncoderPool(): EncoderPool {
     refill(args) {
       const id = JSON.stringify(args);
       if (closing.signal.aborted || spares.has(id)) return;
+      // Spares only from slack under the ffmpeg cap: never make real work wait, leave a slot free.
+      const load = ffmpegLoad();
+      if (load.waiting > 0 || load.running + 2 > load.limit) return;
       const proc = runFfmpeg(args, closing.signal);
       spares.set(id, proc);
       // A spare that dies (killed from outside) is forgotten.

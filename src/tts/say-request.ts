@@ -234,16 +234,32 @@ export function announceFields(b: {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * Parses an MQTT `tts/say` payload: a JSON object (starts with `{`), or else plain text.
- * @throws AppError TEXT_EMPTY (empty payload), INVALID_UTF8, INVALID_JSON, BAD_PAYLOAD (a JSON array or
- *   another non-object JSON value that starts like JSON), plus everything toSayRequest throws.
+ * Refuses a say message or body over `maxBytes` before anything decodes it (option `limits.max_payload_kb`).
+ * @throws AppError PAYLOAD_TOO_LARGE naming the size, the limit and the option.
+ */
+export function checkPayloadSize(bytes: number, maxBytes: number, id: string = randomUUID()): void {
+  if (bytes <= maxBytes) return;
+  fail(
+    'PAYLOAD_TOO_LARGE',
+    `say message of ${bytes} bytes is over the limit of ${maxBytes} bytes (limits.max_payload_kb); send shorter text`,
+    id,
+  );
+}
+
+/**
+ * Parses an MQTT `tts/say` payload: a JSON object (starts with `{`), or else plain text. Its size is checked
+ * first, before it is decoded (`maxPayloadBytes`, default unlimited).
+ * @throws AppError PAYLOAD_TOO_LARGE, TEXT_EMPTY (empty payload), INVALID_UTF8, INVALID_JSON, BAD_PAYLOAD (a
+ *   JSON array or another non-object JSON value that starts like JSON), plus everything toSayRequest throws.
  */
 export function parseSayPayload(
   payload: Buffer,
   maxTextChars: number,
   defaults: RequestDefaults = BUILT_IN_DEFAULTS,
+  maxPayloadBytes = Number.POSITIVE_INFINITY,
 ): SayRequest {
   const id = randomUUID();
+  checkPayloadSize(payload.length, maxPayloadBytes, id);
   if (payload.length === 0) fail('TEXT_EMPTY', 'payload is empty; send text or {"text": "..."}', id);
   let text: string;
   try {

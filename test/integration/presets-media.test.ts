@@ -56,7 +56,7 @@ describe('speaker presets on a media player', () => {
     );
     client = await connectSayClient(broker.url);
     plainMs = (await say({ id: 'plain', text: TEXT })).duration_ms as number;
-    const chimes = (await (await fetch(`${hub.hub.baseUrl}/api/chimes`)).json()) as {
+    const chimes = (await (await fetch(`${hub.localUrl}/api/chimes`)).json()) as {
       chimes: Array<{ name: string; duration_ms: number }>;
     };
     dingMs = chimes.chimes.find((c) => c.name === 'ding')?.duration_ms ?? 0;
