@@ -1,7 +1,8 @@
 /**
  * `npm run bench -- engines [--text FILE] [--voice V] [--runs N] [--engine NAME] [--rtf-threshold X]
  * [--config FILE]`: how fast each engine speaks, on the user's own text. Each engine, and each of its instances,
- * is driven directly by its client, then the same engine through the hub (POST /api/say, no cache): time to
+ * is driven directly by its client (the whole text in one request), then the same engine through the hub
+ * (POST /api/say, no cache; the hub sends Wyoming and HTTP engines one sentence at a time): time to
  * first audio, total time, and the real-time factor (RTF: synthesis time ÷ audio duration) as min / median /
  * p95 / max, with the hub ÷ direct ratios from the same run. Without --config the engines are espeak-ng and the
  * real Piper (two wyoming-piper instances from the venv, voice en_US-joe-medium). With --rtf-threshold X the
@@ -169,9 +170,9 @@ export async function benchEngines(args: EnginesArgs = enginesArgs()): Promise<v
       const voice = args.voice ?? entry.voice;
       const text = (r: number, path: string): string => `${list[r % list.length]} (${path} ${r})`;
       const instances = entry.instances ?? [];
-      await direct(instances[0]?.engine ?? entry.engine, 'Warming up.', voice); // loads the voice
       let directRow: ReturnType<typeof row> | undefined;
       for (const [i, instance] of instances.entries()) {
+        await direct(instance.engine, 'Warming up.', voice); // each instance loads its voice first
         const samples: Sample[] = [];
         for (let r = 0; r < args.runs; r++)
           samples.push(await direct(instance.engine, text(r, `direct ${i}`), voice));
