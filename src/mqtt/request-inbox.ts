@@ -26,6 +26,10 @@ export interface InboxMessage {
   correlationData?: Buffer;
   /** True when it comes from the journal after a restart. */
   replayed: boolean;
+  /** ms since the epoch when the hub took it (before a restart, for a replayed one). */
+  receivedAt: number;
+  /** MQTT 5 message expiry interval the broker forwarded (seconds left at arrival), when the publish had one. */
+  expiryS?: number;
 }
 
 /** What a handler gets besides the message. */
@@ -194,6 +198,8 @@ export function createRequestInbox(opts: {
       responseTopic: packet.properties?.responseTopic,
       correlationData: packet.properties?.correlationData,
       replayed: false,
+      receivedAt: Date.now(),
+      expiryS: packet.properties?.messageExpiryInterval,
     };
     const e: Entry = {
       msg,
@@ -204,7 +210,7 @@ export function createRequestInbox(opts: {
     };
     e.committed.catch(() => {});
     if (journal.pending() < opts.maxPending && !oversized(route, payload)) {
-      const { request, committed } = journal.add({ ...msg, key, receivedAt: Date.now() });
+      const { request, committed } = journal.add({ ...msg, key });
       e.record = request;
       e.committed = committed;
       inMemory.set(key, committed);
@@ -257,6 +263,8 @@ export function createRequestInbox(opts: {
           responseTopic: r.responseTopic,
           correlationData: r.correlationData,
           replayed: true,
+          receivedAt: r.receivedAt,
+          expiryS: r.expiryS,
         };
         enqueue({ msg, route, record: r, targets: new Set(), committed: Promise.resolve(), ack: () => true });
       }

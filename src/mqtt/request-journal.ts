@@ -37,6 +37,8 @@ export interface JournaledRequest {
   correlationData?: Buffer;
   /** ms since the epoch when the hub took it. */
   receivedAt: number;
+  /** MQTT 5 message expiry interval (seconds left at arrival), when the publish had one. */
+  expiryS?: number;
   /** Targets that already have the audio. */
   targets: Set<string>;
 }
@@ -107,6 +109,7 @@ export function createRequestJournal(opts: { dir: string; log: Log }): RequestJo
       ...(r.responseTopic ? { rt: r.responseTopic } : {}),
       ...(r.correlationData ? { cd: r.correlationData.toString('base64') } : {}),
       at: r.receivedAt,
+      ...(r.expiryS !== undefined ? { ex: r.expiryS } : {}),
     })}\n`;
 
   const compact = async (): Promise<void> => {
@@ -188,6 +191,7 @@ export function createRequestJournal(opts: { dir: string; log: Log }): RequestJo
           responseTopic: typeof rec.rt === 'string' ? rec.rt : undefined,
           correlationData: typeof rec.cd === 'string' ? Buffer.from(rec.cd, 'base64') : undefined,
           receivedAt: typeof rec.at === 'number' ? rec.at : Date.now(),
+          ...(typeof rec.ex === 'number' ? { expiryS: rec.ex } : {}),
           targets: new Set(),
         };
         live.set(r.seq, r);
