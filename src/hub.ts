@@ -8,6 +8,7 @@ import type { LoadedConfig } from './config/load.js';
 import { resolvePublicBaseUrl } from './config/public-url.js';
 import { cacheHitRatio } from './http/routes/cache.js';
 import { buildServer } from './http/server.js';
+import { createHubGroup } from './hub-group.js';
 import { createIntegrations, requestDefaults } from './hub-integrations.js';
 import { chooseBroker, type EmbeddedBroker } from './mqtt/broker.js';
 import { createMqttBus, type MqttBus } from './mqtt/client.js';
@@ -128,11 +129,15 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       })
     : undefined;
   let bus: MqttBus | undefined;
-  // At-least-once intake of MQTT say requests, journaled in the hub's data dir.
+  // Several hubs on one broker (mqtt.share_group): per-hub topics, journal on the share volume, takeover.
+  const group = createHubGroup(config, log);
+  // At-least-once intake of MQTT say requests, journaled in the hub's data dir (the share volume in a group).
   const inbox: RequestInbox = createRequestInbox({
-    journal: createRequestJournal({ dir: config.dataDir, log: log.child({ mod: 'journal' }) }),
+    journal: createRequestJournal({ dir: group.journalDir, log: log.child({ mod: 'journal' }) }),
+    session: options.mqtt.client_id,
     maxInFlight: options.mqtt.max_in_flight,
     maxPending: options.mqtt.max_pending,
+    maxAttempts: options.mqtt.max_attempts,
     log: log.child({ mod: 'inbox' }),
   });
   let embedded: EmbeddedBroker | undefined;
@@ -147,6 +152,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     monitor,
     events,
     baseUrl,
+    group,
     publishStatus: () => publishStatus(),
     log,
   });
@@ -198,7 +204,8 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
   const publishStatus = async (): Promise<void> => {
     if (!bus?.connected()) return;
     const body = await health();
-    await bus.publish(options.topics.status, JSON.stringify(body), { qos: 1, retain: true });
+    const payload = group.name ? { ...body, hub: group.self } : body;
+    await bus.publish(group.topics.status, JSON.stringify(payload), { qos: 1, retain: true });
   };
 
   return {
@@ -226,9 +233,11 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
         username: chosen.choice.username,
         password: chosen.choice.password,
         clientId: options.mqtt.client_id,
-        availabilityTopic: options.topics.availability,
+        availabilityTopic: group.topics.availability,
         protocolVersion: chosen.embedded ? 4 : 5,
         receiveMaximum: options.mqtt.receive_maximum,
+        shareGroup: group.name,
+        keepaliveS: options.mqtt.keepalive_s,
         log: log.child({ mod: 'mqtt' }),
       });
       // Handlers first: a persistent session delivers requests queued while the hub was down right after CONNACK.
@@ -240,6 +249,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
         sayService,
         maxTextChars: options.max_text_chars,
         defaults: requestDefaults(options, 'requests'),
+        ...(group.name ? { hub: group.self } : {}),
         log: log.child({ mod: 'mqtt-say' }),
       });
       await attachHermes({
@@ -252,12 +262,14 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
         defaults: requestDefaults(options, 'requests'),
         log: log.child({ mod: 'hermes' }),
       });
+      await group.attach(bus);
       await recording?.attach(bus);
       await integrations.attach(bus, inbox);
       await inbox.open();
       const recorderBoot = recording?.start(signal);
       await bus.start(signal);
-      inbox.run();
+      await inbox.run();
+      await group.start({ inbox, broker: chosen.choice, embedded: chosen.embedded !== undefined });
       recording?.bind(bus);
       await recorderBoot;
       monitor.onChange = () => {
@@ -283,6 +295,10 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       // Together: fastify waits for in-flight requests (a say, a live stream), which end when the say service
       // has finished or cancelled its work within the grace time.
       // MQTT requests not finished within the grace stay in the journal (or at the broker) for the next start.
+      // In a share group the hub first leaves it, so the broker sends new requests to the other hubs at once;
+      // what it sent before the UNSUBACK is still journaled here.
+      await group.stop().catch((err) => log.warn({ err }, 'share group stop failed'));
+      await bus?.leaveShareGroup();
       await Promise.all([
         http.close().catch(() => {}),
         inbox.stop(graceMs).catch((err) => log.warn({ err }, 'request inbox stop failed')),
