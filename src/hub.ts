@@ -60,6 +60,8 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     maxEntries: options.cache.max_entries,
     maxBytes: options.cache.max_mb * 1024 * 1024,
     memoryMaxBytes: options.cache.memory_mb * 1024 * 1024,
+    // Hubs of a share group use one cache folder: each follows the others' adds and removes.
+    ...(options.mqtt.share_group ? { shared: { hubId: options.mqtt.client_id } } : {}),
     log,
   });
   const entries: EngineEntry[] = options.engines.map((e) => ({

@@ -5,6 +5,7 @@
  * - `{"a": seq}` the request was started once more (a run, or a replay after a crash); counted against
  *   `mqtt.max_attempts`;
  * - `{"g": seq, "n": target}` the target `n` has the audio (a replay does not play it again);
+ * - `{"x": seq, "n": target}` takes a `g` back (the delivery failed after it was recorded);
  * - `{"d": seq}` the request is finished (its result is out);
  * - `{"s": key}` a finished request's key, kept so a redelivery of it is recognised (compaction writes these).
  * A line that does not parse (a crash mid-write tears the last one) is skipped.
@@ -108,6 +109,7 @@ export function parseJournal(text: string): JournalContents {
       const r = live.get(rec.a);
       if (r) r.attempts++;
     } else if (typeof rec.g === 'number' && typeof rec.n === 'string') live.get(rec.g)?.targets.add(rec.n);
+    else if (typeof rec.x === 'number' && typeof rec.n === 'string') live.get(rec.x)?.targets.delete(rec.n);
     else if (typeof rec.d === 'number') {
       const r = live.get(rec.d);
       if (r) {

@@ -82,8 +82,17 @@ export function createRequestInbox(opts: {
     ready: e.committed.catch(() => {}),
     delivered: (target) => (e.record ? e.record.targets.has(target) : e.targets.has(target)),
     record: (target) => {
-      if (e.record) journal.target(e.record.seq, target);
+      if (e.record)
+        journal.target(e.record.seq, target).catch(() => {}); // logged by the journal
       else e.targets.add(target);
+    },
+    commit: async (target) => {
+      if (e.record) await journal.target(e.record.seq, target).catch(() => {});
+      else e.targets.add(target);
+    },
+    forget: (target) => {
+      if (e.record) journal.untarget(e.record.seq, target);
+      else e.targets.delete(target);
     },
   });
 

@@ -51,8 +51,15 @@ export interface RequestJournal {
   };
   /** Counts one more start of request `seq`; resolves once that is on disk (a crash loop must count). */
   attempt(seq: number): Promise<void>;
-  /** Records that `target` of request `seq` has the audio (written with the next group commit). */
-  target(seq: number, target: string): void;
+  /**
+   * Records that `target` of request `seq` has the audio (written with the next group commit); resolves once
+   * the record is written to the file (it then survives a killed hub; the fdatasync for a power cut follows),
+   * rejects when the write failed. Awaited right before an all-or-nothing delivery, so the window in which a
+   * killed hub leaves a target recorded but not served is the time between two system calls.
+   */
+  target(seq: number, target: string): Promise<void>;
+  /** Takes back a target record (its delivery failed after all). */
+  untarget(seq: number, target: string): void;
   /** Marks request `seq` finished (written with the next group commit). */
   done(seq: number): void;
   /** True when `key` is an unfinished request or one of the last RECENT_KEYS finished ones. */
@@ -81,6 +88,8 @@ export interface RequestJournal {
 interface Waiter {
   resolve(): void;
   reject(err: unknown): void;
+  /** Resolve once the bytes are written (in the page cache: they survive a killed process), before the sync. */
+  onWrite?: boolean;
 }
 
 /** A unique name for a claimed file in the journal's dir. */
@@ -149,10 +158,11 @@ export function createRequestJournal(opts: { dir: string; log: Log }): RequestJo
         if (!fh) throw new Error('request journal is not open');
         const text = lines.join('');
         await fh.write(text);
+        for (const w of batch) if (w.onWrite) w.resolve();
         await fh.datasync();
         syncs++;
         appended += Buffer.byteLength(text);
-        for (const w of batch) w.resolve();
+        for (const w of batch) if (!w.onWrite) w.resolve();
       } catch (err) {
         opts.log.error({ err: (err as Error).message, path }, 'request journal write failed');
         for (const w of batch) w.reject(err);
@@ -166,9 +176,9 @@ export function createRequestJournal(opts: { dir: string; log: Log }): RequestJo
     writing = undefined;
   };
 
-  const append = (text: string): Promise<void> => {
+  const append = (text: string, onWrite = false): Promise<void> => {
     buffer.push(text);
-    const done = new Promise<void>((resolve, reject) => waiters.push({ resolve, reject }));
+    const done = new Promise<void>((resolve, reject) => waiters.push({ resolve, reject, onWrite }));
     writing ??= writeLoop();
     return done;
   };
@@ -228,9 +238,14 @@ export function createRequestJournal(opts: { dir: string; log: Log }): RequestJo
     },
     target(s, target) {
       const r = live.get(s);
-      if (!r || r.targets.has(target)) return;
+      if (!r || r.targets.has(target)) return Promise.resolve();
       r.targets.add(target);
-      appendQuietly(`${JSON.stringify({ g: s, n: target })}\n`);
+      return append(`${JSON.stringify({ g: s, n: target })}\n`, true);
+    },
+    untarget(s, target) {
+      const r = live.get(s);
+      if (!r?.targets.delete(target)) return;
+      appendQuietly(`${JSON.stringify({ x: s, n: target })}\n`);
     },
     done(s) {
       const r = live.get(s);

@@ -104,10 +104,19 @@ export function createPlaybackService(opts: PlaybackOptions): PlaybackService {
     }
     const { sink, queue } = laneFor(spec);
     let taken = false;
+    /** True between `claim` and the delivery: a failure then takes the claim back. */
+    let claimedOnly = false;
     const accepted = (): void => {
+      claimedOnly = false;
       if (taken) return;
       taken = true;
       ledger?.record(spec.name);
+    };
+    const claim = async (): Promise<void> => {
+      if (taken || !ledger) return;
+      taken = true;
+      claimedOnly = true;
+      await ledger.commit(spec.name);
     };
     const ctx = {
       id: request.id,
@@ -115,6 +124,7 @@ export function createPlaybackService(opts: PlaybackOptions): PlaybackService {
       format: request.format,
       volume: request.volume,
       accepted,
+      claim,
     };
     const t0 = performance.now();
     try {
@@ -126,6 +136,7 @@ export function createPlaybackService(opts: PlaybackOptions): PlaybackService {
       );
       return { name: spec.name, ok: true };
     } catch (err) {
+      if (claimedOnly) ledger?.forget(spec.name);
       const e = toAppError(err, 'SINK_FAILED');
       opts.log.warn({ id: request.id, target: spec.name, code: e.code, err: e.message }, 'target failed');
       return { name: spec.name, ok: false, error: `${e.code}: ${e.message}` };
