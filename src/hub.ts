@@ -117,6 +117,8 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     }),
     events,
   );
+  // Several hubs on one broker (mqtt.share_group): per-hub topics, journal on the share volume, takeover.
+  const group = createHubGroup(config, log);
   // Recorder: status on `${topics.recorder}/<device>/status` and `${topics.recorder}/status` (retained, QoS 1).
   const recording = options.recorder.enabled
     ? createRecorderWiring({
@@ -128,11 +130,10 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
         baseUrl,
         log,
         onDeviceStatus: (payload) => events.emit('recorder', payload),
+        ...(group.name ? { share: { hubId: group.self, peers: () => group.peers() } } : {}),
       })
     : undefined;
   let bus: MqttBus | undefined;
-  // Several hubs on one broker (mqtt.share_group): per-hub topics, journal on the share volume, takeover.
-  const group = createHubGroup(config, log);
   // At-least-once intake of MQTT say requests, journaled in the hub's data dir (the share volume in a group).
   const inbox: RequestInbox = createRequestInbox({
     journal: createRequestJournal({ dir: group.journalDir, log: log.child({ mod: 'journal' }) }),
