@@ -9,9 +9,17 @@
  *   new recording in the format of the device's last `start`; the dead hub's partial file is recovered by that
  *   hub when it comes back (recorder/owner-registry.ts).
  */
+import type { AudioFormat } from '../audio/format.js';
 import type { Log } from '../shared/log.js';
 import type { MqttBus } from './client.js';
 import type { HubPeers } from './hub-peers.js';
+
+/** The fields of a retained device status read here (recorder-adapter.ts adds `hub` and `format`). */
+interface StatusSeen {
+  state?: unknown;
+  hub?: unknown;
+  format?: { rate?: unknown; width?: unknown; channels?: unknown };
+}
 
 /** The ownership view. */
 export interface DeviceOwnership {
@@ -19,6 +27,8 @@ export interface DeviceOwnership {
   owns(device: string): boolean;
   /** The hub recording `device` per its retained status, if any. */
   holder(device: string): string | undefined;
+  /** The format `device` was last recorded in per its retained status (`format: {rate, width, channels}`). */
+  formatOf(device: string): AudioFormat | undefined;
 }
 
 /** Subscribes `<prefix>/+/status` (call before `bus.start()`). */
@@ -29,14 +39,17 @@ export async function attachDeviceOwnership(opts: {
   log: Log;
 }): Promise<DeviceOwnership> {
   const holders = new Map<string, string>();
+  const formats = new Map<string, AudioFormat>();
   await opts.bus.subscribe(`${opts.prefix}/+/status`, 1, (topic, payload) => {
     const device = topic.slice(opts.prefix.length + 1, -'/status'.length);
     try {
-      const status = payload.length
-        ? (JSON.parse(payload.toString('utf8')) as { state?: unknown; hub?: unknown })
-        : {};
+      const status = payload.length ? (JSON.parse(payload.toString('utf8')) as StatusSeen) : {};
       if (status.state === 'recording' && typeof status.hub === 'string') holders.set(device, status.hub);
       else holders.delete(device);
+      const f = status.format;
+      if (f && typeof f.rate === 'number' && typeof f.width === 'number' && typeof f.channels === 'number') {
+        formats.set(device, { rateHz: f.rate, widthBytes: f.width, channels: f.channels });
+      }
     } catch {
       holders.delete(device);
     }
@@ -44,6 +57,7 @@ export async function attachDeviceOwnership(opts: {
   const holder = (device: string): string | undefined => holders.get(device);
   return {
     holder,
+    formatOf: (device) => formats.get(device),
     owns(device) {
       const h = holder(device);
       if (h && h !== opts.peers.self && opts.peers.isOnline(h)) return false;

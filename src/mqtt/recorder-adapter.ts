@@ -13,7 +13,7 @@ import { createWyomingMic } from '../recorder/wyoming-mic.js';
 import { AppError, toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import type { MqttBus } from './client.js';
-import { attachDeviceOwnership } from './device-ownership.js';
+import { attachDeviceOwnership, type DeviceOwnership } from './device-ownership.js';
 import { DeviceQueue, deviceNameGuard, RefusalMemo } from './device-queue.js';
 import { attachHermesRecorder } from './hermes-recorder.js';
 import type { HubPeers } from './hub-peers.js';
@@ -136,6 +136,8 @@ export async function attachRecorderTopics(opts: {
    * when the owner dies. A recording in progress here is always kept to its end.
    */
   owns?: (device: string) => boolean;
+  /** In a share group: the format another hub last recorded `device` in (its retained status). */
+  formatOf?: (device: string) => AudioFormat | undefined;
   log: Log;
 }): Promise<RecorderTopics> {
   const { recorder, log } = opts;
@@ -177,7 +179,8 @@ export async function attachRecorderTopics(opts: {
       let session = recorder.active(device);
       if (!session) {
         if (!mine(device)) return;
-        session = await recorder.open(device, lastFormat.get(device) ?? MIC_FORMAT, { source: 'mqtt' });
+        const format = lastFormat.get(device) ?? opts.formatOf?.(device) ?? MIC_FORMAT;
+        session = await recorder.open(device, format, { source: 'mqtt' });
         refusals.clear(device);
       }
       session.write(pcm);
@@ -245,6 +248,7 @@ export function createRecorderWiring(opts: {
   share?: { hubId: string; peers(): HubPeers | undefined };
 }): RecorderWiring {
   const { options, log, share } = opts;
+  let ownership: DeviceOwnership | undefined;
   const publisher = createRecorderStatusPublisher(
     opts.prefix,
     log.child({ mod: 'mqtt-recorder' }),
@@ -260,7 +264,16 @@ export function createRecorderWiring(opts: {
     publicUrl: (id) => `${opts.baseUrl}/api/recordings/${id}/audio`,
     log,
     onStatus: (device, payload) => {
-      publisher.status(device, payload);
+      // A status of this hub (a recovered recording, an error) must not hide that another hub records the
+      // device right now: the retained status is that hub's until its recording ends.
+      const holder = ownership?.holder(device);
+      const held = holder !== undefined && holder !== share?.hubId && share?.peers()?.isOnline(holder);
+      // The format goes out too, so a hub that takes the device over records it in the right one.
+      const format = share ? recorder.active(device)?.format : undefined;
+      const shown = format
+        ? { ...payload, format: { rate: format.rateHz, width: format.widthBytes, channels: format.channels } }
+        : payload;
+      if (!held || payload.state === 'recording') publisher.status(device, shown);
       opts.onDeviceStatus?.(payload);
     },
     onTotals: (payload) => publisher.totals(payload),
@@ -279,7 +292,7 @@ export function createRecorderWiring(opts: {
     recorder,
     async attach(bus) {
       const peers = share?.peers();
-      const ownership = peers
+      ownership = peers
         ? await attachDeviceOwnership({
             bus,
             prefix: opts.prefix,
@@ -287,12 +300,13 @@ export function createRecorderWiring(opts: {
             log: log.child({ mod: 'ownership' }),
           })
         : undefined;
-      const owns = ownership ? (device: string) => ownership.owns(device) : undefined;
+      const view = ownership;
+      const owns = view ? (device: string) => view.owns(device) : undefined;
       await attachRecorderTopics({
         bus,
         prefix: opts.prefix,
         recorder,
-        ...(owns ? { owns } : {}),
+        ...(owns && view ? { owns, formatOf: (device: string) => view.formatOf(device) } : {}),
         log: log.child({ mod: 'mqtt-recorder' }),
       });
       if (opts.hermes)
