@@ -7,6 +7,7 @@ import { benchFaults } from './faults.js';
 import { benchMainPath } from './main-path.js';
 import { benchMemory } from './memory.js';
 import { benchRecorder } from './recorder.js';
+import { benchScale } from './scale.js';
 import { line, ratio } from './stats.js';
 import { benchTextClean } from './text-clean.js';
 import { benchTtfa } from './ttfa.js';
@@ -37,6 +38,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   memory: benchMemory,
   faults: benchFaults,
   'text-clean': benchTextClean,
+  scale: benchScale,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
