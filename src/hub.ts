@@ -185,6 +185,9 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       cache: { ...cache.stats(), hit_ratio: cacheHitRatio(sayService.stats()), ...cacheHealth },
       problems,
       last_latency_ms: sayService.stats().lastLatencyMs,
+      ...(group.name
+        ? { group: { name: group.name, hub: group.self, online: group.peers()?.online() ?? [group.self] } }
+        : {}),
     };
   };
   const http = await buildServer({

@@ -18,7 +18,8 @@ import {
 import { hubTopics, rendezvous } from '../../src/mqtt/hub-peers.js';
 import { openInRegistry } from '../../src/recorder/owner-registry.js';
 import { silentLog } from '../../src/shared/log.js';
-import { claimFiring } from '../../src/tts/schedules.js';
+import type { SayService } from '../../src/tts/say-service.js';
+import { claimFiring, createSchedules } from '../../src/tts/schedules.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -112,6 +113,35 @@ describe('share group', () => {
     expect(await claimFiring(join(dir, 'schedules'), 0, new Date(at.getTime() + 60_000), silentLog())).toBe(
       true,
     );
+  });
+
+  it('two hubs with the same every-second schedule: each firing is spoken once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tts-hub-claims-'));
+    dirs.push(dir);
+    const said: string[] = [];
+    const say = {
+      say: async (request: { id: string }) => {
+        said.push(request.id);
+        return { id: request.id, cached: true };
+      },
+    } as unknown as SayService;
+    const hubs = [0, 1].map(() =>
+      createSchedules({
+        schedules: [{ cron: '* * * * * *', say: 'Tick.' }],
+        say,
+        maxTextChars: 100,
+        claimDir: join(dir, 'schedules'),
+        log: silentLog(),
+      }),
+    );
+    const t0 = Date.now();
+    for (const h of hubs) h.start();
+    await new Promise((r) => setTimeout(r, 2600));
+    for (const h of hubs) h.stop();
+    const seconds = Math.floor((Date.now() - t0) / 1000);
+    expect(said.length).toBeGreaterThanOrEqual(seconds - 1);
+    expect(said.length).toBeLessThanOrEqual(seconds + 1);
+    expect(said.length).toBeGreaterThan(0);
   });
 
   it('the recordings registry lists what is opened and not closed', () => {
