@@ -1,9 +1,12 @@
 /**
  * `npm run bench`: every benchmark, printed as figures and ratios against a baseline measured in the same run.
- * Pass names to run some: `npm run bench -- main-path recorder`.
+ * Pass names to run some: `npm run bench -- main-path recorder`; `--quick` shortens the benches that have a
+ * quick mode (load).
  */
+import { benchChime } from './chime.js';
 import { benchDispatch } from './dispatch.js';
 import { benchFaults } from './faults.js';
+import { benchLoad } from './load.js';
 import { benchMainPath } from './main-path.js';
 import { benchMemory } from './memory.js';
 import { benchRecorder } from './recorder.js';
@@ -36,7 +39,9 @@ const BENCHES: Record<string, () => Promise<void>> = {
   recorder: printRecorder,
   ttfa: benchTtfa,
   memory: benchMemory,
+  chime: benchChime,
   faults: benchFaults,
+  load: benchLoad,
   'text-clean': benchTextClean,
   scale: benchScale,
 };

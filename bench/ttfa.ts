@@ -35,7 +35,7 @@ async function post(baseUrl: string, body: Record<string, unknown>): Promise<Rec
 }
 
 /** True when `buf` holds an Ogg page with a positive granule position (a page that carries audio). */
-function hasAudioPage(buf: Buffer): boolean {
+export function hasAudioPage(buf: Buffer): boolean {
   for (let at = buf.indexOf('OggS'); at >= 0 && at + 14 <= buf.length; at = buf.indexOf('OggS', at + 1)) {
     if (buf.readBigInt64LE(at + 6) > 0n) return true;
   }

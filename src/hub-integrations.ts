@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import type { CacheStore } from './cache/store.js';
-import type { Options } from './config/schema.js';
+import { type Options, sayPayloadLimitBytes, wyomingEventLimitBytes } from './config/schema.js';
 import type { HubGroup } from './hub-group.js';
 import type { MqttBus } from './mqtt/client.js';
 import { slug } from './mqtt/discovery.js';
@@ -145,8 +145,17 @@ export function createIntegrations(opts: IntegrationsOptions): Integrations {
 function wyomingServerOf(opts: IntegrationsOptions): WyomingServer | undefined {
   const { options } = opts;
   if (!options.wyoming_server.enabled) return undefined;
+  const eventBytes = wyomingEventLimitBytes(options);
   return createWyomingServer({
     port: options.wyoming_server.port,
+    maxConnections: options.wyoming_server.max_connections,
+    idleTimeoutMs: options.wyoming_server.idle_timeout_s * 1000,
+    limits: {
+      maxHeaderBytes: eventBytes,
+      maxDataBytes: eventBytes,
+      maxPayloadBytes: options.wyoming_server.max_payload_kb * 1024,
+    },
+    maxTextChars: options.max_text_chars,
     provider: createSayTtsProvider({
       sayService: opts.sayService,
       dispatcher: opts.dispatcher,
@@ -194,6 +203,8 @@ function discoveryOptions(
     sayService: opts.sayService,
     cache: opts.cache,
     maxTextChars: options.max_text_chars,
+    maxRecorderDevices: options.recorder.max_discovery_devices,
+    maxPayloadBytes: sayPayloadLimitBytes(options),
     defaults: requestDefaults(options, 'assistant'),
     onCacheCleared,
     log: opts.log.child({ mod: 'discovery' }),

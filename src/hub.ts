@@ -1,11 +1,15 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { findFfmpeg } from './audio/ffmpeg.js';
+import { findFfmpeg, setFfmpegLimit } from './audio/ffmpeg.js';
 import type { OutputFormat } from './audio/format.js';
+import { chooseOpusEncoder } from './audio/inprocess-encoder.js';
 import { createDeriver } from './cache/derive.js';
 import { type CacheStore, createCacheStore } from './cache/store.js';
+import { createAudioUrlKeys, loadUrlSecret } from './cache/url-keys.js';
+import { createChimeLibrary, NO_CHIME } from './chimes/library.js';
 import type { LoadedConfig } from './config/load.js';
 import { resolvePublicBaseUrl } from './config/public-url.js';
+import { sayPayloadLimitBytes } from './config/schema.js';
 import { cacheHitRatio } from './http/routes/cache.js';
 import { buildServer } from './http/server.js';
 import { createHubGroup } from './hub-group.js';
@@ -20,9 +24,11 @@ import { attachSayTopic } from './mqtt/say-adapter.js';
 import { createPlaybackService } from './playback/index.js';
 import { createEventHub, type EventHub, type HubEvents, observeSay } from './shared/events.js';
 import type { Log } from './shared/log.js';
+import { redactCredentials, redactDeep } from './shared/redact.js';
 import { createDispatcher, type Dispatcher, type EngineEntry } from './tts/dispatcher.js';
 import { createEngine, engineTransport } from './tts/engines/index.js';
 import { createHealthMonitor, type HealthMonitor } from './tts/health-monitor.js';
+import { DEFAULT_MIX_FORMAT } from './tts/say-chimes.js';
 import { createSayService, type SayService } from './tts/say-service.js';
 import { version } from './version.js';
 
@@ -36,6 +42,11 @@ export interface Hub {
   readonly events: EventHub<HubEvents>;
   /** The base URL players use for audio. */
   readonly baseUrl: string;
+  /**
+   * The cache key behind an audio URL (or its `<url key>.<ext>` name) this hub handed out; undefined for others.
+   * Audio URLs carry a capability key, not the cache key (src/cache/url-keys.ts).
+   */
+  cacheKeyOfUrl(url: string): string | undefined;
   /** The broker URL in use. */
   brokerUrl(): string;
   start(signal?: AbortSignal): Promise<void>;
@@ -43,10 +54,21 @@ export interface Hub {
   stop(graceMs?: number): Promise<void>;
 }
 
+/** Chimes the options name (targets' presets, schedules), to decode at start. */
+function namedChimes(options: LoadedConfig['options']): string[] {
+  const names = [
+    ...options.targets.flatMap((t) => [t.chime, t.chime_after]),
+    ...options.schedules.flatMap((s) => [s.chime, s.chime_after]),
+  ];
+  return names.filter((n): n is string => n !== undefined && n !== '' && n !== NO_CHIME);
+}
+
 /** Builds (does not start) the hub from loaded config. */
 export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
   const { options } = config;
   findFfmpeg();
+  setFfmpegLimit(options.limits.ffmpeg_processes);
+  const opusEncoder = await chooseOpusEncoder(options.opus.encoder, log.child({ mod: 'audio' }));
   // Inside the add-on the container's own address and port are unreachable from players: ask the Supervisor.
   const baseUrl = await resolvePublicBaseUrl({
     externalUrl: options.http.external_url,
@@ -54,6 +76,10 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     supervisorUrl: config.supervisorUrl,
     supervisorToken: config.supervisorToken,
     log,
+  });
+  const urlKeys = createAudioUrlKeys({
+    secret: await loadUrlSecret(config.dataDir, log),
+    maxRemembered: Math.max(4 * options.cache.max_entries, 10_000),
   });
   const cache = createCacheStore({
     dir: join(options.share_dir, 'cache'),
@@ -91,10 +117,17 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
   });
   const events = createEventHub<HubEvents>(log.child({ mod: 'events' }));
   // Targets: Home Assistant through the Supervisor; Hermes/MQTT targets publish on the bus once it exists.
+  const chimes = createChimeLibrary({
+    userDir: join(options.share_dir, 'chimes'),
+    maxDurationMs: options.chimes.max_duration_s * 1000,
+    log: log.child({ mod: 'chimes' }),
+  });
   const playback = createPlaybackService({
     targets: options.targets,
+    groups: options.groups,
     supervisorUrl: config.supervisorUrl,
     supervisorToken: config.supervisorToken,
+    allowTcpTargets: options.limits.allow_tcp_targets,
     publish: async (topic, payload, opts) => {
       if (!bus) throw new Error('MQTT is not connected yet');
       await bus.publish(topic, payload, opts);
@@ -109,9 +142,14 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       deriver: createDeriver({ cache, bitrateKbps: options.opus.bitrate_kbps }),
       cacheLookups: options.cache.enabled,
       bitrateKbps: options.opus.bitrate_kbps,
-      audioUrl: (key: string, format: OutputFormat) => `${baseUrl}/api/audio/${key}.${format}`,
-      checkTargets: (names) => playback.checkTargets(names),
-      deliver: (request, audio, signal, ledger) => playback.deliver(request, audio, signal, ledger),
+      opusEncoder,
+      opusComplexity: options.opus.complexity,
+      audioUrl: (key: string, format: OutputFormat) =>
+        `${baseUrl}/api/audio/${urlKeys.urlKey(key)}.${format}`,
+      planTargets: (names) => playback.plan(names),
+      presetOf: (name) => playback.presetOf(name),
+      deliver: (request, deliveries, signal, ledger) => playback.deliver(request, deliveries, signal, ledger),
+      chimes,
       loudnormEngines: new Set(options.engines.filter((e) => e.loudnorm).map((e) => e.name)),
       log: log.child({ mod: 'say' }),
     }),
@@ -159,6 +197,8 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     publishStatus: () => publishStatus(),
     log,
   });
+  // What /api/health, the panel's events and the retained status topic show: never a credential (an
+  // mqtt.url with user:password, an engine URL quoted in an error message).
   const health = async () => {
     const engines = monitor.snapshot();
     const anyHealthy = engines.some((e) => e.healthy);
@@ -174,7 +214,9 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
         message: `the share volume refuses cache writes (${cacheHealth.degraded_reason}); new audio is kept in memory only`,
       });
     }
-    return {
+    // What /api/health, the panel's events and the retained status topic show holds no credential (an
+    // mqtt.url with user:password, an engine URL quoted in an error message).
+    return redactDeep({
       status: !bus?.connected() || !anyHealthy ? 'degraded' : 'ok',
       version,
       mqtt: { connected: bus?.connected() ?? false, url: brokerUrl },
@@ -188,7 +230,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       ...(group.name
         ? { group: { name: group.name, hub: group.self, online: group.peers()?.online() ?? [group.self] } }
         : {}),
-    };
+    });
   };
   const http = await buildServer({
     sayService,
@@ -204,7 +246,11 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     apiToken: options.http.api_token,
     metrics: integrations.metrics,
     bitrateKbps: options.opus.bitrate_kbps,
+    bodyLimits: { say: sayPayloadLimitBytes(options), other: options.limits.http_body_kb * 1024 },
+    cacheKeyOf: (urlKey) => urlKeys.cacheKeyOf(urlKey),
     ...(recording ? { recorder: recording.recorder } : {}),
+    chimes,
+    targets: () => playback.describe(),
   });
 
   const publishStatus = async (): Promise<void> => {
@@ -222,8 +268,15 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     http,
     baseUrl,
     brokerUrl: () => brokerUrl,
+    cacheKeyOfUrl: (url) => {
+      const urlKey = /([0-9a-f]{64})\.(?:opus|mp3|wav)$/.exec(url)?.[1];
+      return urlKey === undefined ? undefined : urlKeys.cacheKeyOf(urlKey);
+    },
     async start(signal) {
       await cache.start();
+      // URLs handed out before a restart stay valid: the secret persists, the mapping is rebuilt here.
+      for (const key of cache.keys()) urlKeys.urlKey(key);
+      await chimes.start({ names: namedChimes(options), format: DEFAULT_MIX_FORMAT });
       await monitor.start();
       await http.listen({ port: options.http.port, host: '0.0.0.0' });
       const chosen = await chooseBroker({
@@ -241,6 +294,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
         clientId: options.mqtt.client_id,
         availabilityTopic: group.topics.availability,
         protocolVersion: chosen.embedded ? 4 : 5,
+        maxPacketBytes: options.limits.mqtt_max_packet_kb * 1024,
         receiveMaximum: options.mqtt.receive_maximum,
         shareGroup: group.name,
         keepaliveS: options.mqtt.keepalive_s,
@@ -254,6 +308,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
         resultTopic: options.topics.result,
         sayService,
         maxTextChars: options.max_text_chars,
+        maxPayloadBytes: sayPayloadLimitBytes(options),
         defaults: requestDefaults(options, 'requests'),
         ...(group.name ? { hub: group.self } : {}),
         log: log.child({ mod: 'mqtt-say' }),
@@ -265,6 +320,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
         playback,
         acceptSay: options.topics.hermes,
         maxTextChars: options.max_text_chars,
+        maxPayloadBytes: sayPayloadLimitBytes(options),
         defaults: requestDefaults(options, 'requests'),
         log: log.child({ mod: 'hermes' }),
       });
@@ -290,7 +346,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       log.info(
         {
           http: baseUrl,
-          mqtt: brokerUrl,
+          mqtt: redactCredentials(brokerUrl),
           source: chosen.choice.source,
           engines: entries.map((e) => e.engine.name),
         },
@@ -305,13 +361,18 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       // what it sent before the UNSUBACK is still journaled here.
       await group.stop().catch((err) => log.warn({ err }, 'share group stop failed'));
       await bus?.leaveShareGroup();
+      // A connection still open after the grace (a client that connected and sent nothing, a listener that
+      // stopped reading) is cut, so stopping never waits on a client.
+      const cut = setTimeout(() => http.server.closeAllConnections(), graceMs + 500);
       await Promise.all([
         http.close().catch(() => {}),
         inbox.stop(graceMs).catch((err) => log.warn({ err }, 'request inbox stop failed')),
         sayService.stop(graceMs),
         integrations.stop().catch((err) => log.warn({ err }, 'integrations stop failed')),
       ]);
+      clearTimeout(cut);
       playback.stop();
+      chimes.stop();
       monitor.stop();
       // Before the bus stops, so the final statuses of finalized recordings go out.
       await recording?.stop().catch((err) => log.warn({ err }, 'recorder stop failed'));

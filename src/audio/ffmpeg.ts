@@ -1,6 +1,9 @@
 import { type ChildProcessByStdio, execFileSync, spawn } from 'node:child_process';
-import type { Readable, Writable } from 'node:stream';
+import { setPriority } from 'node:os';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { AppError } from '../shared/errors.js';
+import { isWaiting, leaveQueue, mayStartNow, takeSlot, waitForSlot } from './ffmpeg-slots.js';
 
 /** How long after SIGTERM an aborted ffmpeg gets before SIGKILL, in ms. */
 export const KILL_GRACE_MS = 2000;
@@ -36,36 +39,142 @@ export function ffmpegSpawnCount(): number {
   return spawnCount;
 }
 
+export { DEFAULT_FFMPEG_PROCESSES, ffmpegLoad, setFfmpegLimit } from './ffmpeg-slots.js';
+
 /** A running ffmpeg: write input to `stdin`, read output from `stdout`; `done` settles when it has exited. */
 export interface FfmpegProcess {
+  /** ffmpeg's stdin; while the process waits for a slot, writes are buffered (see `writableLength`). */
   stdin: Writable;
   stdout: Readable;
   /** Resolves on exit code 0 after `close`; rejects with FFMPEG_FAILED (args, code, stderr tail) or the abort reason. */
   done: Promise<void>;
-  /** The process id, for tests that kill it. */
-  pid: number | undefined;
-  /** SIGTERM now, SIGKILL after KILL_GRACE_MS if still running. */
+  /** The process id (undefined while waiting for a slot), for tests that kill it. */
+  readonly pid: number | undefined;
+  /** True while waiting for a slot under the cap. */
+  readonly queued: boolean;
+  /** SIGTERM now, SIGKILL after KILL_GRACE_MS if still running; a process still waiting never starts. */
   kill(): void;
 }
 
 /**
- * Starts ffmpeg with `args` (an array; no shell). Aborting `signal` kills it (SIGTERM, then SIGKILL after
- * KILL_GRACE_MS) and `done` rejects with the abort reason. stdin errors (EPIPE when ffmpeg exits early) are
- * swallowed here; the exit status in `done` is what reports the failure.
+ * Starts ffmpeg with `args` (an array; no shell), at once when a slot under the cap is free (and no start
+ * just happened: see ffmpeg-slots.ts), else when its turn comes (the returned streams are then stand-ins
+ * joined to the process when it starts). ffmpeg runs at nice FFMPEG_NICE. Aborting `signal`
+ * kills it (SIGTERM, then SIGKILL after KILL_GRACE_MS), or drops it from the line without ever starting it,
+ * and `done` rejects with the abort reason. stdin errors (EPIPE when ffmpeg exits early) are swallowed here;
+ * the exit status in `done` is what reports the failure.
  * @throws AppError FFMPEG_NOT_FOUND when the binary is missing.
  */
 export function runFfmpeg(args: string[], signal?: AbortSignal): FfmpegProcess {
   const bin = findFfmpeg();
-  const fullArgs = ['-hide_banner', '-nostdin', '-loglevel', 'error', ...args];
-  // -nostdin only disables interactive keys; input still comes from "-i pipe:0" / "-i -".
-  const child: ChildProcessByStdio<Writable, Readable, Readable> = spawn(bin, fullArgs, {
-    stdio: ['pipe', 'pipe', 'pipe'],
-    shell: false,
-    // Its own process group: a SIGTERM to the hub's group (systemd, Ctrl-C) must not kill the encodes the
-    // hub is finishing within its grace; the hub ends them itself. If the hub dies, the closed pipes end them.
-    detached: true,
+  if (mayStartNow()) return spawnNow(bin, args, signal);
+  return spawnLater(bin, args, signal);
+}
+
+/** Waits in line for a slot; the stand-in streams are piped to the process once it runs. */
+function spawnLater(bin: string, args: string[], signal: AbortSignal | undefined): FfmpegProcess {
+  const stdin = new PassThrough();
+  const stdout = new PassThrough();
+  stdin.on('error', () => {});
+  let proc: FfmpegProcess | undefined;
+  let settle: { resolve: () => void; reject: (err: unknown) => void } | undefined;
+  const done = new Promise<void>((resolve, reject) => {
+    settle = { resolve, reject };
   });
+  done.catch(() => {});
+  const drop = (reason: unknown): void => {
+    if (!leaveQueue(start)) return;
+    signal?.removeEventListener('abort', onAbort);
+    stdin.destroy();
+    stdout.destroy();
+    settle?.reject(reason);
+  };
+  const onAbort = (): void =>
+    drop(signal?.reason instanceof Error ? signal.reason : new AppError('ABORTED', 'ffmpeg aborted'));
+  const start = (): void => {
+    signal?.removeEventListener('abort', onAbort);
+    let p: FfmpegProcess;
+    try {
+      p = spawnNow(bin, args, signal);
+    } catch (err) {
+      stdin.destroy();
+      stdout.destroy();
+      settle?.reject(err);
+      return;
+    }
+    proc = p;
+    // The caller's pipeline ends `stdin`; ffmpeg's own stdin then ends too.
+    pipeline(stdin, p.stdin).catch(() => {});
+    pipeline(p.stdout, stdout).catch(() => {});
+    p.done.then(
+      () => settle?.resolve(),
+      (err: unknown) => settle?.reject(err),
+    );
+  };
+  if (signal?.aborted) {
+    settle?.reject(signal.reason);
+    stdin.destroy();
+    stdout.destroy();
+  } else {
+    signal?.addEventListener('abort', onAbort, { once: true });
+    waitForSlot(start);
+  }
+  return {
+    stdin,
+    stdout,
+    done,
+    get pid() {
+      return proc?.pid;
+    },
+    get queued() {
+      return proc === undefined && isWaiting(start);
+    },
+    kill() {
+      if (proc) proc.kill();
+      else drop(new AppError('ABORTED', 'ffmpeg stopped before it started'));
+    },
+  };
+}
+
+/**
+ * Niceness of ffmpeg processes: under load the hub's own event loop (MQTT answers, /api/health, live streams)
+ * goes first, and ffmpeg gets what is left; on an idle machine it changes nothing.
+ */
+export const FFMPEG_NICE = 10;
+
+/** Lowers a child's CPU priority to FFMPEG_NICE (a failure, e.g. an exited child, is harmless). */
+function lowerPriority(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    setPriority(pid, FFMPEG_NICE);
+  } catch {
+    // Gone already, or not permitted: it then runs at normal priority.
+  }
+}
+
+/** Spawns ffmpeg now, holding one slot until it has exited. */
+function spawnNow(bin: string, args: string[], signal: AbortSignal | undefined): FfmpegProcess {
+  const fullArgs = ['-hide_banner', '-nostdin', '-loglevel', 'error', ...args];
+  const slot = takeSlot();
+  const startedAt = performance.now();
+  // -nostdin only disables interactive keys; input still comes from "-i pipe:0" / "-i -".
+  let child: ChildProcessByStdio<Writable, Readable, Readable>;
+  try {
+    child = spawn(bin, fullArgs, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      shell: false,
+      // Its own process group: a SIGTERM to the hub's group (systemd, Ctrl-C) must not kill the encodes the
+      // hub is finishing within its grace; the hub ends them itself. If the hub dies, the closed pipes end them.
+      detached: true,
+    });
+  } catch (err) {
+    slot.release();
+    throw new AppError('FFMPEG_FAILED', `ffmpeg could not start: ${(err as Error).message}`, { cause: err });
+  }
   spawnCount++;
+  lowerPriority(child.pid);
+  slot.spawned(startedAt);
+  const release = slot.release;
   const tail: string[] = [];
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (text: string) => {
@@ -88,9 +197,11 @@ export function runFfmpeg(args: string[], signal?: AbortSignal): FfmpegProcess {
 
   const done = new Promise<void>((resolve, reject) => {
     child.once('error', (err) => {
+      release();
       reject(new AppError('FFMPEG_FAILED', `ffmpeg could not start: ${err.message}`, { cause: err }));
     });
     child.once('close', (code, sig) => {
+      release();
       clearTimeout(killTimer);
       signal?.removeEventListener('abort', onAbort);
       if (signal?.aborted) {
@@ -114,5 +225,5 @@ export function runFfmpeg(args: string[], signal?: AbortSignal): FfmpegProcess {
   // A caller that only awaits stdout must not see an unhandled rejection from `done`.
   done.catch(() => {});
   if (signal?.aborted) kill();
-  return { stdin: child.stdin, stdout: child.stdout, done, pid: child.pid, kill };
+  return { stdin: child.stdin, stdout: child.stdout, done, pid: child.pid, queued: false, kill };
 }

@@ -18,6 +18,8 @@ export interface CacheKeyInput {
   engineOptions?: Record<string, unknown> | undefined;
   format: OutputFormat;
   text: string;
+  /** What is mixed around the speech (chime content hashes, offset, lead-in); absent: plain speech. */
+  mix?: Record<string, unknown> | undefined;
 }
 
 /** Text as it is hashed: Unicode NFC, every whitespace run collapsed to one space, trimmed. */
@@ -39,7 +41,8 @@ function canonicalJson(value: unknown): string {
 
 /**
  * The cache key of a request: 64 lowercase hex digits, the SHA-256 of a canonical JSON of
- * {v, engine, voice, speaker, language, engine_options, format, text (normalized)}.
+ * {v, engine, voice, speaker, language, engine_options, format, text (normalized), mix?}. `mix` is left out when
+ * absent, so plain speech keeps the keys it always had.
  */
 export function cacheKey(input: CacheKeyInput): string {
   const canonical = canonicalJson({
@@ -51,6 +54,7 @@ export function cacheKey(input: CacheKeyInput): string {
     engine_options: input.engineOptions ?? {},
     format: input.format,
     text: normalizeText(input.text),
+    mix: input.mix,
   });
   return createHash('sha256').update(canonical, 'utf8').digest('hex');
 }

@@ -81,6 +81,8 @@ export interface CacheStore {
   clear(): Promise<number>;
   /** Figures of the entries on disk. */
   stats(): CacheStats;
+  /** The cache keys of every entry indexed on disk (each once, whatever its formats). */
+  keys(): string[];
   /** Whether the disk refuses writes now, and what is held in memory meanwhile. */
   health(): CacheDegradedState;
   /** Called after the degraded state flips either way (status and discovery republish). */
@@ -302,6 +304,7 @@ export function createCacheStore(opts: CacheStoreOptions): CacheStore {
       return entries.length + inMemory;
     },
     stats: () => ({ entries: index.size, bytes: index.calculatedSize }),
+    keys: () => [...new Set([...index.values()].map((e) => e.key))],
     health: () => memory.state(),
     onHealthChange: (listener) => memory.onChange(listener),
   };

@@ -2,6 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { groupProblems } from '../playback/groups.js';
+import { presetProblems } from '../playback/presets.js';
 import { targetProblems } from '../playback/targets.js';
 import { AppError } from '../shared/errors.js';
 import { ADDON_PORTS } from './addon-ports.js';
@@ -77,8 +79,9 @@ function movedOptionProblems(raw: unknown): string[] {
 
 /**
  * Refuses options still at a place they moved away from, validates raw options against the schema, then what the
- * schema cannot express: unique engine names, a known `default_engine`, and each target's required and well-formed
- * fields (`targetProblems`).
+ * schema cannot express: unique engine names, a known `default_engine`, each target's required and well-formed
+ * fields (`targetProblems`) and preset engine, and groups whose members are all known targets or addresses
+ * (`groupProblems`).
  * @throws AppError CONFIG_INVALID whose message lists every problem as `path: message`, one per line.
  */
 export function parseOptions(raw: unknown): Options {
@@ -104,6 +107,8 @@ export function parseOptions(raw: unknown): Options {
     );
   }
   problems.push(...targetProblems(options.targets));
+  problems.push(...presetProblems(options.targets, names));
+  problems.push(...groupProblems(options.groups, options.targets));
   if (options.mqtt.share_group && !/^[A-Za-z0-9_-]{1,64}$/.test(options.mqtt.client_id)) {
     problems.push(
       `mqtt.client_id: '${options.mqtt.client_id}' cannot name a hub of share group '${options.mqtt.share_group}'; use 1-64 letters, digits, '_' or '-', different on every hub`,

@@ -1,5 +1,6 @@
 import cron from 'node-cron';
 import { z } from 'zod';
+import { MAX_LEAD_IN_MS, MAX_OFFSET_MS } from '../tts/say-request.js';
 
 /**
  * The one definition of the add-on's options and their defaults (DESIGN "Options").
@@ -58,6 +59,19 @@ export const TargetOptionsSchema = z.object({
   media_content_type: z.string().max(64).optional(),
   /** assist_satellite: play the chime before the announcement; unset: Home Assistant's default (true). */
   preannounce: z.boolean().optional(),
+  // Speaker preset: what a request to this target gets unless it says otherwise.
+  /** Engine for requests to this target. */
+  engine: z.string().optional(),
+  /** Voice for requests to this target. */
+  voice: z.string().optional(),
+  /** Chime before the speech (a built-in name or a file in <share>/chimes). */
+  chime: z.string().max(64).optional(),
+  /** Chime after the speech. */
+  chime_after: z.string().max(64).optional(),
+  /** ms between chime and speech; negative overlaps them. */
+  offset_ms: z.number().int().min(-MAX_OFFSET_MS).max(MAX_OFFSET_MS).optional(),
+  /** ms of silence before everything, for speakers that clip the first syllable. */
+  lead_in_ms: z.number().int().min(0).max(MAX_LEAD_IN_MS).optional(),
 });
 export type TargetOptions = z.infer<typeof TargetOptionsSchema>;
 
@@ -80,12 +94,23 @@ export const ScheduleOptionsSchema = z
       }),
     say: z.string().optional(),
     target: z.string().optional(),
+    /** Chime before the scheduled announcement. */
+    chime: z.string().max(64).optional(),
+    /** Chime after it. */
+    chime_after: z.string().max(64).optional(),
     precache: z.array(z.string()).optional(),
   })
   .refine((s) => s.say !== undefined || s.precache !== undefined, {
     message: 'a schedule needs say or precache',
   });
 export type ScheduleOptions = z.infer<typeof ScheduleOptionsSchema>;
+
+/** A group of targets spoken to at once: `{name, targets: [target names or addresses]}`. */
+export const GroupOptionsSchema = z.object({
+  name: z.string().min(1).max(64),
+  targets: z.array(z.string().min(1).max(128)).min(1).max(32),
+});
+export type GroupOptions = z.infer<typeof GroupOptionsSchema>;
 
 /** One Wyoming microphone service to record from (option `microphones[]`). */
 export const MicrophoneOptionsSchema = z.object({
@@ -172,8 +197,26 @@ export const OptionsSchema = z.object({
     ]),
   /** Engine used when a request names none; empty means the first of engines[]. */
   default_engine: z.string().default(''),
-  opus: z.object({ bitrate_kbps: z.number().int().min(6).max(256).default(32) }).prefault({}),
+  opus: z
+    .object({
+      bitrate_kbps: z.number().int().min(6).max(256).default(32),
+      /** Who makes Ogg Opus: libopus in the hub's process, or one ffmpeg child per say (the fallback). */
+      encoder: z.enum(['inprocess', 'ffmpeg']).default('inprocess'),
+      /**
+       * libopus complexity of the in-process encoder, 0 (least CPU) to 10 (ffmpeg's default). 5 measured about
+       * 30 % less codec CPU than 10 for speech at 32 kbit/s with no change in waveform SNR (see issue 13's note).
+       */
+      complexity: z.number().int().min(0).max(10).default(5),
+    })
+    .prefault({}),
   targets: z.array(TargetOptionsSchema).default([]),
+  groups: z.array(GroupOptionsSchema).default([]),
+  chimes: z
+    .object({
+      /** Longest chime file accepted, in seconds; longer ones fail the request with CHIME_INVALID. */
+      max_duration_s: z.number().positive().max(60).default(10),
+    })
+    .prefault({}),
   recorder: z
     .object({
       enabled: z.boolean().default(true),
@@ -183,6 +226,18 @@ export const OptionsSchema = z.object({
       max_total_mb: z.number().min(0).default(2000),
       /** Seconds without audio after which a recording ends (audio sent without start, lost stops); 0 never. */
       idle_timeout_s: z.number().min(0).max(3600).default(10),
+      /** Recordings in progress at once (every source); more are refused with LIMIT_REACHED. */
+      max_recordings: z.number().int().min(1).max(256).default(24),
+      /** A recording ends (and is kept) after this many seconds of audio. */
+      max_duration_s: z.number().int().min(1).max(86_400).default(3600),
+      /** A recording ends (and is kept) after this many MiB of PCM received. */
+      max_recording_mb: z.number().int().min(1).max(4096).default(200),
+      /** Device names allowed to record; empty: any valid name. */
+      devices: z
+        .array(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "1-64 letters, digits, '_' or '-'"))
+        .default([]),
+      /** Recorder devices that get Home Assistant entities (only devices that recorded, first come). */
+      max_discovery_devices: z.number().int().min(0).max(256).default(16),
     })
     .prefault({}),
   /**
@@ -191,9 +246,21 @@ export const OptionsSchema = z.object({
    */
   microphones: z.array(MicrophoneOptionsSchema).default([]),
   wyoming_server: z
-    .object({ enabled: z.boolean().default(false), port: z.number().int().min(1).max(65535).default(10210) })
+    .object({
+      enabled: z.boolean().default(false),
+      port: z.number().int().min(1).max(65535).default(10210),
+      /** Client connections at once; more are answered with an error event and closed. */
+      max_connections: z.number().int().min(1).max(1024).default(16),
+      /** A connection that sends nothing (and waits for nothing) this long is closed; 0 never. */
+      idle_timeout_s: z.number().int().min(0).max(3600).default(60),
+      /** Largest header line and JSON data of one event, in KiB (at least enough for max_text_chars). */
+      max_event_kb: z.number().int().min(1).max(16_384).default(64),
+      /** Largest binary payload of one event, in KiB (TTS clients send none). */
+      max_payload_kb: z.number().int().min(0).max(65_536).default(256),
+    })
     .prefault({}),
   schedules: z.array(ScheduleOptionsSchema).default([]),
+  /** Longest text accepted, in characters (bounded so one request's splitting and synthesis stay bounded). */
   max_text_chars: z.number().int().min(1).max(100_000).default(2000),
   /** Audio format of requests that name none (opus, mp3 or wav), e.g. mp3 when every speaker wants it. */
   default_format: z.enum(['opus', 'mp3', 'wav']).default('opus'),
@@ -208,7 +275,35 @@ export const OptionsSchema = z.object({
       urls: z.enum(['link', 'drop']).default('link'),
     })
     .prefault({}),
+  /** Limits on what one message or client can cost; each refusal names its option (DESIGN "Delivery and limits"). */
+  limits: z
+    .object({
+      /**
+       * Largest say message (MQTT tts/say, hermes/tts/say, the notify entity) and say body (POST /api/say,
+       * /v1/audio/speech), in KiB, checked before it is decoded; at least 6 bytes per max_text_chars + 4 KiB.
+       */
+      max_payload_kb: z.number().int().min(1).max(16_384).default(64),
+      /** Largest MQTT packet the hub accepts, in KiB (MQTT 5 Maximum Packet Size: the broker drops bigger ones). */
+      mqtt_max_packet_kb: z.number().int().min(16).max(262_144).default(1024),
+      /** Largest body of any other HTTP request, in KiB. */
+      http_body_kb: z.number().int().min(1).max(16_384).default(16),
+      /** ffmpeg processes at once for the whole hub (encodes, transcodes, recordings); more wait their turn. */
+      ffmpeg_processes: z.number().int().min(2).max(256).default(32),
+      /** Allow ad-hoc `tcp://host:port` targets in requests (the hub then connects wherever a request says). */
+      allow_tcp_targets: z.boolean().default(false),
+    })
+    .prefault({}),
 });
+
+/** Bytes of one say message or body the options allow: `limits.max_payload_kb`, raised to fit max_text_chars. */
+export function sayPayloadLimitBytes(options: Pick<Options, 'limits' | 'max_text_chars'>): number {
+  return Math.max(options.limits.max_payload_kb * 1024, 6 * options.max_text_chars + 4096);
+}
+
+/** Bytes of one Wyoming event's header line or data the options allow (raised to fit max_text_chars). */
+export function wyomingEventLimitBytes(options: Pick<Options, 'wyoming_server' | 'max_text_chars'>): number {
+  return Math.max(options.wyoming_server.max_event_kb * 1024, 6 * options.max_text_chars + 4096);
+}
 
 /** The validated, defaulted options. */
 export type Options = z.infer<typeof OptionsSchema>;

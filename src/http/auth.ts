@@ -1,8 +1,10 @@
 /**
- * Who may call the HTTP API (DESIGN "HTTP"; Home Assistant add-on ingress rules): requests from the Supervisor's
- * ingress proxy (172.30.32.2) and from loopback are trusted; anything else needs `Authorization: Bearer <token>`
- * when `http.api_token` is set. Cached audio (`GET|HEAD /api/audio/<sha256>.<ext>`) stays open: media players
- * fetch it without headers, and its 64-hex key is not guessable.
+ * Who may call the HTTP API (DESIGN "HTTP" and "Delivery and limits"; Home Assistant add-on ingress rules):
+ * requests from the Supervisor's ingress proxy (172.30.32.2) and from loopback are trusted; anything else needs
+ * `Authorization: Bearer <http.api_token>`. Secure by default: without a token configured, such callers reach
+ * nothing but the audio GETs. Audio (`GET|HEAD /api/audio/<key>.<ext>`) stays open to everyone: media players
+ * fetch it without headers, and its key is a capability (an HMAC of the cache key with a per-install secret,
+ * src/cache/url-keys.ts), not guessable and not computable from the text.
  * The ingress base path (`X-Ingress-Path`) is read by the panel route (src/http/routes/panel.ts).
  */
 import { timingSafeEqual } from 'node:crypto';
@@ -38,25 +40,33 @@ function tokenMatches(authorization: string | undefined, token: string): boolean
   return given.length === wanted.length && timingSafeEqual(given, wanted);
 }
 
+/** Refusals logged per peer address, at most this many remembered (one log line per peer, not per request). */
+const MAX_LOGGED_PEERS = 1000;
+
 /**
- * Adds the access check (an `onRequest` hook on the root instance, so it covers every route). Refused requests get 401 `{error: {code: "UNAUTHORIZED", message}}` and a
- * `WWW-Authenticate: Bearer` header. With an empty `apiToken` every peer is allowed.
+ * Adds the access check (an `onRequest` hook on the root instance, so it covers every route, before any body
+ * is read). Refused requests get 401 `{error: {code: "UNAUTHORIZED", message}}` naming `http.api_token`, and
+ * a `WWW-Authenticate: Bearer` header. With an empty `apiToken`, peers other than ingress and loopback reach
+ * only the audio GETs.
  */
 export function installAuth(app: FastifyInstance, opts: { apiToken: string }): void {
+  const logged = new Set<string>();
   app.addHook('onRequest', async (request, reply) => {
-    if (!opts.apiToken || isTrustedPeer(request.ip)) return;
+    if (isTrustedPeer(request.ip)) return;
     const path = request.url.split('?')[0] ?? '';
     if ((request.method === 'GET' || request.method === 'HEAD') && OPEN_AUDIO.test(path)) return;
-    if (tokenMatches(request.headers.authorization, opts.apiToken)) return;
-    request.log.warn({ ip: request.ip, url: path }, 'request refused: no valid API token');
+    if (opts.apiToken && tokenMatches(request.headers.authorization, opts.apiToken)) return;
+    if (!logged.has(request.ip)) {
+      if (logged.size >= MAX_LOGGED_PEERS) logged.clear();
+      logged.add(request.ip);
+      request.log.warn({ ip: request.ip, url: path.slice(0, 200) }, 'request refused: no valid API token');
+    }
+    const message = opts.apiToken
+      ? 'this address needs the API token: send Authorization: Bearer <http.api_token>'
+      : 'only Home Assistant (ingress) and this host may use the API; to allow other hosts, set http.api_token in the add-on options and send Authorization: Bearer <http.api_token>';
     return reply
       .status(401)
       .header('WWW-Authenticate', 'Bearer')
-      .send({
-        error: {
-          code: 'UNAUTHORIZED',
-          message: 'this address needs the API token: send Authorization: Bearer <http.api_token>',
-        },
-      });
+      .send({ error: { code: 'UNAUTHORIZED', message } });
   });
 }

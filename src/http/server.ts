@@ -3,6 +3,7 @@ import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { ZodError } from 'zod';
 import type { CacheStore } from '../cache/store.js';
+import type { ChimeLibrary } from '../chimes/library.js';
 import type { Recorder } from '../recorder/index.js';
 import { AppError, errorBody } from '../shared/errors.js';
 import type { EventHub, HubEvents } from '../shared/events.js';
@@ -15,6 +16,7 @@ import type { SayService } from '../tts/say-service.js';
 import { installAuth } from './auth.js';
 import { audioRoutes } from './routes/audio.js';
 import { cacheRoutes } from './routes/cache.js';
+import { chimeRoutes } from './routes/chimes.js';
 import { engineRoutes } from './routes/engines.js';
 import { eventsRoutes } from './routes/events.js';
 import { type HealthFn, healthRoutes } from './routes/health.js';
@@ -23,6 +25,7 @@ import { openAiRoutes } from './routes/openai.js';
 import { panelRoutes } from './routes/panel.js';
 import { recordingsRoutes } from './routes/recordings.js';
 import { sayRoutes } from './routes/say.js';
+import { type TargetsFn, targetRoutes } from './routes/targets.js';
 
 /** Everything the HTTP adapter calls. */
 export interface HttpDeps {
@@ -49,6 +52,29 @@ export interface HttpDeps {
   metrics?: HubMetrics;
   /** `opus.bitrate_kbps`, for audio the OpenAI endpoint transcodes; default 32. */
   bitrateKbps?: number;
+  /** The chimes (GET /api/chimes); absent: no such routes. */
+  chimes?: ChimeLibrary;
+  /** Configured targets and groups (GET /api/targets); absent: no such route. */
+  targets?: TargetsFn;
+  /** The cache key a URL key of `/api/audio/<url key>.<ext>` stands for (src/cache/url-keys.ts). */
+  cacheKeyOf(urlKey: string): string | undefined;
+  /** Body limits in bytes: `say` for POST /api/say and /v1/audio/speech, `other` for every other route. */
+  bodyLimits?: { say: number; other: number };
+}
+
+/** Time a client has to send a request's headers, in ms. */
+export const HEADERS_TIMEOUT_MS = 15_000;
+
+/**
+ * fastify's "body too large" (FST_ERR_CTP_BODY_TOO_LARGE, raised from Content-Length or while reading, before
+ * the body is parsed) as PAYLOAD_TOO_LARGE naming the limit and its option; undefined for anything else.
+ */
+function bodyTooLarge(err: unknown, limit: number): AppError | undefined {
+  if ((err as { code?: unknown }).code !== 'FST_ERR_CTP_BODY_TOO_LARGE') return undefined;
+  return new AppError(
+    'PAYLOAD_TOO_LARGE',
+    `request body is over the limit of ${limit} bytes (limits.max_payload_kb for say bodies, limits.http_body_kb for others)`,
+  );
 }
 
 /**
@@ -63,9 +89,14 @@ export async function buildServer(deps: HttpDeps): Promise<FastifyInstance> {
       // info → warn; keep anything quieter (error, silent) or louder (debug, trace) as configured.
       { level: deps.log.levelVal === 30 ? 'warn' : deps.log.level },
     ) as FastifyServerOptions['loggerInstance'],
-    bodyLimit: 256 * 1024,
+    bodyLimit: deps.bodyLimits?.other ?? 16 * 1024,
   });
-  app.setErrorHandler((err, request, reply) => {
+  const sayBodyLimit = deps.bodyLimits?.say ?? 64 * 1024;
+  // A client gets this long to send its request's headers (Node's default is 60 s): slow-header clients cannot
+  // hold connections for long, nor delay a stop.
+  app.server.headersTimeout = HEADERS_TIMEOUT_MS;
+  app.setErrorHandler((thrown, request, reply) => {
+    const err = bodyTooLarge(thrown, request.routeOptions.bodyLimit ?? 0) ?? thrown;
     if (err instanceof AppError) {
       if (err.httpStatus >= 500) request.log.warn({ code: err.code, err: err.message }, 'request failed');
       return reply.status(err.httpStatus).send({ error: errorBody(err) });
@@ -92,14 +123,16 @@ export async function buildServer(deps: HttpDeps): Promise<FastifyInstance> {
     sayService: deps.sayService,
     maxTextChars: deps.maxTextChars,
     defaults: deps.requestDefaults,
+    bodyLimit: sayBodyLimit,
   });
-  await app.register(audioRoutes, { cache: deps.cache, live: deps.sayService });
+  await app.register(audioRoutes, { cache: deps.cache, cacheKeyOf: deps.cacheKeyOf, live: deps.sayService });
   await app.register(openAiRoutes, {
     sayService: deps.sayService,
     cache: deps.cache,
     maxTextChars: deps.maxTextChars,
     defaults: deps.requestDefaults,
     bitrateKbps: deps.bitrateKbps ?? 32,
+    bodyLimit: sayBodyLimit,
     engineNames: () => deps.dispatcher.entries.map((e) => e.engine.name),
     engineVoices: async (engine, signal) => {
       const entry = deps.dispatcher.chain(engine)[0];
@@ -112,6 +145,8 @@ export async function buildServer(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(engineRoutes, { dispatcher: deps.dispatcher, monitor: deps.monitor });
   await app.register(cacheRoutes, { cache: deps.cache, sayService: deps.sayService, ...deps.cacheLimits });
   await app.register(eventsRoutes, { events: deps.events, status: deps.health });
+  if (deps.chimes) await app.register(chimeRoutes, { chimes: deps.chimes });
+  if (deps.targets) await app.register(targetRoutes, { targets: deps.targets });
   await app.register(panelRoutes, {});
   return app;
 }

@@ -1,6 +1,7 @@
 import mqtt, { type IClientPublishOptions, type MqttClient, type Packet } from 'mqtt';
 import { AppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
+import { redactCredentials } from '../shared/redact.js';
 import { holdAcks, sendPuback } from './manual-ack.js';
 import { publishTopicProblem } from './topic-check.js';
 
@@ -116,6 +117,13 @@ export function createMqttBus(opts: {
   shareGroup?: string;
   /** Keepalive in seconds (mqtt.js default 60). */
   keepaliveS?: number;
+  /**
+   * Largest packet the hub takes, in bytes (option `limits.mqtt_max_packet_kb`). With MQTT 5 it goes to the
+   * broker as the CONNECT property Maximum Packet Size, so the broker drops bigger messages instead of sending
+   * them (mosquitto does; MQTT 5.0 §3.1.2.11.4), and mqtt.js refuses any that still come. MQTT 3.1.1 has no
+   * such property: there only the per-topic checks after receipt apply.
+   */
+  maxPacketBytes?: number;
   log: Log;
 }): MqttBus {
   const { log } = opts;
@@ -179,6 +187,7 @@ export function createMqttBus(opts: {
           ? {
               sessionExpiryInterval: 24 * 3600,
               ...(opts.receiveMaximum ? { receiveMaximum: opts.receiveMaximum } : {}),
+              ...(opts.maxPacketBytes ? { maximumPacketSize: opts.maxPacketBytes } : {}),
             }
           : undefined;
       client = mqtt.connect(opts.url, {
@@ -201,7 +210,7 @@ export function createMqttBus(opts: {
         // Small result messages must not wait on Nagle + delayed ACK (~40 ms per hop on loopback).
         const stream = c.stream as { setNoDelay?: (on: boolean) => void };
         stream.setNoDelay?.(true);
-        log.info({ url: opts.url }, 'mqtt connected');
+        log.info({ url: redactCredentials(opts.url) }, 'mqtt connected');
         c.publish(opts.availabilityTopic, 'online', { qos: 1, retain: true });
       });
       c.on('reconnect', () => log.debug('mqtt reconnecting'));

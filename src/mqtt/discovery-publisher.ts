@@ -14,7 +14,7 @@ import { NAME_PATTERN } from '../recorder/index.js';
 import { toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import { errorPayload, resultPayload } from '../tts/result.js';
-import { type RequestDefaults, toSayRequest } from '../tts/say-request.js';
+import { checkPayloadSize, type RequestDefaults, toSayRequest } from '../tts/say-request.js';
 import type { SayService } from '../tts/say-service.js';
 import type { MqttBus } from './client.js';
 import {
@@ -65,10 +65,17 @@ export interface DiscoveryOptions {
   sayService: SayService;
   cache: CacheStore;
   maxTextChars: number;
+  /** Largest notify message taken, in bytes, checked before decoding. */
+  maxPayloadBytes?: number;
   /** Format and clean-up of notify messages (`default_format`, `text.clean`, `text.urls`). */
   defaults?: RequestDefaults;
   /** Called after the cache was cleared by the button (to republish the status). */
   onCacheCleared?: () => void;
+  /**
+   * Recorder devices that get entities (option `recorder.max_discovery_devices`): only devices that recorded
+   * (`hasRecorded`), first come; default 16.
+   */
+  maxRecorderDevices?: number;
   log: Log;
 }
 
@@ -83,6 +90,21 @@ interface Track {
   shared: boolean;
   /** The last config seen on the broker (the service device: to keep hubs another hub listed). */
   seen?: unknown;
+}
+
+/**
+ * True when a `recorder/<device>/status` payload shows a device that recorded: audio in the recording in
+ * progress, or a last recording (a start without audio, or a refused one, is not enough).
+ */
+export function hasRecorded(payload: Buffer): boolean {
+  if (payload.length === 0 || payload.length > 64 * 1024) return false;
+  try {
+    const status = JSON.parse(payload.toString('utf8')) as { duration_ms?: unknown; last?: unknown };
+    const audio = typeof status.duration_ms === 'number' && status.duration_ms > 0;
+    return audio || (typeof status.last === 'object' && status.last !== null);
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -182,12 +204,23 @@ export async function attachDiscovery(opts: DiscoveryOptions): Promise<Discovery
   await bus.subscribe(opts.birthTopic ?? `${context.prefix}/status`, 1, (_t, payload) => {
     if (payload.toString('utf8').trim() === 'online' && started) void queue(true);
   });
+  const maxDevices = opts.maxRecorderDevices ?? 16;
+  let overCapLogged = false;
   await bus.subscribe(`${context.topics.recorder}/+/status`, 1, (t, payload) => {
     const device = t.split('/').at(-2) ?? '';
     if (!NAME_PATTERN.test(device)) return;
     const had = devices.has(device);
     if (payload.length === 0) devices.delete(device);
-    else devices.add(device);
+    else if (!had && hasRecorded(payload)) {
+      if (devices.size < maxDevices) devices.add(device);
+      else if (!overCapLogged) {
+        overCapLogged = true;
+        log.warn(
+          { device, maxDevices },
+          'more recorder devices than recorder.max_discovery_devices; the others get no entities',
+        );
+      }
+    }
     if (had !== devices.has(device)) soon();
   });
   group?.peers.onChange(() => soon());
@@ -210,16 +243,43 @@ export async function attachDiscovery(opts: DiscoveryOptions): Promise<Discovery
 }
 
 /**
- * The two command entities: the notify message is spoken as plain text (never parsed as JSON) through the say
- * service and answered on the result topic; `PRESS` on the button topic clears the cache. Retained commands
- * are ignored (an old message must not act again at every connect).
+ * The say body of a notify message. Home Assistant's MQTT notify entity sends only the message
+ * (home-assistant/core `homeassistant/components/mqtt/notify.py`, `async_send_message` renders the command
+ * template from the message alone), so the message is the only place for notify data: a message that is a JSON
+ * object with a string `text` is taken as a `tts/say` body (chime, target, voice, …); anything else, including
+ * text that merely looks like JSON, is spoken as it is.
+ */
+export function notifyBody(message: string): Record<string, unknown> {
+  const trimmed = message.trim();
+  if (trimmed.startsWith('{')) {
+    try {
+      const json: unknown = JSON.parse(trimmed);
+      if (
+        typeof json === 'object' &&
+        json !== null &&
+        typeof (json as { text?: unknown }).text === 'string'
+      ) {
+        return json as Record<string, unknown>;
+      }
+    } catch {
+      // Not JSON: spoken as text.
+    }
+  }
+  return { text: message };
+}
+
+/**
+ * The two command entities: the notify message is spoken through the say service (plain text, or a JSON say
+ * body, see `notifyBody`) and answered on the result topic; `PRESS` on the button topic clears the cache.
+ * Retained commands are ignored (an old message must not act again at every connect).
  */
 async function attachCommands(opts: DiscoveryOptions): Promise<void> {
   const { bus, log, context } = opts;
-  const speak = async (text: string, ctx: InboxContext): Promise<boolean> => {
+  const speak = async (payload: Buffer, ctx: InboxContext): Promise<boolean> => {
     let id = '';
     try {
-      const request = toSayRequest({ text }, opts.maxTextChars, opts.defaults);
+      checkPayloadSize(payload.length, opts.maxPayloadBytes ?? Number.POSITIVE_INFINITY);
+      const request = toSayRequest(notifyBody(payload.toString('utf8')), opts.maxTextChars, opts.defaults);
       id = request.id;
       if (ctx.abandoned) throw ctx.abandoned;
       const result = await opts.sayService.say(request, ctx.signal, { ledger: ctx.ledger });
@@ -236,9 +296,9 @@ async function attachCommands(opts: DiscoveryOptions): Promise<void> {
     }
     return true;
   };
-  await opts.inbox.subscribe(bus, context.topics.notify, (msg, ctx) =>
-    speak(msg.payload.toString('utf8'), ctx),
-  );
+  await opts.inbox.subscribe(bus, context.topics.notify, (msg, ctx) => speak(msg.payload, ctx), undefined, {
+    maxPayloadBytes: opts.maxPayloadBytes,
+  });
   await bus.subscribe(context.topics.clearCache, 1, (_t, payload, packet) => {
     if (packet.retain || payload.toString('utf8').trim() !== 'PRESS') return;
     opts.cache.clear().then(

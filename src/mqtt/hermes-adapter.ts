@@ -52,6 +52,8 @@ export async function attachHermes(opts: {
   playback: { playFinished(siteId: string, id: string): void };
   acceptSay: boolean;
   maxTextChars: number;
+  /** Largest `hermes/tts/say` payload taken, in bytes, checked before decoding. */
+  maxPayloadBytes?: number;
   /** Format and clean-up of requests that do not say (`default_format`, `text.*`); default: opus, no clean-up. */
   defaults?: RequestDefaults;
   log: Log;
@@ -68,6 +70,14 @@ export async function attachHermes(opts: {
   if (!opts.acceptSay) return;
 
   const handleSay = async (payload: Buffer, ctx: InboxContext): Promise<boolean> => {
+    if (payload.length > (opts.maxPayloadBytes ?? Number.POSITIVE_INFINITY)) {
+      // Not decoded, so its id and site are unknown: Hermes has no error reply to send.
+      log.warn(
+        { bytes: payload.length, maxBytes: opts.maxPayloadBytes, code: 'PAYLOAD_TOO_LARGE' },
+        'hermes/tts/say refused: over limits.max_payload_kb',
+      );
+      return true;
+    }
     const parsed = TtsSaySchema.safeParse(parseJson(payload));
     if (!parsed.success) {
       log.warn({ issue: parsed.error.issues[0]?.message }, 'hermes/tts/say refused');
@@ -103,7 +113,9 @@ export async function attachHermes(opts: {
     return true;
   };
 
-  await opts.inbox.subscribe(bus, HERMES_TOPICS.say, (msg, ctx) => handleSay(msg.payload, ctx));
+  await opts.inbox.subscribe(bus, HERMES_TOPICS.say, (msg, ctx) => handleSay(msg.payload, ctx), undefined, {
+    maxPayloadBytes: opts.maxPayloadBytes,
+  });
 }
 
 function parseJson(payload: Buffer): unknown {

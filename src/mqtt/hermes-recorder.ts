@@ -58,6 +58,8 @@ export async function attachHermesRecorder(opts: {
       refusals.clear(siteId);
     } catch (err) {
       const e = toAppError(err, 'BAD_PAYLOAD');
+      // The recorder logs its own cap and allowlist refusals (once per device).
+      if (e.code === 'LIMIT_REACHED' || e.code === 'INVALID_DEVICE') return;
       if (!refusals.isNew(siteId, e.message)) return;
       log.warn({ siteId, code: e.code, err: e.message }, 'hermes audioFrame refused');
       // open() already shows its own refusals in the status; a bad frame is shown here.

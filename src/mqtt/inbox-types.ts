@@ -52,12 +52,15 @@ export interface RequestInbox {
   /**
    * Subscribes `filter` (QoS 1, manual PUBACK; in the share group when the bus has one) and routes its
    * messages to `handler`. Call before `open()`.
+   * A message over `limits.maxPayloadBytes` is neither journaled nor looked into for its priority: it goes
+   * straight to the handler, which refuses it (PAYLOAD_TOO_LARGE), and is acknowledged then.
    */
   subscribe(
     bus: MqttBus,
     filter: string,
     handler: InboxHandler,
     priorityOf?: (payload: Buffer) => 'high' | 'normal',
+    limits?: { maxPayloadBytes?: number | undefined },
   ): Promise<void>;
   /** Filters subscribed so far (without the share prefix). */
   filters(): string[];

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { type AudioFormat, MIC_FORMAT } from '../audio/format.js';
 import type { Options } from '../config/schema.js';
 import type { DeviceStatus, Recorder, RecorderTotals } from '../recorder/index.js';
-import { createRecorder, NAME_PATTERN } from '../recorder/index.js';
+import { createRecorder, MAX_CHANNELS, MAX_RATE_HZ, NAME_PATTERN } from '../recorder/index.js';
 import { createRecordingOwner } from '../recorder/owner-registry.js';
 import { createWyomingMic } from '../recorder/wyoming-mic.js';
 import { AppError, toAppError } from '../shared/errors.js';
@@ -21,8 +21,8 @@ import type { HubPeers } from './hub-peers.js';
 /** The `start` payload: `{rate?, channels?, width?, id?}` (default 16000 Hz, mono, 2 bytes). */
 export const StartPayloadSchema = z
   .object({
-    rate: z.number().int().min(1000).max(384_000).optional(),
-    channels: z.number().int().min(1).max(8).optional(),
+    rate: z.number().int().min(1000).max(MAX_RATE_HZ).optional(),
+    channels: z.number().int().min(1).max(MAX_CHANNELS).optional(),
     width: z.union([z.literal(1), z.literal(2), z.literal(4)]).optional(),
     id: z.string().regex(NAME_PATTERN, "1-64 letters, digits, '_' or '-'").optional(),
   })
@@ -149,6 +149,8 @@ export async function attachRecorderTopics(opts: {
   const refusals = new RefusalMemo();
   const refuse = (device: string, err: unknown): void => {
     const e = toAppError(err, 'BAD_PAYLOAD');
+    // The recorder logs its own cap and allowlist refusals (once per device).
+    if (e.code === 'LIMIT_REACHED' || e.code === 'INVALID_DEVICE') return;
     if (!refusals.isNew(device, e.message)) return;
     log.warn({ device, code: e.code, err: e.message }, 'recorder message refused');
   };
@@ -167,7 +169,7 @@ export async function attachRecorderTopics(opts: {
     lastFormat.set(device, format);
     if (!mine(device)) return;
     try {
-      await recorder.open(device, format, { source: 'mqtt', ...(id ? { id } : {}) });
+      await recorder.open(device, format, { source: 'mqtt', explicit: true, ...(id ? { id } : {}) });
       refusals.clear(device);
     } catch (err) {
       refuse(device, err);
@@ -261,6 +263,10 @@ export function createRecorderWiring(opts: {
     retentionDays: options.retention_days,
     maxTotalMb: options.max_total_mb,
     idleTimeoutMs: options.idle_timeout_s * 1000,
+    maxRecordings: options.max_recordings,
+    maxDurationMs: options.max_duration_s * 1000,
+    maxRecordingBytes: options.max_recording_mb * 1024 * 1024,
+    allowedDevices: options.devices,
     publicUrl: (id) => `${opts.baseUrl}/api/recordings/${id}/audio`,
     log,
     onStatus: (device, payload) => {

@@ -29,6 +29,7 @@ interface Route {
   filter: string;
   handler: InboxHandler;
   priorityOf: (payload: Buffer) => 'high' | 'normal';
+  maxPayloadBytes: number;
 }
 
 interface Entry {
@@ -151,8 +152,11 @@ export function createRequestInbox(opts: {
     }
   };
 
+  const oversized = (route: Route, payload: Buffer): boolean => payload.length > route.maxPayloadBytes;
+
   const enqueue = (e: Entry): void => {
-    lanes[e.route.priorityOf(e.msg.payload)].push(e);
+    const lane = oversized(e.route, e.msg.payload) ? 'normal' : e.route.priorityOf(e.msg.payload);
+    lanes[lane].push(e);
     pump();
   };
 
@@ -201,7 +205,7 @@ export function createRequestInbox(opts: {
       ack,
     };
     e.committed.catch(() => {});
-    if (journal.pending() < opts.maxPending) {
+    if (journal.pending() < opts.maxPending && !oversized(route, payload)) {
       const { request, committed } = journal.add({ ...msg, key, receivedAt: Date.now() });
       e.record = request;
       e.committed = committed;
@@ -220,8 +224,9 @@ export function createRequestInbox(opts: {
   };
 
   return {
-    async subscribe(bus, filter, handler, priorityOf = () => 'normal') {
-      const route: Route = { filter, handler, priorityOf };
+    async subscribe(bus, filter, handler, priorityOf = () => 'normal', limits = {}) {
+      const maxPayloadBytes = limits.maxPayloadBytes ?? Number.POSITIVE_INFINITY;
+      const route: Route = { filter, handler, priorityOf, maxPayloadBytes };
       routes.push(route);
       await bus.subscribe(
         filter,

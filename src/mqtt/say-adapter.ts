@@ -64,6 +64,8 @@ export async function attachSayTopic(opts: {
   resultTopic: string;
   sayService: SayService;
   maxTextChars: number;
+  /** Largest payload taken, in bytes, checked before decoding (`sayPayloadLimitBytes` of the options). */
+  maxPayloadBytes?: number;
   /** Format and clean-up of requests that do not say (`default_format`, `text.*`); default: opus, no clean-up. */
   defaults?: RequestDefaults;
   /** In a share group: this hub's client id, added to every answer as `hub`. */
@@ -91,7 +93,7 @@ export async function attachSayTopic(opts: {
   const handle = async (msg: InboxMessage, ctx: InboxContext): Promise<boolean> => {
     let request: SayRequest;
     try {
-      request = parseSayPayload(msg.payload, opts.maxTextChars, opts.defaults);
+      request = parseSayPayload(msg.payload, opts.maxTextChars, opts.defaults, opts.maxPayloadBytes);
     } catch (err) {
       const e = toAppError(err, 'BAD_PAYLOAD');
       const id = typeof e.details?.id === 'string' ? e.details.id : '';
@@ -125,7 +127,9 @@ export async function attachSayTopic(opts: {
     return true;
   };
 
-  await opts.inbox.subscribe(bus, opts.sayTopic, handle, sayPriority);
+  await opts.inbox.subscribe(bus, opts.sayTopic, handle, sayPriority, {
+    maxPayloadBytes: opts.maxPayloadBytes,
+  });
 }
 
 /** The response topic when it is a valid one (an error answer still goes there), else none. */

@@ -3,17 +3,18 @@
  * delivers finished audio to every target at once; each target's outcome is reported on its own, so one failing
  * target does not fail the others (DESIGN "MQTT": `targets: [{name, ok, error?}]`).
  */
-import type { TargetOptions } from '../config/schema.js';
+import type { GroupOptions, TargetOptions } from '../config/schema.js';
 import { AppError, toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
+import type { AudioPreset } from '../tts/say-presets.js';
 import type { SayRequest } from '../tts/say-request.js';
-import type { DeliveryLedger, SayAudio, TargetOutcome } from '../tts/say-service.js';
+import type { Delivery, DeliveryLedger, PlayEnd, TargetOutcome } from '../tts/say-service.js';
 import { createHomeAssistantClient } from './home-assistant.js';
 import { createPlayFinishedWaiters } from './play-finished.js';
 import { TargetQueue } from './queue.js';
-import type { PublishFn, Sink, SinkDeps } from './sink.js';
+import type { PlayContext, PublishFn, Sink, SinkDeps } from './sink.js';
 import { SINK_FACTORIES } from './sinks/index.js';
-import { resolveTargets, specFromOptions, type TargetSpec } from './targets.js';
+import { adHocSpec, resolveTargets, specFromOptions, type TargetSpec } from './targets.js';
 
 export type { PublishFn } from './sink.js';
 export type { TargetSpec } from './targets.js';
@@ -21,18 +22,23 @@ export type { TargetSpec } from './targets.js';
 /** The playback service the say service delivers through. */
 export interface PlaybackService {
   /**
-   * Checks that every name is a configured target or an ad-hoc address.
+   * The targets `names` stand for: groups expanded to their members, configured targets with their presets,
+   * ad-hoc addresses; each target once, in request order.
    * @throws AppError TARGET_NOT_FOUND.
    */
-  checkTargets(names: string[]): void;
+  plan(names: string[]): TargetSpec[];
+  /** The audio preset of a configured target. @throws AppError TARGET_NOT_FOUND. */
+  presetOf(name: string): AudioPreset;
+  /** Configured targets and groups, for the panel's pickers (GET /api/targets). */
+  describe(): { targets: TargetSpec[]; groups: GroupOptions[] };
   /**
-   * Plays `audio` on each of the request's targets (each in its own queue; `priority: "high"` interrupts a
-   * normal delivery on that target) and resolves with one outcome per distinct target name, in request order.
+   * Plays each delivery's audio on its target, all at once (each target in its own queue; `priority: "high"`
+   * interrupts a normal delivery on that target) and resolves with one outcome per delivery, in order.
    * Never rejects for a target's failure.
    */
   deliver(
     request: SayRequest,
-    audio: SayAudio,
+    deliveries: Delivery[],
     signal: AbortSignal,
     ledger?: DeliveryLedger,
   ): Promise<TargetOutcome[]>;
@@ -48,18 +54,24 @@ export interface PlaybackService {
 export interface PlaybackOptions {
   /** The `targets[]` option, already checked by `parseOptions` (unique names, required fields). */
   targets: TargetOptions[];
+  /** The `groups[]` option, already checked by `parseOptions` (known members). */
+  groups?: GroupOptions[];
   /** Base URL of the Supervisor API (its `/core/api` proxies Home Assistant Core). */
   supervisorUrl: string;
   /** `SUPERVISOR_TOKEN`; without it media_player and assist_satellite targets report SINK_UNREACHABLE. */
   supervisorToken: string | undefined;
   /** Publishes on the hub's MQTT connection (Hermes and MQTT targets). */
   publish: PublishFn;
+  /** Accept ad-hoc `tcp://host:port` targets in requests (option `limits.allow_tcp_targets`); default false. */
+  allowTcpTargets?: boolean;
   log: Log;
 }
 
 /** Builds the playback service; `targets[]` was checked when the options were loaded (`parseOptions`). */
 export function createPlaybackService(opts: PlaybackOptions): PlaybackService {
   const configured = new Map(opts.targets.map((t) => [t.name, specFromOptions(t)]));
+  const resolveOpts = { allowTcp: opts.allowTcpTargets ?? false };
+  const groups = new Map((opts.groups ?? []).map((g) => [g.name, g.targets]));
   const deps: SinkDeps = {
     homeAssistant: opts.supervisorToken
       ? createHomeAssistantClient({ supervisorUrl: opts.supervisorUrl, token: opts.supervisorToken })
@@ -89,67 +101,88 @@ export function createPlaybackService(opts: PlaybackOptions): PlaybackService {
   };
 
   const deliverOne = async (
-    spec: TargetSpec,
     request: SayRequest,
-    audio: SayAudio,
+    delivery: Delivery,
+    t0: number,
     signal: AbortSignal,
     ledger: DeliveryLedger | undefined,
   ): Promise<TargetOutcome> => {
-    if (ledger) {
-      await ledger.ready;
-      if (ledger.delivered(spec.name)) {
-        opts.log.info({ id: request.id, target: spec.name }, 'target already played this request; not again');
-        return { name: spec.name, ok: true };
-      }
-    }
-    const { sink, queue } = laneFor(spec);
-    let taken = false;
+    const { name, group } = delivery.target;
+    const spec = configured.get(name) ?? adHocSpec(name);
+    const base: TargetOutcome = group === undefined ? { name, ok: false } : { name, group, ok: false };
     /** True between `claim` and the delivery: a failure then takes the claim back. */
     let claimedOnly = false;
-    const accepted = (): void => {
-      claimedOnly = false;
-      if (taken) return;
-      taken = true;
-      ledger?.record(spec.name);
-    };
-    const claim = async (): Promise<void> => {
-      if (taken || !ledger) return;
-      taken = true;
-      claimedOnly = true;
-      await ledger.commit(spec.name);
-    };
-    const ctx = {
-      id: request.id,
-      text: request.text,
-      format: request.format,
-      volume: request.volume,
-      accepted,
-      claim,
-    };
-    const t0 = performance.now();
     try {
-      await queue.run(request.priority, signal, (s) => sink.play(audio, ctx, s));
+      if (!spec) throw new AppError('TARGET_NOT_FOUND', `target '${name}' is not configured`);
+      if (ledger) {
+        await ledger.ready;
+        if (ledger.delivered(name)) {
+          opts.log.info({ id: request.id, target: name }, 'target already played this request; not again');
+          return { ...base, ok: true };
+        }
+      }
+      const audio = await delivery.audio;
+      if (delivery.variant) base.url = audio.url;
+      const { sink, queue } = laneFor(spec);
+      let taken = false;
+      const accepted = (): void => {
+        claimedOnly = false;
+        if (taken) return;
+        taken = true;
+        ledger?.record(name);
+      };
+      const claim = async (): Promise<void> => {
+        if (taken || !ledger) return;
+        taken = true;
+        claimedOnly = true;
+        await ledger.commit(name);
+      };
+      const ctx: PlayContext = {
+        id: request.id,
+        text: request.text,
+        format: request.format,
+        formatGiven: request.formatGiven ?? false,
+        volume: request.volume,
+        announce: request.announce,
+        mediaContentType: request.mediaContentType,
+        waitAll: request.waitAll ?? false,
+        accepted,
+        claim,
+      };
+      let end: PlayEnd | undefined;
+      await queue.run(request.priority, signal, async (s) => {
+        end = (await sink.play(audio, ctx, s)) ?? 'estimated';
+      });
       accepted();
-      opts.log.info(
-        { id: request.id, target: spec.name, type: spec.type, ms: Math.round(performance.now() - t0) },
-        'played',
-      );
-      return { name: spec.name, ok: true };
+      const ms = Math.round(performance.now() - t0);
+      opts.log.info({ id: request.id, target: name, group, type: spec.type, ms, end }, 'played');
+      const outcome: TargetOutcome = { ...base, ok: true };
+      if (request.waitAll) Object.assign(outcome, { end, endedMs: ms });
+      return outcome;
     } catch (err) {
-      if (claimedOnly) ledger?.forget(spec.name);
+      if (claimedOnly) ledger?.forget(name);
       const e = toAppError(err, 'SINK_FAILED');
-      opts.log.warn({ id: request.id, target: spec.name, code: e.code, err: e.message }, 'target failed');
-      return { name: spec.name, ok: false, error: `${e.code}: ${e.message}` };
+      opts.log.warn({ id: request.id, target: name, group, code: e.code, err: e.message }, 'target failed');
+      return { ...base, error: `${e.code}: ${e.message}` };
     }
   };
 
   return {
-    checkTargets(names) {
-      resolveTargets(names, configured);
+    plan: (names) => resolveTargets(names, configured, groups, resolveOpts),
+    presetOf(name) {
+      const spec = configured.get(name);
+      if (!spec) {
+        throw new AppError(
+          'TARGET_NOT_FOUND',
+          `preset '${name}' is not a configured target; configured targets: ${[...configured.keys()].join(', ') || 'none'}`,
+        );
+      }
+      return spec.preset;
     },
-    async deliver(request, audio, signal, ledger) {
-      const specs = resolveTargets(request.targets, configured);
-      return Promise.all(specs.map((spec) => deliverOne(spec, request, audio, signal, ledger)));
+    describe: () => ({ targets: [...configured.values()], groups: opts.groups ?? [] }),
+    async deliver(request, deliveries, signal, ledger) {
+      const t0 = performance.now();
+      return Promise.all(deliveries.map((d) => deliverOne(request, d, t0, signal, ledger)));
     },
     playFinished(siteId, id) {
       if (!deps.playFinished.notify(siteId, id)) opts.log.debug({ siteId, id }, 'playFinished for nobody');

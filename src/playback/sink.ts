@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { OutputFormat } from '../audio/format.js';
 import type { Log } from '../shared/log.js';
-import type { SayAudio } from '../tts/say-service.js';
+import type { PlayEnd, SayAudio } from '../tts/say-service.js';
 import type { HomeAssistantClient } from './home-assistant.js';
 import type { PlayFinishedWaiters } from './play-finished.js';
 import type { TargetSpec, TargetType } from './targets.js';
@@ -25,8 +25,16 @@ export interface PlayContext {
   text: string;
   /** The request's format: what a target without its own `format` receives. */
   format: OutputFormat;
+  /** True when the request named its format: it then wins over the target's `format`. */
+  formatGiven: boolean;
   /** 0–1 from the request; overrides the target's `volume`. */
-  volume?: number;
+  volume?: number | undefined;
+  /** media_player `announce` from the request; overrides the target's. */
+  announce?: boolean | undefined;
+  /** media_player `media_content_type` from the request; overrides the target's. */
+  mediaContentType?: string | undefined;
+  /** `wait: "all"`: follow the target until it reports the end of playback where it can (media players). */
+  waitAll: boolean;
   /**
    * Called by the sink as soon as the target has taken the audio (a player accepted the URL, a speaker got the
    * last chunk), before waiting for it to finish: from then on a replay of the request does not play it again.
@@ -42,19 +50,25 @@ export interface PlayContext {
   claim?: () => Promise<void>;
 }
 
+/** The format `spec` receives for `ctx`: the request's when it named one, else the target's, else the request's. */
+export function formatFor(spec: TargetSpec, ctx: PlayContext): OutputFormat {
+  return ctx.formatGiven ? ctx.format : (spec.format ?? ctx.format);
+}
+
 /** Plays audio to one target. */
 export interface Sink {
   readonly type: TargetType;
   /**
    * Plays `audio` and resolves when the target has finished with it (or, for targets that report nothing,
-   * after the audio's duration), so a target's queue never overlaps speech. `audio` may still be live (no file
+   * after the audio's duration), so a target's queue never overlaps speech; with how the end was known
+   * (`reported` by the target, or `estimated`; undefined means estimated). `audio` may still be live (no file
    * yet, its URL streams as the engine speaks): URL targets get the URL at once, PCM targets wait for
    * `audio.ready()`.
    * Aborting `signal` stops waiting (and, where the protocol allows, the playback) and rejects with its reason.
    * @throws AppError SINK_UNREACHABLE (cannot reach the target), SINK_FAILED (it refused or broke off),
    *   FFMPEG_FAILED (decoding for PCM targets), CACHE_IO (format derivation).
    */
-  play(audio: SayAudio, ctx: PlayContext, signal: AbortSignal): Promise<void>;
+  play(audio: SayAudio, ctx: PlayContext, signal: AbortSignal): Promise<PlayEnd | undefined>;
 }
 
 /** Collaborators every sink factory may use. */

@@ -10,6 +10,8 @@
 import type { OutputFormat } from '../audio/format.js';
 import type { TargetOptions } from '../config/schema.js';
 import { AppError } from '../shared/errors.js';
+import type { AudioPreset } from '../tts/say-presets.js';
+import { audioPresetOf } from './presets.js';
 
 /** The kinds of target, one sink file each under `sinks/`. */
 export type TargetType = TargetOptions['type'];
@@ -37,6 +39,10 @@ export interface TargetSpec {
   mediaContentType?: string;
   /** assist_satellite: `preannounce` (the chime); undefined: Home Assistant's default. */
   preannounce?: boolean;
+  /** The audio defaults of a configured target (engine, voice, chimes, timing); empty for addresses. */
+  preset: AudioPreset;
+  /** The group the request named this target through, if any. */
+  group?: string;
 }
 
 const ENTITY_OBJECT_ID = /^[a-z0-9_]+$/;
@@ -63,12 +69,13 @@ export function specFromOptions(t: TargetOptions): TargetSpec {
     volume: t.volume,
     mediaContentType: t.media_content_type,
     preannounce: t.preannounce,
+    preset: audioPresetOf(t),
   };
 }
 
 /** An ad-hoc address as a spec, or undefined when `name` is not one. */
 export function adHocSpec(name: string): TargetSpec | undefined {
-  const base = { name };
+  const base = { name, preset: {} };
   const dot = name.indexOf('.');
   const domain = name.slice(0, dot);
   const objectId = name.slice(dot + 1);
@@ -125,18 +132,48 @@ export function targetProblems(targets: TargetOptions[]): string[] {
 }
 
 /**
- * Resolves request target names: configured names first, then ad-hoc addresses.
- * @throws AppError TARGET_NOT_FOUND naming the unknown target, the configured names and the ad-hoc forms.
+ * Resolves request target names: group names to their members, configured names, then ad-hoc addresses. Each
+ * target appears once, in request order (a target named directly and through a group plays once, reported
+ * without the group; one in two groups keeps the first). An ad-hoc `tcp://host:port` makes the hub connect
+ * wherever a request says, so it is refused unless `allowTcp` (option `limits.allow_tcp_targets`, default off);
+ * a configured Wyoming target is always fine.
+ * @throws AppError TARGET_NOT_ALLOWED for an ad-hoc tcp:// target without `allowTcp`; TARGET_NOT_FOUND naming
+ *   the unknown target, the configured names and groups, and the ad-hoc forms.
  */
-export function resolveTargets(names: string[], configured: ReadonlyMap<string, TargetSpec>): TargetSpec[] {
-  return [...new Set(names)].map((name) => {
-    const spec = configured.get(name) ?? adHocSpec(name);
-    if (spec) return spec;
-    const known = [...configured.keys()];
-    throw new AppError(
-      'TARGET_NOT_FOUND',
-      `target '${name}' is not configured; configured targets: ${known.length ? known.join(', ') : 'none'}; ` +
-        'or address one directly as media_player.<name>, assist_satellite.<name>, hermes:<siteId> or tcp://host:port',
-    );
-  });
+export function resolveTargets(
+  names: string[],
+  configured: ReadonlyMap<string, TargetSpec>,
+  groups: ReadonlyMap<string, readonly string[]> = new Map(),
+  opts: { allowTcp?: boolean } = {},
+): TargetSpec[] {
+  const out = new Map<string, TargetSpec>();
+  const one = (name: string, group?: string): void => {
+    const named = configured.get(name);
+    const spec = named ?? adHocSpec(name);
+    if (!named && spec?.type === 'wyoming' && !opts.allowTcp) {
+      throw new AppError(
+        'TARGET_NOT_ALLOWED',
+        `target '${name.slice(0, 128)}': ad-hoc tcp:// targets are off; add it to targets[] or set limits.allow_tcp_targets`,
+      );
+    }
+    if (!spec) {
+      const known = [...configured.keys()];
+      const groupNames = [...groups.keys()];
+      throw new AppError(
+        'TARGET_NOT_FOUND',
+        `target '${name}' is not configured; configured targets: ${known.length ? known.join(', ') : 'none'}; ` +
+          `groups: ${groupNames.length ? groupNames.join(', ') : 'none'}; ` +
+          'or address one directly as media_player.<name>, assist_satellite.<name>, hermes:<siteId> or tcp://host:port',
+      );
+    }
+    const seen = out.get(name);
+    if (seen && (seen.group === undefined || group !== undefined)) return;
+    out.set(name, group === undefined ? spec : { ...spec, group });
+  };
+  for (const name of names) {
+    const members = configured.has(name) ? undefined : groups.get(name);
+    if (members) for (const m of members) one(m, name);
+    else one(name);
+  }
+  return [...out.values()];
 }

@@ -74,7 +74,7 @@ export async function runFfmpegToEnd(args: string[], signal?: AbortSignal): Prom
 
 /** A running live encoder. */
 export interface LiveEncoder {
-  /** ffmpeg's process id (tests kill it to prove nothing is lost). */
+  /** ffmpeg's process id (tests kill it to prove nothing is lost); undefined while it waits for a slot. */
   readonly pid: number | undefined;
   /** Set once the encoder has failed: ffmpeg exited early, or fell more than `maxLagBytes` behind. */
   readonly failure: AppError | undefined;
@@ -120,7 +120,9 @@ export function startLiveEncoder(opts: LiveEncoderOptions): LiveEncoder {
     (err: unknown) => fail(toAppError(err, 'FFMPEG_FAILED')),
   );
   return {
-    pid: proc.pid,
+    get pid() {
+      return proc.pid;
+    },
     get failure() {
       return failure;
     },

@@ -4,7 +4,7 @@
  */
 
 export type { PruneResult } from './finished.js';
-export { NAME_PATTERN } from './names.js';
+export { MAX_CHANNELS, MAX_RATE_HZ, NAME_PATTERN } from './names.js';
 export type {
   OpenOptions,
   Recorder,

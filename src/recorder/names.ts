@@ -58,24 +58,28 @@ export function checkId(id: string): string {
 }
 
 const FORMAT_WIDTHS = new Set([1, 2, 4]);
+/** Highest sample rate a recording may have, in Hz (microphones send 16 kHz; studio gear 48 kHz). */
+export const MAX_RATE_HZ = 48_000;
+/** Most channels a recording may have. */
+export const MAX_CHANNELS = 2;
 
 /**
- * Returns `format` when it is PCM the recorder can encode: 1000-384000 Hz, 1, 2 or 4 bytes, 1-8 channels.
+ * Returns `format` when it is PCM the recorder takes: 1000-48000 Hz, 1, 2 or 4 bytes a sample, 1-2 channels.
  * @throws AppError BAD_PAYLOAD otherwise.
  */
 export function checkFormat(format: AudioFormat): AudioFormat {
   const ok =
     Number.isInteger(format.rateHz) &&
     format.rateHz >= 1000 &&
-    format.rateHz <= 384_000 &&
+    format.rateHz <= MAX_RATE_HZ &&
     FORMAT_WIDTHS.has(format.widthBytes) &&
     Number.isInteger(format.channels) &&
     format.channels >= 1 &&
-    format.channels <= 8;
+    format.channels <= MAX_CHANNELS;
   if (!ok) {
     throw new AppError(
       'BAD_PAYLOAD',
-      `audio format ${JSON.stringify(format)} refused; rate 1000-384000 Hz, width 1, 2 or 4 bytes, 1-8 channels`,
+      `audio format ${JSON.stringify(format)} refused; rate 1000-${MAX_RATE_HZ} Hz, width 1, 2 or 4 bytes, 1-${MAX_CHANNELS} channels`,
     );
   }
   return format;

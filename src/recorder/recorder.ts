@@ -53,6 +53,14 @@ export interface RecorderOptions {
   statusIntervalMs?: number;
   /** Bound on PCM buffered per recording (waiting for the disk or for ffmpeg), in bytes. Default 4 MiB. */
   maxBufferedBytes?: number;
+  /** Recordings in progress at once (option `recorder.max_recordings`). Default 24. */
+  maxRecordings?: number;
+  /** A recording ends (kept) after this much audio, in ms (option `recorder.max_duration_s`). Default 1 h. */
+  maxDurationMs?: number;
+  /** A recording ends (kept) after this many PCM bytes (option `recorder.max_recording_mb`). Default 200 MiB. */
+  maxRecordingBytes?: number;
+  /** Device names allowed to record (option `recorder.devices`); empty or absent: any valid name. */
+  allowedDevices?: readonly string[];
   /** node-cron expression of the retention run. Default hourly, `'17 * * * *'`. */
   pruneCron?: string;
   /**
@@ -68,6 +76,12 @@ export interface OpenOptions {
   id?: string;
   /** Which adapter feeds it (shown in the status). Default 'other'. */
   source?: RecordingSource;
+  /**
+   * True for an explicit start (MQTT `start`): it may begin a new recording on a device whose last one ended at
+   * its size or duration limit. Implicit opens (audio without start, Hermes frames, Wyoming mics) are refused
+   * with LIMIT_REACHED for such a device until it has been silent for the idle timeout.
+   */
+  explicit?: boolean;
   /** Overrides the recorder's idle timeout for this recording, in ms; 0 disables. */
   idleTimeoutMs?: number;
 }
@@ -94,8 +108,11 @@ export interface Recorder {
   stop(): Promise<void>;
   /**
    * Starts a recording of `device` (ending the one it has in progress first). Default format: 16 kHz s16le mono.
-   * @throws AppError INVALID_DEVICE; BAD_PAYLOAD (bad id or format); CONFLICT (id in use); SHUTTING_DOWN;
-   * DISK_FULL / CACHE_IO (files cannot be created); FFMPEG_NOT_FOUND.
+   * Refusals of a bad format, id or disk show in the device's status; refusals by a cap or the allowlist are
+   * only logged (once per device), so a flood of device names creates no per-device state.
+   * @throws AppError INVALID_DEVICE (bad name, or not in `allowedDevices`); BAD_PAYLOAD (bad id or format);
+   * LIMIT_REACHED (`maxRecordings` in progress, or the device's last recording ended at its limit);
+   * CONFLICT (id in use); SHUTTING_DOWN; DISK_FULL / CACHE_IO (files cannot be created).
    */
   open(device: string, format?: AudioFormat, opts?: OpenOptions): Promise<RecordingSession>;
   /** The recording in progress on `device`, if any (adapters route `audio` messages with it). */
@@ -142,12 +159,17 @@ class RecorderService implements Recorder {
   private readonly status: LiveStatus;
   private readonly log: Log;
   private readonly opening = new Map<string, Promise<unknown>>();
+  /** Devices whose last recording ended at a limit, until a `start` or `idleTimeoutMs` of silence. */
+  private readonly held = new Map<string, NodeJS.Timeout>();
+  private readonly allowed: ReadonlySet<string> | undefined;
+  private readonly refusals = new Map<string, string>();
   private cron: ScheduledTask | undefined;
   private started: Promise<RecoveryOutcome> | undefined;
   private stopping = false;
 
   constructor(private readonly opts: RecorderOptions) {
     this.log = opts.log.child({ mod: 'recorder' });
+    this.allowed = opts.allowedDevices?.length ? new Set(opts.allowedDevices) : undefined;
     this.finished = new FinishedRecordings(this.log);
     this.status = new LiveStatus({
       sessions: this.sessions,
@@ -189,6 +211,8 @@ class RecorderService implements Recorder {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    for (const timer of this.held.values()) clearTimeout(timer);
+    this.held.clear();
     await this.cron?.destroy();
     this.cron = undefined;
     await Promise.allSettled([...this.opening.values()]);
@@ -206,11 +230,68 @@ class RecorderService implements Recorder {
     try {
       return await this.openChecked(device, format, opts);
     } catch (err) {
-      // Every refusal of a valid device shows in its status (a bad format, a full disk, a clash of ids).
+      // Every refusal of a valid device but a cap's shows in its status (a bad format, a full disk, a clash of ids).
       const error = toAppError(err, 'CACHE_IO');
-      if (!this.stopping) this.status.failed(device, error);
+      const capped = error.code === 'LIMIT_REACHED' || error.code === 'INVALID_DEVICE';
+      if (!this.stopping && !capped) this.status.failed(device, error);
       throw error;
     }
+  }
+
+  /**
+   * The allowlist, a device held after a limit, and the cap on recordings at once; a refusal is logged once
+   * per device and reason (bounded memory), and never published (it would create a retained topic per name).
+   * @throws AppError INVALID_DEVICE or LIMIT_REACHED.
+   */
+  private checkCaps(device: string, opts: OpenOptions): void {
+    let refusal: AppError | undefined;
+    if (this.allowed && !this.allowed.has(device)) {
+      refusal = new AppError(
+        'INVALID_DEVICE',
+        `device '${device}' may not record: it is not in recorder.devices`,
+      );
+    } else if (this.held.has(device) && !opts.explicit) {
+      this.hold(device);
+      refusal = new AppError(
+        'LIMIT_REACHED',
+        `device '${device}': its last recording reached its size or duration limit; send start to record again`,
+      );
+    } else {
+      const max = this.opts.maxRecordings ?? 24;
+      const busy = new Set([...this.sessions.keys(), ...this.opening.keys()]);
+      if (!busy.has(device) && busy.size >= max) {
+        refusal = new AppError(
+          'LIMIT_REACHED',
+          `recording of device '${device}' refused: ${max} recordings are in progress (recorder.max_recordings)`,
+        );
+      }
+    }
+    if (!refusal) {
+      this.refusals.delete(device);
+      if (opts.explicit) this.release(device);
+      return;
+    }
+    if (this.refusals.get(device) !== refusal.message) {
+      if (this.refusals.size >= 1000) this.refusals.clear();
+      this.refusals.set(device, refusal.message);
+      this.log.warn({ device, code: refusal.code, err: refusal.message }, 'recording refused');
+    }
+    throw refusal;
+  }
+
+  /** Holds `device` after a limit until its audio has been silent for the idle timeout (or a `start`). */
+  private hold(device: string): void {
+    clearTimeout(this.held.get(device));
+    if (this.held.size >= 1000) this.held.clear();
+    const idleMs = this.opts.idleTimeoutMs ?? 10_000;
+    const timer = setTimeout(() => this.held.delete(device), idleMs > 0 ? idleMs : 2 ** 31 - 1);
+    timer.unref();
+    this.held.set(device, timer);
+  }
+
+  private release(device: string): void {
+    clearTimeout(this.held.get(device));
+    this.held.delete(device);
   }
 
   private async openChecked(
@@ -223,6 +304,8 @@ class RecorderService implements Recorder {
     if (this.stopping) throw new AppError('SHUTTING_DOWN', 'the recorder is stopping; recording refused');
     if (!this.started) throw new AppError('INTERNAL', 'recorder.open() called before start()');
     await this.started;
+    // Checked and reserved (in `opening`) in one synchronous step, so concurrent opens cannot pass the cap together.
+    this.checkCaps(device, opts);
     // One open at a time per device, so "end the current recording, start the next" stays ordered.
     const previous = this.opening.get(device) ?? Promise.resolve();
     const next = previous.catch(() => {}).then(() => this.openNow(device, format, id, opts));
@@ -255,6 +338,9 @@ class RecorderService implements Recorder {
       keepWav: this.opts.keepWav,
       idleTimeoutMs: opts.idleTimeoutMs ?? this.opts.idleTimeoutMs ?? 10_000,
       maxBufferedBytes: this.opts.maxBufferedBytes ?? 4 * 1024 * 1024,
+      maxBytes: this.opts.maxRecordingBytes ?? 200 * 1024 * 1024,
+      maxDurationMs: this.opts.maxDurationMs ?? 3_600_000,
+      onLimit: () => this.hold(device),
       log: this.log,
       onChange: () => this.status.publish(device),
       onEnd: (end) => {
@@ -272,6 +358,12 @@ class RecorderService implements Recorder {
   private onEnd(session: LiveSession, end: SessionEnd): void {
     if (this.sessions.get(session.device) === session) this.sessions.delete(session.device);
     const { info, fromSidecar, error } = end;
+    if (end.discarded) {
+      // No audio: no file is kept, the device's last recording stays what it was.
+      this.log.info({ device: info.device, id: info.id }, 'recording without audio discarded');
+      this.status.publish(info.device);
+      return;
+    }
     this.log.info(
       { device: info.device, id: info.id, ms: info.durationMs, bytes: info.bytes },
       'recording ended',

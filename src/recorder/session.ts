@@ -38,6 +38,8 @@ export interface SessionEnd {
   fromSidecar: boolean;
   /** Why the recording stopped early or could not be finalized (then files stay for start-up recovery). */
   error?: AppError;
+  /** True when no audio arrived: the files were deleted and nothing is kept. */
+  discarded?: boolean;
 }
 
 /** What {@link startSession} needs. */
@@ -52,6 +54,12 @@ export interface SessionOptions {
   idleTimeoutMs: number;
   /** Bound on PCM waiting for the sidecar and on the live encoder's lag, in bytes. */
   maxBufferedBytes: number;
+  /** The recording ends (and is kept) once this many PCM bytes arrived (option `recorder.max_recording_mb`). */
+  maxBytes: number;
+  /** The recording ends (and is kept) once this much audio arrived, in ms (option `recorder.max_duration_s`). */
+  maxDurationMs: number;
+  /** The recording reached `maxBytes` or `maxDurationMs` (LIMIT_REACHED); it is closing. */
+  onLimit?(err: AppError): void;
   log: Log;
   /** Something a status shows changed (encoder failure). */
   onChange(): void;
@@ -100,7 +108,8 @@ export class LiveSession implements RecordingSession {
   readonly startedAt: Date;
   /** Set when the recording stopped because of an error. */
   error: AppError | undefined;
-  private readonly encoder: LiveEncoder;
+  /** Started with the first audio: a recording that never gets any costs no ffmpeg. */
+  private encoder: LiveEncoder | undefined;
   private readonly idleTimer: NodeJS.Timeout | undefined;
   private carry: Buffer | undefined;
   private received = 0;
@@ -115,19 +124,6 @@ export class LiveSession implements RecordingSession {
     this.format = opts.format;
     this.source = opts.source;
     this.startedAt = opts.loc.startedAt;
-    this.encoder = startLiveEncoder({
-      format: opts.format,
-      bitrateKbps: opts.bitrateKbps,
-      outPath: this.partialPath,
-      maxLagBytes: opts.maxBufferedBytes,
-      onFailure: (err) => {
-        opts.log.warn(
-          { id: this.id, device: this.device, err: err.message },
-          'live encoder failed; using sidecar',
-        );
-        opts.onChange();
-      },
-    });
     if (opts.idleTimeoutMs > 0) {
       this.idleTimer = setTimeout(() => this.closeInBackground(), opts.idleTimeoutMs);
       this.idleTimer.unref();
@@ -137,13 +133,20 @@ export class LiveSession implements RecordingSession {
   get active(): boolean {
     return this.closing === undefined;
   }
-  /** The live encoder's process id. */
+  /** The live encoder's process id (undefined before the first audio, or while it waits for an ffmpeg slot). */
   get encoderPid(): number | undefined {
-    return this.encoder.pid;
+    return this.encoder?.pid;
   }
   /** Set while recording once the live encoder has died. */
   get encoderFailure(): AppError | undefined {
-    return this.encoder.failure;
+    return this.encoder?.failure;
+  }
+  /** The most PCM bytes this recording takes: `maxBytes` or `maxDurationMs` of audio, in whole frames. */
+  private get limitBytes(): number {
+    const frameBytes = this.format.widthBytes * this.format.channels;
+    const byDuration = Math.floor((this.opts.maxDurationMs / 1000) * bytesPerSecond(this.format));
+    const bytes = Math.min(this.opts.maxBytes, byDuration);
+    return bytes - (bytes % frameBytes);
   }
   get partialPath(): string {
     return filePath(this.opts.loc, 'partial');
@@ -177,10 +180,48 @@ export class LiveSession implements RecordingSession {
     const whole = all.length - (all.length % frameBytes);
     this.carry = whole < all.length ? Buffer.from(all.subarray(whole)) : undefined;
     if (whole === 0) return;
-    const frames = all.subarray(0, whole);
-    this.received += whole;
-    this.sidecar.append(frames);
-    this.encoder.write(frames);
+    const room = this.limitBytes - this.received;
+    const frames = all.subarray(0, Math.min(whole, room));
+    if (frames.length > 0) {
+      this.received += frames.length;
+      this.sidecar.append(frames);
+      this.liveEncoder().write(frames);
+    }
+    if (whole >= room) this.reachLimit();
+  }
+
+  /** The live encoder, started on first use; a start that fails is an encoder failure (the sidecar goes on). */
+  private liveEncoder(): LiveEncoder {
+    this.encoder ??= startLiveEncoder({
+      format: this.format,
+      bitrateKbps: this.opts.bitrateKbps,
+      outPath: this.partialPath,
+      maxLagBytes: this.opts.maxBufferedBytes,
+      onFailure: (err) => {
+        this.opts.log.warn(
+          { id: this.id, device: this.device, err: err.message },
+          'live encoder failed; using sidecar',
+        );
+        this.opts.onChange();
+      },
+    });
+    return this.encoder;
+  }
+
+  /** Ends the recording at its size or duration limit; what arrived is kept. */
+  private reachLimit(): void {
+    const { maxBytes, maxDurationMs } = this.opts;
+    const bySize = this.received >= maxBytes;
+    const err = new AppError(
+      'LIMIT_REACHED',
+      bySize
+        ? `recording '${this.id}' reached ${Math.round(maxBytes / 1048576)} MiB (recorder.max_recording_mb); it was ended and kept; send start to record again`
+        : `recording '${this.id}' reached ${Math.round(maxDurationMs / 1000)} s (recorder.max_duration_s); it was ended and kept; send start to record again`,
+    );
+    this.error ??= err;
+    this.opts.log.warn({ id: this.id, device: this.device, code: err.code }, 'recording limit reached');
+    this.opts.onLimit?.(err);
+    this.closeInBackground();
   }
 
   /** Stops the recording because of `err` (disk full, overload); the files keep what was received. */
@@ -212,6 +253,7 @@ export class LiveSession implements RecordingSession {
   private async finalize(): Promise<RecordingInfo> {
     clearTimeout(this.idleTimer);
     const sidecarPath = filePath(this.opts.loc, 'sidecar');
+    if (this.encoder === undefined) return this.discard(sidecarPath);
     let sidecarOk = true;
     try {
       await this.sidecar.finish();
@@ -222,7 +264,7 @@ export class LiveSession implements RecordingSession {
     let fromSidecar = false;
     let finished = false;
     try {
-      await this.encoder.finish();
+      await this.liveEncoder().finish();
       await fsyncFile(this.partialPath);
       await rename(this.partialPath, this.finalPath);
       finished = true;
@@ -237,6 +279,21 @@ export class LiveSession implements RecordingSession {
     if (finished && sidecarOk && !this.opts.keepWav) await unlink(sidecarPath).catch(() => {});
     const info = await this.describe(finished);
     this.opts.onEnd({ info, fromSidecar, ...(this.error ? { error: this.error } : {}) });
+    return info;
+  }
+
+  /** Ends a recording that got no audio: its files are deleted, nothing is kept. */
+  private async discard(sidecarPath: string): Promise<RecordingInfo> {
+    await this.sidecar.finish().catch(() => {});
+    await unlink(sidecarPath).catch(() => {});
+    await unlink(this.partialPath).catch(() => {});
+    const info = await this.describe(false);
+    this.opts.onEnd({
+      info,
+      fromSidecar: false,
+      discarded: true,
+      ...(this.error ? { error: this.error } : {}),
+    });
     return info;
   }
 

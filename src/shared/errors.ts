@@ -10,10 +10,18 @@ export const ERROR_CODES = {
   INVALID_UTF8: 400,
   TEXT_EMPTY: 400,
   TEXT_TOO_LONG: 413,
+  /** A message, body or frame over its size limit (checked before it is decoded). */
+  PAYLOAD_TOO_LARGE: 413,
+  /** A cap on concurrent work was reached (recordings, connections); the message names the option. */
+  LIMIT_REACHED: 429,
   ENGINE_NOT_FOUND: 400,
   VOICE_NOT_FOUND: 400,
   FORMAT_UNSUPPORTED: 400,
   TARGET_NOT_FOUND: 400,
+  /** A target form the options do not allow (ad-hoc tcp:// targets without `limits.allow_tcp_targets`). */
+  TARGET_NOT_ALLOWED: 403,
+  CHIME_NOT_FOUND: 400,
+  CHIME_INVALID: 422,
   TARGET_UNAVAILABLE: 503,
   TARGET_UNSUPPORTED: 400,
   BAD_REPLY_TO: 400,
@@ -30,6 +38,7 @@ export const ERROR_CODES = {
   ALL_ENGINES_FAILED: 503,
   FFMPEG_NOT_FOUND: 500,
   FFMPEG_FAILED: 500,
+  ENCODER_FAILED: 500,
   CACHE_IO: 500,
   DISK_FULL: 507,
   SINK_UNREACHABLE: 502,

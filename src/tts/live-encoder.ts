@@ -1,12 +1,22 @@
 /**
- * The live encoder of a say: PCM from the engine to one ffmpeg whose output goes out while the engine still
- * speaks. ffmpeg is started before the first PCM when the input format can be guessed (the phrase cache's first
- * sentence, or the engine's last format), or taken ready from a pool of spares; a wrong guess is replaced when
- * the first chunk shows the real format. The PCM plumbing is `feedEncoder` (audio/encoder.ts).
+ * The live encoder of a say: PCM from the engine to an encoder whose output goes out while the engine still
+ * speaks. Ogg Opus is encoded in process (audio/inprocess-encoder.ts) unless `opus.encoder` is `ffmpeg`.
+ * Otherwise (MP3, WAV, the Opus fallback) one ffmpeg is started before the first PCM when the input format can
+ * be guessed (the phrase cache's first sentence, or the engine's last format), or taken ready from a pool of
+ * spares; a wrong guess is replaced when the first chunk shows the real format. The ffmpeg PCM plumbing is
+ * `feedEncoder` (audio/encoder.ts).
  */
-import { type EncodeSettings, encoderArgs, feedEncoder, firstAudio } from '../audio/encoder.js';
-import { type FfmpegProcess, runFfmpeg } from '../audio/ffmpeg.js';
+import {
+  type EncodeSettings,
+  encoderArgs,
+  encodesInProcess,
+  feedEncoder,
+  firstAudio,
+  opusSettings,
+} from '../audio/encoder.js';
+import { type FfmpegProcess, ffmpegLoad, runFfmpeg } from '../audio/ffmpeg.js';
 import { type AudioChunk, type AudioFormat, pcmDurationMs, sameFormat } from '../audio/format.js';
+import { encodeOpusInProcess } from '../audio/inprocess-encoder.js';
 import { AppError } from '../shared/errors.js';
 
 /**
@@ -18,7 +28,8 @@ const MP3_RATE_HZ = 48_000;
 /**
  * Idle ffmpeg processes started ahead of need, one per argument list (at most MAX_SPARES): the next live
  * encode with the same input format and settings takes one and so pays no start-up at all. A spare waits on
- * its stdin and uses no CPU. `close()` kills them (service stop).
+ * its stdin and uses no CPU, but holds a slot under the ffmpeg cap, so spares start only while at least one
+ * more slot stays free and nothing waits. `close()` kills them (service stop).
  */
 export interface EncoderPool {
   /** A running ffmpeg for `args`: a spare when one matches (killed when `signal` aborts), else a new one. */
@@ -51,6 +62,9 @@ export function createEncoderPool(): EncoderPool {
     refill(args) {
       const id = JSON.stringify(args);
       if (closing.signal.aborted || spares.has(id)) return;
+      // Spares only from slack under the ffmpeg cap: never make real work wait, leave a slot free.
+      const load = ffmpegLoad();
+      if (load.waiting > 0 || load.running + 2 > load.limit) return;
       const proc = runFfmpeg(args, closing.signal);
       spares.set(id, proc);
       // A spare that dies (killed from outside) is forgotten.
@@ -94,17 +108,61 @@ export function liveEncoderArgs(input: AudioFormat, settings: EncodeSettings): s
   return settings.format === 'mp3' ? [...args.slice(0, -1), '-ar', String(MP3_RATE_HZ), 'pipe:1'] : args;
 }
 
-/**
- * Creates a live encoder; with `guess`, ffmpeg starts now (or a spare of `pool` is taken). Aborting `signal`
- * kills ffmpeg. When the encode has finished, a spare for the same format is started in `pool`.
- * @throws AppError FFMPEG_NOT_FOUND.
- */
-export function startLiveEncoder(opts: {
+/** What a live encoder is started with. */
+export interface LiveEncoderOptions {
   settings: EncodeSettings;
+  /** The likely PCM format (ffmpeg is started with it before the first chunk). */
   guess?: AudioFormat | undefined;
   signal: AbortSignal;
   pool?: EncoderPool;
-}): LiveEncoder {
+}
+
+/**
+ * Creates a live encoder. In-process Opus starts nothing ahead (setting up libopus costs well under a
+ * millisecond). For ffmpeg, with `guess` ffmpeg starts now (or a spare of `pool` is taken); aborting `signal`
+ * kills it; when the encode has finished, a spare for the same format is started in `pool`.
+ * @throws AppError FFMPEG_NOT_FOUND.
+ */
+export function startLiveEncoder(opts: LiveEncoderOptions): LiveEncoder {
+  return encodesInProcess(opts.settings) ? startInProcess(opts) : startFfmpeg(opts);
+}
+
+/** The in-process Ogg Opus live encoder (no child process, no pool). */
+function startInProcess(opts: LiveEncoderOptions): LiveEncoder {
+  const internal = new AbortController();
+  const signal = AbortSignal.any([opts.signal, internal.signal]);
+  let inputFormat: AudioFormat | undefined;
+  let inputBytes = 0;
+  return {
+    async *encode(chunks) {
+      const it = chunks[Symbol.asyncIterator]();
+      const first = await firstAudio(it);
+      if (!first) throw new AppError('ENGINE_FAILED', 'the engine produced no audio for this text');
+      inputFormat = first.format;
+      yield* encodeOpusInProcess({
+        first,
+        rest: it,
+        settings: opusSettings(opts.settings),
+        signal,
+        onInput: (bytes) => {
+          inputBytes += bytes;
+        },
+      });
+    },
+    get inputDurationMs() {
+      return inputFormat ? pcmDurationMs(inputBytes, inputFormat) : 0;
+    },
+    get inputFormat() {
+      return inputFormat;
+    },
+    close() {
+      if (!internal.signal.aborted) internal.abort(new AppError('ABORTED', 'encoder closed'));
+    },
+  };
+}
+
+/** The ffmpeg live encoder (MP3, WAV, and Opus with `opus.encoder: ffmpeg`). */
+function startFfmpeg(opts: LiveEncoderOptions): LiveEncoder {
   const internal = new AbortController();
   const signal = AbortSignal.any([opts.signal, internal.signal]);
   const spawn = (format: AudioFormat): FfmpegProcess => {

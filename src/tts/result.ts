@@ -1,5 +1,5 @@
 import { type ErrorBody, errorBody, type Warning } from '../shared/errors.js';
-import type { SayResult } from './say-service.js';
+import type { SayResult, TargetOutcome } from './say-service.js';
 
 /** The `tts/result` JSON of a successful say (DESIGN "MQTT"), snake_case. */
 export interface ResultPayload {
@@ -15,11 +15,35 @@ export interface ResultPayload {
   bytes: number;
   latency_ms: { total: number; first_audio: number };
   fallback_from?: string[];
-  targets?: Array<{ name: string; ok: boolean; error?: string }>;
+  targets?: TargetPayload[];
   /** Present when the request had targets: true when every target got the audio. */
   delivered?: boolean;
   /** Present when the say was served with something to fix, e.g. CACHE_DEGRADED. */
   warnings?: Warning[];
+}
+
+/**
+ * One target in a result: `group` when named through a group, `url` when its preset gave it its own audio,
+ * `end` (`reported`|`estimated`) and `ended_ms` with `wait: "all"`.
+ */
+export interface TargetPayload {
+  name: string;
+  group?: string;
+  ok: boolean;
+  error?: string;
+  url?: string;
+  end?: string;
+  ended_ms?: number;
+}
+
+function targetPayload(t: TargetOutcome): TargetPayload {
+  const out: TargetPayload =
+    t.group === undefined ? { name: t.name, ok: t.ok } : { name: t.name, group: t.group, ok: t.ok };
+  if (t.error !== undefined) out.error = t.error;
+  if (t.url !== undefined) out.url = t.url;
+  if (t.end !== undefined) out.end = t.end;
+  if (t.endedMs !== undefined) out.ended_ms = t.endedMs;
+  return out;
 }
 
 /** The `tts/result` JSON of a failed say: `{id, ok:false, error:{code, message}}`. */
@@ -46,7 +70,7 @@ export function resultPayload(r: SayResult): ResultPayload {
   };
   if (r.fallbackFrom.length) payload.fallback_from = r.fallbackFrom;
   if (r.targets) {
-    payload.targets = r.targets;
+    payload.targets = r.targets.map(targetPayload);
     payload.delivered = r.delivered ?? r.targets.every((t) => t.ok);
   }
   if (r.warnings?.length) payload.warnings = r.warnings;

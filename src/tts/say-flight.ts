@@ -6,6 +6,7 @@
  * maps the first key to the fallback's entry; a final failure fails the live job and commits nothing.
  */
 import type { OutputFormat } from '../audio/format.js';
+import type { MixPlan } from '../chimes/mix.js';
 import { AppError, toAppError } from '../shared/errors.js';
 import type { Dispatcher, EngineEntry } from './dispatcher.js';
 import type { LiveJob, LiveRegistry } from './live-audio.js';
@@ -41,12 +42,23 @@ export interface Flight {
   waiting: number;
 }
 
+/** A request's chimes and timing as a flight uses them. */
+export interface FlightMix {
+  /** The cache-key part (say-chimes.ts `mixKey`). */
+  key: Record<string, unknown> | undefined;
+  /** The prepared chimes for the mixer. */
+  plan: MixPlan | undefined;
+}
+
 /** The flights running now (see the module comment). */
 export interface Flights {
   /** The flight registered under exactly `key` and `format`, if one runs. */
   find(key: string, format: OutputFormat): Flight | undefined;
-  /** Starts a live job for `key` and registers it as the flight identical requests join. */
-  launch(request: SayRequest, key: string, lookups: boolean): Flight;
+  /**
+   * Starts a live job for `key` and registers it as the flight identical requests join; `mix` is the request's
+   * chimes and timing (its cache-key part and the prepared PCM), the same on every fallback engine.
+   */
+  launch(request: SayRequest, key: string, lookups: boolean, mix?: FlightMix): Flight;
   /**
    * Waits for `flight` on behalf of one request. The flight is aborted only when every request waiting on it
    * has aborted (a request without a signal never gives up).
@@ -82,6 +94,7 @@ export function createFlights(deps: FlightDeps): Flights {
     job: LiveJob,
     controller: AbortController,
     lookups: boolean,
+    mix: FlightMix | undefined,
   ): Promise<JobOutcome> {
     const signal = controller.signal;
     try {
@@ -89,7 +102,7 @@ export function createFlights(deps: FlightDeps): Flights {
         request.engine,
         signal,
         async (entry, sig, isFallback): Promise<Produced> => {
-          const voice = attemptVoice(request, entry, isFallback, deps.loudnorm(entry));
+          const voice = attemptVoice(request, entry, isFallback, deps.loudnorm(entry), mix?.key);
           job.restart(
             new AppError('ENGINE_FAILED', 'the engine failed mid-stream; a fallback engine starts over'),
           );
@@ -101,7 +114,7 @@ export function createFlights(deps: FlightDeps): Flights {
           if (hit) return { entry: hit, voice, cached: true, firstAudioAt: await replayEntry(hit, job, sig) };
           return runAttempt(
             attemptDeps,
-            { request, entry, voice, job, lookups, loudnorm: deps.loudnorm(entry) },
+            { request, entry, voice, job, lookups, loudnorm: deps.loudnorm(entry), mix: mix?.plan },
             sig,
           );
         },
@@ -129,10 +142,10 @@ export function createFlights(deps: FlightDeps): Flights {
       const live = registry.find(key, format);
       return live ? flights.get(live) : undefined;
     },
-    launch(request, key, lookups) {
+    launch(request, key, lookups, mix) {
       const job = registry.create(key, request.format);
       const controller = new AbortController();
-      const outcome = fly(request, job, controller, lookups);
+      const outcome = fly(request, job, controller, lookups, mix);
       const final = outcome.then((o) => finalAudio(audioDeps, o.produced.entry, o.produced.voice.keyFor));
       outcome.catch(() => {});
       final.catch(() => {});

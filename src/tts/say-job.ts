@@ -5,10 +5,12 @@
  * restarts it, a final failure fails it.
  */
 import { performance } from 'node:perf_hooks';
-import type { AudioFormat, OutputFormat } from '../audio/format.js';
+import type { OpusEncoderKind } from '../audio/encoder.js';
+import type { AudioChunk, AudioFormat, OutputFormat } from '../audio/format.js';
 import { openAudio } from '../audio/source.js';
 import { cacheKey } from '../cache/key.js';
 import type { CacheEntry, CacheStore } from '../cache/store.js';
+import { type MixPlan, mixAround } from '../chimes/mix.js';
 import { AppError, toAppError } from '../shared/errors.js';
 import type { EngineEntry } from './dispatcher.js';
 import type { LiveJob } from './live-audio.js';
@@ -27,13 +29,14 @@ export interface AttemptVoice extends PhraseVoice {
 /**
  * The voice of `request` on `entry`: the request's voice and speaker on the requested engine, the engine's own
  * defaults on a fallback (another engine would not know the requested voice). Loudness settings are part of
- * the key so changing them never serves old audio.
+ * the key so changing them never serves old audio, and so is `mix` (chime hashes and timing, say-chimes.ts).
  */
 export function attemptVoice(
   request: SayRequest,
   entry: EngineEntry,
   isFallback: boolean,
   loudnorm: boolean,
+  mix?: Record<string, unknown>,
 ): AttemptVoice {
   const voice = isFallback ? entry.voice : (request.voice ?? entry.voice);
   const speaker = isFallback ? entry.speaker : (request.speaker ?? entry.speaker);
@@ -55,6 +58,7 @@ export function attemptVoice(
         engineOptions: Object.keys(options).length ? options : undefined,
         format,
         text: request.text,
+        mix,
       }),
   };
 }
@@ -73,6 +77,8 @@ export interface AttemptDeps {
   cache: CacheStore;
   phrases: PhraseCache;
   bitrateKbps: number;
+  /** Ogg Opus encoder and libopus complexity (`opus.encoder`, `opus.complexity`). */
+  opus: { encoder: OpusEncoderKind; complexity: number };
   /** Last PCM format each engine produced: ffmpeg is started with it before the first chunk. */
   lastFormat: Map<string, AudioFormat>;
   /** Spare ffmpeg processes for the next live encode. */
@@ -92,6 +98,8 @@ export interface AttemptInput {
   job: LiveJob;
   lookups: boolean;
   loudnorm: boolean;
+  /** Chimes and timing around the speech (prepared PCM); absent: plain speech. */
+  mix?: MixPlan | undefined;
 }
 
 /**
@@ -110,6 +118,17 @@ export async function replayEntry(entry: CacheEntry, job: LiveJob, signal: Abort
   return at;
 }
 
+/** Passes `chunks` through, telling `seen` each non-empty chunk's format. */
+async function* tapFormat(
+  chunks: AsyncIterable<AudioChunk>,
+  seen: (format: AudioFormat) => void,
+): AsyncGenerator<AudioChunk> {
+  for await (const chunk of chunks) {
+    if (chunk.pcm.length) seen(chunk.format);
+    yield chunk;
+  }
+}
+
 /**
  * Runs one attempt (see the module comment).
  * @throws the engine's errors, FFMPEG_FAILED, CACHE_IO, DISK_FULL, the abort reason.
@@ -124,9 +143,17 @@ export async function runAttempt(
   const key = voice.keyFor(format);
   const sentences = splitSentences(request.text, voice.language);
   const first = input.lookups && sentences[0] ? deps.phrases.get(voice, sentences[0]) : undefined;
+  const chimed = input.mix?.before !== undefined || input.mix?.after !== undefined;
   const encoder = startLiveEncoder({
-    settings: { format, bitrateKbps: deps.bitrateKbps, gainDb: entry.gainDb },
-    guess: first?.format ?? deps.lastFormat.get(entry.engine.name),
+    settings: {
+      format,
+      bitrateKbps: deps.bitrateKbps,
+      gainDb: entry.gainDb,
+      encoder: deps.opus.encoder,
+      complexity: deps.opus.complexity,
+    },
+    // With a chime the encoder's input is the chime's format, known now: the chime is encoded at once.
+    guess: chimed ? input.mix?.format : (first?.format ?? deps.lastFormat.get(entry.engine.name)),
     signal,
     pool: deps.pool,
   });
@@ -142,8 +169,9 @@ export async function runAttempt(
     ran = true;
     deps.onEngineRequest(entry.engine.name);
   };
+  let speechFormat: AudioFormat | undefined;
   try {
-    const pcm = speak(
+    const speech = speak(
       {
         engine: entry.engine,
         voice,
@@ -159,6 +187,10 @@ export async function runAttempt(
       },
       signal,
     );
+    const tapped = tapFormat(speech, (f) => {
+      speechFormat ??= f;
+    });
+    const pcm = input.mix ? mixAround(tapped, input.mix) : tapped;
     for await (const buf of encoder.encode(pcm)) {
       if (!firstAudioAt) {
         firstAudioAt = performance.now();
@@ -167,7 +199,9 @@ export async function runAttempt(
       job.push(buf);
       await writer.write(buf);
     }
-    if (encoder.inputFormat) deps.lastFormat.set(entry.engine.name, encoder.inputFormat);
+    // The engine's own format (not the chime's), so the next encode of this engine is started with it.
+    const learned = speechFormat ?? encoder.inputFormat;
+    if (learned) deps.lastFormat.set(entry.engine.name, learned);
     const durationMs = Math.round(encoder.inputDurationMs);
     const committed = await writer.commit({
       text: request.text,

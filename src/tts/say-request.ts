@@ -5,6 +5,25 @@ import { normalizeText } from '../cache/key.js';
 import { AppError, type ErrorCode } from '../shared/errors.js';
 import { cleanText, type UrlSpeech } from './text-clean.js';
 
+/** Longest lead-in silence, in ms. */
+export const MAX_LEAD_IN_MS = 5000;
+/** Largest gap or overlap between chime and speech, in ms. */
+export const MAX_OFFSET_MS = 10_000;
+
+/**
+ * The announcement fields a request and a target's preset share (snake_case on the wire): chimes by name
+ * (`"none"` or `""`: no chime, overriding a preset), the gap between chime and speech (negative overlaps) and
+ * lead-in silence, plus how media players are asked to play.
+ */
+export const ANNOUNCE_FIELDS = {
+  chime: z.string().max(64).optional(),
+  chime_after: z.string().max(64).optional(),
+  offset_ms: z.number().int().min(-MAX_OFFSET_MS).max(MAX_OFFSET_MS).optional(),
+  lead_in_ms: z.number().int().min(0).max(MAX_LEAD_IN_MS).optional(),
+  announce: z.boolean().optional(),
+  media_content_type: z.string().min(1).max(64).optional(),
+};
+
 /**
  * The wire body of a say request, shared by MQTT `tts/say` (JSON form) and HTTP `POST /api/say`
  * (DESIGN "MQTT"): snake_case, validated strictly so a typo in a field name is reported, not ignored.
@@ -25,8 +44,15 @@ export const SayBodySchema = z.strictObject({
   reply_to: z.string().optional(),
   /** Clean up Markdown, emoji and URLs before synthesis (text-clean.ts); default per input (`text` options). */
   clean: z.boolean().optional(),
-  /** HTTP only: answer as soon as the audio URL exists instead of when synthesis ends. */
-  wait: z.boolean().optional(),
+  /**
+   * `false` (HTTP only): answer as soon as the audio URL exists. `"all"`: the result waits until every target
+   * reported the end of playback where it can tell (Wyoming `played`, Hermes `playFinished`, a media player's
+   * state returning to what it was).
+   */
+  wait: z.union([z.boolean(), z.literal('all')]).optional(),
+  ...ANNOUNCE_FIELDS,
+  /** A named target whose defaults (chime, lead-in, voice, …) apply without playing on it (the panel's preview). */
+  preset: z.string().min(1).max(64).optional(),
 });
 export type SayBody = z.infer<typeof SayBodySchema>;
 
@@ -48,7 +74,26 @@ export interface SayRequest {
   /** 0–1. */
   volume?: number;
   replyTo?: string;
+  /** False: answer as soon as the audio URL exists (HTTP). */
   wait: boolean;
+  /** True for `wait: "all"`: the result waits for every target's reported end of playback. */
+  waitAll?: boolean;
+  /** True when the request named its format (it then wins over a target's `format`). */
+  formatGiven?: boolean;
+  /** Chime before the speech by name; `"none"` asks for none (overriding a preset). */
+  chime?: string;
+  /** Chime after the speech by name; `"none"` asks for none. */
+  chimeAfter?: string;
+  /** Gap between chime and speech in ms; negative overlaps them. */
+  offsetMs?: number;
+  /** Silence before everything, in ms. */
+  leadInMs?: number;
+  /** media_player: `announce`, overriding the target's. */
+  announce?: boolean;
+  /** media_player: `media_content_type`, overriding the target's. */
+  mediaContentType?: string;
+  /** A named target whose defaults apply without playing on it. */
+  preset?: string;
   /** True when `text` was cleaned up (Markdown, emoji, URLs removed) before it was checked and hashed. */
   clean: boolean;
 }
@@ -142,24 +187,66 @@ export function toSayRequest(
     priority,
     volume: b.volume,
     replyTo: b.reply_to,
-    wait: b.wait ?? true,
+    wait: b.wait !== false,
+    ...(b.wait === 'all' ? { waitAll: true } : {}),
+    ...(b.format !== undefined ? { formatGiven: true } : {}),
+    ...announceFields(b),
+    ...(b.preset ? { preset: b.preset } : {}),
     clean,
   };
+}
+
+/** The announcement fields of a body (request or preset) in the domain's terms; absent fields stay absent. */
+export function announceFields(b: {
+  chime?: string | undefined;
+  chime_after?: string | undefined;
+  offset_ms?: number | undefined;
+  lead_in_ms?: number | undefined;
+  announce?: boolean | undefined;
+  media_content_type?: string | undefined;
+}): Pick<SayRequest, 'chime' | 'chimeAfter' | 'offsetMs' | 'leadInMs' | 'announce' | 'mediaContentType'> {
+  const out: Pick<
+    SayRequest,
+    'chime' | 'chimeAfter' | 'offsetMs' | 'leadInMs' | 'announce' | 'mediaContentType'
+  > = {};
+  if (b.chime !== undefined) out.chime = b.chime;
+  if (b.chime_after !== undefined) out.chimeAfter = b.chime_after;
+  if (b.offset_ms !== undefined) out.offsetMs = b.offset_ms;
+  if (b.lead_in_ms !== undefined) out.leadInMs = b.lead_in_ms;
+  if (b.announce !== undefined) out.announce = b.announce;
+  if (b.media_content_type !== undefined) out.mediaContentType = b.media_content_type;
+  return out;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * Parses an MQTT `tts/say` payload: a JSON object (starts with `{`), or else plain text.
- * @throws AppError TEXT_EMPTY (empty payload), INVALID_UTF8, INVALID_JSON, BAD_PAYLOAD (a JSON array or
- *   another non-object JSON value that starts like JSON), plus everything toSayRequest throws.
+ * Refuses a say message or body over `maxBytes` before anything decodes it (option `limits.max_payload_kb`).
+ * @throws AppError PAYLOAD_TOO_LARGE naming the size, the limit and the option.
+ */
+export function checkPayloadSize(bytes: number, maxBytes: number, id: string = randomUUID()): void {
+  if (bytes <= maxBytes) return;
+  fail(
+    'PAYLOAD_TOO_LARGE',
+    `say message of ${bytes} bytes is over the limit of ${maxBytes} bytes (limits.max_payload_kb); send shorter text`,
+    id,
+  );
+}
+
+/**
+ * Parses an MQTT `tts/say` payload: a JSON object (starts with `{`), or else plain text. Its size is checked
+ * first, before it is decoded (`maxPayloadBytes`, default unlimited).
+ * @throws AppError PAYLOAD_TOO_LARGE, TEXT_EMPTY (empty payload), INVALID_UTF8, INVALID_JSON, BAD_PAYLOAD (a
+ *   JSON array or another non-object JSON value that starts like JSON), plus everything toSayRequest throws.
  */
 export function parseSayPayload(
   payload: Buffer,
   maxTextChars: number,
   defaults: RequestDefaults = BUILT_IN_DEFAULTS,
+  maxPayloadBytes = Number.POSITIVE_INFINITY,
 ): SayRequest {
   const id = randomUUID();
+  checkPayloadSize(payload.length, maxPayloadBytes, id);
   if (payload.length === 0) fail('TEXT_EMPTY', 'payload is empty; send text or {"text": "..."}', id);
   let text: string;
   try {

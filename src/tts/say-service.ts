@@ -7,6 +7,7 @@
  * the log line come when the synthesis ends.
  */
 import { performance } from 'node:perf_hooks';
+import { DEFAULT_OPUS_COMPLEXITY } from '../audio/encoder.js';
 import type { AudioFormat } from '../audio/format.js';
 import type { CacheEntry } from '../cache/store.js';
 import { AppError, toAppError, type Warning } from '../shared/errors.js';
@@ -15,15 +16,29 @@ import { createLiveRegistry } from './live-audio.js';
 import { createEncoderPool } from './live-encoder.js';
 import { createPhraseCache } from './phrases.js';
 import { finalAudio, findCached, type SayAudio, type SayAudioDeps } from './say-audio.js';
+import { DEFAULT_MIX_FORMAT, mixKey, prepareMix, resolveMix } from './say-chimes.js';
 import { createFlights } from './say-flight.js';
 import { type AttemptDeps, attemptVoice } from './say-job.js';
+import { type AudioPreset, commonPreset, planDeliveries, withPreset } from './say-presets.js';
 import type { SayRequest } from './say-request.js';
-import type { SayOptions, SayResult, SayService, SayServiceDeps, SayStats, SayTicket } from './say-types.js';
+import type {
+  Delivery,
+  PlannedTarget,
+  SayOptions,
+  SayResult,
+  SayService,
+  SayServiceDeps,
+  SayStats,
+  SayTicket,
+} from './say-types.js';
 
 export type { SayAudio } from './say-audio.js';
 export type {
   DeliverFn,
+  Delivery,
   DeliveryLedger,
+  PlannedTarget,
+  PlayEnd,
   SayOptions,
   SayResult,
   SayService,
@@ -33,14 +48,31 @@ export type {
   TargetOutcome,
 } from './say-types.js';
 
+/** A voice name that could reach a file system path (`../../x.onnx`, `/tmp/x`, `a\\b`). */
+export function looksLikePath(voice: string): boolean {
+  return voice.includes('/') || voice.includes('\\') || voice.includes('..');
+}
+
+/**
+ * Checks the request's voice against the engine's list. A voice that looks like a path is taken only when the
+ * engine itself lists it (an engine that lists nothing, or cannot be asked, takes none): CLI engines pass the
+ * voice to a model path argument.
+ * @throws AppError VOICE_NOT_FOUND.
+ */
 async function checkVoice(entry: EngineEntry, voice: string, signal: AbortSignal): Promise<void> {
-  let voices: Array<{ name: string }>;
+  let voices: Array<{ name: string }> | undefined;
   try {
     voices = await entry.engine.voices(signal);
   } catch {
-    return; // The engine is unreachable: the fallback chain decides, not the voice list.
+    voices = undefined; // The engine is unreachable: the fallback chain decides, not the voice list.
   }
-  if (voices.length === 0 || voices.some((v) => v.name === voice)) return;
+  if (looksLikePath(voice) && !voices?.some((v) => v.name === voice)) {
+    throw new AppError(
+      'VOICE_NOT_FOUND',
+      `voice '${voice.slice(0, 128)}' looks like a file path and engine '${entry.engine.name}' does not list it; name a voice the engine lists (GET /api/voices)`,
+    );
+  }
+  if (voices === undefined || voices.length === 0 || voices.some((v) => v.name === voice)) return;
   const known = voices.slice(0, 20).map((v) => v.name);
   throw new AppError(
     'VOICE_NOT_FOUND',
@@ -49,6 +81,15 @@ async function checkVoice(entry: EngineEntry, voice: string, signal: AbortSignal
 }
 
 const round1 = (ms: number): number => Math.round(ms * 10) / 10;
+
+/** One effective request's audio: its URL now, its final facts through `settle`. */
+interface Production {
+  audio: SayAudio;
+  cached: boolean;
+  /** The engine asked first. */
+  engine: string;
+  settle(): Promise<Settled>;
+}
 
 /** The warning of a result whose audio the disk refused and memory holds. */
 function degradedWarning(reason: string | null): Warning {
@@ -89,6 +130,10 @@ export function createSayService(deps: SayServiceDeps): SayService {
     cache,
     phrases: deps.phrases ?? createPhraseCache(),
     bitrateKbps: deps.bitrateKbps,
+    opus: {
+      encoder: deps.opusEncoder ?? 'inprocess',
+      complexity: deps.opusComplexity ?? DEFAULT_OPUS_COMPLEXITY,
+    },
     lastFormat: new Map<string, AudioFormat>(),
     pool: createEncoderPool(),
     onPhraseHit: () => counters.phraseHits++,
@@ -114,7 +159,7 @@ export function createSayService(deps: SayServiceDeps): SayService {
   async function finish(
     request: SayRequest,
     t0: number,
-    audio: SayAudio,
+    deliveries: Delivery[],
     signal: AbortSignal | undefined,
     options: SayOptions,
     settle: () => Promise<Settled>,
@@ -122,8 +167,8 @@ export function createSayService(deps: SayServiceDeps): SayService {
     const controller = new AbortController();
     const combined = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
     const delivering =
-      request.targets.length && deps.deliver
-        ? deps.deliver(request, audio, combined, options.ledger)
+      deliveries.length && deps.deliver
+        ? deps.deliver(request, deliveries, combined, options.ledger)
         : undefined;
     delivering?.catch(() => {});
     try {
@@ -181,44 +226,46 @@ export function createSayService(deps: SayServiceDeps): SayService {
     }
   }
 
-  async function start(
-    request: SayRequest,
-    signal: AbortSignal | undefined,
-    options: SayOptions,
-  ): Promise<SayTicket> {
-    if (closing) throw new AppError('SHUTTING_DOWN', 'the hub is shutting down; try again when it is back');
-    const t0 = performance.now();
+  /**
+   * The audio of one effective request (presets applied, targets aside): checks (engine, voice, chimes), the
+   * cache lookup, then a flight joined or launched. Chimes are decoded only on a miss, before any engine.
+   */
+  async function produce(request: SayRequest, signal?: AbortSignal): Promise<Production> {
     const check = signal ?? new AbortController().signal;
     const chain = dispatcher.chain(request.engine);
     const first = chain[0] as EngineEntry;
-    if (request.targets.length) {
-      if (!deps.checkTargets) throw new AppError('TARGET_NOT_FOUND', 'no targets are configured');
-      deps.checkTargets(request.targets);
-    }
     if (request.voice) await checkVoice(first, request.voice, check);
-    const voice = attemptVoice(request, first, false, loudnorm(first));
+    const mix = await resolveMix(deps.chimes, request);
+    const mixId = mixKey(mix);
+    const voice = attemptVoice(request, first, false, loudnorm(first), mixId);
     const key = voice.keyFor(request.format);
     const lookups = request.cache && deps.cacheLookups;
     const hit = lookups ? await findCached(audioDeps, voice.keyFor, request.format, check) : undefined;
     if (hit) {
       counters.cacheHits++;
       const at = performance.now();
-      const audio = finalAudio(audioDeps, hit, voice.keyFor);
-      const done = finish(request, t0, audio, signal, options, async () => ({
-        entry: hit,
-        voice: voice.voice,
-        engine: first.engine.name,
+      return {
+        audio: finalAudio(audioDeps, hit, voice.keyFor),
         cached: true,
-        firstAudioAt: at,
-        fallbackFrom: [],
-      }));
-      return { id: request.id, engine: first.engine.name, audio, cached: true, done };
+        engine: first.engine.name,
+        settle: async () => ({
+          entry: hit,
+          voice: voice.voice,
+          engine: first.engine.name,
+          cached: true,
+          firstAudioAt: at,
+          fallbackFrom: [],
+        }),
+      };
     }
+    if (closing) throw new AppError('SHUTTING_DOWN', 'the hub is shutting down; try again when it is back');
+    const format = attemptDeps.lastFormat.get(first.engine.name) ?? DEFAULT_MIX_FORMAT;
+    const plan = mix ? await prepareMix(deps.chimes, mix, format, check) : undefined;
     if (closing) throw new AppError('SHUTTING_DOWN', 'the hub is shutting down; try again when it is back');
     // Single-flight: an identical request in flight is joined. Also with cache: false: the audio in flight is
     // being made now, which is what such a request asks for (it only refuses audio made before it).
     const joined = flights.find(key, request.format);
-    const flight = joined ?? flights.launch(request, key, lookups);
+    const flight = joined ?? flights.launch(request, key, lookups, { key: mixId, plan });
     if (joined) counters.sharedRuns++;
     else counters.cacheMisses++;
     const settle = async (): Promise<Settled> => {
@@ -233,9 +280,38 @@ export function createSayService(deps: SayServiceDeps): SayService {
         fallbackFrom: o.fallbackFrom,
       };
     };
-    const done = finish(request, t0, flight.audio, signal, options, settle);
+    return { audio: flight.audio, cached: false, engine: first.engine.name, settle };
+  }
+
+  async function start(
+    request: SayRequest,
+    signal: AbortSignal | undefined,
+    options: SayOptions,
+  ): Promise<SayTicket> {
+    if (closing) throw new AppError('SHUTTING_DOWN', 'the hub is shutting down; try again when it is back');
+    const t0 = performance.now();
+    let targets: PlannedTarget[] = [];
+    if (request.targets.length) {
+      if (!deps.planTargets) throw new AppError('TARGET_NOT_FOUND', 'no targets are configured');
+      targets = deps.planTargets(request.targets);
+    }
+    const base = request.preset ? withPreset(request, presetOf(request.preset)) : request;
+    // The result's audio: the request with what all its targets' presets agree on.
+    const own = withPreset(base, commonPreset(targets.map((t) => t.preset)));
+    const main = await produce(own, signal);
+    const deliveries = planDeliveries(targets, base, own, main.audio, async (wanted) => {
+      const p = await produce(wanted, signal);
+      p.settle().catch(() => {}); // its failure reaches the target through audio.ready()
+      return p.audio;
+    });
+    const done = finish(request, t0, deliveries, signal, options, main.settle);
     done.catch(() => {});
-    return { id: request.id, engine: first.engine.name, audio: flight.audio, cached: false, done };
+    return { id: request.id, engine: main.engine, audio: main.audio, cached: main.cached, done };
+  }
+
+  function presetOf(name: string): AudioPreset {
+    if (!deps.presetOf) throw new AppError('TARGET_NOT_FOUND', `preset '${name}': no targets are configured`);
+    return deps.presetOf(name);
   }
 
   return {

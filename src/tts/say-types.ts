@@ -1,22 +1,56 @@
 /**
  * The say service's public shapes: results, stats, tickets, the service and its collaborators.
  */
+import type { OpusEncoderKind } from '../audio/encoder.js';
 import type { OutputFormat } from '../audio/format.js';
 import type { Deriver } from '../cache/derive.js';
 import type { CacheStore } from '../cache/store.js';
+import type { ChimeLibrary } from '../chimes/library.js';
 import type { Warning } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { LiveJob } from './live-audio.js';
 import type { PhraseCache } from './phrases.js';
 import type { SayAudio } from './say-audio.js';
+import type { AudioPreset } from './say-presets.js';
 import type { SayRequest } from './say-request.js';
+
+/**
+ * How a target's end of playback was known: `reported` by the target (Wyoming `played`, Hermes `playFinished`,
+ * a media player's state returning to what it was), or `estimated` from the audio's duration.
+ */
+export type PlayEnd = 'reported' | 'estimated';
 
 /** A target's outcome in a result. */
 export interface TargetOutcome {
   name: string;
+  /** The group the request named it through. */
+  group?: string;
   ok: boolean;
   error?: string;
+  /** The target's own audio when its preset made it differ from the result's (another chime, voice, …). */
+  url?: string;
+  /** With `wait: "all"`: how the end of playback was known. */
+  end?: PlayEnd;
+  /** With `wait: "all"`: ms from the request to the end of playback on this target. */
+  endedMs?: number;
+}
+
+/** A target a request plays on, as the playback domain resolved it (groups expanded). */
+export interface PlannedTarget {
+  name: string;
+  group?: string;
+  /** The target's audio defaults (empty for addresses). */
+  preset: AudioPreset;
+}
+
+/** One target's delivery: the audio it gets (its own when its preset differs) once that audio's URL exists. */
+export interface Delivery {
+  target: PlannedTarget;
+  /** Rejects when the target's own audio could not be started (its preset's chime is unknown, …). */
+  audio: Promise<SayAudio>;
+  /** True when this is the target's own audio, not the result's. */
+  variant: boolean;
 }
 
 /** A successful say, in the domain's terms; `resultPayload` turns it into the tts/result JSON. */
@@ -86,10 +120,13 @@ export interface SayOptions {
   ledger?: DeliveryLedger;
 }
 
-/** Delivers audio to a request's targets (the playback domain); called as soon as the URL exists. */
+/**
+ * Delivers audio to a request's targets (the playback domain); called as soon as the URL exists. Resolves with
+ * one outcome per delivery, in order; never rejects for a target's failure.
+ */
 export type DeliverFn = (
   request: SayRequest,
-  audio: SayAudio,
+  deliveries: Delivery[],
   signal: AbortSignal,
   ledger?: DeliveryLedger,
 ) => Promise<TargetOutcome[]>;
@@ -111,13 +148,14 @@ export interface SayService {
   /**
    * Validates names, looks up the cache, joins or starts a live synthesis (dispatch with fallback, encode,
    * cache), delivers to targets, and resolves with the final result.
-   * @throws AppError ENGINE_NOT_FOUND, VOICE_NOT_FOUND, TARGET_NOT_FOUND, SHUTTING_DOWN, engine errors when
-   *   every engine failed, FFMPEG_FAILED, CACHE_IO / DISK_FULL.
+   * @throws AppError ENGINE_NOT_FOUND, VOICE_NOT_FOUND, TARGET_NOT_FOUND, CHIME_NOT_FOUND, CHIME_INVALID,
+   *   SHUTTING_DOWN, engine errors when every engine failed, FFMPEG_FAILED, CACHE_IO / DISK_FULL.
    */
   say(request: SayRequest, signal?: AbortSignal, options?: SayOptions): Promise<SayResult>;
   /**
    * Like `say`, but resolves as soon as the audio URL exists (after the cache lookup); `done` gives the result.
-   * @throws the checks' errors (ENGINE_NOT_FOUND, VOICE_NOT_FOUND, TARGET_NOT_FOUND, SHUTTING_DOWN) at once.
+   * @throws the checks' errors (ENGINE_NOT_FOUND, VOICE_NOT_FOUND, TARGET_NOT_FOUND, CHIME_NOT_FOUND,
+   *   CHIME_INVALID, SHUTTING_DOWN) at once.
    */
   begin(request: SayRequest, signal?: AbortSignal, options?: SayOptions): Promise<SayTicket>;
   /** The live synthesis serving `<key>.<format>` (following a fallback's alias), if one runs. */
@@ -141,11 +179,22 @@ export interface SayServiceDeps {
   /** False when `cache.enabled` is off: nothing is answered from the cache (files are still written to serve). */
   cacheLookups: boolean;
   bitrateKbps: number;
+  /** Who makes Ogg Opus (`opus.encoder`); default `inprocess`. */
+  opusEncoder?: OpusEncoderKind;
+  /** libopus complexity of the in-process encoder (`opus.complexity`); default 5. */
+  opusComplexity?: number;
   /** Public URL of a cached audio file. */
   audioUrl(key: string, format: OutputFormat): string;
-  /** Checks target names; throws TARGET_NOT_FOUND. Absent: any target is refused. */
-  checkTargets?(names: string[]): void;
+  /**
+   * Resolves a request's target names (groups expanded, each target once) with their audio presets.
+   * @throws AppError TARGET_NOT_FOUND. Absent: any target is refused.
+   */
+  planTargets?(names: string[]): PlannedTarget[];
+  /** The audio preset of the named target (`preset` in a request). @throws AppError TARGET_NOT_FOUND. */
+  presetOf?(name: string): AudioPreset;
   deliver?: DeliverFn;
+  /** Chimes a request can name; absent: any chime is CHIME_NOT_FOUND. */
+  chimes?: ChimeLibrary;
   /** Engines whose sentences are normalized to EBU R128 loudness (`engines[].loudnorm`). */
   loudnormEngines?: ReadonlySet<string>;
   /** Sentence audio reused across texts; default an in-memory cache of PHRASE_CACHE_BYTES. */

@@ -1,5 +1,6 @@
 /**
- * Timed work from the `schedules[]` option: announcements (`say` at a cron time, optionally to a `target`) and
+ * Timed work from the `schedules[]` option: announcements (`say` at a cron time, optionally to a `target` or
+ * group, with a `chime` and `chime_after`; a target's preset applies as to any request) and
  * pre-caching of listed phrases, so the first real request for them is a cache hit. node-cron runs the timers
  * (5 fields, or 6 with seconds first); expressions are checked when the options are validated
  * (`cronProblems` in config/schema.ts), so a bad one never reaches here.
@@ -61,7 +62,11 @@ export function createSchedules(opts: {
     const s = opts.schedules[index];
     if (!s) return;
     if (s.say !== undefined) {
-      await sayOne(index, s.target ? { text: s.say, target: s.target } : { text: s.say });
+      const body: Record<string, unknown> = { text: s.say };
+      if (s.target) body.target = s.target;
+      if (s.chime !== undefined) body.chime = s.chime;
+      if (s.chime_after !== undefined) body.chime_after = s.chime_after;
+      await sayOne(index, body);
     }
     // One phrase at a time: pre-caching must not crowd out live requests on the engines.
     for (const phrase of s.precache ?? []) {

@@ -57,6 +57,8 @@ export function parseWyomingUrl(url: string): WyomingAddress {
 export class WyomingConnection implements AsyncIterable<WyomingEvent> {
   private readonly incoming: AsyncGenerator<WyomingEvent, void, undefined>;
   private closed = false;
+  /** The signal of the current use of a pooled connection (see `attach`); else the connect signal. */
+  private useSignal: AbortSignal | undefined;
 
   constructor(
     private readonly socket: Socket,
@@ -103,6 +105,29 @@ export class WyomingConnection implements AsyncIterable<WyomingEvent> {
     }
   }
 
+  /** True while the socket is open both ways (a pooled connection the peer has not closed). */
+  get usable(): boolean {
+    return !this.closed && !this.socket.destroyed && this.socket.readable && this.socket.writable;
+  }
+
+  /**
+   * Binds one use of a pooled connection to `signal`: aborting it destroys the socket and pending and later calls
+   * reject with its reason, as a connect signal does. Returns the function that unbinds it (call it before the
+   * connection goes back to its pool). While unbound, the socket does not keep the process alive.
+   */
+  attach(signal: AbortSignal): () => void {
+    this.useSignal = signal;
+    this.socket.ref();
+    const onAbort = (): void => this.close(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    return () => {
+      signal.removeEventListener('abort', onAbort);
+      if (this.useSignal === signal) this.useSignal = undefined;
+      this.socket.unref();
+    };
+  }
+
   /** Destroys the socket (idempotent). With `reason`, a pending `receive` rejects with it. */
   close(reason?: Error): void {
     this.closed = true;
@@ -110,11 +135,13 @@ export class WyomingConnection implements AsyncIterable<WyomingEvent> {
   }
 
   private throwIfAborted(): void {
-    if (this.opts.signal?.aborted) throw this.opts.signal.reason;
+    const signal = this.useSignal ?? this.opts.signal;
+    if (signal?.aborted) throw signal.reason;
   }
 
   private translate(err: unknown): unknown {
-    if (this.opts.signal?.aborted) return this.opts.signal.reason;
+    const signal = this.useSignal ?? this.opts.signal;
+    if (signal?.aborted) return signal.reason;
     if (err instanceof AppError) return err;
     return this.lostError(err);
   }

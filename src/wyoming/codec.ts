@@ -22,11 +22,15 @@ export interface WyomingEvent {
 /** The protocol version we announce in headers (the wyoming library version we checked the framing against). */
 export const WYOMING_VERSION = '1.10.2';
 
-/** Default cap on a header line, in bytes: a longer line without `\n` is garbage, not an event. */
+/**
+ * Default cap on a header line, in bytes: a longer line without `\n` is garbage, not an event. Generous for the
+ * engines and microphones the hub connects to (older peers put `info` data inline); the server, which hears from
+ * anyone, passes its own smaller limits.
+ */
 export const DEFAULT_MAX_HEADER_BYTES = 1024 * 1024;
 
-/** Default cap on `data_length` and on `payload_length`, in bytes. */
-export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
+/** Default cap on `data_length` and on `payload_length`, in bytes (when the specific caps are not given). */
+export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 
 const NEWLINE = 0x0a;
 
@@ -50,12 +54,100 @@ export function encodeEvent(event: WyomingEvent): Buffer {
   return Buffer.concat(parts);
 }
 
-/** Limits of a decoder, in bytes. */
+/**
+ * Limits of a decoder, in bytes, each checked before the bytes it bounds are buffered: a header line is
+ * refused as soon as more than `maxHeaderBytes` arrived without a newline; `data_length` and `payload_length`
+ * are refused from the header, before any byte of the body is read.
+ */
 export interface DecoderOptions {
-  /** Longest accepted header line; default 1 MiB. */
+  /** Longest accepted header line; default DEFAULT_MAX_HEADER_BYTES (1 MiB). */
   maxHeaderBytes?: number;
-  /** Largest accepted `data_length` or `payload_length`; default 64 MiB. */
+  /** Largest accepted `data_length` and `payload_length` unless given separately; default 16 MiB. */
   maxBodyBytes?: number;
+  /** Largest accepted `data_length` (the JSON data); default `maxBodyBytes`. */
+  maxDataBytes?: number;
+  /** Largest accepted `payload_length` (the binary payload); default `maxBodyBytes`. */
+  maxPayloadBytes?: number;
+}
+
+/**
+ * Received bytes as a list of chunks: appending never copies, and bytes are copied once, when an event's body
+ * is taken out (a view when it lies in one chunk). Reading a 64 MiB payload in 64 KiB TCP chunks therefore
+ * costs 64 MiB of copying, not the 32 GiB that concatenating on every chunk costs.
+ */
+class ByteQueue {
+  /** Chunks from index `head` on are queued (earlier slots are spent; compacted now and then). */
+  private chunks: Buffer[] = [];
+  private head = 0;
+  /** Bytes of chunks[head] already taken. */
+  private offset = 0;
+  /** `indexOf` state: chunks from `head` up to this one were searched; they hold `scanBase` bytes. */
+  private scanChunk = 0;
+  private scanBase = 0;
+  length = 0;
+
+  push(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.length += chunk.length;
+  }
+
+  /**
+   * Index (from the queue's start) of the first `byte`, or -1. Chunks searched in vain are not searched again
+   * until the next `take`, so a line arriving byte by byte costs linear time.
+   */
+  indexOf(byte: number): number {
+    this.scanChunk = Math.max(this.scanChunk, this.head);
+    for (; this.scanChunk < this.chunks.length; this.scanChunk++) {
+      const chunk = this.chunks[this.scanChunk] as Buffer;
+      const start = this.scanChunk === this.head ? this.offset : 0;
+      const at = chunk.indexOf(byte, start);
+      if (at >= 0) return this.scanBase + at - start;
+      this.scanBase += chunk.length - start;
+    }
+    return -1;
+  }
+
+  /** Removes the first `n` bytes (n ≤ length) and returns them: a view inside one chunk, else one copy. */
+  take(n: number): Buffer {
+    let out: Buffer;
+    const first = this.chunks[this.head];
+    if (n === 0 || first === undefined) {
+      out = Buffer.alloc(0);
+    } else if (first.length - this.offset >= n) {
+      out = first.subarray(this.offset, this.offset + n);
+      this.advance(n);
+    } else {
+      out = Buffer.allocUnsafe(n);
+      let copied = 0;
+      while (copied < n) {
+        const chunk = this.chunks[this.head] as Buffer;
+        const piece = Math.min(n - copied, chunk.length - this.offset);
+        chunk.copy(out, copied, this.offset, this.offset + piece);
+        copied += piece;
+        this.advance(piece);
+      }
+    }
+    this.length -= n;
+    this.scanChunk = this.head;
+    this.scanBase = 0;
+    return out;
+  }
+
+  /** Moves the read position `n` bytes on within chunks[head], to the next chunk when it is used up. */
+  private advance(n: number): void {
+    this.offset += n;
+    if (this.offset < (this.chunks[this.head] as Buffer).length) return;
+    this.head++;
+    this.offset = 0;
+    if (this.head === this.chunks.length) {
+      this.chunks = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.chunks.length) {
+      this.chunks = this.chunks.slice(this.head);
+      this.head = 0;
+    }
+  }
 }
 
 interface PendingHeader {
@@ -69,6 +161,10 @@ function protocolError(message: string, cause?: unknown): AppError {
   return new AppError('WYOMING_PROTOCOL', `Wyoming protocol error: ${message}`, { cause });
 }
 
+function tooLarge(message: string): AppError {
+  return new AppError('PAYLOAD_TOO_LARGE', `Wyoming event refused: ${message}`);
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -79,7 +175,7 @@ function readLength(header: Record<string, unknown>, key: string, max: number): 
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
     throw protocolError(`header field '${key}' must be a non-negative integer, got ${JSON.stringify(value)}`);
   }
-  if (value > max) throw protocolError(`header field '${key}' is ${value} bytes, over the limit of ${max}`);
+  if (value > max) throw tooLarge(`header field '${key}' is ${value} bytes, over the limit of ${max}`);
   return value;
 }
 
@@ -97,26 +193,30 @@ function parseJsonObject(bytes: Buffer, what: string): Record<string, unknown> {
 
 /**
  * An incremental decoder: feed it TCP chunks of any size with `push`, get back every event they complete.
- * Bytes are copied only when an event straddles chunks.
+ * Time and copying are linear in the bytes received (see ByteQueue); limits are checked before buffering.
  *
- * @throws AppError WYOMING_PROTOCOL from `push` on a header that is not a JSON object with a string `type`,
- *   on bad lengths, on non-JSON data, or on a header line over `maxHeaderBytes`; from `end` when the stream
- *   stopped in the middle of an event. After a throw the decoder is unusable.
+ * @throws AppError PAYLOAD_TOO_LARGE from `push` when a header line, `data_length` or `payload_length` is over
+ *   its limit; WYOMING_PROTOCOL on a header that is not a JSON object with a string `type`, on bad lengths or on
+ *   non-JSON data; from `end` (WYOMING_PROTOCOL) when the stream stopped in the middle of an event. After a
+ *   throw the decoder is unusable.
  */
 export class EventDecoder {
-  private buffer: Buffer = Buffer.alloc(0);
+  private readonly queue = new ByteQueue();
   private pending: PendingHeader | undefined;
   private readonly maxHeaderBytes: number;
-  private readonly maxBodyBytes: number;
+  private readonly maxDataBytes: number;
+  private readonly maxPayloadBytes: number;
 
   constructor(opts: DecoderOptions = {}) {
     this.maxHeaderBytes = opts.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
-    this.maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    const body = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    this.maxDataBytes = opts.maxDataBytes ?? body;
+    this.maxPayloadBytes = opts.maxPayloadBytes ?? body;
   }
 
   /** Adds bytes; returns the events now complete, in order. */
   push(chunk: Buffer): WyomingEvent[] {
-    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    this.queue.push(chunk);
     const events: WyomingEvent[] = [];
     for (;;) {
       const event = this.next();
@@ -126,41 +226,44 @@ export class EventDecoder {
     return events;
   }
 
+  /** Bytes received and not yet part of a returned event. */
+  get bufferedBytes(): number {
+    return this.queue.length;
+  }
+
   /** Declares the end of the stream. @throws AppError WYOMING_PROTOCOL when bytes of an unfinished event remain. */
   end(): void {
-    if (this.pending !== undefined || this.buffer.length > 0) {
+    if (this.pending !== undefined || this.queue.length > 0) {
       const what = this.pending === undefined ? 'header line' : `'${this.pending.type}' event body`;
-      throw protocolError(`stream ended in the middle of a ${what} (${this.buffer.length} bytes left over)`);
+      throw protocolError(`stream ended in the middle of a ${what} (${this.queue.length} bytes left over)`);
     }
   }
 
   private next(): WyomingEvent | undefined {
     if (this.pending === undefined) {
-      const newline = this.buffer.indexOf(NEWLINE);
+      const newline = this.queue.indexOf(NEWLINE);
       if (newline < 0) {
-        if (this.buffer.length > this.maxHeaderBytes) {
-          throw protocolError(`header line longer than ${this.maxHeaderBytes} bytes without a newline`);
+        if (this.queue.length > this.maxHeaderBytes) {
+          throw tooLarge(`header line longer than ${this.maxHeaderBytes} bytes without a newline`);
         }
         return undefined;
       }
       if (newline > this.maxHeaderBytes) {
-        throw protocolError(`header line of ${newline} bytes is over the limit of ${this.maxHeaderBytes}`);
+        throw tooLarge(`header line of ${newline} bytes is over the limit of ${this.maxHeaderBytes}`);
       }
-      this.pending = this.parseHeader(this.buffer.subarray(0, newline));
-      this.buffer = this.buffer.subarray(newline + 1);
+      const line = this.queue.take(newline + 1).subarray(0, newline);
+      this.pending = this.parseHeader(line);
     }
     const { type, data, dataLength, payloadLength } = this.pending;
-    if (this.buffer.length < dataLength + payloadLength) return undefined;
+    if (this.queue.length < dataLength + payloadLength) return undefined;
     const merged =
-      dataLength > 0
-        ? { ...data, ...parseJsonObject(this.buffer.subarray(0, dataLength), `'${type}' data`) }
-        : data;
+      dataLength > 0 ? { ...data, ...parseJsonObject(this.queue.take(dataLength), `'${type}' data`) } : data;
     const event: WyomingEvent = { type, data: merged };
     if (payloadLength > 0) {
-      // Copy so the payload does not pin the (possibly large) receive buffer.
-      event.payload = Buffer.from(this.buffer.subarray(dataLength, dataLength + payloadLength));
+      const payload = this.queue.take(payloadLength);
+      // A view would pin the whole (possibly large) receive chunk for as long as the payload lives.
+      event.payload = payload.length < payload.buffer.byteLength ? Buffer.from(payload) : payload;
     }
-    this.buffer = this.buffer.subarray(dataLength + payloadLength);
     this.pending = undefined;
     return event;
   }
@@ -177,8 +280,8 @@ export class EventDecoder {
     return {
       type: header.type,
       data: inline ?? {},
-      dataLength: readLength(header, 'data_length', this.maxBodyBytes),
-      payloadLength: readLength(header, 'payload_length', this.maxBodyBytes),
+      dataLength: readLength(header, 'data_length', this.maxDataBytes),
+      payloadLength: readLength(header, 'payload_length', this.maxPayloadBytes),
     };
   }
 }

@@ -11,12 +11,23 @@
  *   - `synthesize-start`, `synthesize-chunk`…, `synthesize-stop` → one audio group per finished sentence, then
  *     `synthesize-stopped`; a `synthesize` sent inside a stream (clients do, for compatibility) is ignored.
  * Failures answer an `error` event `{text, code}`. This module knows nothing of engines: a provider does the work.
+ *
+ * Limits (DESIGN "Delivery and limits"), each refused with an `error` event whose code says which: at most
+ * `maxConnections` clients at once (LIMIT_REACHED, then closed); header lines, data and payloads over their
+ * sizes, checked from the header before the body is read (PAYLOAD_TOO_LARGE, then closed); a client that
+ * sends no complete event for `idleTimeoutMs` while no request of its runs is closed, and so is one that
+ * does not read what it asked for within that time; the text of one request or stream is bounded by
+ * `maxTextChars` (TEXT_TOO_LONG; see server-session.ts).
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import type { AudioChunk, AudioFormat } from '../audio/format.js';
+import type { AudioChunk } from '../audio/format.js';
+import { toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
-import { decodeEvents, encodeEvent, type WyomingEvent } from './codec.js';
+import { type DecoderOptions, decodeEvents, encodeEvent } from './codec.js';
+import { Session } from './server-session.js';
 import type { WyomingVoiceChoice } from './tts.js';
+
+export { SAMPLES_PER_CHUNK } from './server-session.js';
 
 /** A voice as announced in `info` (wire shape of `TtsVoice`). */
 export interface WyomingVoiceInfo {
@@ -46,158 +57,6 @@ export interface WyomingTtsProvider {
   ): AsyncIterable<AudioChunk>;
 }
 
-/** Frames per `audio-chunk` event (wyoming-piper's default `--samples-per-chunk`). */
-export const SAMPLES_PER_CHUNK = 1024;
-
-/** Who made the programs, for `attribution` (required by the `Artifact` dataclass). */
-const ATTRIBUTION = { name: 'TTS Hub', url: 'https://www.home-assistant.io/integrations/wyoming/' };
-
-/** The `info` event data for `programs`. */
-function infoData(programs: WyomingProgramInfo[]): Record<string, unknown> {
-  const tts = programs.map((p) => ({
-    name: p.name,
-    attribution: ATTRIBUTION,
-    installed: true,
-    description: p.description,
-    version: p.version,
-    voices: p.voices.map((v) => ({
-      name: v.name,
-      attribution: ATTRIBUTION,
-      installed: true,
-      description: v.description,
-      version: null,
-      languages: v.languages,
-      speakers: v.speakers,
-    })),
-    supports_synthesize_streaming: true,
-  }));
-  return { asr: [], tts, handle: [], intent: [], wake: [], mic: [], snd: [] };
-}
-
-const SENTENCE_END = /[.!?。！？]+["'”’)\]]*\s+/g;
-
-/** Splits `buffer` into finished sentences and the unfinished rest (a sentence ends in . ! ? and whitespace). */
-export function takeSentences(buffer: string): { sentences: string[]; rest: string } {
-  const sentences: string[] = [];
-  let start = 0;
-  for (const m of buffer.matchAll(SENTENCE_END)) {
-    const end = (m.index ?? 0) + m[0].length;
-    const s = buffer.slice(start, end).trim();
-    if (s) sentences.push(s);
-    start = end;
-  }
-  return { sentences, rest: buffer.slice(start) };
-}
-
-function voiceOf(data: Record<string, unknown> | undefined): WyomingVoiceChoice | undefined {
-  const v = data?.voice;
-  if (typeof v !== 'object' || v === null) return undefined;
-  const pick = (k: string): string | undefined => {
-    const x = (v as Record<string, unknown>)[k];
-    return typeof x === 'string' && x ? x : undefined;
-  };
-  return { name: pick('name'), language: pick('language'), speaker: pick('speaker') };
-}
-
-/** One client connection: events are handled in order, one at a time. */
-class Session {
-  private streaming = false;
-  private streamVoice: WyomingVoiceChoice | undefined;
-  private pending = '';
-
-  constructor(
-    private readonly socket: Socket,
-    private readonly provider: WyomingTtsProvider,
-    private readonly signal: AbortSignal,
-    private readonly log: Log,
-  ) {}
-
-  async send(event: WyomingEvent): Promise<void> {
-    if (this.socket.destroyed) throw new Error('connection closed');
-    if (!this.socket.write(encodeEvent(event))) {
-      await new Promise<void>((resolve, reject) => {
-        const onDrain = (): void => {
-          this.socket.off('close', onClose);
-          resolve();
-        };
-        const onClose = (): void => {
-          this.socket.off('drain', onDrain);
-          reject(new Error('connection closed'));
-        };
-        this.socket.once('drain', onDrain).once('close', onClose);
-      });
-    }
-  }
-
-  /** One audio group (`audio-start`, chunks of SAMPLES_PER_CHUNK frames, `audio-stop`) for `text`. */
-  async speak(text: string, voice: WyomingVoiceChoice | undefined): Promise<void> {
-    let format: AudioFormat | undefined;
-    for await (const chunk of this.provider.synthesize(text, voice, this.signal)) {
-      if (!format) {
-        format = chunk.format;
-        await this.send({ type: 'audio-start', data: this.audioData(format) });
-      }
-      const step = SAMPLES_PER_CHUNK * format.widthBytes * format.channels;
-      for (let i = 0; i < chunk.pcm.length; i += step) {
-        await this.send({
-          type: 'audio-chunk',
-          data: this.audioData(format),
-          payload: chunk.pcm.subarray(i, i + step),
-        });
-      }
-    }
-    if (!format) {
-      format = { rateHz: 22050, widthBytes: 2, channels: 1 };
-      await this.send({ type: 'audio-start', data: this.audioData(format) });
-    }
-    await this.send({ type: 'audio-stop', data: { timestamp: null } });
-  }
-
-  private audioData(f: AudioFormat): Record<string, unknown> {
-    return { rate: f.rateHz, width: f.widthBytes, channels: f.channels, timestamp: null };
-  }
-
-  async handle(event: WyomingEvent): Promise<void> {
-    const data = event.data;
-    switch (event.type) {
-      case 'describe': {
-        const programs = await this.provider.programs(this.signal);
-        await this.send({ type: 'info', data: infoData(programs) });
-        return;
-      }
-      case 'synthesize': {
-        if (this.streaming) return; // Sent inside a stream for compatibility; the chunks carry the text.
-        const text = typeof data?.text === 'string' ? data.text : '';
-        await this.speak(text, voiceOf(data));
-        return;
-      }
-      case 'synthesize-start':
-        this.streaming = true;
-        this.streamVoice = voiceOf(data);
-        this.pending = '';
-        return;
-      case 'synthesize-chunk': {
-        if (!this.streaming) return;
-        this.pending += typeof data?.text === 'string' ? data.text : '';
-        const { sentences, rest } = takeSentences(this.pending);
-        this.pending = rest;
-        for (const s of sentences) await this.speak(s, this.streamVoice);
-        return;
-      }
-      case 'synthesize-stop': {
-        const rest = this.pending.trim();
-        this.pending = '';
-        this.streaming = false;
-        if (rest) await this.speak(rest, this.streamVoice);
-        await this.send({ type: 'synthesize-stopped' });
-        return;
-      }
-      default:
-        this.log.debug({ type: event.type }, 'wyoming event ignored');
-    }
-  }
-}
-
 /** The running server. */
 export interface WyomingServer {
   /** Listens on `host:port`. @throws the listen error (EADDRINUSE …). */
@@ -206,46 +65,104 @@ export interface WyomingServer {
   stop(): Promise<void>;
   /** The bound port (useful with port 0). */
   port(): number;
+  /** Client connections open now. */
+  connections(): number;
 }
 
-/** Builds the server; nothing listens until `start()`. @param host default 0.0.0.0. */
-export function createWyomingServer(opts: {
+/** What the server is built from; limits default to the option defaults. */
+export interface WyomingServerOptions {
   port: number;
+  /** Default 0.0.0.0. */
   host?: string;
   provider: WyomingTtsProvider;
   log: Log;
-}): WyomingServer {
+  /** Clients at once (option `wyoming_server.max_connections`); default 16. */
+  maxConnections?: number;
+  /** Idle and stalled-write timeout, in ms; 0 never (option `wyoming_server.idle_timeout_s`); default 60 000. */
+  idleTimeoutMs?: number;
+  /** Header, data and payload limits of received events (options `max_event_kb`, `max_payload_kb`). */
+  limits?: Pick<DecoderOptions, 'maxHeaderBytes' | 'maxDataBytes' | 'maxPayloadBytes'>;
+  /** Longest text of one request or stream (option `max_text_chars`); default 2000. */
+  maxTextChars?: number;
+}
+
+/** How long a refused connection may take to read its error event before it is destroyed, in ms. */
+const REFUSED_LINGER_MS = 2000;
+
+/** Builds the server; nothing listens until `start()`. */
+export function createWyomingServer(opts: WyomingServerOptions): WyomingServer {
   const { log } = opts;
+  const maxConnections = opts.maxConnections ?? 16;
+  const idleTimeoutMs = opts.idleTimeoutMs ?? 60_000;
+  const limits: DecoderOptions = {
+    maxHeaderBytes: 64 * 1024,
+    maxDataBytes: 64 * 1024,
+    maxPayloadBytes: 256 * 1024,
+    ...opts.limits,
+  };
   const sockets = new Set<Socket>();
   const controller = new AbortController();
+
   const serve = async (socket: Socket): Promise<void> => {
     const connection = new AbortController();
     const signal = AbortSignal.any([controller.signal, connection.signal]);
     socket.once('close', () => connection.abort(new Error('connection closed')));
-    const session = new Session(socket, opts.provider, signal, log);
-    for await (const event of decodeEvents(socket)) {
-      try {
-        await session.handle(event);
-      } catch (err) {
-        if (socket.destroyed) return;
-        const e = err as { message?: string; code?: unknown };
-        log.warn({ type: event.type, err: e.message }, 'wyoming request failed');
-        await session.send({
-          type: 'error',
-          data: { text: e.message ?? String(err), code: typeof e.code === 'string' ? e.code : 'INTERNAL' },
-        });
+    const session = new Session({
+      socket,
+      provider: opts.provider,
+      signal,
+      maxTextChars: opts.maxTextChars ?? 2000,
+      stallTimeoutMs: idleTimeoutMs,
+      log,
+    });
+    const idle = idleTimer(socket, idleTimeoutMs, log);
+    try {
+      // The socket must outlive a decoding error: the error event still has to go out on it.
+      for await (const event of decodeEvents(socket.iterator({ destroyOnReturn: false }), limits)) {
+        idle.pause();
+        try {
+          await session.handle(event);
+        } catch (err) {
+          if (socket.destroyed) return;
+          const e = toAppError(err);
+          log.warn({ type: event.type, code: e.code, err: e.message }, 'wyoming request failed');
+          await session.send({ type: 'error', data: { text: e.message, code: e.code } });
+        }
+        idle.resume();
       }
+    } catch (err) {
+      // A frame over a limit or garbage: say why, then close (the stream cannot be resynchronized).
+      const e = toAppError(err, 'WYOMING_PROTOCOL');
+      log.warn({ code: e.code, err: e.message }, 'wyoming connection refused');
+      if (!socket.destroyed)
+        socket.write(encodeEvent({ type: 'error', data: { text: e.message, code: e.code } }));
+    } finally {
+      idle.pause();
     }
   };
+
+  const refuse = (socket: Socket): void => {
+    log.warn({ connections: sockets.size, maxConnections }, 'wyoming connection refused: too many');
+    const text = `too many connections: ${maxConnections} at once (wyoming_server.max_connections)`;
+    socket.end(encodeEvent({ type: 'error', data: { text, code: 'LIMIT_REACHED' } }));
+    setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
+  };
+
   const server: Server = createServer((socket) => {
+    socket.on('error', () => {});
+    if (sockets.size >= maxConnections) {
+      refuse(socket);
+      return;
+    }
     sockets.add(socket);
     socket.setNoDelay(true);
-    socket.on('error', () => {});
     serve(socket)
       .catch((err) => log.debug({ err: (err as Error).message }, 'wyoming connection ended'))
       .finally(() => {
         sockets.delete(socket);
         socket.end();
+        // A client that never reads would keep a half-closed socket (and its buffers) forever.
+        setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
       });
   });
   return {
@@ -257,7 +174,7 @@ export function createWyomingServer(opts: {
           resolve();
         });
       });
-      log.info({ port: this.port() }, 'wyoming server listening');
+      log.info({ port: this.port(), maxConnections, idleTimeoutMs }, 'wyoming server listening');
     },
     async stop() {
       controller.abort(new Error('wyoming server stopping'));
@@ -268,5 +185,26 @@ export function createWyomingServer(opts: {
       const a = server.address();
       return typeof a === 'object' && a ? a.port : opts.port;
     },
+    connections: () => sockets.size,
   };
+}
+
+/**
+ * Closes `socket` when it stays idle `timeoutMs` (0: never) while running; `pause` while a request is handled
+ * (the client waits for us then), `resume` after. Partial frames do not count as activity, so a client that
+ * trickles bytes cannot hold a connection.
+ */
+function idleTimer(socket: Socket, timeoutMs: number, log: Log): { pause(): void; resume(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const resume = (): void => {
+    if (timeoutMs <= 0 || socket.destroyed) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      log.debug({ timeoutMs }, 'wyoming connection idle; closed');
+      socket.destroy();
+    }, timeoutMs);
+    timer.unref();
+  };
+  resume();
+  return { pause: () => clearTimeout(timer), resume };
 }

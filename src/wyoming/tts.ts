@@ -10,9 +10,10 @@
  */
 import { z } from 'zod';
 import type { AudioChunk, AudioFormat } from '../audio/format.js';
-import { AppError, type ErrorCode } from '../shared/errors.js';
+import { AppError, type ErrorCode, isAppError } from '../shared/errors.js';
 import { connectWyoming, type WyomingConnection, type WyomingConnectOptions } from './client.js';
 import type { WyomingEvent } from './codec.js';
+import type { WyomingPool } from './pool.js';
 
 /** A voice as a Wyoming TTS service describes it. `speakers` is empty for single-speaker voices. */
 export interface WyomingTtsVoice {
@@ -143,6 +144,11 @@ export async function describeTts(
   }
 }
 
+/** True for the error of a connection that closed or reset (not an `error` event, not garbage). */
+function connectionLost(err: unknown, opts: WyomingConnectOptions): boolean {
+  return isAppError(err, opts.failedCode ?? 'ENGINE_FAILED') && !('wyomingCode' in (err.details ?? {}));
+}
+
 /** Throws ENGINE_FAILED for a Wyoming `error` event. */
 function throwIfError(event: WyomingEvent, url: string): void {
   if (event.type !== 'error') return;
@@ -221,6 +227,9 @@ async function* readAudio(
  * Synthesizes `text` with one `synthesize` event and yields PCM as `audio-chunk` events arrive, ending at
  * `audio-stop`. Never buffers the whole utterance. Aborting `signal` destroys the socket and the iterator
  * throws `signal.reason`; stopping the iteration early closes the connection too.
+ * With `pool`, an idle connection of an earlier request is reused and given back after `audio-stop` (see
+ * pool.ts for why the protocol allows it); when a reused connection turns out closed by the service before
+ * anything arrived, the request is sent once more on a new connection.
  * @throws AppError ENGINE_UNAVAILABLE (cannot connect), ENGINE_FAILED (`error` event, or closed before
  *   `audio-stop`), WYOMING_PROTOCOL (garbage, audio without a format).
  */
@@ -229,15 +238,45 @@ export async function* synthesizeTts(
   text: string,
   voice: WyomingVoiceChoice | undefined,
   signal: AbortSignal,
-  opts: WyomingConnectOptions = {},
+  opts: WyomingConnectOptions & { pool?: WyomingPool } = {},
 ): AsyncGenerator<AudioChunk, void, undefined> {
-  const conn = await connectWyoming(url, { ...opts, signal });
-  try {
-    const voiceField = voiceData(voice);
-    await conn.send({ type: 'synthesize', data: voiceField ? { text, voice: voiceField } : { text } });
-    yield* readAudio(conn, url, 'audio-stop', opts.failedCode);
-  } finally {
-    conn.close();
+  const voiceField = voiceData(voice);
+  const request: WyomingEvent = {
+    type: 'synthesize',
+    data: voiceField ? { text, voice: voiceField } : { text },
+  };
+  const { pool, ...connectOpts } = opts;
+  if (!pool) {
+    const conn = await connectWyoming(url, { ...connectOpts, signal });
+    try {
+      await conn.send(request);
+      yield* readAudio(conn, url, 'audio-stop', opts.failedCode);
+    } finally {
+      conn.close();
+    }
+    return;
+  }
+  for (let attempt = 0; ; attempt++) {
+    const pooled = await pool.acquire(signal, connectOpts);
+    let received = false;
+    let complete = false;
+    try {
+      await pooled.conn.send(request);
+      for await (const chunk of readAudio(pooled.conn, url, 'audio-stop', opts.failedCode)) {
+        received = true;
+        yield chunk;
+      }
+      complete = true;
+      pooled.release();
+      return;
+    } catch (err) {
+      // A reused connection the service closed while idle fails before any audio: retry once on a new one.
+      if (pooled.reused && !received && attempt === 0 && !signal.aborted && connectionLost(err, opts))
+        continue;
+      throw err;
+    } finally {
+      if (!complete) pooled.discard();
+    }
   }
 }
 

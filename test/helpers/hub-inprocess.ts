@@ -17,11 +17,13 @@ export interface InProcessHub {
 
 /**
  * Starts a hub with `raw` options against the broker `mqttUrl`; the HTTP port is filled in, and the share dir
- * too unless `raw.share_dir` is given.
+ * too unless `raw.share_dir` is given. `opts.dataDir` fixes the hub's own state dir (default a fresh one
+ * under the share dir), so a restarted hub can keep its secrets.
  */
 export async function startInProcessHub(
   raw: Record<string, unknown>,
   mqttUrl: string,
+  opts: { dataDir?: string } = {},
 ): Promise<InProcessHub> {
   // A given share dir (e.g. a tmpfs mount) belongs to the caller; only our own temp dir is removed on close.
   const ownDir = raw.share_dir === undefined;
@@ -40,7 +42,7 @@ export async function startInProcessHub(
       inAddon: false,
       supervisorUrl: 'http://127.0.0.1:1',
       supervisorToken: undefined,
-      dataDir: join(shareDir, '.data', `hub-${port}`),
+      dataDir: opts.dataDir ?? join(shareDir, '.data', `hub-${port}`),
     },
     silentLog(),
   );

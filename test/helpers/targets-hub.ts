@@ -13,6 +13,8 @@ import { freePort } from './ports.js';
 /** A started hub; `close()` stops it and removes its share dir. */
 export interface TargetsHub {
   hub: Hub;
+  /** http://127.0.0.1:<port>, for API calls (`hub.baseUrl` is the LAN address players get, which needs a token). */
+  localUrl: string;
   close(): Promise<void>;
 }
 
@@ -44,6 +46,7 @@ export async function startTargetsHub(
   await hub.start();
   return {
     hub,
+    localUrl: `http://127.0.0.1:${port}`,
     async close() {
       await hub.stop(1000);
       rmSync(shareDir, { recursive: true, force: true });

@@ -103,13 +103,22 @@ describe('MQTT discovery', () => {
     expect(configs().at(-1)).toEqual(configs().at(before - 1));
   });
 
-  it('adds the entities of a recorder device that appears and removes them when it goes', async () => {
-    const status = { device: 'kitchen', state: 'idle', in_progress: false, bytes: 0 };
+  it('adds the entities of a recorder device that recorded and removes them when it goes', async () => {
+    // A device that only ever had an error (never recorded) gets no entities.
+    const never = { device: 'hallway', state: 'error', in_progress: false, bytes: 0, error: { code: 'X' } };
+    await client.client.publishAsync('recorder/hallway/status', JSON.stringify(never), {
+      qos: 1,
+      retain: true,
+    });
+    const last = { id: 'a1', file: 'x.opus', bytes: 10, duration_ms: 100, ended_at: '2026-01-01T00:00:00Z' };
+    const status = { device: 'kitchen', state: 'idle', in_progress: false, bytes: 0, last };
     await client.client.publishAsync('recorder/kitchen/status', JSON.stringify(status), {
       qos: 1,
       retain: true,
     });
     await waitUntil(() => 'rec_kitchen_state' in (configs().at(-1)?.cmps ?? {}), 'the kitchen entities');
+    expect('rec_hallway_state' in (configs().at(-1)?.cmps ?? {})).toBe(false);
+    await client.client.publishAsync('recorder/hallway/status', '', { qos: 1, retain: true });
     expect(configs().at(-1)?.cmps.rec_kitchen_state).toMatchObject({
       p: 'sensor',
       state_topic: 'recorder/kitchen/status',

@@ -98,11 +98,7 @@ describe.each([
       const result = await say(hub, { text: `The ${mode} engine was skipped.`, id: mode });
       expect(result).toMatchObject({ ok: true, engine: 'espeak', fallback_from: ['kokoro'] });
       // One entry: the espeak audio and its sidecar; nothing half-written by the failed engine.
-      const key = result.url
-        ?.toString()
-        .split('/')
-        .pop()
-        ?.replace(/\.opus$/, '');
+      const key = hub.hub.cacheKeyOfUrl(String(result.url));
       expect(cacheFiles(hub).sort()).toEqual([`${key}.opus`, `${key}.opus.json`]);
       const row = await engineRow(hub, 'kokoro');
       expect(row).toMatchObject({ healthy: false, breaker: 'closed' });
@@ -130,11 +126,7 @@ describe('an engine cut off after a good part of its audio', () => {
         const text = LONG_TEXT;
         const result = await say(hub, { text });
         expect(result).toMatchObject({ ok: true, engine: 'espeak', fallback_from: ['kokoro'] });
-        const key = result.url
-          ?.toString()
-          .split('/')
-          .pop()
-          ?.replace(/\.opus$/, '');
+        const key = hub.hub.cacheKeyOfUrl(String(result.url));
         // The failed engine's audio did reach the disk as a temp file (so this test can fail) …
         expect([...written].filter((f) => !f.startsWith(`${key}.`) && f.length > 2).length).toBeGreaterThan(
           0,

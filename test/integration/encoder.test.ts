@@ -176,6 +176,7 @@ describe('encodeStream with real espeak-ng speech and ffmpeg', () => {
       collect(
         encodeStream(one(), {
           format: 'opus',
+          encoder: 'ffmpeg',
           bitrateKbps: 1_000_000,
           signal: new AbortController().signal,
         }),
@@ -192,7 +193,12 @@ describe('encodeStream with real espeak-ng speech and ffmpeg', () => {
     }
     const err = await failure(() =>
       collect(
-        encodeStream(failing(), { format: 'opus', bitrateKbps: 24, signal: new AbortController().signal }),
+        encodeStream(failing(), {
+          format: 'opus',
+          encoder: 'ffmpeg',
+          bitrateKbps: 24,
+          signal: new AbortController().signal,
+        }),
       ),
     );
     expect(isAppError(err, 'ENGINE_TIMEOUT')).toBe(true);
@@ -209,7 +215,12 @@ describe('encodeStream with real espeak-ng speech and ffmpeg', () => {
     }
     const before = ffmpegSpawnCount();
     const err = await failure(async () => {
-      for await (const _ of encodeStream(endless(), { format: 'opus', bitrateKbps: 24, signal: ac.signal })) {
+      for await (const _ of encodeStream(endless(), {
+        format: 'opus',
+        encoder: 'ffmpeg',
+        bitrateKbps: 24,
+        signal: ac.signal,
+      })) {
         expect(ffmpegSpawnCount()).toBe(before + 1);
         ac.abort();
       }

@@ -205,8 +205,9 @@ describe('recorder with real ffmpeg', () => {
     shareDir = await mkdtemp(join(tmpdir(), 'rec-'));
     const rec = await startRecorder({ keepWav: true });
     const session = await rec.open('porch');
-    const pid = await pidWriting(`_${session.id}.partial.opus`);
+    // The live encoder starts with the first audio.
     await feed(session, speech6s.subarray(0, 2 * BYTES_PER_S));
+    const pid = await pidWriting(`_${session.id}.partial.opus`);
     process.kill(pid, 'SIGKILL');
     await sleep(300);
     await feed(session, speech6s.subarray(2 * BYTES_PER_S, 4 * BYTES_PER_S));

@@ -52,7 +52,7 @@ describe('text clean-up through the hub', () => {
     expect(raw).toMatchObject({ ok: true, cached: false });
     expect(raw.text_chars as number).toBeGreaterThan(cleanedChars);
 
-    const entry = hub.hub.cache.get(String(first.url).split('/').pop()?.split('.')[0] ?? '', 'opus');
+    const entry = hub.hub.cache.get(hub.hub.cacheKeyOfUrl(String(first.url)) ?? '', 'opus');
     expect(entry?.meta.text).not.toMatch(/\*\*|https?:|```|😊/);
   }, 120_000);
 });

@@ -6,7 +6,9 @@
  * - `mode = "reset"` makes the engine fail like a crashed server: every connection is reset at once;
  * - `delayMs` makes the engine slow: each request waits that long before it is forwarded;
  * - `cutAfterBytes` makes it die mid-stream: after that many answer body bytes, 0.5 s later, the socket is
- *   destroyed.
+ *   destroyed;
+ * - `hold()` makes the engine silent until released: requests are recorded, then wait before being forwarded
+ *   (so a test knows for sure that the engine has produced nothing yet).
  * Test code only; the hub never imports this.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -36,6 +38,8 @@ export interface EngineGate {
   readonly connections: number;
   /** Requests forwarded so far, in arrival order (reset ones are not recorded). */
   readonly requests: GateRequest[];
+  /** Holds every request from now on (after recording it) until the returned function is called. */
+  hold(): () => void;
   close(): Promise<void>;
 }
 
@@ -88,6 +92,7 @@ async function forward(
 export async function startEngineGate(upstream: string): Promise<EngineGate> {
   const requests: GateRequest[] = [];
   let connections = 0;
+  let held: Promise<void> | undefined;
   const server: Server = createServer((req, res) => {
     if (gate.mode === 'reset') return void req.socket.resetAndDestroy();
     handle(req, res).catch(() => res.destroy());
@@ -95,6 +100,7 @@ export async function startEngineGate(upstream: string): Promise<EngineGate> {
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const body = await readBody(req);
     requests.push({ method: req.method ?? 'GET', url: req.url ?? '/', body: body.toString('utf8') });
+    await held;
     if (gate.delayMs) await new Promise((r) => setTimeout(r, gate.delayMs));
     await forward(upstream, req, res, body, gate.cutAfterBytes);
   };
@@ -113,6 +119,16 @@ export async function startEngineGate(upstream: string): Promise<EngineGate> {
       return connections;
     },
     requests,
+    hold() {
+      let release: () => void = () => {};
+      held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      return () => {
+        held = undefined;
+        release();
+      };
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -9,7 +9,9 @@
  *   answers `GET /services/mqtt` with `{result: "ok", data: {host, port, ssl, protocol, username, password}}`
  *   (`supervisor/api/services.py`, `supervisor/services/modules/mqtt.py`).
  * - Service effects we model: media_player.volume_set sets `volume_level`; media_player.play_media sets the
- *   state to `playing` and `media_content_id`; assist_satellite.announce answers [] (fields per each
+ *   state to `playing` and `media_content_id` (and, for entities in `playMs`, returns to the earlier state and
+ *   content after that many ms, as a player does when an announcement ends: MediaPlayerState in
+ *   `homeassistant/components/media_player/const.py`); assist_satellite.announce answers [] (fields per each
  *   integration's `services.yaml`).
  * - As Core does (home-assistant/core `homeassistant/components/api/__init__.py`, APIEntityStateView and
  *   APIDomainServicesView; `homeassistant/helpers/service.py` entity_service_call): `GET /api/states/<id>` of
@@ -110,6 +112,8 @@ export async function startHomeAssistant(opts: {
   mqtt?: { host: string; port: number };
   /** The host's LAN address for `GET /network/info` (supervisor/api/network.py: interfaces with primary, ipv4). */
   hostAddress?: string;
+  /** Media players that finish playing: entity id → ms after play_media when they return to their earlier state. */
+  playMs?: Record<string, number>;
   /** The add-on's port mapping for `GET /addons/self/info` (`network`); default: none known (404 there). */
   published?: Record<string, number | null>;
   /** The add-on's API grants; default: those of the repository's config.yaml. */
@@ -132,8 +136,18 @@ export async function startHomeAssistant(opts: {
       if (domain === 'media_player' && service === 'volume_set')
         s.attributes.volume_level = data.volume_level;
       if (domain === 'media_player' && service === 'play_media') {
+        const earlier = { state: s.state, content: s.attributes.media_content_id };
         s.state = 'playing';
         s.attributes.media_content_id = data.media_content_id;
+        const ms = opts.playMs?.[id];
+        if (ms !== undefined) {
+          setTimeout(() => {
+            if (s.attributes.media_content_id !== data.media_content_id) return; // something else plays now
+            s.state = earlier.state;
+            s.attributes.media_content_id = earlier.content;
+            s.last_updated = new Date().toISOString();
+          }, ms).unref();
+        }
       }
       s.last_updated = new Date().toISOString();
       changed.push(s);

@@ -13,12 +13,14 @@ import { freePort } from '../helpers/ports.js';
 export interface SpeakerReport {
   event: 'ready' | 'start' | 'stop' | 'played' | 'closed' | 'format_mismatch';
   conn?: number;
-  /** Monotonic seconds on the speaker's clock. */
+  /** Monotonic seconds (CLOCK_MONOTONIC) when it happened; for `played`, just before it was sent. */
   t: number;
   rate?: number;
   width?: number;
   channels?: number;
   bytes?: number;
+  /** stop: SHA-256 of the PCM received. */
+  sha256?: string;
   played?: boolean;
 }
 
@@ -33,13 +35,23 @@ export interface WyomingSpeaker {
 
 const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'wyoming-speaker.py');
 
-/** Starts the speaker on 127.0.0.1:<free port>; `realtime` delays `played` by the audio's duration. */
-export async function startWyomingSpeaker(opts: { realtime?: boolean } = {}): Promise<WyomingSpeaker> {
+/**
+ * Starts the speaker on 127.0.0.1:<free port>; `realtime` delays `played` by the audio's duration,
+ * `extraDelayS` by that many seconds more.
+ */
+export async function startWyomingSpeaker(
+  opts: { realtime?: boolean; extraDelayS?: number } = {},
+): Promise<WyomingSpeaker> {
   const port = await freePort();
   const url = `tcp://127.0.0.1:${port}`;
   const child: ChildProcess = spawn(
     venvPython(),
-    [SCRIPT, '--uri', url, ...(opts.realtime ? ['--realtime'] : [])],
+    [
+      SCRIPT,
+      ...['--uri', url],
+      ...(opts.realtime ? ['--realtime'] : []),
+      ...(opts.extraDelayS ? ['--extra-delay', String(opts.extraDelayS)] : []),
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const reports: SpeakerReport[] = [];

@@ -85,7 +85,7 @@ describe('loadConfig', () => {
     expect(inAddon.source).toBe(addonOptions);
     expect(inAddon.inAddon).toBe(true);
     expect(inAddon.options.http.port).toBe(8099);
-    expect(inAddon.options.wyoming_server).toEqual({ enabled: true, port: 10210 });
+    expect(inAddon.options.wyoming_server).toMatchObject({ enabled: true, port: 10210 });
     const path = file('ports.yaml', 'http:\n  port: 9002\nwyoming_server:\n  port: 10300\n');
     const outside = loadConfig(['--config', path], {}, join(dir, 'absent-options.json'));
     expect(outside.options.http.port).toBe(9002);

@@ -7,7 +7,6 @@ import {
   discoveryTopic,
   liveComponents,
 } from '../../src/mqtt/discovery.js';
-import { takeSentences } from '../../src/wyoming/server.js';
 
 const ctx: DiscoveryContext = {
   prefix: 'homeassistant',
@@ -68,12 +67,6 @@ describe('discovery payload', () => {
 });
 
 describe('helpers of the Wyoming server, the speech route and auth', () => {
-  it('splits finished sentences off a text stream', () => {
-    expect(takeSentences('One. Two! Thr')).toEqual({ sentences: ['One.', 'Two!'], rest: 'Thr' });
-    expect(takeSentences('No end yet')).toEqual({ sentences: [], rest: 'No end yet' });
-    expect(takeSentences('Version 1.5 is out. ')).toEqual({ sentences: ['Version 1.5 is out.'], rest: '' });
-  });
-
   it('builds atempo chains within 0.5–2 per filter', () => {
     expect(atempoFilter(1.5)).toBe('atempo=1.5');
     expect(atempoFilter(4)).toBe('atempo=2,atempo=2');

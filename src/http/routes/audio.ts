@@ -24,9 +24,11 @@ export interface LiveAudioSource {
   audioKey(key: string, format: OutputFormat): string;
 }
 
-/** Options of the audio routes: the cache, and (optional) the live jobs. */
+/** Options of the audio routes: the cache, the URL key mapping, and (optional) the live jobs. */
 export interface AudioRouteOptions {
   cache: CacheStore;
+  /** The cache key a URL key stands for (src/cache/url-keys.ts); undefined answers 404. */
+  cacheKeyOf(urlKey: string): string | undefined;
   live?: LiveAudioSource;
 }
 
@@ -65,7 +67,8 @@ function sendMemory(request: FastifyRequest, reply: FastifyReply, entry: CacheEn
 }
 
 /**
- * GET and HEAD /api/audio/<key>.<ext>. While the audio is being synthesized: a chunked live stream (Ogg Opus
+ * GET and HEAD /api/audio/<url key>.<ext>, the URL key mapped back to its cache key (a capability: see
+ * src/cache/url-keys.ts; unknown keys answer 404). While the audio is being synthesized: a chunked live stream (Ogg Opus
  * pages as ffmpeg writes them; every listener gets the bytes so far, then live bytes; the stream is cut when
  * synthesis fails). Afterwards: the cached file with Content-Length, Range and HEAD (@fastify/static's sendFile
  * on the path the cache store gives for a validated key), or the same from memory when the disk refused it. A URL handed out before a fallback engine spoke
@@ -73,13 +76,18 @@ function sendMemory(request: FastifyRequest, reply: FastifyReply, entry: CacheEn
  */
 export const audioRoutes: FastifyPluginAsync<AudioRouteOptions> = async (app, opts) => {
   const handler = async (request: FastifyRequest<{ Params: { name: string } }>, reply: FastifyReply) => {
-    const { key, format } = parseAudioName(request.params.name);
+    const { key: urlKey, format } = parseAudioName(request.params.name);
+    const key = opts.cacheKeyOf(urlKey);
+    if (key === undefined) throw new AppError('NOT_FOUND', `audio ${urlKey}.${format} is not known here`);
     const job = opts.live?.liveAudio(key, format);
     if (job && job.state !== 'failed') return sendLive(request, reply, job);
     const entry =
       opts.cache.get(key, format) ?? opts.cache.get(opts.live?.audioKey(key, format) ?? key, format);
     if (!entry)
-      throw new AppError('NOT_FOUND', `audio ${key}.${format} is not in the cache (evicted or never made)`);
+      throw new AppError(
+        'NOT_FOUND',
+        `audio ${urlKey}.${format} is not in the cache (evicted or never made)`,
+      );
     if (entry.data) return sendMemory(request, reply, { ...entry, data: entry.data });
     reply.header('Content-Type', CONTENT_TYPES[format]);
     reply.header('Cache-Control', 'public, max-age=31536000, immutable');

@@ -50,6 +50,8 @@ export interface OpenAiRouteOptions {
    */
   engineVoices?(engine: string | undefined, signal: AbortSignal): Promise<string[] | undefined>;
   bitrateKbps: number;
+  /** Largest body, in bytes, refused before it is parsed (option `limits.max_payload_kb`). */
+  bodyLimit: number;
 }
 
 /** An OpenAI-shaped error answer. */
@@ -129,7 +131,7 @@ async function translate(
 
 /** POST /v1/audio/speech (see the module comment). */
 export const openAiRoutes: FastifyPluginAsync<OpenAiRouteOptions> = async (app, opts) => {
-  app.post('/v1/audio/speech', { bodyLimit: 64 * 1024 }, async (request, reply) => {
+  app.post('/v1/audio/speech', { bodyLimit: opts.bodyLimit }, async (request, reply) => {
     const controller = new AbortController();
     // The response's close without a finished write means the client went away: stop synthesis and ffmpeg.
     reply.raw.once('close', () => {

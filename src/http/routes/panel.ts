@@ -6,6 +6,7 @@ import { AppError } from '../../shared/errors.js';
 /** The panel's files and their content types; nothing else is served from the folder (no client paths). */
 const UI_FILES: Readonly<Record<string, string>> = {
   'app.js': 'text/javascript; charset=utf-8',
+  'announce.js': 'text/javascript; charset=utf-8',
   'say-options.js': 'text/javascript; charset=utf-8',
   'voice-files.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',

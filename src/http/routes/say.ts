@@ -42,8 +42,10 @@ export const sayRoutes: FastifyPluginAsync<{
   sayService: SayService;
   maxTextChars: number;
   defaults?: RequestDefaults;
+  /** Largest body, in bytes, refused before it is parsed (option `limits.max_payload_kb`). */
+  bodyLimit: number;
 }> = async (app, opts) => {
-  app.post('/api/say', async (request, reply) => {
+  app.post('/api/say', { bodyLimit: opts.bodyLimit }, async (request, reply) => {
     let say: ReturnType<typeof toSayRequest>;
     try {
       say = toSayRequest(request.body ?? {}, opts.maxTextChars, opts.defaults);

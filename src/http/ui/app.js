@@ -33,20 +33,20 @@ function formatTime(iso) {
 }
 
 /** Builds an element with text content (never HTML from data). */
-function el(tag, text, className) {
+export function el(tag, text, className) {
   const node = document.createElement(tag);
   if (text !== undefined) node.textContent = String(text);
   if (className) node.className = className;
   return node;
 }
 
-async function getJson(url, init) {
+export async function getJson(url, init) {
   const res = await fetch(url, { headers: { Accept: 'application/json' }, ...init });
   const body = await res.json().catch(() => ({}));
   return { ok: res.ok, status: res.status, body };
 }
 
-function play(url, label) {
+export function play(url, label) {
   const player = $('#player');
   player.src = relativeApiUrl(url);
   $('#player-label').textContent = label;
@@ -55,7 +55,7 @@ function play(url, label) {
   });
 }
 
-function playButton(url, label) {
+export function playButton(url, label) {
   const button = el('button', '▶', 'icon');
   button.type = 'button';
   button.title = `Play ${label}`;
@@ -183,20 +183,31 @@ async function loadVoices() {
   }
 }
 
-async function submitSay(event) {
-  event.preventDefault();
-  const form = event.currentTarget;
+/**
+ * The say form as a request body: every named field with a value (`data-number` fields as numbers), then the
+ * options of say-options.js (the checkboxes).
+ */
+export function formBody(form) {
   const body = { text: $('#say-text').value };
-  for (const field of ['engine', 'voice', 'target']) {
-    const value = form.elements[field].value.trim();
-    if (value) body[field] = value;
+  for (const field of form.elements) {
+    if (!field.name || field.name === 'text' || field.disabled || field.type === 'checkbox') continue;
+    const value = field.value.trim();
+    if (value) body[field.name] = field.dataset.number === undefined ? value : Number(value);
   }
+  // Checkboxes (cache, clean) and the format are say-options.js's (issue 17).
   Object.assign(body, sayOptions(form));
+  return body;
+}
+
+/**
+ * POSTs a say body to api/say with `button` disabled and progress in #say-result; on success calls `onOk` with
+ * the result (which writes the message), on failure shows the error there.
+ */
+export async function postSay(body, button, busyText, onOk) {
   const out = $('#say-result');
-  const button = $('#say-submit');
   button.disabled = true;
   out.className = 'result busy';
-  out.textContent = 'Speaking…';
+  out.textContent = busyText;
   try {
     const { body: result } = await getJson('api/say', {
       method: 'POST',
@@ -205,9 +216,7 @@ async function submitSay(event) {
     });
     if (result.ok) {
       out.className = 'result ok';
-      const how = result.cached ? 'from the cache' : `by ${result.engine}`;
-      out.textContent = `Said ${how} in ${formatMs(result.latency_ms.total)}: ${formatMs(result.duration_ms)} of audio, ${formatBytes(result.bytes)}.`;
-      play(result.url, body.text);
+      out.textContent = onOk(result);
     } else {
       out.className = 'result failed';
       out.textContent = `${result.error?.code ?? 'ERROR'}: ${result.error?.message ?? 'request failed'}`;
@@ -218,6 +227,16 @@ async function submitSay(event) {
   } finally {
     button.disabled = false;
   }
+}
+
+async function submitSay(event) {
+  event.preventDefault();
+  const body = formBody(event.currentTarget);
+  await postSay(body, $('#say-submit'), 'Speaking…', (result) => {
+    play(result.url, body.text);
+    const how = result.cached ? 'from the cache' : `by ${result.engine}`;
+    return `Said ${how} in ${formatMs(result.latency_ms.total)}: ${formatMs(result.duration_ms)} of audio, ${formatBytes(result.bytes)}.`;
+  });
 }
 
 function connectEvents() {

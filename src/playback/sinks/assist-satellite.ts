@@ -6,7 +6,7 @@
  * so the target stays busy for the rest of the audio's duration as well.
  */
 import { ASSIST_SATELLITE_FEATURES, checkEntity } from '../entity-check.js';
-import { holdForDuration, type SinkFactory } from '../sink.js';
+import { formatFor, holdForDuration, type SinkFactory } from '../sink.js';
 import { requireHomeAssistant } from './media-player.js';
 
 /** Builds an assist_satellite sink. */
@@ -21,7 +21,7 @@ export const createAssistSatelliteSink: SinkFactory = (spec, deps) => ({
       [{ bit: ASSIST_SATELLITE_FEATURES.ANNOUNCE, name: 'ANNOUNCE', usedBy: 'assist_satellite.announce' }],
       signal,
     );
-    const media = await audio.as(spec.format ?? ctx.format, signal);
+    const media = await audio.as(formatFor(spec, ctx), signal);
     await ctx.claim?.();
     const startedAt = performance.now();
     await ha.callService(
@@ -37,5 +37,6 @@ export const createAssistSatelliteSink: SinkFactory = (spec, deps) => ({
     ctx.accepted?.();
     const final = await media.ready(signal);
     await holdForDuration(startedAt, final.durationMs, signal);
+    return 'estimated';
   },
 });

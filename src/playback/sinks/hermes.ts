@@ -67,5 +67,6 @@ export const createHermesSink: SinkFactory = (spec, deps) => ({
         partDone.abort(); // drops the wait (and its timer) when the publish failed
       }
     }
+    return 'reported';
   },
 });

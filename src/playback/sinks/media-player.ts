@@ -6,13 +6,17 @@
  * (play_media: media_content_id, media_content_type, enqueue, announce, extra; volume_set: volume_level 0–1).
  * media_content_type defaults to the format's MIME type: Cast hands it to the receiver as the content type;
  * announce-capable players (Sonos, ESPHome) ignore it; set `media_content_type: music` where a player wants that.
+ * A request's `format`, `media_content_type`, `announce` and `volume` win over the target's. With `wait: "all"`
+ * the player's state is followed until it has played the audio (media-state.ts); otherwise the target is held
+ * for the audio's duration.
  */
 import { CONTENT_TYPES } from '../../audio/format.js';
 import { AppError } from '../../shared/errors.js';
 import { checkEntity, MEDIA_PLAYER_FEATURES, type RequiredFeature } from '../entity-check.js';
 import type { HomeAssistantClient } from '../home-assistant.js';
 import { HA_CALL_TIMEOUT_MS } from '../home-assistant.js';
-import { holdForDuration, type SinkFactory } from '../sink.js';
+import { followPlayback } from '../media-state.js';
+import { formatFor, holdForDuration, type SinkFactory } from '../sink.js';
 
 /** The Home Assistant client, or a SINK_UNREACHABLE error saying why there is none. */
 export function requireHomeAssistant(
@@ -33,10 +37,11 @@ export const createMediaPlayerSink: SinkFactory = (spec, deps) => ({
     const ha = requireHomeAssistant(deps.homeAssistant, spec.name);
     const entityId = spec.entityId as string;
     const volume = ctx.volume ?? spec.volume;
+    const announce = ctx.announce ?? spec.announce;
     const required: RequiredFeature[] = [
       { bit: MEDIA_PLAYER_FEATURES.PLAY_MEDIA, name: 'PLAY_MEDIA', usedBy: 'media_player.play_media' },
     ];
-    if (spec.announce === true) {
+    if (announce === true) {
       required.push({
         bit: MEDIA_PLAYER_FEATURES.MEDIA_ANNOUNCE,
         name: 'MEDIA_ANNOUNCE',
@@ -48,7 +53,7 @@ export const createMediaPlayerSink: SinkFactory = (spec, deps) => ({
     }
     // Before anything plays: a missing, unavailable or unable player is a failed target with the reason.
     const state = await checkEntity(ha, entityId, required, signal);
-    const media = await audio.as(spec.format ?? ctx.format, signal);
+    const media = await audio.as(formatFor(spec, ctx), signal);
     let restore: number | undefined;
     if (volume !== undefined) {
       const level = state.attributes.volume_level;
@@ -69,15 +74,20 @@ export const createMediaPlayerSink: SinkFactory = (spec, deps) => ({
         {
           entity_id: entityId,
           media_content_id: media.url,
-          media_content_type: spec.mediaContentType ?? CONTENT_TYPES[media.format],
-          announce: spec.announce ?? announces(state.attributes.supported_features),
+          media_content_type: ctx.mediaContentType ?? spec.mediaContentType ?? CONTENT_TYPES[media.format],
+          announce: announce ?? announces(state.attributes.supported_features),
         },
         signal,
       );
       ctx.accepted?.();
+      const durationMs = async (): Promise<number> => (await media.ready(signal)).durationMs;
+      if (ctx.waitAll) {
+        const before = state;
+        return await followPlayback({ ha, entityId, before, url: media.url, startedAt, durationMs, signal });
+      }
       // A live URL streams while the engine speaks; the speaker is busy until the whole speech has played.
-      const final = await media.ready(signal);
-      await holdForDuration(startedAt, final.durationMs, signal);
+      await holdForDuration(startedAt, await durationMs(), signal);
+      return 'estimated';
     } finally {
       if (restore !== undefined) {
         // Restore even when interrupted: the next delivery on this queue starts only after this settles.

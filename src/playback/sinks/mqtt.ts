@@ -3,7 +3,7 @@
  * topic; the satellite fetches the URL and plays it. It reports no end, so the target stays busy for the
  * audio's duration.
  */
-import { holdForDuration, type SinkFactory } from '../sink.js';
+import { formatFor, holdForDuration, type SinkFactory } from '../sink.js';
 
 /** The JSON an MQTT target receives. */
 export interface MqttTargetPayload {
@@ -17,7 +17,7 @@ export interface MqttTargetPayload {
 export const createMqttSink: SinkFactory = (spec, deps) => ({
   type: 'mqtt',
   async play(audio, ctx, signal) {
-    const media = await audio.as(spec.format ?? ctx.format, signal);
+    const media = await audio.as(formatFor(spec, ctx), signal);
     const payload: MqttTargetPayload = { id: ctx.id, url: media.url, format: media.format, text: ctx.text };
     await ctx.claim?.();
     const startedAt = performance.now();
@@ -25,5 +25,6 @@ export const createMqttSink: SinkFactory = (spec, deps) => ({
     ctx.accepted?.();
     const final = await media.ready(signal);
     await holdForDuration(startedAt, final.durationMs, signal);
+    return 'estimated';
   },
 });

@@ -77,6 +77,7 @@ export const createWyomingSink: SinkFactory = (spec) => ({
       await conn.send({ type: 'audio-stop', data: { timestamp: Math.round(pcmDurationMs(bytes, f)) } });
       ctx.accepted?.();
       await awaitPlayed(conn, url);
+      return 'reported';
     } finally {
       clearTimeout(timer);
       conn.close();

@@ -5,6 +5,7 @@
 import type { AudioChunk } from '../../audio/format.js';
 import { AppError, isAppError } from '../../shared/errors.js';
 import type { Log } from '../../shared/log.js';
+import { createWyomingPool } from '../../wyoming/pool.js';
 import { describeTts, synthesizeTts, type WyomingVoiceChoice } from '../../wyoming/tts.js';
 import type { Engine, EngineHealth, SynthesisRequest, Voice } from '../engine.js';
 import { errorMessage } from './engine-errors.js';
@@ -50,8 +51,9 @@ function toEngineError(err: unknown, engine: string, signal?: AbortSignal): unkn
 }
 
 /**
- * Creates a Wyoming TTS engine. `synthesize` opens one connection per request and yields each `audio-chunk`
- * as it arrives (never the whole utterance); aborting closes the socket at once. `voices()` comes from
+ * Creates a Wyoming TTS engine. `synthesize` sends one `synthesize` per request on a warm connection (an idle
+ * one of an earlier request, kept up to WYOMING_IDLE_MS; else a new one) and yields each `audio-chunk` as it
+ * arrives (never the whole utterance); aborting closes that socket at once. `voices()` comes from
  * `describe` and is cached for `voicesCacheMs`; `probe()` is a describe with a short deadline and never throws.
  * No connection is made until the first call.
  */
@@ -60,6 +62,8 @@ export function createWyomingEngine(opts: WyomingEngineOptions): Engine {
   const probeTimeoutMs = opts.probeTimeoutMs ?? 3000;
   const voicesCacheMs = opts.voicesCacheMs ?? 60_000;
   let cached: { voices: Voice[]; atMs: number } | undefined;
+  // Warm connections: each sentence's `synthesize` reuses an idle connection of an earlier one (pool.ts).
+  const pool = createWyomingPool(opts.url);
 
   async function describeVoices(signal: AbortSignal | undefined, timeoutMs: number): Promise<Voice[]> {
     const info = await describeTts(opts.url, signal, { timeoutMs });
@@ -95,6 +99,7 @@ export function createWyomingEngine(opts: WyomingEngineOptions): Engine {
       try {
         for await (const chunk of synthesizeTts(opts.url, request.text, voice, signal, {
           connectTimeoutMs: opts.connectTimeoutMs,
+          pool,
         })) {
           bytes += chunk.pcm.length;
           yield chunk;

@@ -1,0 +1,130 @@
+/**
+ * The in-process twin of `feedEncoder` (encoder.ts) for Ogg Opus: PCM chunks in, Ogg pages out as they are
+ * completed, no child process. The say path, `encodeStream` and the live HTTP stream use it unless
+ * `opus.encoder` is `ffmpeg`.
+ */
+import { AppError, toAppError } from '../shared/errors.js';
+import type { Log } from '../shared/log.js';
+import { convertPcm } from './convert.js';
+import type { OpusEncoderKind } from './encoder.js';
+import type { AudioChunk } from './format.js';
+import { OggOpusEncoder, type OpusEncodeSettings, prepareInProcessOpus } from './opus-encoder.js';
+
+/**
+ * PCM encoded per step, in ms (about 1 ms of CPU): the event loop turns between steps (setImmediate), so HTTP
+ * requests and MQTT messages are never held up by more than one step.
+ */
+const STEP_MS = 100;
+/**
+ * Pages are handed out together once this much speech is encoded, in ms (about 5 ms of CPU): fewer, bigger
+ * writes to the cache file and to listeners (each an await); the audio is there no later than the engine
+ * delivered it.
+ */
+const BATCH_MS = 500;
+/**
+ * The first step: one page (40 ms) plus what the resampler holds back (a few ms), handed out as soon as the first
+ * audio page exists, so the first audio page goes out after the least work.
+ */
+const FIRST_STEP_MS = 50;
+
+/** What `encodeOpusInProcess` works with: the first chunk (fixes the input format) and the rest of the source. */
+export interface InProcessEncodeOptions {
+  first: AudioChunk;
+  rest: AsyncIterator<AudioChunk>;
+  settings: OpusEncodeSettings;
+  /** Aborting stops the encode; the generator throws the reason (as an AppError). */
+  signal: AbortSignal;
+  /** Called with the byte count of each PCM piece encoded (after conversion to the first chunk's format). */
+  onInput(bytes: number): void;
+}
+
+/**
+ * Encodes `first` and then `rest` to Ogg Opus in steps of STEP_MS, yielding the completed pages as soon as the
+ * first audio page exists (with the header pages), then per BATCH_MS of speech and at the end of each chunk.
+ * A chunk in another format than the first is converted to it. Ending the iteration early, or an error, releases
+ * the encoder and returns the source iterator.
+ * @throws the source's own error as is; the abort reason (toAppError) when `signal` aborts; AppError
+ *   ENCODER_FAILED when libopus cannot be loaded or fails.
+ */
+export async function* encodeOpusInProcess(o: InProcessEncodeOptions): AsyncGenerator<Buffer> {
+  const format = o.first.format;
+  let encoder: OggOpusEncoder;
+  try {
+    encoder = await OggOpusEncoder.create(format, o.settings);
+  } catch (err) {
+    await o.rest.return?.().catch(() => {});
+    throw new AppError('ENCODER_FAILED', `cannot start the Opus encoder: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  const frameBytes = format.widthBytes * format.channels;
+  const bytesOf = (ms: number): number =>
+    Math.max(frameBytes, Math.floor((format.rateHz * ms) / 1000) * frameBytes);
+  const stepBytes = bytesOf(STEP_MS);
+  const batchLimit = bytesOf(BATCH_MS);
+  const batch: Buffer[] = [];
+  let batchBytes = 0;
+  let audioOut = false;
+  const checkAbort = (): void => {
+    if (o.signal.aborted) throw toAppError(o.signal.reason);
+  };
+  let finished = false;
+  try {
+    let chunk: AudioChunk | undefined = o.first;
+    while (chunk) {
+      checkAbort();
+      const pcm = convertPcm(chunk.pcm, chunk.format, format);
+      for (let at = 0; at < pcm.length; ) {
+        const size = !audioOut ? bytesOf(FIRST_STEP_MS) : stepBytes;
+        const piece = pcm.subarray(at, Math.min(pcm.length, at + size));
+        at += size;
+        o.onInput(piece.length);
+        batch.push(...encodeStep(() => encoder.push(piece)));
+        batchBytes += piece.length;
+        const last = at >= pcm.length;
+        const firstAudio: boolean = !audioOut && encoder.audioPagesOut > 0;
+        if (batch.length && (firstAudio || last || batchBytes >= batchLimit)) {
+          audioOut ||= firstAudio;
+          yield Buffer.concat(batch.splice(0));
+          batchBytes = 0;
+        } else if (!last) {
+          await new Promise<void>((r) => setImmediate(r));
+        }
+        checkAbort();
+      }
+      const next: IteratorResult<AudioChunk> = await o.rest.next();
+      chunk = next.done ? undefined : next.value;
+    }
+    checkAbort();
+    yield Buffer.concat(encodeStep(() => encoder.finish()));
+    finished = true;
+  } finally {
+    encoder.close();
+    if (!finished) await o.rest.return?.().catch(() => {});
+  }
+}
+
+/** Runs one libopus step, turning a failure of the codec into ENCODER_FAILED. */
+function encodeStep(step: () => Buffer[]): Buffer[] {
+  try {
+    return step();
+  } catch (err) {
+    throw new AppError('ENCODER_FAILED', `Opus encoding failed: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * The Opus encoder the hub will use: `wanted`, except that `inprocess` falls back to `ffmpeg` (with a warning)
+ * when libopus or the resampler cannot be loaded here. Loading happens now, so the first say pays none of it.
+ */
+export async function chooseOpusEncoder(wanted: OpusEncoderKind, log: Log): Promise<OpusEncoderKind> {
+  if (wanted === 'ffmpeg') return wanted;
+  try {
+    const build = await prepareInProcessOpus();
+    log.info({ libopus: build }, 'Ogg Opus encoded in process');
+    return 'inprocess';
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'in-process Opus encoder unavailable; using ffmpeg');
+    return 'ffmpeg';
+  }
+}

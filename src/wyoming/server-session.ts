@@ -1,0 +1,196 @@
+/**
+ * One connection of the Wyoming TTS server: events are handled in order, one at a time. Plain `synthesize`
+ * answers one audio group; streaming (`synthesize-start`, `synthesize-chunk`…, `synthesize-stop`) answers one
+ * audio group per sentence as the one sentence splitter (src/tts/sentences.ts) completes it, then
+ * `synthesize-stopped`. The text of one stream is bounded by `maxTextChars`: past it the stream is refused with
+ * TEXT_TOO_LONG and its later chunks are dropped, so an endless stream costs neither memory nor synthesis.
+ *
+ * Protocol sources: see server.ts (OHF-Voice/wyoming `wyoming/tts.py`, `wyoming/info.py`; wyoming-piper 2.x
+ * `handler.py` for the sequences).
+ */
+import type { Socket } from 'node:net';
+import type { AudioFormat } from '../audio/format.js';
+import { AppError } from '../shared/errors.js';
+import type { Log } from '../shared/log.js';
+import { createSentenceSplitter, type SentenceSplitter } from '../tts/sentences.js';
+import { encodeEvent, type WyomingEvent } from './codec.js';
+import type { WyomingProgramInfo, WyomingTtsProvider } from './server.js';
+import type { WyomingVoiceChoice } from './tts.js';
+
+/** Frames per `audio-chunk` event (wyoming-piper's default `--samples-per-chunk`). */
+export const SAMPLES_PER_CHUNK = 1024;
+
+/** Who made the programs, for `attribution` (required by the `Artifact` dataclass). */
+const ATTRIBUTION = { name: 'TTS Hub', url: 'https://www.home-assistant.io/integrations/wyoming/' };
+
+/** The `info` event data for `programs`. */
+function infoData(programs: WyomingProgramInfo[]): Record<string, unknown> {
+  const tts = programs.map((p) => ({
+    name: p.name,
+    attribution: ATTRIBUTION,
+    installed: true,
+    description: p.description,
+    version: p.version,
+    voices: p.voices.map((v) => ({
+      name: v.name,
+      attribution: ATTRIBUTION,
+      installed: true,
+      description: v.description,
+      version: null,
+      languages: v.languages,
+      speakers: v.speakers,
+    })),
+    supports_synthesize_streaming: true,
+  }));
+  return { asr: [], tts, handle: [], intent: [], wake: [], mic: [], snd: [] };
+}
+
+function voiceOf(data: Record<string, unknown> | undefined): WyomingVoiceChoice | undefined {
+  const v = data?.voice;
+  if (typeof v !== 'object' || v === null) return undefined;
+  const pick = (k: string): string | undefined => {
+    const x = (v as Record<string, unknown>)[k];
+    return typeof x === 'string' && x ? x : undefined;
+  };
+  return { name: pick('name'), language: pick('language'), speaker: pick('speaker') };
+}
+
+/** A streaming synthesis in progress. */
+interface Stream {
+  voice: WyomingVoiceChoice | undefined;
+  splitter: SentenceSplitter;
+  chars: number;
+  /** Set once the stream went over `maxTextChars`: later chunks are dropped until `synthesize-stop`. */
+  refused: boolean;
+}
+
+/** What a session needs. */
+export interface SessionOptions {
+  socket: Socket;
+  provider: WyomingTtsProvider;
+  /** Aborted when the connection closes or the server stops. */
+  signal: AbortSignal;
+  /** Longest text of one `synthesize` or one stream (option `max_text_chars`). */
+  maxTextChars: number;
+  /** A write the client does not drain within this many ms closes the connection; 0 never. */
+  stallTimeoutMs: number;
+  log: Log;
+}
+
+/** One client connection (see the module comment). */
+export class Session {
+  private stream: Stream | undefined;
+
+  constructor(private readonly opts: SessionOptions) {}
+
+  /** Writes one event, waiting for the socket to drain. @throws when the connection closed or stalled. */
+  async send(event: WyomingEvent): Promise<void> {
+    const { socket } = this.opts;
+    if (socket.destroyed) throw new Error('connection closed');
+    if (socket.write(encodeEvent(event))) return;
+    await new Promise<void>((resolve, reject) => {
+      const timeoutMs = this.opts.stallTimeoutMs;
+      const timer =
+        timeoutMs > 0
+          ? setTimeout(() => {
+              socket.destroy();
+              reject(new Error(`client read nothing for ${timeoutMs} ms; connection closed`));
+            }, timeoutMs)
+          : undefined;
+      const onDrain = (): void => {
+        clearTimeout(timer);
+        socket.off('close', onClose);
+        resolve();
+      };
+      const onClose = (): void => {
+        clearTimeout(timer);
+        socket.off('drain', onDrain);
+        reject(new Error('connection closed'));
+      };
+      socket.once('drain', onDrain).once('close', onClose);
+    });
+  }
+
+  /** One audio group (`audio-start`, chunks of SAMPLES_PER_CHUNK frames, `audio-stop`) for `text`. */
+  async speak(text: string, voice: WyomingVoiceChoice | undefined): Promise<void> {
+    let format: AudioFormat | undefined;
+    for await (const chunk of this.opts.provider.synthesize(text, voice, this.opts.signal)) {
+      if (!format) {
+        format = chunk.format;
+        await this.send({ type: 'audio-start', data: audioData(format) });
+      }
+      const step = SAMPLES_PER_CHUNK * format.widthBytes * format.channels;
+      for (let i = 0; i < chunk.pcm.length; i += step) {
+        await this.send({
+          type: 'audio-chunk',
+          data: audioData(format),
+          payload: chunk.pcm.subarray(i, i + step),
+        });
+      }
+    }
+    if (!format) {
+      format = { rateHz: 22050, widthBytes: 2, channels: 1 };
+      await this.send({ type: 'audio-start', data: audioData(format) });
+    }
+    await this.send({ type: 'audio-stop', data: { timestamp: null } });
+  }
+
+  /**
+   * Handles one event. @throws AppError TEXT_TOO_LONG (a stream over maxTextChars) and whatever synthesis
+   * throws; the server answers those with an `error` event.
+   */
+  async handle(event: WyomingEvent): Promise<void> {
+    const data = event.data;
+    switch (event.type) {
+      case 'describe': {
+        const programs = await this.opts.provider.programs(this.opts.signal);
+        await this.send({ type: 'info', data: infoData(programs) });
+        return;
+      }
+      case 'synthesize': {
+        if (this.stream) return; // Sent inside a stream for compatibility; the chunks carry the text.
+        const text = typeof data?.text === 'string' ? data.text : '';
+        await this.speak(text, voiceOf(data));
+        return;
+      }
+      case 'synthesize-start': {
+        const voice = voiceOf(data);
+        const splitter = createSentenceSplitter({ language: voice?.language });
+        this.stream = { voice, splitter, chars: 0, refused: false };
+        return;
+      }
+      case 'synthesize-chunk':
+        await this.chunk(typeof data?.text === 'string' ? data.text : '');
+        return;
+      case 'synthesize-stop': {
+        const stream = this.stream;
+        this.stream = undefined;
+        if (stream && !stream.refused) {
+          for (const sentence of stream.splitter.finish()) await this.speak(sentence, stream.voice);
+        }
+        await this.send({ type: 'synthesize-stopped' });
+        return;
+      }
+      default:
+        this.opts.log.debug({ type: event.type }, 'wyoming event ignored');
+    }
+  }
+
+  private async chunk(text: string): Promise<void> {
+    const stream = this.stream;
+    if (!stream || stream.refused) return;
+    stream.chars += text.length;
+    if (stream.chars > this.opts.maxTextChars) {
+      stream.refused = true;
+      throw new AppError(
+        'TEXT_TOO_LONG',
+        `the streamed text passed ${this.opts.maxTextChars} characters (max_text_chars); the rest of this stream is dropped`,
+      );
+    }
+    for (const sentence of stream.splitter.push(text)) await this.speak(sentence, stream.voice);
+  }
+}
+
+function audioData(f: AudioFormat): Record<string, unknown> {
+  return { rate: f.rateHz, width: f.widthBytes, channels: f.channels, timestamp: null };
+}

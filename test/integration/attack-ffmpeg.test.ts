@@ -1,0 +1,131 @@
+/**
+ * The one cap on ffmpeg processes (`limits.ffmpeg_processes`) with real ffmpeg and the real hub in this process
+ * (so the wrapper's counters are the hub's). Before issue 10: 100 concurrent /v1/audio/speech (pcm) ran 99
+ * ffmpeg processes at once, and a client that disconnected early still cost its transcode.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ffmpegLoad, ffmpegSpawnCount, runFfmpeg } from '../../src/audio/ffmpeg.js';
+import { sampleMax } from '../helpers/attack.js';
+import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
+import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
+import { ffmpegChildren } from '../helpers/recorder.js';
+
+/** An ffmpeg that holds its slot until `stdin` ends (it reads raw PCM from stdin into nothing). */
+function holdSlot() {
+  return runFfmpeg(['-f', 's16le', '-ar', '16000', '-ac', '1', '-i', 'pipe:0', '-f', 'null', '-']);
+}
+
+/**
+ * Takes every free slot and returns once all are taken and nothing waits (another process, such as a spare
+ * encoder of the say path or an earlier transcode, may hold some for a while; starts are paced).
+ */
+async function holdAllSlots(): Promise<ReturnType<typeof holdSlot>[]> {
+  const held: ReturnType<typeof holdSlot>[] = [];
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const { running, waiting, limit } = ffmpegLoad();
+    if (running === limit && waiting === 0) return held;
+    if (Date.now() > deadline) throw new Error('timed out waiting for every slot held');
+    if (running + waiting < limit) held.push(holdSlot());
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('the global ffmpeg cap', () => {
+  let broker: RunningMosquitto;
+  let hub: InProcessHub;
+  const TEXT = 'The dishwasher has finished.';
+
+  beforeAll(async () => {
+    broker = await startMosquitto();
+    hub = await startInProcessHub({ limits: { ffmpeg_processes: 4 } }, broker.url);
+  });
+  afterAll(async () => {
+    await hub?.close();
+    await broker?.stop();
+  });
+
+  const speech = (signal?: AbortSignal) =>
+    fetch(`${hub.baseUrl}/v1/audio/speech`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'espeak', input: TEXT, response_format: 'pcm' }),
+      signal,
+    });
+
+  it('100 concurrent /v1/audio/speech (pcm) run at most limits.ffmpeg_processes ffmpeg at once, and all answer', async () => {
+    const first = await speech();
+    const expected = (await first.arrayBuffer()).byteLength;
+    expect(expected).toBeGreaterThan(24_000);
+    const children = sampleMax(async () => (await ffmpegChildren(process.pid)).length, 5);
+    const queued = sampleMax(() => ffmpegLoad().waiting, 5);
+    const answers = await Promise.all(
+      Array.from({ length: 100 }, async () => {
+        const res = await speech();
+        return { status: res.status, bytes: (await res.arrayBuffer()).byteLength };
+      }),
+    );
+    expect(answers.every((a) => a.status === 200 && a.bytes === expected)).toBe(true);
+    expect(await children.stop()).toBeLessThanOrEqual(4);
+    // The cap was what held the others back.
+    expect(await queued.stop()).toBeGreaterThan(10);
+    // Nothing left waiting; at most the say path's one idle spare encoder runs.
+    expect(ffmpegLoad()).toMatchObject({ waiting: 0, limit: 4 });
+    expect(ffmpegLoad().running).toBeLessThanOrEqual(1);
+  });
+
+  it('a client that disconnects while its transcode waits for a slot costs no transcode', async () => {
+    await (await speech()).arrayBuffer(); // cached already; a repeat needs only the pcm transcode
+    const held = await holdAllSlots();
+    try {
+      const spawned = ffmpegSpawnCount();
+      const leaving = new AbortController();
+      const request = speech(leaving.signal).catch(() => undefined);
+      await until(() => ffmpegLoad().waiting === 1, 'the transcode in line');
+      leaving.abort();
+      await request;
+      await until(() => ffmpegLoad().waiting === 0, 'the transcode dropped');
+      for (const p of held) p.stdin.end();
+      await Promise.allSettled(held.map((p) => p.done));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(ffmpegSpawnCount()).toBe(spawned);
+    } finally {
+      for (const p of held) p.kill();
+    }
+  });
+
+  it('queued ffmpeg runs start in arrival order, and an aborted one never starts', async () => {
+    const held = await holdAllSlots();
+    const gone = new AbortController();
+    const waiting = [0, 1, 2].map((i) => {
+      const p = runFfmpeg(
+        ['-f', 'lavfi', '-i', 'anullsrc=d=0.05', '-f', 'null', '-'],
+        i === 1 ? gone.signal : undefined,
+      );
+      expect(p.queued).toBe(true);
+      expect(p.pid).toBeUndefined();
+      return p;
+    });
+    gone.abort(new Error('client left'));
+    await expect(waiting[1]?.done).rejects.toThrow('client left');
+    expect(waiting[1]?.queued).toBe(false);
+    // One slot frees: the first in line starts, the third still waits.
+    held[0]?.stdin.end();
+    await until(() => waiting[0]?.pid !== undefined, 'the first in line to start');
+    expect(waiting[2]?.queued).toBe(true);
+    held[1]?.stdin.end();
+    await until(() => waiting[2]?.pid !== undefined, 'the third to start');
+    await Promise.all([waiting[0]?.done, waiting[2]?.done]);
+    expect(waiting[1]?.pid).toBeUndefined();
+    for (const p of held) p.stdin.end();
+    await Promise.allSettled(held.map((p) => p.done));
+  });
+});
