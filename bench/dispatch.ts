@@ -90,7 +90,7 @@ async function throughput(
           await consume(entry.engine, `request ${i}`, sig);
           engineMs += performance.now() - start;
         },
-        i % 10 === 0 ? 'high' : 'normal',
+        { priority: i % 10 === 0 ? 'high' : 'normal' },
       ),
     ),
   );

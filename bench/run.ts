@@ -3,8 +3,10 @@
  * Pass names to run some: `npm run bench -- main-path recorder`; `--quick` shortens the benches that have a
  * quick mode (load).
  */
+import { parseArgs } from 'node:util';
 import { benchChime } from './chime.js';
 import { benchDispatch } from './dispatch.js';
+import { benchEngines } from './engines.js';
 import { benchFaults } from './faults.js';
 import { benchLoad } from './load.js';
 import { benchMainPath } from './main-path.js';
@@ -44,9 +46,18 @@ const BENCHES: Record<string, () => Promise<void>> = {
   load: benchLoad,
   'text-clean': benchTextClean,
   scale: benchScale,
+  engines: () => benchEngines(),
 };
 
-const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+/** Flags that take a value (so the value is not taken for a bench name), e.g. `engines --text FILE`. */
+const VALUE_FLAGS = ['text', 'voice', 'runs', 'engine', 'rtf-threshold', 'config'];
+
+const wanted = parseArgs({
+  args: process.argv.slice(2),
+  strict: false,
+  allowPositionals: true,
+  options: Object.fromEntries(VALUE_FLAGS.map((f) => [f, { type: 'string' as const }])),
+}).positionals;
 for (const [name, run] of Object.entries(BENCHES)) {
   if (wanted.length && !wanted.includes(name)) continue;
   await run();

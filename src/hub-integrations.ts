@@ -97,6 +97,7 @@ export function createIntegrations(opts: IntegrationsOptions): Integrations {
     metrics.observeSay(event);
     statusSoon();
   });
+  const offSynthesis = opts.dispatcher.speed.onObserve((sample) => metrics.observeSynthesis(sample));
   const schedules = createSchedules({
     schedules: options.schedules,
     say: opts.sayService,
@@ -131,6 +132,7 @@ export function createIntegrations(opts: IntegrationsOptions): Integrations {
     },
     async stop() {
       offSay();
+      offSynthesis();
       clearTimeout(statusTimer);
       schedules.stop();
       await wyoming?.stop();
@@ -197,6 +199,12 @@ function discoveryOptions(
         clearCache: `${base}/cache/clear`,
       },
       engines: opts.dispatcher.entries.map((e) => e.engine.name),
+      engineInstances: Object.fromEntries(
+        opts.dispatcher.entries.map((e) => [
+          e.engine.name,
+          opts.dispatcher.pool(e.engine.name).instances.map((i) => i.endpoint),
+        ]),
+      ),
     },
     resultTopic: options.topics.result,
     inbox,

@@ -10,6 +10,7 @@ import { createChimeLibrary, NO_CHIME } from './chimes/library.js';
 import type { LoadedConfig } from './config/load.js';
 import { resolvePublicBaseUrl } from './config/public-url.js';
 import { sayPayloadLimitBytes } from './config/schema.js';
+import { type BrokerTarget, runDoctor } from './doctor/index.js';
 import { cacheHitRatio } from './http/routes/cache.js';
 import { buildServer } from './http/server.js';
 import { createHubGroup } from './hub-group.js';
@@ -26,7 +27,7 @@ import { createEventHub, type EventHub, type HubEvents, observeSay } from './sha
 import type { Log } from './shared/log.js';
 import { redactCredentials, redactDeep } from './shared/redact.js';
 import { createDispatcher, type Dispatcher, type EngineEntry } from './tts/dispatcher.js';
-import { createEngine, engineTransport } from './tts/engines/index.js';
+import { createEngineEntries } from './tts/engine-entries.js';
 import { createHealthMonitor, type HealthMonitor } from './tts/health-monitor.js';
 import { DEFAULT_MIX_FORMAT } from './tts/say-chimes.js';
 import { createSayService, type SayService } from './tts/say-service.js';
@@ -90,21 +91,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     ...(options.mqtt.share_group ? { shared: { hubId: options.mqtt.client_id } } : {}),
     log,
   });
-  const entries: EngineEntry[] = options.engines.map((e) => ({
-    engine: createEngine(e, {
-      log: log.child({ mod: 'engine', engine: e.name }),
-      shareDir: options.share_dir,
-    }),
-    transport: engineTransport(e),
-    maxParallel: e.max_parallel,
-    breakerFailures: e.breaker_failures,
-    breakerResetMs: e.breaker_reset_s * 1000,
-    timeoutMs: e.timeout_s * 1000,
-    gainDb: e.gain_db,
-    voice: e.voice,
-    speaker: e.speaker,
-    language: e.language,
-  }));
+  const entries: EngineEntry[] = createEngineEntries(options.engines, { log, shareDir: options.share_dir });
   const dispatcher = createDispatcher({
     entries,
     defaultEngine: options.default_engine,
@@ -151,6 +138,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       deliver: (request, deliveries, signal, ledger) => playback.deliver(request, deliveries, signal, ledger),
       chimes,
       loudnormEngines: new Set(options.engines.filter((e) => e.loudnorm).map((e) => e.name)),
+      defaultDeadlineMs: options.default_deadline_s * 1000,
       log: log.child({ mod: 'say' }),
     }),
     events,
@@ -172,6 +160,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       })
     : undefined;
   let bus: MqttBus | undefined;
+  let broker: BrokerTarget | undefined;
   // At-least-once intake of MQTT say requests, journaled in the hub's data dir (the share volume in a group).
   const inbox: RequestInbox = createRequestInbox({
     journal: createRequestJournal({ dir: group.journalDir, log: log.child({ mod: 'journal' }) }),
@@ -248,6 +237,13 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     bitrateKbps: options.opus.bitrate_kbps,
     bodyLimits: { say: sayPayloadLimitBytes(options), other: options.limits.http_body_kb * 1024 },
     cacheKeyOf: (urlKey) => urlKeys.cacheKeyOf(urlKey),
+    doctor: () =>
+      runDoctor({
+        options,
+        entries,
+        broker: broker ?? { url: 'mqtt://127.0.0.1:1883', source: 'none' },
+        inAddon: config.supervisorToken !== undefined,
+      }),
     ...(recording ? { recorder: recording.recorder } : {}),
     chimes,
     targets: () => playback.describe(),
@@ -287,6 +283,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       });
       embedded = chosen.embedded;
       brokerUrl = chosen.choice.url;
+      broker = chosen.choice;
       bus = createMqttBus({
         url: chosen.choice.url,
         username: chosen.choice.username,

@@ -6,6 +6,7 @@ import { groupProblems } from '../playback/groups.js';
 import { presetProblems } from '../playback/presets.js';
 import { targetProblems } from '../playback/targets.js';
 import { AppError } from '../shared/errors.js';
+import { instanceProblems } from '../tts/engines/index.js';
 import { ADDON_PORTS } from './addon-ports.js';
 import { type Options, OptionsSchema } from './schema.js';
 
@@ -79,8 +80,9 @@ function movedOptionProblems(raw: unknown): string[] {
 
 /**
  * Refuses options still at a place they moved away from, validates raw options against the schema, then what the
- * schema cannot express: unique engine names, a known `default_engine`, each target's required and well-formed
- * fields (`targetProblems`) and preset engine, and groups whose members are all known targets or addresses
+ * schema cannot express: unique engine names, a known `default_engine`, engine instances (`instanceProblems`:
+ * `urls` only on network engines, one weight per instance), each target's required and well-formed fields
+ * (`targetProblems`) and preset engine, and groups whose members are all known targets or addresses
  * (`groupProblems`).
  * @throws AppError CONFIG_INVALID whose message lists every problem as `path: message`, one per line.
  */
@@ -106,6 +108,7 @@ export function parseOptions(raw: unknown): Options {
       `default_engine: '${options.default_engine}' is not in engines[] (${[...names].join(', ')})`,
     );
   }
+  problems.push(...instanceProblems(options.engines));
   problems.push(...targetProblems(options.targets));
   problems.push(...presetProblems(options.targets, names));
   problems.push(...groupProblems(options.groups, options.targets));

@@ -31,6 +31,7 @@ const TYPE_OVERRIDES: Readonly<Record<string, string>> = {
   'mqtt.password': 'password',
   'http.api_token': 'password',
   'engines.url': 'url',
+  'engines.urls': 'url',
 };
 
 /** The repository's root (the folder of config.yaml), from src/config or dist/config. */

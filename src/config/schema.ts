@@ -13,6 +13,9 @@ const LogLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'si
 /** Engine types; each has its own transports. */
 export const ENGINE_TYPES = ['espeak', 'piper', 'xtts', 'pocket_tts', 'wyoming', 'openai'] as const;
 
+/** How an engine's instances share its requests (`engines[].balance`). */
+export const BALANCE_MODES = ['least_outstanding', 'round_robin'] as const;
+
 export const EngineOptionsSchema = z.object({
   name: z.string().regex(/^[a-z0-9_-]{1,32}$/, 'lower-case letters, digits, _ and -, up to 32'),
   type: z.enum(ENGINE_TYPES),
@@ -20,12 +23,21 @@ export const EngineOptionsSchema = z.object({
   transport: z.string().optional(),
   /** tcp://host:port for Wyoming, http(s):// for HTTP engines. */
   url: z.string().optional(),
+  /**
+   * Several instances of this engine (e.g. two wyoming-piper on two machines): requests are balanced over them,
+   * each with its own health, breaker and `max_parallel`. With `url` too, `url` is the first instance.
+   */
+  urls: z.array(z.string().min(1)).max(16).optional(),
+  /** How requests are spread over the instances: the one with the fewest running (default), or in turn. */
+  balance: z.enum(BALANCE_MODES).default('least_outstanding'),
+  /** Relative share of each instance, in the order of the instances (`url`, then `urls`); default all 1. */
+  weights: z.array(z.number().positive().max(100)).max(16).optional(),
   /** Executable (and fixed arguments) for CLI transports, e.g. "python -m piper". */
   command: z.string().optional(),
   voice: z.string().optional(),
   speaker: z.string().optional(),
   language: z.string().optional(),
-  /** Simultaneous syntheses on this engine. */
+  /** Simultaneous syntheses on each instance of this engine. */
   max_parallel: z.number().int().min(1).max(64).default(1),
   /** Seconds one synthesis may take before it is aborted and the next engine is tried. */
   timeout_s: z.number().positive().max(600).default(30),
@@ -262,6 +274,11 @@ export const OptionsSchema = z.object({
   schedules: z.array(ScheduleOptionsSchema).default([]),
   /** Longest text accepted, in characters (bounded so one request's splitting and synthesis stay bounded). */
   max_text_chars: z.number().int().min(1).max(100_000).default(2000),
+  /**
+   * Seconds a request may take from arrival to its result when it sets no `deadline_s`: queue wait, every
+   * engine attempt and the fallback chain count against it; a request not started by then is dropped.
+   */
+  default_deadline_s: z.number().positive().max(3600).default(60),
   /** Audio format of requests that name none (opus, mp3 or wav), e.g. mp3 when every speaker wants it. */
   default_format: z.enum(['opus', 'mp3', 'wav']).default('opus'),
   /** Clean-up of text written by language models (Markdown, emoji, URLs) before synthesis. */

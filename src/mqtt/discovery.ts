@@ -33,6 +33,8 @@ export interface DiscoveryContext {
   };
   /** Engine names in configured order. */
   engines: readonly string[];
+  /** Endpoints of the instances of engines that have several (`urls`): each gets its own binary sensor. */
+  engineInstances?: Readonly<Record<string, readonly string[]>>;
   /** Recorder device names seen so far. */
   recorderDevices: readonly string[];
   /**
@@ -195,6 +197,25 @@ function recorderSensors(device: string): SensorSpec[] {
   ];
 }
 
+/** One connectivity binary sensor per instance of an engine with several, read from its row in tts/status. */
+function instanceSensors(ctx: DiscoveryContext, engine: string): Array<[string, DiscoveryComponent]> {
+  const endpoints = ctx.engineInstances?.[engine] ?? [];
+  if (endpoints.length < 2) return [];
+  return endpoints.map((endpoint, i) => {
+    const cmp = `engine_${slug(engine)}_instance_${i + 1}`;
+    const row = `value_json.engines | selectattr('name', 'eq', ${JSON.stringify(engine)}) | first`;
+    return [
+      cmp,
+      component(ctx, 'binary_sensor', cmp, `Engine ${engine} ${i + 1} (${endpoint})`, {
+        state_topic: ctx.topics.status,
+        value_template: `{% set e = ${row} %}{{ 'ON' if e and e.instances[${i}] and e.instances[${i}].healthy else 'OFF' }}`,
+        device_class: 'connectivity',
+        entity_category: 'diagnostic',
+      }),
+    ];
+  });
+}
+
 /** Builds the components, in a fixed order: hub sensors, engines, recorder devices and totals, commands. */
 function buildComponents(ctx: DiscoveryContext): Record<string, DiscoveryComponent> {
   const cmps: Record<string, DiscoveryComponent> = {};
@@ -213,6 +234,7 @@ function buildComponents(ctx: DiscoveryContext): Record<string, DiscoveryCompone
       device_class: 'connectivity',
       entity_category: 'diagnostic',
     });
+    for (const [cmp, c] of instanceSensors(ctx, engine)) cmps[cmp] = c;
   }
   for (const device of [...ctx.recorderDevices].sort()) {
     const topic = `${ctx.topics.recorder}/${device}/status`;

@@ -13,6 +13,10 @@ export interface InboxMessage {
   correlationData?: Buffer;
   /** True when it comes from a journal (after a restart, or taken over from another hub). */
   replayed: boolean;
+  /** ms since the epoch when a hub took it (before a restart or a takeover, for a replayed one). */
+  receivedAt: number;
+  /** MQTT 5 message expiry interval the broker forwarded (seconds left at arrival), when the publish had one. */
+  expiryS?: number;
 }
 
 /** What a handler gets besides the message. */

@@ -1,7 +1,7 @@
 /**
  * The request journal's file format (see request-journal.ts): one JSON object per line.
  * - `{"r": seq, "k": key, "t": topic, "p": payload base64, "rt"?: response topic, "cd"?: correlation base64,
- *   "at": ms}` a request taken;
+ *   "at": ms, "ex"?: MQTT 5 message expiry in s}` a request taken;
  * - `{"a": seq}` the request was started once more (a run, or a replay after a crash); counted against
  *   `mqtt.max_attempts`;
  * - `{"g": seq, "n": target}` the target `n` has the audio (a replay does not play it again);
@@ -24,6 +24,8 @@ export interface JournaledRequest {
   correlationData?: Buffer;
   /** ms since the epoch when the hub took it. */
   receivedAt: number;
+  /** MQTT 5 message expiry interval (seconds left at arrival), when the publish had one. */
+  expiryS?: number;
   /** Targets that already have the audio. */
   targets: Set<string>;
   /** Times it was started so far (runs and replays). */
@@ -63,6 +65,7 @@ export function requestLine(r: JournaledRequest): string {
     ...(r.responseTopic ? { rt: r.responseTopic } : {}),
     ...(r.correlationData ? { cd: r.correlationData.toString('base64') } : {}),
     at: r.receivedAt,
+    ...(r.expiryS !== undefined ? { ex: r.expiryS } : {}),
   })}\n`;
 }
 
@@ -84,6 +87,7 @@ function requestOf(rec: Record<string, unknown>): JournaledRequest | undefined {
     responseTopic: typeof rec.rt === 'string' ? rec.rt : undefined,
     correlationData: typeof rec.cd === 'string' ? Buffer.from(rec.cd, 'base64') : undefined,
     receivedAt: typeof rec.at === 'number' ? rec.at : Date.now(),
+    ...(typeof rec.ex === 'number' ? { expiryS: rec.ex } : {}),
     targets: new Set(),
     attempts: 0,
   };

@@ -173,6 +173,8 @@ export function createRequestInbox(opts: {
       responseTopic: r.responseTopic,
       correlationData: r.correlationData,
       replayed: true,
+      receivedAt: r.receivedAt,
+      expiryS: r.expiryS,
     };
     enqueue({ msg, route, record: r, targets: new Set(), committed: Promise.resolve(), ack: () => true });
   };
@@ -196,6 +198,8 @@ export function createRequestInbox(opts: {
       responseTopic: packet.properties?.responseTopic,
       correlationData: packet.properties?.correlationData,
       replayed: false,
+      receivedAt: Date.now(),
+      expiryS: packet.properties?.messageExpiryInterval,
     };
     const e: Entry = {
       msg,
@@ -206,7 +210,7 @@ export function createRequestInbox(opts: {
     };
     e.committed.catch(() => {});
     if (journal.pending() < opts.maxPending && !oversized(route, payload)) {
-      const { request, committed } = journal.add({ ...msg, key, receivedAt: Date.now() });
+      const { request, committed } = journal.add({ ...msg, key });
       e.record = request;
       e.committed = committed;
       inMemory.set(key, committed);

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { AppError, toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import { errorPayload, resultPayload } from '../tts/result.js';
@@ -101,6 +102,7 @@ export async function attachSayTopic(opts: {
       await answer(msg, validOnly(msg.responseTopic), errorPayload(id, e));
       return true;
     }
+    keepArrival(request, msg);
     let extra: string[];
     try {
       extra = replyTopics(request.replyTo, msg.responseTopic);
@@ -130,6 +132,15 @@ export async function attachSayTopic(opts: {
   await opts.inbox.subscribe(bus, opts.sayTopic, handle, sayPriority, {
     maxPayloadBytes: opts.maxPayloadBytes,
   });
+}
+
+/**
+ * The request's deadline counts from the message's arrival (its wait in the inbox, and before a restart for a
+ * replayed one, included), and keeps to the MQTT 5 message expiry interval the broker forwarded with it.
+ */
+function keepArrival(request: SayRequest, msg: InboxMessage): void {
+  request.receivedAt = performance.now() - Math.max(0, Date.now() - msg.receivedAt);
+  if (msg.expiryS !== undefined) request.expiryS = msg.expiryS;
 }
 
 /** The response topic when it is a valid one (an error answer still goes there), else none. */

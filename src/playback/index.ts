@@ -67,6 +67,38 @@ export interface PlaybackOptions {
   log: Log;
 }
 
+/**
+ * A request's deadline while it waits for its turn on a target: `signal` also aborts with DEADLINE_EXCEEDED
+ * when the deadline (`performance.now()` ms) passes first, and `started()` (its turn came) ends the watch, so
+ * speech that began in time is never cut; it throws DEADLINE_EXCEEDED for a turn that came after the deadline
+ * (no late speech). `stop()` ends the watch in any case.
+ */
+function lateGuard(
+  target: string,
+  deadlineAt: number | undefined,
+  signal: AbortSignal,
+): { signal: AbortSignal; started(): void; stop(): void } {
+  if (deadlineAt === undefined || !Number.isFinite(deadlineAt)) {
+    return { signal, started: () => {}, stop: () => {} };
+  }
+  const controller = new AbortController();
+  const late = (): AppError =>
+    new AppError(
+      'DEADLINE_EXCEEDED',
+      `target '${target}' was still busy when the request's deadline passed; not played late`,
+    );
+  const timer = setTimeout(() => controller.abort(late()), Math.max(0, deadlineAt - performance.now()));
+  timer.unref();
+  return {
+    signal: AbortSignal.any([signal, controller.signal]),
+    started() {
+      clearTimeout(timer);
+      if (performance.now() > deadlineAt) throw late();
+    },
+    stop: () => clearTimeout(timer),
+  };
+}
+
 /** Builds the playback service; `targets[]` was checked when the options were loaded (`parseOptions`). */
 export function createPlaybackService(opts: PlaybackOptions): PlaybackService {
   const configured = new Map(opts.targets.map((t) => [t.name, specFromOptions(t)]));
@@ -150,9 +182,15 @@ export function createPlaybackService(opts: PlaybackOptions): PlaybackService {
         claim,
       };
       let end: PlayEnd | undefined;
-      await queue.run(request.priority, signal, async (s) => {
-        end = (await sink.play(audio, ctx, s)) ?? 'estimated';
-      });
+      const late = lateGuard(name, request.deadlineAt, signal);
+      try {
+        await queue.run(request.priority, late.signal, async (s) => {
+          late.started();
+          end = (await sink.play(audio, ctx, s)) ?? 'estimated';
+        });
+      } finally {
+        late.stop();
+      }
       accepted();
       const ms = Math.round(performance.now() - t0);
       opts.log.info({ id: request.id, target: name, group, type: spec.type, ms, end }, 'played');

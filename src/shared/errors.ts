@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   /** A configured engine cannot run as configured (its command or model is missing); never replaced silently. */
   ENGINE_MISCONFIGURED: 503,
   ENGINE_TIMEOUT: 504,
+  DEADLINE_EXCEEDED: 504,
   ENGINE_FAILED: 502,
   ENGINE_BAD_RESPONSE: 502,
   ALL_ENGINES_FAILED: 503,

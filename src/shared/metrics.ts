@@ -1,12 +1,25 @@
 /**
  * Prometheus metrics of the hub (prom-client, its own registry so tests and several hubs in one process do
  * not collide). Counters the say service already keeps (`stats()`), the queue depth and engine health are read
- * when scraped (collect callbacks); per-request facts (error codes, latencies) come from `say` events.
+ * when scraped (collect callbacks); per-request facts (error codes, latencies) come from `say` events, and
+ * per-synthesis facts (engine latency, RTF) from the dispatcher's speed book. prom-client's default process
+ * metrics (memory, CPU, event-loop lag, handles) are included.
  * Names follow Prometheus conventions: `tts_hub_` prefix, base units (seconds, bytes), `_total` counters.
+ * Engine instances carry the label `endpoint` (not `instance`, which Prometheus sets to the scrape target).
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { BreakerState } from '../tts/engine-breaker.js';
+import type { SynthesisSample } from '../tts/engine-speed.js';
 import type { SayStats } from '../tts/say-service.js';
 import type { SayEvent } from './events.js';
+
+/** What the metrics read of each engine (a subset of GET /api/engines' rows). */
+export interface EngineMetricsRow {
+  name: string;
+  healthy: boolean;
+  queued: number;
+  instances: ReadonlyArray<{ endpoint: string; healthy: boolean; breaker: BreakerState; active: number }>;
+}
 
 /** What the metrics read when scraped. */
 export interface MetricsSources {
@@ -14,8 +27,8 @@ export interface MetricsSources {
   sayStats(): SayStats;
   /** Requests waiting for an engine slot. */
   queueDepth(): number;
-  /** Each engine's last known health, in configured order. */
-  engineHealth(): ReadonlyArray<{ name: string; healthy: boolean }>;
+  /** Each engine's last known health, load and instances, in configured order. */
+  engineHealth(): ReadonlyArray<EngineMetricsRow>;
 }
 
 /** The hub's metrics. */
@@ -23,6 +36,8 @@ export interface HubMetrics {
   readonly registry: Registry;
   /** Records one finished say (error code, latencies). */
   observeSay(event: SayEvent): void;
+  /** Records one synthesis on an engine instance (latency and real-time factor histograms). */
+  observeSynthesis(sample: SynthesisSample): void;
   /** Sets the bytes of all recordings on disk (from the recorder's totals). */
   setRecordedBytes(bytes: number): void;
   /** The exposition text, and its content type. */
@@ -31,6 +46,10 @@ export interface HubMetrics {
 
 /** Latency buckets in seconds: a cache hit takes milliseconds, a long synthesis tens of seconds. */
 const LATENCY_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+/** Real-time factor buckets: 0.01 (100× faster than real time) to 4 (4× slower). */
+const RTF_BUCKETS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 4];
+/** Breaker states as numbers (the usual convention: 0 closed, 1 half-open, 2 open). */
+const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
 
 /** Sets a counter to an absolute value kept elsewhere (prom-client counters only go up by `inc`). */
 function setCounter(counter: Counter<string>, value: number, labels?: Record<string, string>): void {
@@ -83,20 +102,89 @@ function registerCollected(registry: Registry, sources: MetricsSources): void {
   });
   new Gauge({
     name: 'tts_hub_engine_healthy',
-    help: '1 when the engine answered its last probe or request, else 0',
+    help: '1 when an instance of the engine answered its last probe or request, else 0',
     labelNames: ['engine'],
     registers,
     collect() {
       for (const e of sources.engineHealth()) this.set({ engine: e.name }, e.healthy ? 1 : 0);
     },
   });
+  new Counter({
+    name: 'tts_hub_deadline_exceeded_total',
+    help: 'Requests dropped at their deadline: in the queue (no engine reached), at an engine, or a target not played late',
+    labelNames: ['stage'],
+    registers,
+    collect() {
+      const drops = sources.sayStats().deadlineDrops;
+      for (const stage of ['queue', 'engine', 'target'] as const) setCounter(this, drops[stage], { stage });
+    },
+  });
+  registerInstances(registry, sources);
+}
+
+/** Per engine and instance: queue, breaker state, health and requests running, read when scraped. */
+function registerInstances(registry: Registry, sources: MetricsSources): void {
+  const registers = [registry];
+  new Gauge({
+    name: 'tts_hub_engine_queued',
+    help: "Requests waiting in the engine's queue (one queue for all its instances)",
+    labelNames: ['engine'],
+    registers,
+    collect() {
+      for (const e of sources.engineHealth()) this.set({ engine: e.name }, e.queued);
+    },
+  });
+  const perInstance = (
+    name: string,
+    help: string,
+    value: (i: EngineMetricsRow['instances'][number]) => number,
+  ): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['engine', 'endpoint'],
+      registers,
+      collect() {
+        this.reset();
+        for (const e of sources.engineHealth()) {
+          for (const i of e.instances) this.set({ engine: e.name, endpoint: i.endpoint }, value(i));
+        }
+      },
+    });
+  };
+  perInstance(
+    'tts_hub_engine_breaker_state',
+    "State of the instance's circuit breaker: 0 closed, 1 half-open (trial running), 2 open (skipped)",
+    (i) => BREAKER_VALUE[i.breaker],
+  );
+  perInstance('tts_hub_engine_active', 'Requests synthesizing on the instance now', (i) => i.active);
+  perInstance(
+    'tts_hub_engine_instance_healthy',
+    '1 when the instance answered its last probe or request and its breaker is closed, else 0',
+    (i) => (i.healthy ? 1 : 0),
+  );
 }
 
 /** Creates the metrics over `sources`. */
 export function createMetrics(sources: MetricsSources): HubMetrics {
   const registry = new Registry();
   const registers = [registry];
+  collectDefaultMetrics({ register: registry });
   registerCollected(registry, sources);
+  const synthesis = new Histogram({
+    name: 'tts_hub_engine_synthesis_seconds',
+    help: 'Time an engine took for one request, from a free slot to the last audio, by engine',
+    labelNames: ['engine'],
+    buckets: LATENCY_BUCKETS_S,
+    registers,
+  });
+  const rtf = new Histogram({
+    name: 'tts_hub_engine_rtf',
+    help: 'Real-time factor of one synthesis (synthesis time ÷ audio duration; below 1 is faster than real time), by engine',
+    labelNames: ['engine'],
+    buckets: RTF_BUCKETS,
+    registers,
+  });
   const errors = new Counter({
     name: 'tts_hub_errors_total',
     help: 'Failed say requests by error code',
@@ -135,6 +223,10 @@ export function createMetrics(sources: MetricsSources): HubMetrics {
       const cached = String(r.cached);
       latency.observe({ cached }, r.latencyMs.total / 1000);
       firstAudio.observe({ cached }, r.latencyMs.firstAudio / 1000);
+    },
+    observeSynthesis(sample) {
+      synthesis.observe({ engine: sample.engine }, sample.ms / 1000);
+      if (sample.audioMs > 0) rtf.observe({ engine: sample.engine }, sample.ms / sample.audioMs);
     },
     setRecordedBytes: (bytes) => recorded.set(bytes),
     async render() {

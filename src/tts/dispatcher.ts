@@ -1,24 +1,40 @@
 import { AppError, type ErrorCode, toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
+import { type Deadline, NO_DEADLINE, remainingMs } from './deadline.js';
 import type { Engine } from './engine.js';
-import { createEngineBreaker, type EngineBreaker, isEngineFault } from './engine-breaker.js';
-import { createEngineSlots, type EngineSlots } from './engine-slots.js';
+import { type EngineAttempt, type EngineContext, runOnEngine } from './engine-attempt.js';
+import {
+  type Balance,
+  createEnginePool,
+  type EngineInstance,
+  type EnginePool,
+  type PoolInstanceSpec,
+} from './engine-pool.js';
+import { createEngineSpeed, type EngineSpeed } from './engine-speed.js';
 import type { Priority } from './say-request.js';
 
 /** One configured engine with its limits. */
 export interface EngineEntry {
+  /**
+   * The engine as a whole, for its voices and a quick probe: the one instance's client, or a client that asks
+   * each instance in turn (see `createPoolFacade`). Synthesis goes through the pool to one instance.
+   */
   engine: Engine;
+  /** Its instances (`url`, then `urls`); absent: one instance, `engine` itself. */
+  instances?: PoolInstanceSpec[];
+  /** How requests are spread over the instances; default least outstanding. */
+  balance?: Balance;
   /** The transport in use (`wyoming`, `http`, `cli`, `xtts_api`, …), as shown in GET /api/engines. */
   transport?: string;
-  /** Simultaneous syntheses (`max_parallel`). */
+  /** Simultaneous syntheses per instance (`max_parallel`). */
   maxParallel: number;
   /** Per-attempt time limit in ms (`timeout_s` × 1000), counted from the start of synthesis, not queueing. */
   timeoutMs: number;
   /** Gain in dB applied when encoding this engine's audio. */
   gainDb: number;
-  /** Engine faults in a row that open the breaker (`breaker_failures`); default 3. */
+  /** Engine faults in a row that open an instance's breaker (`breaker_failures`); default 3. */
   breakerFailures?: number;
-  /** Time in ms from opening the breaker to its half-open trial (`breaker_reset_s` × 1000); default 3000. */
+  /** Time in ms from opening a breaker to its half-open trial (`breaker_reset_s` × 1000); default 3000. */
   breakerResetMs?: number;
   /** Configured default voice, speaker and language. */
   voice?: string;
@@ -26,17 +42,20 @@ export interface EngineEntry {
   language?: string;
 }
 
-/** What a successful dispatch returns: the work's value, the engine that produced it, and the engines skipped. */
+/** What a successful dispatch returns: the work's value, the engine and instance, and the engines skipped. */
 export interface DispatchOutcome<T> {
   value: T;
   engine: EngineEntry;
-  /** Names of the engines that failed (or were skipped by their open breaker) before `engine`, in order. */
+  instance: EngineInstance;
+  /** Names of the engines that failed (or were skipped by their open breakers) before `engine`, in order. */
   fallbackFrom: string[];
 }
 
-/** One attempt's outcome on an engine, for health: ok, or an engine fault. Skips and caller errors are not reported. */
+/** One attempt's outcome on an instance, for health: ok, or an engine fault. Skips and caller errors are not reported. */
 export interface EngineOutcome {
   engine: string;
+  /** The instance's index among the engine's instances. */
+  instance: number;
   ok: boolean;
   error?: AppError;
 }
@@ -45,6 +64,16 @@ export interface EngineOutcome {
 export interface EngineLoad {
   active: number;
   queued: number;
+}
+
+/** How one request is dispatched. */
+export interface RunOptions {
+  /** `high` goes ahead of queued `normal` requests on each engine; default `normal`. */
+  priority?: Priority;
+  /** When the request must be done; default none. */
+  deadline?: Readonly<Deadline>;
+  /** Characters of text, for the time estimates that keep room for the fallback chain. */
+  chars?: number;
 }
 
 /** Errors that another engine cannot fix: no fallback after these. */
@@ -58,30 +87,44 @@ const NO_FALLBACK: ReadonlySet<ErrorCode> = new Set([
   'TEXT_TOO_LONG',
 ]);
 
-/** Work run on one engine: gets the entry, a signal that aborts on the caller's abort or the engine's timeout. */
-export type DispatchWork<T> = (entry: EngineEntry, signal: AbortSignal, isFallback: boolean) => Promise<T>;
+/**
+ * Work run on one instance: gets the entry (its `engine` is the chosen instance's client), a signal that aborts
+ * on the caller's abort, the engine's timeout or the request's deadline, whether this is a fallback engine, and
+ * the instance.
+ */
+export type DispatchWork<T> = (
+  entry: EngineEntry,
+  signal: AbortSignal,
+  isFallback: boolean,
+  instance: EngineInstance,
+) => Promise<T>;
 
-/** The dispatcher: per-engine priority queues, limits, timeouts, breakers, and the fallback chain in `engines[]` order. */
+/** The dispatcher: per-engine pools (queues, instances, limits, breakers), timeouts, deadlines, and the fallback chain. */
 export interface Dispatcher {
   /** Engines in configured order. */
   readonly entries: readonly EngineEntry[];
+  /** Recent synthesis speed per engine (fed by the say service, read for estimates, the panel and metrics). */
+  readonly speed: EngineSpeed;
   /** The entry named `name`. @throws AppError ENGINE_NOT_FOUND listing the known engines. */
   get(name: string): EngineEntry;
   /** The fallback chain for a request: the requested (or default) engine first, then the others in order. */
   chain(requested?: string): EngineEntry[];
   /**
-   * Runs `work` on each engine of the chain until one succeeds. An engine whose breaker is open is skipped
-   * without waiting. Each attempt waits for a slot of that engine's `max_parallel` (`high` before every
-   * queued `normal`), then gets a signal that aborts on `signal` or after the engine's timeout.
-   * @param priority `high` goes ahead of queued `normal` requests on each engine; default `normal`.
-   * @throws the caller's abort reason when `signal` aborts; the single error when the chain has one engine
-   *   (ENGINE_UNAVAILABLE when its breaker is open); AppError ALL_ENGINES_FAILED naming each engine's error otherwise.
+   * Runs `work` on the chain's engines until one succeeds. On each engine the request waits in its queue for a
+   * free slot on an instance in service; an instance that fails with an engine fault is left out and another
+   * instance of the same engine is tried; the next engine is tried only when every instance is out of service
+   * or failed, or when the engine is so busy that waiting longer would leave too little of the deadline for the
+   * fallback. Each attempt ends at the engine's timeout or, when earlier, at the deadline minus the time kept
+   * for the engines after it (their estimated time for this text; a quarter of what is left before any is known).
+   * @throws the caller's abort reason when `signal` aborts (DEADLINE_EXCEEDED from the say service's deadline);
+   *   DEADLINE_EXCEEDED when the deadline passed; the single error when the chain has one engine
+   *   (ENGINE_UNAVAILABLE when it is out of service); AppError ALL_ENGINES_FAILED naming each engine's error.
    */
   run<T>(
     requested: string | undefined,
     signal: AbortSignal,
     work: DispatchWork<T>,
-    priority?: Priority,
+    options?: RunOptions,
   ): Promise<DispatchOutcome<T>>;
   /** Requests waiting for an engine slot, over all engines. */
   queueDepth(): number;
@@ -89,15 +132,10 @@ export interface Dispatcher {
   activeCount(): number;
   /** One engine's active and queued requests. @throws AppError ENGINE_NOT_FOUND. */
   load(name: string): EngineLoad;
-  /** One engine's circuit breaker (the health monitor runs half-open trials through it). @throws ENGINE_NOT_FOUND. */
-  breaker(name: string): EngineBreaker;
+  /** One engine's pool: instances with their breakers and loads. @throws AppError ENGINE_NOT_FOUND. */
+  pool(name: string): EnginePool;
   /** Registers `listener` for every attempt's outcome (success or engine fault). A throwing listener is logged. */
   onOutcome(listener: (outcome: EngineOutcome) => void): void;
-}
-
-interface Runtime {
-  slots: EngineSlots;
-  breaker: EngineBreaker;
 }
 
 /**
@@ -107,25 +145,31 @@ interface Runtime {
 export function createDispatcher(opts: {
   entries: EngineEntry[];
   defaultEngine?: string;
+  speed?: EngineSpeed;
   log: Log;
 }): Dispatcher {
   const { entries, log } = opts;
+  const speed = opts.speed ?? createEngineSpeed();
   const byName = new Map(entries.map((e) => [e.engine.name, e]));
-  const runtimes = new Map<string, Runtime>(
+  const pools = new Map<string, EnginePool>(
     entries.map((e) => [
       e.engine.name,
-      {
-        slots: createEngineSlots(e.maxParallel),
-        breaker: createEngineBreaker({
-          engine: e.engine.name,
-          failures: e.breakerFailures ?? 3,
-          resetMs: e.breakerResetMs ?? 3000,
-        }),
-      },
+      createEnginePool({
+        name: e.engine.name,
+        instances: e.instances?.length ? e.instances : [{ engine: e.engine, url: undefined }],
+        maxParallel: e.maxParallel,
+        balance: e.balance,
+        breakerFailures: e.breakerFailures ?? 3,
+        breakerResetMs: e.breakerResetMs ?? 3000,
+      }),
     ]),
   );
-  for (const [name, rt] of runtimes) {
-    rt.breaker.onChange((state) => log.warn({ engine: name, breaker: state }, 'engine breaker'));
+  for (const [name, pool] of pools) {
+    for (const i of pool.instances) {
+      i.breaker.onChange((state) =>
+        log.warn({ engine: name, instance: i.endpoint, breaker: state }, 'engine breaker'),
+      );
+    }
   }
   const listeners: Array<(o: EngineOutcome) => void> = [];
   const defaultName = opts.defaultEngine || entries[0]?.engine.name;
@@ -140,9 +184,9 @@ export function createDispatcher(opts: {
     }
     return entry;
   };
-  const runtime = (name: string): Runtime => {
+  const poolOf = (name: string): EnginePool => {
     get(name);
-    return runtimes.get(name) as Runtime;
+    return pools.get(name) as EnginePool;
   };
 
   const chain = (requested?: string): EngineEntry[] => {
@@ -160,60 +204,39 @@ export function createDispatcher(opts: {
     }
   };
 
-  /** Runs `work` with the engine's timeout; a timeout becomes ENGINE_TIMEOUT. */
-  async function timed<T>(entry: EngineEntry, signal: AbortSignal, run: (s: AbortSignal) => Promise<T>) {
-    signal.throwIfAborted();
-    const timeout = AbortSignal.timeout(entry.timeoutMs);
-    try {
-      return await run(AbortSignal.any([signal, timeout]));
-    } catch (err) {
-      if (timeout.aborted && !signal.aborted) {
-        throw new AppError(
-          'ENGINE_TIMEOUT',
-          `engine '${entry.engine.name}' took longer than its timeout of ${entry.timeoutMs / 1000} s`,
-          { cause: err },
-        );
-      }
-      throw err;
-    }
-  }
+  const engineContext: EngineContext = { pool: poolOf, speed, emit, log };
 
-  async function attempt<T>(
-    entry: EngineEntry,
-    signal: AbortSignal,
-    work: DispatchWork<T>,
-    isFallback: boolean,
-    priority: Priority,
-  ): Promise<T> {
-    const { slots, breaker } = runtimes.get(entry.engine.name) as Runtime;
-    // An open breaker skips the engine at once, without queueing behind its slots.
-    if (!breaker.admits()) throw breaker.skipError();
-    const release = await slots.acquire(priority, signal);
-    try {
-      const value = await breaker.execute(() => timed(entry, signal, (s) => work(entry, s, isFallback)));
-      emit({ engine: entry.engine.name, ok: true });
-      return value;
-    } catch (err) {
-      if (isEngineFault(err) && (err as AppError).details?.breaker === undefined) {
-        emit({ engine: entry.engine.name, ok: false, error: err as AppError });
-      }
-      throw err;
-    } finally {
-      release();
-    }
+  function failedChain(failures: Array<{ engine: string; error: AppError }>, deadline: Deadline): AppError {
+    const late = failures.find((f) => f.error.code === 'DEADLINE_EXCEEDED');
+    if (late && remainingMs(deadline) <= 0) return late.error;
+    if (failures.length === 1) return (failures[0] as { error: AppError }).error;
+    const summary = failures.map((f) => `${f.engine}: ${f.error.message}`).join('; ');
+    return new AppError('ALL_ENGINES_FAILED', `every engine failed (${summary})`, {
+      details: { failures: failures.map((f) => ({ engine: f.engine, code: f.error.code })) },
+    });
   }
 
   return {
     entries,
+    speed,
     get,
     chain,
-    async run(requested, signal, work, priority = 'normal') {
+    async run(requested, signal, work, options = {}) {
       const order = chain(requested);
+      const deadline = options.deadline ?? NO_DEADLINE;
       const failures: Array<{ engine: string; error: AppError }> = [];
-      for (const entry of order) {
+      for (const [i, entry] of order.entries()) {
+        const attempt: EngineAttempt = {
+          entry,
+          rest: order.slice(i + 1),
+          isFallback: failures.length > 0,
+          priority: options.priority ?? 'normal',
+          deadline,
+          chars: options.chars ?? 0,
+        };
         try {
-          const value = await attempt(entry, signal, work, failures.length > 0, priority);
-          return { value, engine: entry, fallbackFrom: failures.map((f) => f.engine) };
+          const { value, instance } = await runOnEngine(engineContext, attempt, signal, work);
+          return { value, engine: entry, instance, fallbackFrom: failures.map((f) => f.engine) };
         } catch (err) {
           if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : toAppError(err);
           const error = toAppError(err, 'ENGINE_FAILED');
@@ -222,24 +245,21 @@ export function createDispatcher(opts: {
           // audio. Reached as a fallback, it is only skipped.
           if (error.code === 'ENGINE_MISCONFIGURED' && failures.length === 0) throw error;
           failures.push({ engine: entry.engine.name, error });
-          if (error.details?.breaker)
-            log.debug({ engine: entry.engine.name }, 'engine skipped: breaker open');
+          const details = error.details ?? {};
+          if (details.breaker) log.debug({ engine: entry.engine.name }, 'engine skipped: out of service');
+          else if (details.busy) log.info({ engine: entry.engine.name }, 'engine busy past the deadline');
           else log.warn({ engine: entry.engine.name, code: error.code, err: error.message }, 'engine failed');
         }
       }
-      if (failures.length === 1) throw (failures[0] as { error: AppError }).error;
-      const summary = failures.map((f) => `${f.engine}: ${f.error.message}`).join('; ');
-      throw new AppError('ALL_ENGINES_FAILED', `every engine failed (${summary})`, {
-        details: { failures: failures.map((f) => ({ engine: f.engine, code: f.error.code })) },
-      });
+      throw failedChain(failures, deadline);
     },
-    queueDepth: () => [...runtimes.values()].reduce((n, r) => n + r.slots.queued, 0),
-    activeCount: () => [...runtimes.values()].reduce((n, r) => n + r.slots.active, 0),
+    queueDepth: () => [...pools.values()].reduce((n, p) => n + p.queued, 0),
+    activeCount: () => [...pools.values()].reduce((n, p) => n + p.active, 0),
     load(name) {
-      const { slots } = runtime(name);
-      return { active: slots.active, queued: slots.queued };
+      const pool = poolOf(name);
+      return { active: pool.active, queued: pool.queued };
     },
-    breaker: (name) => runtime(name).breaker,
+    pool: poolOf,
     onOutcome(listener) {
       listeners.push(listener);
     },

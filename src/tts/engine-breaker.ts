@@ -53,6 +53,8 @@ export interface EngineBreaker {
 /** Options of {@link createEngineBreaker}. */
 export interface EngineBreakerOptions {
   engine: string;
+  /** The instance's endpoint when the engine has several (named in messages and details). */
+  instance?: string;
   /** Engine faults in a row that open the breaker (`breaker_failures`). */
   failures: number;
   /** Time in ms from opening to the half-open trial (`breaker_reset_s` × 1000). */
@@ -68,7 +70,13 @@ const STATES: Record<CircuitState, BreakerState> = {
 
 /** Builds the breaker of one engine. */
 export function createEngineBreaker(opts: EngineBreakerOptions): EngineBreaker {
-  const policy: CircuitBreakerPolicy = circuitBreaker(handleWhen(isEngineFault), {
+  // A half-open trial that was cut short (the request's deadline, an abort) proved nothing: it counts as a
+  // failure, so the breaker opens again instead of cockatiel closing it on an error it does not handle.
+  const counts = (err: Error): boolean =>
+    isEngineFault(err) ||
+    (policy.state === CircuitState.HalfOpen &&
+      (isAppError(err, 'DEADLINE_EXCEEDED') || isAppError(err, 'ABORTED')));
+  const policy: CircuitBreakerPolicy = circuitBreaker(handleWhen(counts), {
     halfOpenAfter: opts.resetMs,
     breaker: new ConsecutiveBreaker(opts.failures),
   });
@@ -106,11 +114,20 @@ export function createEngineBreaker(opts: EngineBreakerOptions): EngineBreaker {
       const waitS = Math.max(0, Math.ceil((openedAt + opts.resetMs - Date.now()) / 1000));
       const trial =
         policy.state === CircuitState.HalfOpen ? 'a trial is running' : `next trial in ${waitS} s`;
+      const who = opts.instance
+        ? `engine '${opts.engine}' (instance ${opts.instance})`
+        : `engine '${opts.engine}'`;
       return new AppError(
         'ENGINE_UNAVAILABLE',
-        `engine '${opts.engine}' is out of service after ${opts.failures} failures in a row ` +
+        `${who} is out of service after ${opts.failures} failures in a row ` +
           `(last: ${lastError ?? 'unknown'}); ${trial}`,
-        { details: { engine: opts.engine, breaker: breaker.state() } },
+        {
+          details: {
+            engine: opts.engine,
+            ...(opts.instance ? { instance: opts.instance } : {}),
+            breaker: breaker.state(),
+          },
+        },
       );
     },
     onChange(listener) {

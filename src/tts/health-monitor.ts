@@ -3,6 +3,28 @@ import type { Log } from '../shared/log.js';
 import type { Dispatcher, EngineEntry } from './dispatcher.js';
 import type { EngineHealth } from './engine.js';
 import type { BreakerState } from './engine-breaker.js';
+import type { EngineInstance } from './engine-pool.js';
+import type { EngineSpeedRow } from './engine-speed.js';
+
+/** One instance's row inside an engine's row (snake_case: it goes out as JSON as it is). */
+export interface InstanceStatus {
+  /** Its address without credentials, or `local` for a CLI engine. */
+  endpoint: string;
+  /** Last probe or request succeeded and its breaker is closed. */
+  healthy: boolean;
+  breaker: BreakerState;
+  /** ISO time of the last probe or request outcome; null before the first. */
+  checked_at: string | null;
+  error?: string;
+  /** Requests synthesizing on it now. */
+  active: number;
+  /** Requests it was given since start. */
+  served: number;
+  /** Its relative share (`weights`). */
+  weight: number;
+  /** The error's code (ENGINE_MISCONFIGURED: it cannot run as configured). */
+  code?: string;
+}
 
 /** One engine's row in GET /api/engines and tts/status (snake_case: it goes out as JSON as it is). */
 export interface EngineStatus {
@@ -10,53 +32,63 @@ export interface EngineStatus {
   type: string;
   /** `wyoming`, `http`, `cli`, `xtts_api`, `xtts_stream`, `coqui`, `openai`; null when unknown. */
   transport: string | null;
-  /** Last probe or request succeeded and the breaker is closed. */
+  /** At least one instance is healthy (last probe or request succeeded, breaker closed). */
   healthy: boolean;
+  /** The best of its instances' breakers: `closed` while any instance takes requests. */
   breaker: BreakerState;
-  /** ISO time of the last probe or request outcome; null before the first. */
+  /** ISO time of the latest probe or request outcome of any instance; null before the first. */
   checked_at: string | null;
+  /** Why it is unhealthy (the first instance's error) when no instance is healthy. */
   error?: string;
   /** The error's code; ENGINE_MISCONFIGURED: the engine cannot run as configured (a missing command or model). */
   code?: string;
+  /** Simultaneous syntheses per instance. */
   max_parallel: number;
-  /** Requests synthesizing on the engine now. */
+  /** Requests synthesizing on the engine now, over its instances. */
   active: number;
-  /** Requests waiting for one of its slots. */
+  /** Requests waiting in its queue for a slot on any instance. */
   queued: number;
   /** The configured default voice; null: the engine's own default. */
   voice: string | null;
+  /** `least_outstanding` or `round_robin`. */
+  balance: string;
+  instances: InstanceStatus[];
+  /** Recent synthesis latency and real-time factor; null before the first synthesis. */
+  speed: EngineSpeedRow | null;
 }
 
 /**
- * Probes every engine at start and every `intervalMs`; keeps the last answer of each, updated between
- * probes by the dispatcher's outcomes (real traffic). While an engine's breaker is open, it runs the
- * half-open trial itself once the reset time has passed (a probe through the breaker), so an engine that
- * answers again is back in service without waiting for traffic.
+ * Probes every instance of every engine at start and every `intervalMs`; keeps the last answer of each,
+ * updated between probes by the dispatcher's outcomes (real traffic). While an instance's breaker is open, it
+ * runs the half-open trial itself once the reset time has passed (a probe through the breaker), so an instance
+ * that answers again is back in service without waiting for traffic.
  */
 export interface HealthMonitor {
   start(): Promise<void>;
   stop(): void;
-  /** Probes all engines now and returns their rows. */
+  /** Probes all instances now and returns the engines' rows. */
   probeAll(): Promise<EngineStatus[]>;
   /** The last known rows, in configured order. */
   snapshot(): EngineStatus[];
-  /** Records the outcome of real traffic, so health follows failures between probes. */
-  report(engine: string, healthy: boolean, error?: string, code?: string): void;
-  /** Called after each change of any engine's health or breaker state. */
+  /** Records the outcome of real traffic (or a probe) on an instance, so health follows failures between probes. */
+  report(engine: string, instance: number, healthy: boolean, error?: string, code?: string): void;
+  /** Called after each change of any instance's health or breaker state. */
   onChange?: () => void;
 }
 
 /** Options of {@link createHealthMonitor}. */
 export interface HealthMonitorOptions {
   entries: readonly EngineEntry[];
-  /** Source of outcomes, loads and breakers. */
+  /** Source of outcomes, loads, pools and speed. */
   dispatcher: Dispatcher;
-  /** Time between probes of every engine, default 30 000 ms. */
+  /** Time between probes of every instance, default 30 000 ms. */
   intervalMs?: number;
   /** Time between checks for breakers due a half-open trial, default 500 ms. */
   trialIntervalMs?: number;
   log: Log;
 }
+
+const BREAKER_RANK: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
 
 /** Builds the monitor and subscribes it to the dispatcher's outcomes and breaker changes. */
 export function createHealthMonitor(opts: HealthMonitorOptions): HealthMonitor {
@@ -64,26 +96,54 @@ export function createHealthMonitor(opts: HealthMonitorOptions): HealthMonitor {
   const last = new Map<string, EngineHealth>();
   const timers: NodeJS.Timeout[] = [];
   const controller = new AbortController();
+  const key = (engine: string, index: number): string => `${engine}#${index}`;
+  const instancesOf = (entry: EngineEntry): readonly EngineInstance[] =>
+    dispatcher.pool(entry.engine.name).instances;
+
+  const instanceRow = (engine: string, i: EngineInstance): InstanceStatus => {
+    const h = last.get(key(engine, i.index));
+    const state = i.breaker.state();
+    const row: InstanceStatus = {
+      endpoint: i.endpoint,
+      healthy: (h?.healthy ?? false) && state === 'closed',
+      breaker: state,
+      checked_at: h?.checkedAt ? new Date(h.checkedAt).toISOString() : null,
+      active: i.active,
+      served: i.served,
+      weight: i.weight,
+    };
+    const error = h?.error ?? (state === 'closed' ? undefined : i.breaker.lastError);
+    if (error) row.error = error;
+    if (h?.error && h.code) row.code = h.code;
+    return row;
+  };
 
   const row = (entry: EngineEntry): EngineStatus => {
     const { name } = entry.engine;
-    const h = last.get(name);
-    const breaker = dispatcher.breaker(name);
-    const state = breaker.state();
+    const instances = instancesOf(entry).map((i) => instanceRow(name, i));
+    const checked = instances.map((i) => i.checked_at).filter((t): t is string => t !== null);
+    const best = instances.reduce<BreakerState>(
+      (b, i) => (BREAKER_RANK[i.breaker] < BREAKER_RANK[b] ? i.breaker : b),
+      'open',
+    );
+    const healthy = instances.some((i) => i.healthy);
     const status: EngineStatus = {
       name,
       type: entry.engine.type,
       transport: entry.transport ?? null,
-      healthy: (h?.healthy ?? false) && state === 'closed',
-      breaker: state,
-      checked_at: h?.checkedAt ? new Date(h.checkedAt).toISOString() : null,
+      healthy,
+      breaker: best,
+      checked_at: checked.length ? (checked.sort().at(-1) as string) : null,
       max_parallel: entry.maxParallel,
       ...dispatcher.load(name),
       voice: entry.voice ?? null,
+      balance: entry.balance ?? 'least_outstanding',
+      instances,
+      speed: dispatcher.speed.snapshot(name),
     };
-    const error = h?.error ?? (state === 'closed' ? undefined : breaker.lastError);
-    if (error) status.error = error;
-    if (h?.error && h.code) status.code = h.code;
+    const failing = healthy ? undefined : instances.find((i) => i.error);
+    if (failing?.error) status.error = failing.error;
+    if (failing?.code) status.code = failing.code;
     return status;
   };
 
@@ -91,22 +151,20 @@ export function createHealthMonitor(opts: HealthMonitorOptions): HealthMonitor {
     AbortSignal.any([controller.signal, AbortSignal.timeout(Math.min(5000, entry.timeoutMs))]);
 
   /** The half-open trial: a probe through the breaker; an unhealthy answer counts as an engine fault. */
-  async function trial(entry: EngineEntry): Promise<void> {
-    const breaker = dispatcher.breaker(entry.engine.name);
-    if (breaker.state() !== 'open' || !breaker.admits()) return;
+  async function trial(entry: EngineEntry, instance: EngineInstance): Promise<void> {
+    const { breaker } = instance;
+    if (breaker.state() !== 'open' || !breaker.admits() || instance.active > 0) return;
+    const name = entry.engine.name;
     try {
       await breaker.execute(async () => {
-        const health = await entry.engine.probe(probeSignal(entry));
+        const health = await instance.engine.probe(probeSignal(entry));
         if (!health.healthy) {
-          throw new AppError(
-            'ENGINE_UNAVAILABLE',
-            health.error ?? `engine '${entry.engine.name}' is unhealthy`,
-          );
+          throw new AppError('ENGINE_UNAVAILABLE', health.error ?? `engine '${name}' is unhealthy`);
         }
       });
-      monitor.report(entry.engine.name, true);
+      monitor.report(name, instance.index, true);
     } catch (err) {
-      monitor.report(entry.engine.name, false, (err as Error).message);
+      monitor.report(name, instance.index, false, (err as Error).message);
     }
   }
 
@@ -118,7 +176,9 @@ export function createHealthMonitor(opts: HealthMonitorOptions): HealthMonitor {
       }, opts.intervalMs ?? 30_000);
       const trials = setInterval(() => {
         for (const entry of opts.entries) {
-          trial(entry).catch((err) => log.warn({ err }, 'breaker trial failed'));
+          for (const instance of instancesOf(entry)) {
+            trial(entry, instance).catch((err) => log.warn({ err }, 'breaker trial failed'));
+          }
         }
       }, opts.trialIntervalMs ?? 500);
       for (const t of [probing, trials]) {
@@ -132,27 +192,32 @@ export function createHealthMonitor(opts: HealthMonitorOptions): HealthMonitor {
     },
     async probeAll() {
       await Promise.all(
-        opts.entries.map(async (entry) => {
-          const health = await entry.engine.probe(probeSignal(entry));
-          monitor.report(entry.engine.name, health.healthy, health.error, health.code);
-        }),
+        opts.entries.flatMap((entry) =>
+          instancesOf(entry).map(async (instance) => {
+            const health = await instance.engine.probe(probeSignal(entry));
+            monitor.report(entry.engine.name, instance.index, health.healthy, health.error, health.code);
+          }),
+        ),
       );
       return monitor.snapshot();
     },
     snapshot: () => opts.entries.map(row),
-    report(engine, healthy, error, code) {
-      const before = last.get(engine);
-      last.set(engine, { healthy, checkedAt: Date.now(), error, ...(code ? { code } : {}) });
+    report(engine, instance, healthy, error, code) {
+      const before = last.get(key(engine, instance));
+      last.set(key(engine, instance), { healthy, checkedAt: Date.now(), error, ...(code ? { code } : {}) });
       if (before?.healthy !== healthy || before?.error !== error) {
+        const endpoint = dispatcher.pool(engine).instances[instance]?.endpoint;
         // A misconfigured engine is the user's to fix: said loudly, once per change.
-        if (code === 'ENGINE_MISCONFIGURED') log.error({ engine, err: error }, 'engine misconfigured');
-        else log.info({ engine, healthy, err: error }, 'engine health');
+        if (code === 'ENGINE_MISCONFIGURED')
+          log.error({ engine, instance: endpoint, err: error }, 'engine misconfigured');
+        else log.info({ engine, instance: endpoint, healthy, err: error }, 'engine health');
         monitor.onChange?.();
       }
     },
   };
-  dispatcher.onOutcome((o) => monitor.report(o.engine, o.ok, o.error?.message, o.error?.code));
-  for (const entry of opts.entries)
-    dispatcher.breaker(entry.engine.name).onChange(() => monitor.onChange?.());
+  dispatcher.onOutcome((o) => monitor.report(o.engine, o.instance, o.ok, o.error?.message, o.error?.code));
+  for (const entry of opts.entries) {
+    for (const instance of instancesOf(entry)) instance.breaker.onChange(() => monitor.onChange?.());
+  }
   return monitor;
 }

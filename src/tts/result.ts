@@ -15,6 +15,8 @@ export interface ResultPayload {
   bytes: number;
   latency_ms: { total: number; first_audio: number };
   fallback_from?: string[];
+  /** The instance that spoke, when the engine has several. */
+  instance?: string;
   targets?: TargetPayload[];
   /** Present when the request had targets: true when every target got the audio. */
   delivered?: boolean;
@@ -69,6 +71,7 @@ export function resultPayload(r: SayResult): ResultPayload {
     latency_ms: { total: r.latencyMs.total, first_audio: r.latencyMs.firstAudio },
   };
   if (r.fallbackFrom.length) payload.fallback_from = r.fallbackFrom;
+  if (r.instance) payload.instance = r.instance;
   if (r.targets) {
     payload.targets = r.targets.map(targetPayload);
     payload.delivered = r.delivered ?? r.targets.every((t) => t.ok);

@@ -5,9 +5,11 @@
  * break), then replays the fallback voice's cached entry or speaks the text (say-job). After the end an alias
  * maps the first key to the fallback's entry; a final failure fails the live job and commits nothing.
  */
+import { performance } from 'node:perf_hooks';
 import type { OutputFormat } from '../audio/format.js';
 import type { MixPlan } from '../chimes/mix.js';
 import { AppError, toAppError } from '../shared/errors.js';
+import type { Deadline } from './deadline.js';
 import type { Dispatcher, EngineEntry } from './dispatcher.js';
 import type { LiveJob, LiveRegistry } from './live-audio.js';
 import {
@@ -26,6 +28,8 @@ export interface JobOutcome {
   produced: Produced;
   /** The engine that spoke. */
   engine: string;
+  /** The endpoint of the instance that spoke, when the engine has several. */
+  instance?: string;
   /** Engines that failed before it, in order. */
   fallbackFrom: string[];
 }
@@ -40,6 +44,10 @@ export interface Flight {
   controller: AbortController;
   /** Requests waiting on it that have not aborted; the flight is aborted when this drops to 0. */
   waiting: number;
+  /** When it must be done: the latest deadline of the requests sharing it (a joining request may extend it). */
+  deadline: Deadline;
+  /** True once an engine instance took it (for the deadline-drop metric: queue or engine). */
+  reachedEngine: boolean;
 }
 
 /** A request's chimes and timing as a flight uses them. */
@@ -55,10 +63,11 @@ export interface Flights {
   /** The flight registered under exactly `key` and `format`, if one runs. */
   find(key: string, format: OutputFormat): Flight | undefined;
   /**
-   * Starts a live job for `key` and registers it as the flight identical requests join; `mix` is the request's
-   * chimes and timing (its cache-key part and the prepared PCM), the same on every fallback engine.
+   * Starts a live job for `key` and registers it as the flight identical requests join; it must be done by
+   * `deadline` (extended by joiners); `mix` is the request's chimes and timing (its cache-key part and the
+   * prepared PCM), the same on every fallback engine.
    */
-  launch(request: SayRequest, key: string, lookups: boolean, mix?: FlightMix): Flight;
+  launch(request: SayRequest, key: string, lookups: boolean, deadline: Deadline, mix?: FlightMix): Flight;
   /**
    * Waits for `flight` on behalf of one request. The flight is aborted only when every request waiting on it
    * has aborted (a request without a signal never gives up).
@@ -92,16 +101,18 @@ export function createFlights(deps: FlightDeps): Flights {
   async function fly(
     request: SayRequest,
     job: LiveJob,
-    controller: AbortController,
+    flight: Flight,
     lookups: boolean,
     mix: FlightMix | undefined,
   ): Promise<JobOutcome> {
-    const signal = controller.signal;
+    const signal = flight.controller.signal;
     try {
       const outcome = await dispatcher.run(
         request.engine,
         signal,
-        async (entry, sig, isFallback): Promise<Produced> => {
+        async (entry, sig, isFallback, instance): Promise<Produced> => {
+          flight.reachedEngine = true;
+          const t0 = performance.now();
           const voice = attemptVoice(request, entry, isFallback, deps.loudnorm(entry), mix?.key);
           job.restart(
             new AppError('ENGINE_FAILED', 'the engine failed mid-stream; a fallback engine starts over'),
@@ -112,18 +123,36 @@ export function createFlights(deps: FlightDeps): Flights {
               ? await findCached(audioDeps, voice.keyFor, request.format, sig)
               : undefined;
           if (hit) return { entry: hit, voice, cached: true, firstAudioAt: await replayEntry(hit, job, sig) };
-          return runAttempt(
+          const produced = await runAttempt(
             attemptDeps,
             { request, entry, voice, job, lookups, loudnorm: deps.loudnorm(entry), mix: mix?.plan },
             sig,
           );
+          // Chimes mixed in would count as the engine's audio: such syntheses are left out of its speed.
+          if (produced.synthesized && !mix?.plan) {
+            dispatcher.speed.observe({
+              engine: entry.engine.name,
+              endpoint: instance.endpoint,
+              ms: produced.engineMs ?? performance.now() - t0,
+              wallMs: performance.now() - t0,
+              chars: request.text.length,
+              audioMs: produced.entry.durationMs,
+            });
+          }
+          return produced;
         },
-        request.priority,
+        { priority: request.priority, deadline: flight.deadline, chars: request.text.length },
       );
       const produced = outcome.value;
       registry.alias(job.key, produced.entry.key, request.format);
       job.end();
-      return { produced, engine: outcome.engine.engine.name, fallbackFrom: outcome.fallbackFrom };
+      const several = outcome.engine.instances !== undefined && outcome.engine.instances.length > 1;
+      return {
+        produced,
+        engine: outcome.engine.engine.name,
+        ...(several ? { instance: outcome.instance.endpoint } : {}),
+        fallbackFrom: outcome.fallbackFrom,
+      };
     } catch (err) {
       const e =
         deps.closing() && signal.aborted
@@ -142,22 +171,20 @@ export function createFlights(deps: FlightDeps): Flights {
       const live = registry.find(key, format);
       return live ? flights.get(live) : undefined;
     },
-    launch(request, key, lookups, mix) {
+    launch(request, key, lookups, deadline, mix) {
       const job = registry.create(key, request.format);
-      const controller = new AbortController();
-      const outcome = fly(request, job, controller, lookups, mix);
+      // Built in two steps: the dispatch needs the flight (its deadline, reachedEngine), the audio its outcome.
+      const flight = { job, controller: new AbortController(), waiting: 0, deadline, reachedEngine: false };
+      const outcome = fly(request, job, flight as Flight, lookups, mix);
       const final = outcome.then((o) => finalAudio(audioDeps, o.produced.entry, o.produced.voice.keyFor));
       outcome.catch(() => {});
       final.catch(() => {});
-      const flight: Flight = {
-        job,
+      const full: Flight = Object.assign(flight, {
         outcome,
         audio: liveAudio(audioDeps, key, request.format, final),
-        controller,
-        waiting: 0,
-      };
-      flights.set(job, flight);
-      return flight;
+      });
+      flights.set(job, full);
+      return full;
     },
     async wait(flight, signal) {
       flight.waiting++;
@@ -165,7 +192,9 @@ export function createFlights(deps: FlightDeps): Flights {
       const onAbort = (): void => {
         if (--flight.waiting === 0) flight.controller.abort(signal.reason);
       };
-      signal.addEventListener('abort', onAbort, { once: true });
+      // A signal aborted already (a deadline passed during the cache lookup) fires no event: give up now.
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
       try {
         return await untilAborted(flight.outcome, signal);
       } finally {

@@ -70,6 +70,10 @@ export interface Produced {
   cached: boolean;
   /** performance.now() when the first encoded bytes existed. */
   firstAudioAt: number;
+  /** Every sentence came from the engine in this attempt (no cache, no phrase cache): its time is the engine's. */
+  synthesized?: boolean;
+  /** Time the engine spent on this attempt's requests, in ms (their sum; encoding overlaps it). */
+  engineMs?: number;
 }
 
 /** Shared collaborators and per-engine memory of the attempts. */
@@ -164,6 +168,12 @@ export async function runAttempt(
     firstOutput = resolve;
   });
   let ran = false;
+  let phraseHits = 0;
+  let engineMs = 0;
+  const onPhraseHit = (): void => {
+    phraseHits++;
+    deps.onPhraseHit();
+  };
   const onEngineRequest = (): void => {
     if (!ran) deps.onEngineRun(entry.engine.name);
     ran = true;
@@ -181,7 +191,10 @@ export async function runAttempt(
         phrases: deps.phrases,
         lookups: input.lookups,
         loudnorm: input.loudnorm,
-        onPhraseHit: deps.onPhraseHit,
+        onPhraseHit,
+        onEngineTime: (ms) => {
+          engineMs += ms;
+        },
         onEngineRequest,
         firstOutput: firstOutputSeen,
       },
@@ -215,7 +228,14 @@ export async function runAttempt(
         `the audio (${durationMs} ms) is larger than the whole cache; raise cache.max_mb (or cache.memory_mb while the disk is full)`,
       );
     }
-    return { entry: committed, voice, cached: false, firstAudioAt };
+    return {
+      entry: committed,
+      voice,
+      cached: false,
+      firstAudioAt,
+      synthesized: ran && phraseHits === 0,
+      engineMs,
+    };
   } catch (err) {
     await writer.abort().catch(() => {});
     throw err;

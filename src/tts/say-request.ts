@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import { OUTPUT_FORMATS, type OutputFormat } from '../audio/format.js';
 import { normalizeText } from '../cache/key.js';
@@ -42,6 +43,8 @@ export const SayBodySchema = z.strictObject({
   volume: z.number().optional(),
   /** Checked where it is used (BAD_REPLY_TO: wildcards, leading $, length), not here. */
   reply_to: z.string().optional(),
+  /** Seconds from arrival by which the result must be out; default the `default_deadline_s` option. */
+  deadline_s: z.number().positive().max(3600).optional(),
   /** Clean up Markdown, emoji and URLs before synthesis (text-clean.ts); default per input (`text` options). */
   clean: z.boolean().optional(),
   /**
@@ -76,6 +79,14 @@ export interface SayRequest {
   replyTo?: string;
   /** False: answer as soon as the audio URL exists (HTTP). */
   wait: boolean;
+  /** `deadline_s`: seconds from arrival the request may take; unset: the hub's default. */
+  deadlineS?: number;
+  /** MQTT 5 message expiry interval as forwarded by the broker (seconds left), when the message had one. */
+  expiryS?: number;
+  /** `performance.now()` ms when the request arrived (was parsed); its deadline counts from here. */
+  receivedAt: number;
+  /** `performance.now()` ms by which it must be done; set by the say service from the above. */
+  deadlineAt?: number;
   /** True for `wait: "all"`: the result waits for every target's reported end of playback. */
   waitAll?: boolean;
   /** True when the request named its format (it then wins over a target's `format`). */
@@ -192,6 +203,8 @@ export function toSayRequest(
     ...(b.format !== undefined ? { formatGiven: true } : {}),
     ...announceFields(b),
     ...(b.preset ? { preset: b.preset } : {}),
+    deadlineS: b.deadline_s,
+    receivedAt: performance.now(),
     clean,
   };
 }

@@ -11,13 +11,14 @@ import { DEFAULT_OPUS_COMPLEXITY } from '../audio/encoder.js';
 import type { AudioFormat } from '../audio/format.js';
 import type { CacheEntry } from '../cache/store.js';
 import { AppError, toAppError, type Warning } from '../shared/errors.js';
+import { budgetMs, type Deadline, deadlineError, startDeadlineTimer } from './deadline.js';
 import type { EngineEntry } from './dispatcher.js';
 import { createLiveRegistry } from './live-audio.js';
 import { createEncoderPool } from './live-encoder.js';
 import { createPhraseCache } from './phrases.js';
 import { finalAudio, findCached, type SayAudio, type SayAudioDeps } from './say-audio.js';
 import { DEFAULT_MIX_FORMAT, mixKey, prepareMix, resolveMix } from './say-chimes.js';
-import { createFlights } from './say-flight.js';
+import { createFlights, type Flight } from './say-flight.js';
 import { type AttemptDeps, attemptVoice } from './say-job.js';
 import { type AudioPreset, commonPreset, planDeliveries, withPreset } from './say-presets.js';
 import type { SayRequest } from './say-request.js';
@@ -63,7 +64,8 @@ async function checkVoice(entry: EngineEntry, voice: string, signal: AbortSignal
   let voices: Array<{ name: string }> | undefined;
   try {
     voices = await entry.engine.voices(signal);
-  } catch {
+  } catch (err) {
+    if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : err;
     voices = undefined; // The engine is unreachable: the fallback chain decides, not the voice list.
   }
   if (looksLikePath(voice) && !voices?.some((v) => v.name === voice)) {
@@ -81,6 +83,22 @@ async function checkVoice(entry: EngineEntry, voice: string, signal: AbortSignal
 }
 
 const round1 = (ms: number): number => Math.round(ms * 10) / 10;
+
+/** `default_deadline_s` when the deps give none, in ms. */
+const DEFAULT_DEADLINE_MS = 60_000;
+
+/** A request's deadline as its productions share it, and where they got to (for the deadline-drop metric). */
+interface DeadlineContext {
+  deadline: Deadline;
+  /** The caller's signal combined with the deadline's. */
+  guarded: AbortSignal;
+  /** The flights the request waits on (its own audio, and targets' preset variants). */
+  flights: Flight[];
+}
+
+/** `engine` once any of the request's flights reached an engine instance, else `queue`. */
+const stageOf = (ctx: DeadlineContext): 'queue' | 'engine' =>
+  ctx.flights.some((f) => f.reachedEngine) ? 'engine' : 'queue';
 
 /** One effective request's audio: its URL now, its final facts through `settle`. */
 interface Production {
@@ -108,6 +126,8 @@ interface Settled {
   /** performance.now() when the first encoded bytes existed (the lookup's time on a hit). */
   firstAudioAt: number;
   fallbackFrom: string[];
+  /** The instance that spoke, when its engine has several. */
+  instance?: string;
 }
 
 /** Builds the say service. */
@@ -124,7 +144,9 @@ export function createSayService(deps: SayServiceDeps): SayService {
     phraseHits: 0,
     sharedRuns: 0,
     lastLatencyMs: 0,
+    deadlineDrops: { queue: 0, engine: 0, target: 0 },
   };
+  const defaultDeadlineMs = deps.defaultDeadlineMs ?? DEFAULT_DEADLINE_MS;
   const audioDeps: SayAudioDeps = { cache, deriver: deps.deriver, audioUrl: deps.audioUrl };
   const attemptDeps: AttemptDeps = {
     cache,
@@ -163,6 +185,7 @@ export function createSayService(deps: SayServiceDeps): SayService {
     signal: AbortSignal | undefined,
     options: SayOptions,
     settle: () => Promise<Settled>,
+    ctx: DeadlineContext,
   ): Promise<SayResult> {
     const controller = new AbortController();
     const combined = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
@@ -187,10 +210,13 @@ export function createSayService(deps: SayServiceDeps): SayService {
         latencyMs: { total: 0, firstAudio: round1(Math.max(0, s.firstAudioAt - t0)) },
         fallbackFrom: s.fallbackFrom,
       };
+      if (s.instance) result.instance = s.instance;
       if (s.entry.data) result.warnings = [degradedWarning(cache.health().degraded_reason)];
       if (delivering) {
         result.targets = await delivering;
         result.delivered = result.targets.every((t) => t.ok);
+        for (const t of result.targets)
+          if (t.error?.startsWith('DEADLINE_EXCEEDED')) counters.deadlineDrops.target++;
       }
       result.latencyMs.total = round1(performance.now() - t0);
       counters.ok++;
@@ -209,7 +235,9 @@ export function createSayService(deps: SayServiceDeps): SayService {
     } catch (err) {
       controller.abort(err);
       counters.errors++;
-      throw toAppError(err);
+      const e = toAppError(err);
+      if (e.code === 'DEADLINE_EXCEEDED') counters.deadlineDrops[stageOf(ctx)]++;
+      throw e;
     }
   }
 
@@ -218,11 +246,27 @@ export function createSayService(deps: SayServiceDeps): SayService {
     signal?: AbortSignal,
     options: SayOptions = {},
   ): Promise<SayTicket> {
+    const budget = budgetMs(request.deadlineS, request.expiryS, defaultDeadlineMs);
+    const deadline: Deadline = { at: request.receivedAt + budget };
+    const flightsOf: Flight[] = [];
+    const timer = startDeadlineTimer(deadline, () =>
+      deadlineError(
+        budget,
+        flightsOf.some((f) => f.reachedEngine) ? 'while an engine was speaking' : 'before an engine was free',
+      ),
+    );
+    const guarded = signal ? AbortSignal.any([signal, timer.signal]) : timer.signal;
+    const ctx: DeadlineContext = { deadline, guarded, flights: flightsOf };
     try {
-      return await start(request, signal, options);
+      const ticket = await start({ ...request, deadlineAt: deadline.at }, signal, options, ctx);
+      ticket.done.then(timer.clear, timer.clear);
+      return ticket;
     } catch (err) {
+      timer.clear();
       counters.errors++;
-      throw toAppError(err);
+      const e = toAppError(err);
+      if (e.code === 'DEADLINE_EXCEEDED') counters.deadlineDrops.queue++;
+      throw e;
     }
   }
 
@@ -230,8 +274,8 @@ export function createSayService(deps: SayServiceDeps): SayService {
    * The audio of one effective request (presets applied, targets aside): checks (engine, voice, chimes), the
    * cache lookup, then a flight joined or launched. Chimes are decoded only on a miss, before any engine.
    */
-  async function produce(request: SayRequest, signal?: AbortSignal): Promise<Production> {
-    const check = signal ?? new AbortController().signal;
+  async function produce(request: SayRequest, ctx: DeadlineContext): Promise<Production> {
+    const check = ctx.guarded;
     const chain = dispatcher.chain(request.engine);
     const first = chain[0] as EngineEntry;
     if (request.voice) await checkVoice(first, request.voice, check);
@@ -265,11 +309,15 @@ export function createSayService(deps: SayServiceDeps): SayService {
     // Single-flight: an identical request in flight is joined. Also with cache: false: the audio in flight is
     // being made now, which is what such a request asks for (it only refuses audio made before it).
     const joined = flights.find(key, request.format);
-    const flight = joined ?? flights.launch(request, key, lookups, { key: mixId, plan });
-    if (joined) counters.sharedRuns++;
-    else counters.cacheMisses++;
+    const flight = joined ?? flights.launch(request, key, lookups, ctx.deadline, { key: mixId, plan });
+    ctx.flights.push(flight);
+    if (joined) {
+      counters.sharedRuns++;
+      // The shared synthesis runs until the latest deadline of the requests waiting on it.
+      joined.deadline.at = Math.max(joined.deadline.at, ctx.deadline.at);
+    } else counters.cacheMisses++;
     const settle = async (): Promise<Settled> => {
-      const o = await flights.wait(flight, signal);
+      const o = await flights.wait(flight, check);
       const p = o.produced;
       return {
         entry: p.entry,
@@ -278,6 +326,7 @@ export function createSayService(deps: SayServiceDeps): SayService {
         cached: joined ? false : p.cached,
         firstAudioAt: p.firstAudioAt,
         fallbackFrom: o.fallbackFrom,
+        ...(o.instance ? { instance: o.instance } : {}),
       };
     };
     return { audio: flight.audio, cached: false, engine: first.engine.name, settle };
@@ -287,6 +336,7 @@ export function createSayService(deps: SayServiceDeps): SayService {
     request: SayRequest,
     signal: AbortSignal | undefined,
     options: SayOptions,
+    ctx: DeadlineContext,
   ): Promise<SayTicket> {
     if (closing) throw new AppError('SHUTTING_DOWN', 'the hub is shutting down; try again when it is back');
     const t0 = performance.now();
@@ -298,13 +348,13 @@ export function createSayService(deps: SayServiceDeps): SayService {
     const base = request.preset ? withPreset(request, presetOf(request.preset)) : request;
     // The result's audio: the request with what all its targets' presets agree on.
     const own = withPreset(base, commonPreset(targets.map((t) => t.preset)));
-    const main = await produce(own, signal);
+    const main = await produce(own, ctx);
     const deliveries = planDeliveries(targets, base, own, main.audio, async (wanted) => {
-      const p = await produce(wanted, signal);
+      const p = await produce(wanted, ctx);
       p.settle().catch(() => {}); // its failure reaches the target through audio.ready()
       return p.audio;
     });
-    const done = finish(request, t0, deliveries, signal, options, main.settle);
+    const done = finish(request, t0, deliveries, signal, options, main.settle, ctx);
     done.catch(() => {});
     return { id: request.id, engine: main.engine, audio: main.audio, cached: main.cached, done };
   }

@@ -68,6 +68,8 @@ export interface SayResult {
   /** `firstAudio`: ms from the request to the first encoded Ogg page (the cache lookup on a hit). */
   latencyMs: { total: number; firstAudio: number };
   fallbackFrom: string[];
+  /** The endpoint of the instance that spoke, when the engine has several (`engines[].urls`). */
+  instance?: string;
   targets?: TargetOutcome[];
   /** With targets: true when every target got the audio. */
   delivered?: boolean;
@@ -91,6 +93,11 @@ export interface SayStats {
   sharedRuns: number;
   /** Total latency of the last successful say, in ms. */
   lastLatencyMs: number;
+  /**
+   * Requests (or targets) dropped because their deadline passed: `queue` before any engine took them,
+   * `engine` while an engine was speaking, `target` a target not played because its turn came too late.
+   */
+  deadlineDrops: { queue: number; engine: number; target: number };
 }
 
 /**
@@ -197,6 +204,8 @@ export interface SayServiceDeps {
   chimes?: ChimeLibrary;
   /** Engines whose sentences are normalized to EBU R128 loudness (`engines[].loudnorm`). */
   loudnormEngines?: ReadonlySet<string>;
+  /** `default_deadline_s` in ms: the deadline of requests that set no `deadline_s`; default 60 000. */
+  defaultDeadlineMs?: number;
   /** Sentence audio reused across texts; default an in-memory cache of PHRASE_CACHE_BYTES. */
   phrases?: PhraseCache;
   log: Log;

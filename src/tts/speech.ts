@@ -4,6 +4,7 @@
  * encoded), joined back to back into one continuous stream. Engines that stream a whole text sentence by
  * sentence themselves get the whole text in one request. Optional loudness normalization per sentence.
  */
+import { performance } from 'node:perf_hooks';
 import { type AudioChunk, type AudioFormat, pcmDurationMs } from '../audio/format.js';
 import { applyGain, normalizationGainDb } from '../audio/loudness.js';
 import { AppError } from '../shared/errors.js';
@@ -57,6 +58,8 @@ export interface SpeechPlan {
   /** Counts phrase-cache hits and engine requests, for stats. */
   onPhraseHit?(): void;
   onEngineRequest?(): void;
+  /** Called after each engine request with its duration in ms (request sent → last audio received). */
+  onEngineTime?(ms: number): void;
 }
 
 /** Reads a whole sentence from the engine into one buffer. @throws the engine's error; ENGINE_FAILED for no audio. */
@@ -65,11 +68,13 @@ async function collect(plan: SpeechPlan, sentence: string, signal: AbortSignal):
   const { voice, speaker, language } = plan.voice;
   const parts: Buffer[] = [];
   let format: AudioFormat | undefined;
+  const t0 = performance.now();
   for await (const chunk of plan.engine.synthesize({ text: sentence, voice, speaker, language }, signal)) {
     if (chunk.pcm.length === 0) continue;
     format ??= chunk.format;
     parts.push(chunk.pcm);
   }
+  plan.onEngineTime?.(performance.now() - t0);
   if (!format)
     throw new AppError('ENGINE_FAILED', `the engine produced no audio for '${sentence.slice(0, 60)}'`);
   return { format, pcm: Buffer.concat(parts) };
@@ -154,9 +159,12 @@ function firstOutputOrTimeout(first: Promise<void>): Promise<void> {
 async function* speakWhole(plan: SpeechPlan, signal: AbortSignal): AsyncGenerator<AudioChunk> {
   plan.onEngineRequest?.();
   const { voice, speaker, language } = plan.voice;
+  const t0 = performance.now();
   const source = plan.engine.synthesize({ text: plan.text, voice, speaker, language }, signal);
   if (!plan.loudnorm) {
+    // The engine streams as the consumer reads: its time is the whole read (it paces itself, not the encoder).
     yield* source;
+    plan.onEngineTime?.(performance.now() - t0);
     return;
   }
   const held: AudioChunk[] = [];
@@ -178,6 +186,7 @@ async function* speakWhole(plan: SpeechPlan, signal: AbortSignal): AsyncGenerato
     const g = measured(held);
     for (const c of held) yield { format: c.format, pcm: applyGain(c.pcm, c.format, g) };
   }
+  plan.onEngineTime?.(performance.now() - t0);
 }
 
 /** The normalization gain of held chunks, measured on those at the first chunk's rate. */

@@ -46,6 +46,8 @@ export interface RunningPiper {
   url: string;
   port: number;
   stop(): Promise<void>;
+  /** Kills it with SIGKILL (a crash: no goodbye to open connections); resolves when it has exited. */
+  kill(): Promise<void>;
 }
 
 function exited(child: ChildProcess): Promise<void> {
@@ -98,5 +100,14 @@ export async function startWyomingPiper(
       await new Promise((r) => setTimeout(r, 200));
     }
   }
-  return { url, port, stop: () => stopChild(child) };
+  return {
+    url,
+    port,
+    stop: () => stopChild(child),
+    kill: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await exited(child);
+    },
+  };
 }

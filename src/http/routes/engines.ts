@@ -27,7 +27,9 @@ async function listVoices(entry: EngineEntry, signal: AbortSignal): Promise<Engi
 
 /**
  * GET /api/engines → `{engines: EngineStatus[]}` (name, type, transport, healthy, breaker, checked_at, error?,
- * max_parallel, active, queued, voice), in configured order.
+ * code?, max_parallel, active, queued, voice, balance, instances: [{endpoint, healthy, breaker, checked_at,
+ * error?, active, served, weight}], speed: {samples, p50_ms, p95_ms, rtf_p50, rtf_p95} | null), in configured
+ * order.
  * GET /api/voices[?engine=NAME] → `{engines: [{name, voices: [{name, languages, speakers?, description?}],
  * error?}]}`; each engine is asked in parallel (its own list: Wyoming describe, Piper `/voices`, xtts
  * `/speakers_list`, `espeak-ng --voices`, …). An unknown `engine` is 400 ENGINE_NOT_FOUND.

@@ -7,6 +7,7 @@ import { AppError } from '../../shared/errors.js';
 const UI_FILES: Readonly<Record<string, string>> = {
   'app.js': 'text/javascript; charset=utf-8',
   'announce.js': 'text/javascript; charset=utf-8',
+  'engines-panel.js': 'text/javascript; charset=utf-8',
   'say-options.js': 'text/javascript; charset=utf-8',
   'voice-files.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',

@@ -2,6 +2,7 @@
 // under Home Assistant's ingress prefix. Live data comes from server-sent events (api/events); the cache and
 // recordings lists are re-read on each status tick so sizes of recordings in progress grow on screen.
 
+import { renderEngineSpeed, renderInstances, startDoctor } from './engines-panel.js';
 import { sayOptions } from './say-options.js';
 import { renderProblems, renderVoiceFiles } from './voice-files.js';
 
@@ -77,12 +78,14 @@ function renderEngines(engines) {
     const busy = e.active !== undefined ? ` · ${e.active} busy, ${e.queued ?? 0} queued` : '';
     item.append(el('span', '', 'dot'), el('strong', e.name), el('span', ` ${e.type}${busy}`, 'muted'));
     if (e.error) item.append(el('div', e.error, 'muted small'));
+    renderInstances(item, e);
     list.append(item);
     const option = el('option', e.name);
     option.value = e.name;
     select.append(option);
   }
   select.value = chosen;
+  renderEngineSpeed(engines);
 }
 
 function renderStatus(status) {
@@ -270,6 +273,7 @@ function start() {
     $('#player-label').textContent = 'This audio could not be played.';
   });
   for (const load of [loadEngines, refreshCache, refreshRecordings, loadVoices]) load().catch(() => {});
+  startDoctor();
   connectEvents();
 }
 

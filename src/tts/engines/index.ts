@@ -92,6 +92,68 @@ export function engineUrl(options: EngineOptions, transport: string): string {
   return url;
 }
 
+/** Transports that talk to a server (a URL), so an engine of them may have several instances. */
+const CLI_TRANSPORTS: ReadonlySet<string> = new Set(['cli']);
+
+/**
+ * The instances' URLs of an engine: `url` (or the transport's default when neither `url` nor `urls` is set)
+ * followed by `urls`, without repeats. CLI engines have one instance and no URL: `[undefined]`.
+ * @throws AppError CONFIG_INVALID when a URL is needed and none is known.
+ */
+export function engineUrls(options: EngineOptions, transport: string): Array<string | undefined> {
+  if (CLI_TRANSPORTS.has(transport)) return [undefined];
+  const listed = [...(options.url ? [options.url] : []), ...(options.urls ?? [])];
+  const urls = [...new Set(listed)];
+  return urls.length ? urls : [engineUrl(options, transport)];
+}
+
+/**
+ * What `engines[]` says about instances that the schema cannot check: `urls` on a CLI engine, and `weights`
+ * that do not match the number of instances. One `engines.<name>: message` line per problem.
+ */
+export function instanceProblems(engines: readonly EngineOptions[]): string[] {
+  const problems: string[] = [];
+  for (const e of engines) {
+    let transport: string;
+    try {
+      transport = engineTransport(e);
+    } catch (err) {
+      problems.push(`engines.${e.name}: ${(err as Error).message}`);
+      continue;
+    }
+    if (CLI_TRANSPORTS.has(transport) && e.urls?.length) {
+      problems.push(
+        `engines.${e.name}: urls is for engines reached over the network; a ${e.type}/${transport} engine runs locally (remove urls)`,
+      );
+      continue;
+    }
+    const count = CLI_TRANSPORTS.has(transport)
+      ? 1
+      : new Set([...(e.url ? [e.url] : []), ...(e.urls ?? [])]).size || 1;
+    if (e.weights && e.weights.length !== count) {
+      problems.push(
+        `engines.${e.name}: weights has ${e.weights.length} numbers but the engine has ${count} instance(s); give one weight per instance, in the order url, then urls`,
+      );
+    }
+  }
+  return problems;
+}
+
+/**
+ * Creates one engine per instance of `options` (see {@link engineUrls}), each named like the engine.
+ * @throws AppError CONFIG_INVALID as {@link createEngine}.
+ */
+export function createEngineInstances(
+  options: EngineOptions,
+  deps: EngineDeps,
+): Array<{ url: string | undefined; engine: Engine }> {
+  const transport = engineTransport(options);
+  return engineUrls(options, transport).map((url) => ({
+    url,
+    engine: createEngine(url === undefined ? options : { ...options, url }, deps),
+  }));
+}
+
 /**
  * Creates the engine described by `options` (one entry of `engines[]`). Nothing is contacted here;
  * call `probe()` to check it.
