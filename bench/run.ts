@@ -13,6 +13,7 @@ import { benchLoad } from './load.js';
 import { benchMainPath } from './main-path.js';
 import { benchMemory } from './memory.js';
 import { benchRecorder } from './recorder.js';
+import { benchScale } from './scale.js';
 import { line, ratio } from './stats.js';
 import { benchTextClean } from './text-clean.js';
 import { benchTtfa } from './ttfa.js';
@@ -46,6 +47,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   faults: benchFaults,
   load: benchLoad,
   'text-clean': benchTextClean,
+  scale: benchScale,
   engines: () => benchEngines(),
 };
 

@@ -4,8 +4,10 @@
  * server, and the cron schedules. Lifecycle: `attach(bus)` before the bus connects (subscriptions), `start()`
  * after, `stop()` first when the hub stops.
  */
+import { join } from 'node:path';
 import type { CacheStore } from './cache/store.js';
 import { type Options, sayPayloadLimitBytes, wyomingEventLimitBytes } from './config/schema.js';
+import type { HubGroup } from './hub-group.js';
 import type { MqttBus } from './mqtt/client.js';
 import { slug } from './mqtt/discovery.js';
 import {
@@ -71,6 +73,8 @@ export interface IntegrationsOptions {
   voices: VoiceCatalog;
   events: EventHub<HubEvents>;
   baseUrl: string;
+  /** The share group wiring (per-hub topics, the other hubs); a single hub has an empty name. */
+  group: HubGroup;
   /** Republishes the hub status (after says and cache clears, throttled here). */
   publishStatus: () => Promise<void>;
   log: Log;
@@ -102,6 +106,8 @@ export function createIntegrations(opts: IntegrationsOptions): Integrations {
     say: opts.sayService,
     maxTextChars: options.max_text_chars,
     defaults: requestDefaults(options, 'requests'),
+    // In a share group every hub runs the timers; a claim file on the share volume lets one hub fire each time.
+    ...(opts.group.name ? { claimDir: join(options.share_dir, '.data', 'schedules') } : {}),
     log: log.child({ mod: 'schedules' }),
   });
   const wyoming = wyomingServerOf(opts);
@@ -174,19 +180,23 @@ function discoveryOptions(
   inbox: RequestInbox,
   onCacheCleared: () => void,
 ): DiscoveryOptions {
-  const { options } = opts;
+  const { options, group } = opts;
   const base = commandBase(options.topics.say);
+  const peers = group.peers();
   return {
     bus,
     enabled: options.topics.discovery,
+    ...(group.name && peers
+      ? { group: { name: group.name, peers, availabilityOf: group.topics.availabilityOf }, hub: group.self }
+      : {}),
     context: {
       prefix: options.topics.discovery_prefix,
       deviceId: slug(options.mqtt.client_id) || 'tts_hub',
       version,
       configurationUrl: opts.baseUrl,
       topics: {
-        status: options.topics.status,
-        availability: options.topics.availability,
+        status: group.topics.status,
+        availability: group.topics.availability,
         recorder: options.topics.recorder,
         notify: `${base}/notify`,
         clearCache: `${base}/cache/clear`,

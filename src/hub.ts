@@ -13,6 +13,7 @@ import { sayPayloadLimitBytes } from './config/schema.js';
 import { type BrokerTarget, runDoctor } from './doctor/index.js';
 import { cacheHitRatio } from './http/routes/cache.js';
 import { buildServer } from './http/server.js';
+import { createHubGroup } from './hub-group.js';
 import { createIntegrations, requestDefaults } from './hub-integrations.js';
 import { chooseBroker, type EmbeddedBroker } from './mqtt/broker.js';
 import { createMqttBus, type MqttBus } from './mqtt/client.js';
@@ -87,6 +88,8 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     maxEntries: options.cache.max_entries,
     maxBytes: options.cache.max_mb * 1024 * 1024,
     memoryMaxBytes: options.cache.memory_mb * 1024 * 1024,
+    // Hubs of a share group use one cache folder: each follows the others' adds and removes.
+    ...(options.mqtt.share_group ? { shared: { hubId: options.mqtt.client_id } } : {}),
     log,
   });
   const entries: EngineEntry[] = createEngineEntries(options.engines, { log, shareDir: options.share_dir });
@@ -141,6 +144,8 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     }),
     events,
   );
+  // Several hubs on one broker (mqtt.share_group): per-hub topics, journal on the share volume, takeover.
+  const group = createHubGroup(config, log);
   // Recorder: status on `${topics.recorder}/<device>/status` and `${topics.recorder}/status` (retained, QoS 1).
   const recording = options.recorder.enabled
     ? createRecorderWiring({
@@ -152,15 +157,18 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
         baseUrl,
         log,
         onDeviceStatus: (payload) => events.emit('recorder', payload),
+        ...(group.name ? { share: { hubId: group.self, peers: () => group.peers() } } : {}),
       })
     : undefined;
   let bus: MqttBus | undefined;
   let broker: BrokerTarget | undefined;
-  // At-least-once intake of MQTT say requests, journaled in the hub's data dir.
+  // At-least-once intake of MQTT say requests, journaled in the hub's data dir (the share volume in a group).
   const inbox: RequestInbox = createRequestInbox({
-    journal: createRequestJournal({ dir: config.dataDir, log: log.child({ mod: 'journal' }) }),
+    journal: createRequestJournal({ dir: group.journalDir, log: log.child({ mod: 'journal' }) }),
+    session: options.mqtt.client_id,
     maxInFlight: options.mqtt.max_in_flight,
     maxPending: options.mqtt.max_pending,
+    maxAttempts: options.mqtt.max_attempts,
     log: log.child({ mod: 'inbox' }),
   });
   let embedded: EmbeddedBroker | undefined;
@@ -178,6 +186,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
     voices,
     events,
     baseUrl,
+    group,
     publishStatus: () => publishStatus(),
     log,
   });
@@ -211,6 +220,9 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       cache: { ...cache.stats(), hit_ratio: cacheHitRatio(sayService.stats()), ...cacheHealth },
       problems,
       last_latency_ms: sayService.stats().lastLatencyMs,
+      ...(group.name
+        ? { group: { name: group.name, hub: group.self, online: group.peers()?.online() ?? [group.self] } }
+        : {}),
     });
   };
   const http = await buildServer({
@@ -245,7 +257,8 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
   const publishStatus = async (): Promise<void> => {
     if (!bus?.connected()) return;
     const body = await health();
-    await bus.publish(options.topics.status, JSON.stringify(body), { qos: 1, retain: true });
+    const payload = group.name ? { ...body, hub: group.self } : body;
+    await bus.publish(group.topics.status, JSON.stringify(payload), { qos: 1, retain: true });
   };
 
   return {
@@ -282,10 +295,12 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
         username: chosen.choice.username,
         password: chosen.choice.password,
         clientId: options.mqtt.client_id,
-        availabilityTopic: options.topics.availability,
+        availabilityTopic: group.topics.availability,
         protocolVersion: chosen.embedded ? 4 : 5,
         maxPacketBytes: options.limits.mqtt_max_packet_kb * 1024,
         receiveMaximum: options.mqtt.receive_maximum,
+        shareGroup: group.name,
+        keepaliveS: options.mqtt.keepalive_s,
         log: log.child({ mod: 'mqtt' }),
       });
       // Handlers first: a persistent session delivers requests queued while the hub was down right after CONNACK.
@@ -298,6 +313,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
         maxTextChars: options.max_text_chars,
         maxPayloadBytes: sayPayloadLimitBytes(options),
         defaults: requestDefaults(options, 'requests'),
+        ...(group.name ? { hub: group.self } : {}),
         log: log.child({ mod: 'mqtt-say' }),
       });
       await attachHermes({
@@ -311,12 +327,14 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
         defaults: requestDefaults(options, 'requests'),
         log: log.child({ mod: 'hermes' }),
       });
+      await group.attach(bus);
       await recording?.attach(bus);
       await integrations.attach(bus, inbox);
       await inbox.open();
       const recorderBoot = recording?.start(signal);
       await bus.start(signal);
-      inbox.run();
+      await inbox.run();
+      await group.start({ inbox, broker: chosen.choice, embedded: chosen.embedded !== undefined });
       recording?.bind(bus);
       await recorderBoot;
       monitor.onChange = () => {
@@ -342,6 +360,10 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
       // Together: fastify waits for in-flight requests (a say, a live stream), which end when the say service
       // has finished or cancelled its work within the grace time.
       // MQTT requests not finished within the grace stay in the journal (or at the broker) for the next start.
+      // In a share group the hub first leaves it, so the broker sends new requests to the other hubs at once;
+      // what it sent before the UNSUBACK is still journaled here.
+      await group.stop().catch((err) => log.warn({ err }, 'share group stop failed'));
+      await bus?.leaveShareGroup();
       // A connection still open after the grace (a client that connected and sent nothing, a listener that
       // stopped reading) is cut, so stopping never waits on a client.
       const cut = setTimeout(() => http.server.closeAllConnections(), graceMs + 500);

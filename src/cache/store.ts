@@ -1,32 +1,29 @@
 /**
  * The audio cache on the share volume: files under `<dir>/<2 hex>/<key>.<ext>` with JSON sidecars, indexed in
- * an lru-cache bounded by entry count and total bytes. Evicting an entry deletes its files. The index is
- * rebuilt from disk at start, oldest-used first (sidecar mtime, which `get` refreshes), so LRU order survives
- * a restart. When the disk refuses writes (full, over quota, read-only), new entries are held in memory and the
- * store reports itself degraded until the disk takes data again (memory-fallback.ts).
+ * an lru-cache; after each commit the least recently used entries are evicted (files deleted) until the index
+ * is within the entry count and byte bounds. The index is rebuilt from disk at start, oldest-used first
+ * (sidecar mtime, which `get` refreshes), so LRU order survives a restart. When the disk refuses writes (full,
+ * over quota, read-only), new entries are held in memory and the store reports itself degraded until the disk
+ * takes data again (memory-fallback.ts).
+ *
+ * Several hubs on one share volume (`shared`, issue 15): a miss looks on disk before it is a miss (another hub
+ * may have made the file), a hit checks the file is still there (another hub may have evicted it), and the
+ * index follows the other hubs' adds and removes through their logs (hub-log.ts), read before each commit and
+ * every SYNC_MS, so eviction keeps the folder within the bounds give or take one entry per other hub (what
+ * they commit between two reads). Two hubs writing the same key at once each rename a complete temp file into
+ * place, so one valid file wins; neither waits for the other (no single-flight across hubs).
  */
-import { mkdir, readdir, readFile, stat, utimes } from 'node:fs/promises';
-import { join } from 'node:path';
+import { stat, utimes } from 'node:fs/promises';
 import { LRUCache } from 'lru-cache';
-import pLimit from 'p-limit';
 import type { OutputFormat } from '../audio/format.js';
 import { OUTPUT_FORMATS } from '../audio/format.js';
 import type { Log } from '../shared/log.js';
-import {
-  type CacheEntry,
-  type CacheMeta,
-  checkKey,
-  ioError,
-  isSpaceError,
-  MEDIA_NAME,
-  mediaPath,
-  SHARD_NAME,
-  SIDECAR_NAME,
-  sidecarPath,
-  TEMP_SUFFIX,
-  unlinkIfPresent,
-} from './files.js';
+import type { CacheEntry } from './files.js';
+import { checkKey, ioError, isSpaceError, mediaPath, sidecarPath, unlinkIfPresent } from './files.js';
+import { createHubLog, type HubLog } from './hub-log.js';
+import { isCacheKey } from './key.js';
 import { type CacheDegradedState, createMemoryFallback, diskTakesData, entryId } from './memory-fallback.js';
+import { readEntry, rebuild } from './rebuild.js';
 import { type CacheWriter, createCacheWriter } from './writer.js';
 
 export type { CacheEntry, CacheMeta } from './files.js';
@@ -42,8 +39,18 @@ export interface CacheStoreOptions {
   memoryMaxBytes?: number;
   /** How often the disk is retried while degraded, in ms. Default 10 000. */
   recheckMs?: number;
+  /**
+   * The folder is shared with other hubs (a share group): this hub's id (its MQTT client id) names its log of
+   * adds and removes. Absent: this hub is the folder's only user.
+   */
+  shared?: { hubId: string };
   log: Log;
 }
+
+/** How often the other hubs' logs are read besides before each commit, in ms. */
+const SYNC_MS = 2000;
+/** With other hubs: temp and unpaired files younger than this may be theirs, in progress; left alone at start. */
+const SHARED_LEFTOVER_GRACE_MS = 15 * 60 * 1000;
 
 /** Entry count and total audio bytes in the index. */
 export interface CacheStats {
@@ -59,6 +66,11 @@ export interface CacheStore {
   stop(): Promise<void>;
   /** The entry for `key` in `format`, marking it recently used; undefined on a miss or an invalid key. */
   get(key: string, format: OutputFormat): CacheEntry | undefined;
+  /**
+   * Like `get`, for a request about to synthesize on a miss: on a shared folder it also checks that a hit's
+   * file is still there and looks on disk before calling it a miss (another hub may have made or removed it).
+   */
+  lookup(key: string, format: OutputFormat): Promise<CacheEntry | undefined>;
   /** True when the entry exists, without changing LRU order. */
   has(key: string, format: OutputFormat): boolean;
   /** Starts an atomic write. @throws AppError BAD_PAYLOAD for an invalid key or format. */
@@ -89,24 +101,64 @@ export function createCacheStore(opts: CacheStoreOptions): CacheStore {
     while (pending.size > 0) await Promise.allSettled([...pending]);
   };
 
+  const hubLog: HubLog | undefined = opts.shared
+    ? createHubLog({ cacheDir: opts.dir, hubId: opts.shared.hubId, log })
+    : undefined;
+  // No bound of its own: `evict()` applies the bounds after each commit (and to other hubs' adds only then).
   const index = new LRUCache<string, CacheEntry>({
-    max: Math.max(1, opts.maxEntries),
-    maxSize: Math.max(1, opts.maxBytes),
+    maxSize: Number.MAX_SAFE_INTEGER,
     sizeCalculation: (entry) => Math.max(1, entry.bytes),
-    dispose: (entry, _id, reason) => {
+    dispose: (entry, id, reason) => {
       // Only eviction deletes here; delete() and clear() delete files themselves and report errors.
-      if (reason === 'evict') track(removeFiles(entry.path, log));
+      if (reason !== 'evict') return;
+      track(removeFiles(entry.path, log));
+      hubLog?.removed(id);
     },
   });
+  const evict = (): void => {
+    while (index.size && (index.size > opts.maxEntries || index.calculatedSize > opts.maxBytes)) index.pop();
+  };
+
+  /** Applies what the other hubs did since the last read. */
+  let syncing: Promise<void> | undefined;
+  const sync = (): Promise<void> => {
+    syncing ??= (async () => {
+      for (const event of (await hubLog?.read()) ?? []) {
+        const dot = event.id.lastIndexOf('.');
+        const key = event.id.slice(0, dot);
+        const format = event.id.slice(dot + 1) as OutputFormat;
+        if (!isCacheKey(key) || !OUTPUT_FORMATS.includes(format)) continue;
+        if (event.kind === 'remove') index.delete(event.id);
+        else if (event.kind === 'use') index.get(event.id);
+        else if (!index.has(event.id)) {
+          const found = await readEntry(mediaPath(opts.dir, key, format), key, format);
+          if (found) index.set(event.id, found.entry);
+        }
+      }
+    })().finally(() => {
+      syncing = undefined;
+    });
+    return syncing;
+  };
 
   const indexEntry = async (entry: CacheEntry): Promise<CacheEntry | undefined> => {
     const id = entryId(entry.key, entry.format);
+    if (entry.bytes > opts.maxBytes) {
+      log.warn(
+        { key: entry.key, bytes: entry.bytes, maxBytes: opts.maxBytes },
+        'entry larger than the cache',
+      );
+      await removeFiles(entry.path, log);
+      return undefined;
+    }
+    // Learn the other hubs' adds first, so the eviction below counts them.
+    await sync().catch((err) => log.warn({ err }, 'reading the other hubs’ cache logs failed'));
     index.set(id, entry);
+    hubLog?.added(id);
+    evict();
     await settle();
-    if (index.has(id)) return entry;
-    log.warn({ key: entry.key, bytes: entry.bytes, maxBytes: opts.maxBytes }, 'entry larger than the cache');
-    await removeFiles(entry.path, log);
-    return undefined;
+    await hubLog?.compactIfLarge(() => index.keys());
+    return entry;
   };
 
   const memoryMaxBytes = opts.memoryMaxBytes ?? 32 * 1024 * 1024;
@@ -120,6 +172,7 @@ export function createCacheStore(opts: CacheStoreOptions): CacheStore {
       onDiskCommit: () => memory.diskOk(),
     });
   let recheck: NodeJS.Timeout | undefined;
+  let syncTimer: NodeJS.Timeout | undefined;
   let rechecking = false;
 
   /** Moves memory entries to disk, oldest first; with none, probes the disk. Stops at the first space error. */
@@ -151,7 +204,9 @@ export function createCacheStore(opts: CacheStoreOptions): CacheStore {
   return {
     async start() {
       try {
-        await rebuild(opts.dir, index, log);
+        await rebuild(opts.dir, index, log, hubLog ? SHARED_LEFTOVER_GRACE_MS : 0);
+        evict();
+        await hubLog?.start();
       } catch (err) {
         // A read-only or full share still lets the hub speak: from memory, degraded, until the disk takes data.
         if (!isSpaceError(err) || memoryMaxBytes <= 0) throw err;
@@ -169,16 +224,48 @@ export function createCacheStore(opts: CacheStoreOptions): CacheStore {
           });
       }, opts.recheckMs ?? 10_000);
       recheck.unref();
+      if (hubLog) {
+        syncTimer = setInterval(() => {
+          sync().catch((err) => log.warn({ err }, 'reading the other hubs’ cache logs failed'));
+        }, SYNC_MS);
+        syncTimer.unref();
+      }
     },
     async stop() {
       clearInterval(recheck);
+      clearInterval(syncTimer);
+      await syncing?.catch(() => {});
       await settle();
+      await hubLog?.stop();
     },
     get(key, format) {
       const id = entryId(key, format);
       const entry = index.get(id);
-      if (entry) track(touch(entry.path, log));
+      if (entry) {
+        track(touch(entry.path, log));
+        hubLog?.used(id);
+      }
       return entry ?? memory.get(id);
+    },
+    async lookup(key, format) {
+      const hit = this.get(key, format);
+      if (!hubLog || hit?.data) return hit;
+      const id = entryId(key, format);
+      if (hit) {
+        if (
+          await stat(hit.path).then(
+            () => true,
+            () => false,
+          )
+        )
+          return hit;
+        index.delete(id); // another hub evicted it
+      }
+      if (!isCacheKey(key) || !OUTPUT_FORMATS.includes(format)) return undefined;
+      const found = await readEntry(mediaPath(opts.dir, key, format), key, format);
+      if (!found) return undefined;
+      index.set(id, found.entry);
+      return found.entry;
     },
     has: (key, format) => index.has(entryId(key, format)) || memory.has(entryId(key, format)),
     beginWrite(key, format) {
@@ -201,14 +288,19 @@ export function createCacheStore(opts: CacheStoreOptions): CacheStore {
         found = memory.delete(entryId(key, format)) || found;
         found = index.delete(entryId(key, format)) || found;
         await removeFilesOrThrow(mediaPath(opts.dir, key, format));
+        hubLog?.removed(entryId(key, format));
       }
       return found;
     },
     async clear() {
-      const entries = [...index.values()];
+      await sync().catch(() => {});
+      const entries = [...index.entries()];
       index.clear();
       const inMemory = memory.clear();
-      for (const entry of entries) await removeFilesOrThrow(entry.path);
+      for (const [id, entry] of entries) {
+        await removeFilesOrThrow(entry.path);
+        hubLog?.removed(id);
+      }
       return entries.length + inMemory;
     },
     stats: () => ({ entries: index.size, bytes: index.calculatedSize }),
@@ -243,85 +335,5 @@ async function touch(media: string, log: Log): Promise<void> {
     await utimes(sidecarPath(media), now, now);
   } catch (err) {
     log.debug({ err, path: media }, 'could not touch cache sidecar');
-  }
-}
-
-interface Found {
-  entry: CacheEntry;
-  usedMs: number;
-}
-
-/** Sidecar reads in flight at once while the index is rebuilt at start. */
-const REBUILD_PARALLEL_READS = 8;
-
-/** Scans the shard folders, cleans leftovers and orphans, and fills `index` oldest-used first. */
-async function rebuild(dir: string, index: LRUCache<string, CacheEntry>, log: Log): Promise<void> {
-  const found: Found[] = [];
-  try {
-    await mkdir(dir, { recursive: true });
-    for (const shard of await readdir(dir)) {
-      if (SHARD_NAME.test(shard)) found.push(...(await scanShard(join(dir, shard), shard, log)));
-    }
-  } catch (err) {
-    throw ioError(err, 'scan', dir);
-  }
-  found.sort((a, b) => a.usedMs - b.usedMs);
-  for (const { entry } of found) index.set(entryId(entry.key, entry.format), entry);
-}
-
-/** One shard folder: removes temp files and unpaired files, returns the complete entries. */
-async function scanShard(shardPath: string, shard: string, log: Log): Promise<Found[]> {
-  const names = new Set(await readdir(shardPath));
-  const found: Found[] = [];
-  // Sidecars are read a few at a time: a start with thousands of entries on a slow card stays short without
-  // flooding the disk queue.
-  const limit = pLimit(REBUILD_PARALLEL_READS);
-  const loads: Array<Promise<Found | undefined>> = [];
-  for (const name of names) {
-    const path = join(shardPath, name);
-    if (name.endsWith(TEMP_SUFFIX)) {
-      log.info({ path }, 'removing leftover cache temp file');
-      await unlinkIfPresent(path);
-      continue;
-    }
-    const media = MEDIA_NAME.exec(name);
-    const side = SIDECAR_NAME.exec(name);
-    const paired = media
-      ? names.has(`${name}.json`)
-      : side
-        ? names.has(name.slice(0, -'.json'.length))
-        : true;
-    if (!paired || (media && !media[1]!.startsWith(shard))) {
-      log.warn({ path }, 'removing unpaired cache file');
-      await unlinkIfPresent(path);
-      continue;
-    }
-    if (media) loads.push(limit(() => loadEntry(path, media[1]!, media[2] as OutputFormat, log)));
-  }
-  for (const entry of await Promise.all(loads)) if (entry) found.push(entry);
-  return found;
-}
-
-/** Reads one media file's sidecar and sizes; a broken sidecar removes the entry. */
-async function loadEntry(
-  path: string,
-  key: string,
-  format: OutputFormat,
-  log: Log,
-): Promise<Found | undefined> {
-  try {
-    const meta = JSON.parse(await readFile(sidecarPath(path), 'utf8')) as CacheMeta;
-    if (meta.key !== key || meta.format !== format) throw new Error('sidecar does not match its file');
-    const [media, side] = await Promise.all([stat(path), stat(sidecarPath(path))]);
-    const durationMs = typeof meta.duration_ms === 'number' ? meta.duration_ms : 0;
-    return {
-      entry: { key, format, path, bytes: media.size, durationMs, meta: { ...meta, bytes: media.size } },
-      usedMs: side.mtimeMs,
-    };
-  } catch (err) {
-    log.warn({ err, path }, 'removing cache entry with a broken sidecar');
-    await unlinkIfPresent(path);
-    await unlinkIfPresent(sidecarPath(path));
-    return undefined;
   }
 }

@@ -112,6 +112,11 @@ export function parseOptions(raw: unknown): Options {
   problems.push(...targetProblems(options.targets));
   problems.push(...presetProblems(options.targets, names));
   problems.push(...groupProblems(options.groups, options.targets));
+  if (options.mqtt.share_group && !/^[A-Za-z0-9_-]{1,64}$/.test(options.mqtt.client_id)) {
+    problems.push(
+      `mqtt.client_id: '${options.mqtt.client_id}' cannot name a hub of share group '${options.mqtt.share_group}'; use 1-64 letters, digits, '_' or '-', different on every hub`,
+    );
+  }
   if (problems.length)
     throw new AppError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`);
   return options;

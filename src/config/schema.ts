@@ -148,6 +148,26 @@ export const OptionsSchema = z.object({
       max_in_flight: z.number().int().min(1).max(1000).default(16),
       /** Unfinished requests the journal holds; beyond it requests stay unacknowledged until finished. */
       max_pending: z.number().int().min(1).max(100_000).default(2000),
+      /**
+       * Times a journaled request is started (first run and replays after crashes) before it is given up and
+       * answered REQUEST_ABANDONED, so a request that crashes the hub every time is not replayed forever.
+       */
+      max_attempts: z.number().int().min(1).max(100).default(3),
+      /**
+       * Shared subscription group (`$share/<group>/tts/say`, hermes/tts/say, notify) for several hubs on one
+       * broker and one share volume; empty: one hub, as before. Hubs of a group need distinct client ids.
+       */
+      share_group: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]{0,64}$/, "up to 64 letters, digits, '_' or '-'")
+        .default(''),
+      /**
+       * With share_group: seconds a hub must stay offline before another hub takes over its unfinished
+       * journaled requests (its broker session is taken over at once); 0: never take over journals.
+       */
+      takeover_s: z.number().min(0).max(3600).default(10),
+      /** Keepalive in seconds; the broker notices a hub that lost power after about 1.5 times this. */
+      keepalive_s: z.number().int().min(5).max(600).default(20),
     })
     .prefault({}),
   topics: z

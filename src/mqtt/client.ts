@@ -44,14 +44,28 @@ export interface MqttBus {
     filter: string,
     qos: 0 | 1,
     handler: MessageHandler,
-    opts?: { manualAck?: boolean },
+    opts?: { manualAck?: boolean; share?: boolean },
   ): Promise<void>;
+  /**
+   * Unsubscribes every subscription made with `share` (a hub that stops leaves its share group, so the broker
+   * sends new requests to the other hubs); resolves on the UNSUBACK, after which nothing more arrives on them.
+   * Resolves at once without a share group or connection; gives up after `timeoutMs` (default 3000).
+   */
+  leaveShareGroup(timeoutMs?: number): Promise<void>;
   /** Publishes `offline` (retained) and disconnects cleanly (forcibly after `timeoutMs`, default 3000). */
   stop(timeoutMs?: number): Promise<void>;
   /** True while connected. */
   connected(): boolean;
   /** The negotiated protocol version (4 = 3.1.1, 5). */
   readonly protocolVersion: 4 | 5;
+}
+
+/**
+ * The shared subscription of `filter` in `group` (MQTT 5 §4.8.2; mosquitto 2 offers it to 3.1.1 clients too):
+ * the broker gives each message to one member of the group.
+ */
+export function sharedFilter(group: string, filter: string): string {
+  return `$share/${group}/${filter}`;
 }
 
 /** True when an MQTT topic matches a subscription filter with `+` and `#` wildcards. */
@@ -99,6 +113,10 @@ export function createMqttBus(opts: {
   availabilityTopic: string;
   protocolVersion: 4 | 5;
   receiveMaximum?: number;
+  /** `mqtt.share_group`: subscriptions made with `share` go to `$share/<group>/<filter>`; '' or absent: none. */
+  shareGroup?: string;
+  /** Keepalive in seconds (mqtt.js default 60). */
+  keepaliveS?: number;
   /**
    * Largest packet the hub takes, in bytes (option `limits.mqtt_max_packet_kb`). With MQTT 5 it goes to the
    * broker as the CONNECT property Maximum Packet Size, so the broker drops bigger messages instead of sending
@@ -109,7 +127,14 @@ export function createMqttBus(opts: {
   log: Log;
 }): MqttBus {
   const { log } = opts;
-  const handlers: Array<{ filter: string; qos: 0 | 1; handler: MessageHandler; manualAck: boolean }> = [];
+  const handlers: Array<{
+    filter: string;
+    /** What is sent to the broker: the filter, or `$share/<group>/<filter>`. */
+    subscription: string;
+    qos: 0 | 1;
+    handler: MessageHandler;
+    manualAck: boolean;
+  }> = [];
   let client: MqttClient | undefined;
   /** Counts CONNACKs: a PUBACK is only valid on the connection its publish arrived on. */
   let connection = 0;
@@ -174,6 +199,7 @@ export function createMqttBus(opts: {
         properties,
         reconnectPeriod: 2000,
         connectTimeout: 10_000,
+        ...(opts.keepaliveS ? { keepalive: opts.keepaliveS } : {}),
         reconnectOnConnackError: true,
         will: { topic: opts.availabilityTopic, payload: Buffer.from('offline'), qos: 1, retain: true },
       });
@@ -219,11 +245,30 @@ export function createMqttBus(opts: {
           resolve();
         });
       });
-      for (const { filter, qos } of handlers) await c.subscribeAsync(filter, { qos });
+      for (const { subscription, qos } of handlers) await c.subscribeAsync(subscription, { qos });
     },
     async subscribe(filter, qos, handler, subOpts = {}) {
-      handlers.push({ filter, qos, handler, manualAck: subOpts.manualAck ?? false });
-      if (client?.connected) await client.subscribeAsync(filter, { qos });
+      const subscription = subOpts.share && opts.shareGroup ? sharedFilter(opts.shareGroup, filter) : filter;
+      handlers.push({ filter, subscription, qos, handler, manualAck: subOpts.manualAck ?? false });
+      if (client?.connected) await client.subscribeAsync(subscription, { qos });
+    },
+    async leaveShareGroup(timeoutMs = 3000) {
+      // Handlers stay: what the broker sent before the UNSUBACK still arrives and is handled. mqtt.js forgets an
+      // unsubscribed filter, so a reconnect does not subscribe it again.
+      const shared = handlers.filter((h) => h.subscription !== h.filter).map((h) => h.subscription);
+      const c = client;
+      if (!shared.length || !c?.connected) return;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        c
+          .unsubscribeAsync(shared)
+          .catch((err) => log.warn({ err: String(err) }, 'leaving the share group failed')),
+        new Promise<void>((r) => {
+          timer = setTimeout(r, timeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      log.info({ subscriptions: shared }, 'left the share group');
     },
     async stop(timeoutMs = 3000) {
       const c = client;

@@ -17,8 +17,18 @@ import { errorPayload, resultPayload } from '../tts/result.js';
 import { checkPayloadSize, type RequestDefaults, toSayRequest } from '../tts/say-request.js';
 import type { SayService } from '../tts/say-service.js';
 import type { MqttBus } from './client.js';
-import { buildDevicePayload, type DiscoveryContext, discoveryTopic, liveComponents } from './discovery.js';
-import type { InboxContext, RequestInbox } from './request-inbox.js';
+import {
+  buildDevicePayload,
+  buildServicePayload,
+  type DevicePayload,
+  type DiscoveryContext,
+  discoveryTopic,
+  groupDeviceId,
+  listedAvailability,
+  liveComponents,
+} from './discovery.js';
+import type { HubPeers } from './hub-peers.js';
+import type { InboxContext, RequestInbox } from './inbox-types.js';
 import { isShutdown } from './say-adapter.js';
 
 /** How long start waits for the retained config of an earlier run, in ms. */
@@ -39,10 +49,17 @@ export interface DiscoveryOptions {
   bus: MqttBus;
   /** `topics.discovery`: false clears a device published earlier. */
   enabled: boolean;
-  context: Omit<DiscoveryContext, 'recorderDevices'>;
+  context: Omit<DiscoveryContext, 'recorderDevices' | 'group'>;
+  /**
+   * In a share group: its name, the hubs (their availability topics make the service device's `availability`
+   * list) and how a hub's availability topic is named.
+   */
+  group?: { name: string; peers: HubPeers; availabilityOf(id: string): string };
   /** Home Assistant's birth topic, default `homeassistant/status`. */
   birthTopic?: string;
   resultTopic: string;
+  /** In a share group: this hub's client id, added to results as `hub`. */
+  hub?: string;
   /** At-least-once intake of the notify entity's messages (see request-inbox.ts). */
   inbox: RequestInbox;
   sayService: SayService;
@@ -60,6 +77,19 @@ export interface DiscoveryOptions {
    */
   maxRecorderDevices?: number;
   log: Log;
+}
+
+/** One retained device config the publisher keeps up to date. */
+interface Track {
+  topic: string;
+  build(ctx: DiscoveryContext, removed: ReadonlyMap<string, string>): DevicePayload | undefined;
+  /** Components ever published (from the retained config of an earlier run on); undefined before it is read. */
+  previous?: Map<string, string>;
+  lastPublished?: string;
+  /** The service device is written by every hub of the group: follow every retained change, not just the first. */
+  shared: boolean;
+  /** The last config seen on the broker (the service device: to keep hubs another hub listed). */
+  seen?: unknown;
 }
 
 /**
@@ -81,39 +111,60 @@ export function hasRecorded(payload: Buffer): boolean {
  * Subscribes the topics it needs (call before or after `bus.start()`; mqtt.js resubscribes on reconnect).
  */
 export async function attachDiscovery(opts: DiscoveryOptions): Promise<DiscoveryPublisher> {
-  const { bus, log, context } = opts;
-  const topic = discoveryTopic(context.prefix, context.deviceId);
+  const { bus, log, context, group } = opts;
   const devices = new Set<string>();
-  let previous: Map<string, string> | undefined;
+  const tracks: Track[] = [
+    { topic: discoveryTopic(context.prefix, context.deviceId), build: buildDevicePayload, shared: false },
+  ];
+  if (group) {
+    tracks.push({
+      topic: discoveryTopic(context.prefix, groupDeviceId(group.name)),
+      build: buildServicePayload,
+      shared: true,
+    });
+  }
   let retainedSeen: () => void = () => {};
   const retained = new Promise<void>((r) => {
     retainedSeen = r;
   });
-  let lastPublished: string | undefined;
   let started = false;
   let timer: NodeJS.Timeout | undefined;
   let chain: Promise<void> = Promise.resolve();
 
-  const publish = async (force: boolean): Promise<void> => {
-    if (!bus.connected()) return;
+  const groupContext = (): DiscoveryContext['group'] => {
+    if (!group) return undefined;
+    const topics = new Set(group.peers.known().map((id) => group.availabilityOf(id)));
+    for (const t of listedAvailability(tracks[1]?.seen)) topics.add(t);
+    return { id: groupDeviceId(group.name), name: group.name, availabilityTopics: [...topics].sort() };
+  };
+
+  const publishTrack = async (track: Track, ctx: DiscoveryContext, force: boolean): Promise<void> => {
     if (!opts.enabled) {
       // Only a device an earlier run left on the broker needs clearing.
-      if (!lastPublished) return;
-      lastPublished = '';
-      await bus.publish(topic, '', { qos: 1, retain: true });
-      log.info({ topic }, 'discovery cleared');
+      if (!track.lastPublished) return;
+      track.lastPublished = '';
+      await bus.publish(track.topic, '', { qos: 1, retain: true });
+      log.info({ topic: track.topic }, 'discovery cleared');
       return;
     }
-    const ctx: DiscoveryContext = { ...context, recorderDevices: [...devices] };
-    const current = liveComponents(buildDevicePayload(ctx, new Map()));
-    const removed = new Map([...(previous ?? [])].filter(([cmp]) => !current.has(cmp)));
-    const json = JSON.stringify(buildDevicePayload(ctx, removed));
+    const current = liveComponents(track.build(ctx, new Map()));
+    const removed = new Map([...(track.previous ?? [])].filter(([cmp]) => !current.has(cmp)));
+    const payload = track.build(ctx, removed);
+    const json = JSON.stringify(payload);
     // Everything ever live stays known, so a component that goes away later is removed too.
-    for (const [cmp, p] of current) previous?.set(cmp, p);
-    if (!force && json === lastPublished) return;
-    lastPublished = json;
-    await bus.publish(topic, json, { qos: 1, retain: true });
-    log.info({ topic, components: current.size, removed: removed.size }, 'discovery published');
+    for (const [cmp, p] of current) track.previous?.set(cmp, p);
+    if (!force && json === track.lastPublished) return;
+    // The service device as another hub wrote it is kept when it has all we would publish: hubs of different
+    // versions (a rolling upgrade) must not overwrite each other's config in turn.
+    if (!force && track.shared && !removed.size && covers(track.seen, payload)) return;
+    track.lastPublished = json;
+    await bus.publish(track.topic, json, { qos: 1, retain: true });
+    log.info({ topic: track.topic, components: current.size, removed: removed.size }, 'discovery published');
+  };
+  const publish = async (force: boolean): Promise<void> => {
+    if (!bus.connected()) return;
+    const ctx: DiscoveryContext = { ...context, recorderDevices: [...devices], group: groupContext() };
+    for (const track of tracks) await publishTrack(track, ctx, force);
   };
   const queue = (force: boolean): Promise<void> => {
     chain = chain
@@ -127,20 +178,29 @@ export async function attachDiscovery(opts: DiscoveryOptions): Promise<Discovery
     timer = setTimeout(() => void queue(false), DEBOUNCE_MS);
   };
 
-  await bus.subscribe(topic, 1, (_t, payload) => {
-    // Only the retained message of an earlier run matters: what it had that we no longer have gets removed.
-    if (previous === undefined) {
+  for (const track of tracks) {
+    await bus.subscribe(track.topic, 1, (_t, payload) => {
       const text = payload.toString('utf8');
-      lastPublished = text;
-      previous = new Map();
+      let parsed: unknown;
       try {
-        if (text) previous = liveComponents(JSON.parse(text));
+        parsed = text ? JSON.parse(text) : undefined;
       } catch {
-        log.warn({ topic }, 'retained discovery payload is not JSON; replacing it');
+        log.warn({ topic: track.topic }, 'retained discovery payload is not JSON; replacing it');
       }
-    }
-    retainedSeen();
-  });
+      if (track.previous === undefined) {
+        // The retained config of an earlier run: what it had that we no longer have gets removed.
+        track.lastPublished = text;
+        track.previous = liveComponents(parsed);
+      } else if (track.shared && text !== track.lastPublished) {
+        // Another hub of the group wrote the service device: check whether ours would differ.
+        track.lastPublished = text;
+        for (const [cmp, p] of liveComponents(parsed)) track.previous.set(cmp, p);
+        soon();
+      }
+      track.seen = parsed;
+      if (track === tracks[0]) retainedSeen();
+    });
+  }
   await bus.subscribe(opts.birthTopic ?? `${context.prefix}/status`, 1, (_t, payload) => {
     if (payload.toString('utf8').trim() === 'online' && started) void queue(true);
   });
@@ -163,13 +223,14 @@ export async function attachDiscovery(opts: DiscoveryOptions): Promise<Discovery
     }
     if (had !== devices.has(device)) soon();
   });
+  group?.peers.onChange(() => soon());
 
   await attachCommands(opts);
 
   return {
     async start() {
       await Promise.race([retained, new Promise((r) => setTimeout(r, RETAINED_WAIT_MS))]);
-      previous ??= new Map();
+      for (const track of tracks) track.previous ??= new Map();
       started = true;
       await queue(false);
     },
@@ -220,13 +281,18 @@ async function attachCommands(opts: DiscoveryOptions): Promise<void> {
       checkPayloadSize(payload.length, opts.maxPayloadBytes ?? Number.POSITIVE_INFINITY);
       const request = toSayRequest(notifyBody(payload.toString('utf8')), opts.maxTextChars, opts.defaults);
       id = request.id;
+      if (ctx.abandoned) throw ctx.abandoned;
       const result = await opts.sayService.say(request, ctx.signal, { ledger: ctx.ledger });
-      await bus.publish(opts.resultTopic, JSON.stringify(resultPayload(result)), { qos: 1 });
+      await bus.publish(opts.resultTopic, JSON.stringify(withHub(resultPayload(result), opts.hub)), {
+        qos: 1,
+      });
     } catch (err) {
       if (isShutdown(err, ctx)) return false; // replayed at the next start
       const e = toAppError(err);
       log.warn({ id, code: e.code, err: e.message }, 'notify say failed');
-      await bus.publish(opts.resultTopic, JSON.stringify(errorPayload(id, e)), { qos: 1 }).catch(() => {});
+      await bus
+        .publish(opts.resultTopic, JSON.stringify(withHub(errorPayload(id, e), opts.hub)), { qos: 1 })
+        .catch(() => {});
     }
     return true;
   };
@@ -243,4 +309,20 @@ async function attachCommands(opts: DiscoveryOptions): Promise<void> {
       (err) => log.warn({ err: toAppError(err).message }, 'cache clear failed'),
     );
   });
+}
+
+/** A result payload with `hub` (the answering hub's client id) when the hub is in a share group. */
+export function withHub<T extends object>(body: T, hub: string | undefined): T & { hub?: string } {
+  return hub ? { ...body, hub } : body;
+}
+
+/** True when config `seen` has every live component and every availability topic of `ours`. */
+function covers(seen: unknown, ours: unknown): boolean {
+  if (!seen) return false;
+  const have = liveComponents(seen);
+  const topics = new Set(listedAvailability(seen));
+  return (
+    [...liveComponents(ours).keys()].every((c) => have.has(c)) &&
+    listedAvailability(ours).every((t) => topics.has(t))
+  );
 }

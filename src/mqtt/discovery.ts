@@ -37,6 +37,28 @@ export interface DiscoveryContext {
   engineInstances?: Readonly<Record<string, readonly string[]>>;
   /** Recorder device names seen so far. */
   recorderDevices: readonly string[];
+  /**
+   * In a share group (issue 15): the service device every hub of the group publishes alike. It holds what
+   * belongs to the service, not to one hub (the notify entity, the clear-cache button, the recorder sensors:
+   * any hub speaks, clears and records), available while any hub is (`availability` list, mode `any`); each
+   * hub's own device keeps its own sensors and availability and names the service device as `via_device`.
+   */
+  group?: GroupContext;
+}
+
+/** The service device of a share group. */
+export interface GroupContext {
+  /** Its device id (`[a-zA-Z0-9_-]`), also the prefix of its components' unique_ids. */
+  id: string;
+  /** The group's name (`mqtt.share_group`). */
+  name: string;
+  /** The availability topic of every hub of the group, sorted. */
+  availabilityTopics: readonly string[];
+}
+
+/** The device id of share group `name`'s service device. */
+export function groupDeviceId(name: string): string {
+  return `tts_hub_group_${slug(name)}`;
 }
 
 /** One component of `cmps` (full option names except the structural `p`). */
@@ -123,14 +145,30 @@ function component(
   name: string,
   fields: Record<string, unknown>,
 ): DiscoveryComponent {
+  const service = ctx.group && SERVICE_COMPONENT.test(cmp) ? ctx.group : undefined;
+  if (!service) {
+    return {
+      p,
+      name,
+      unique_id: `${ctx.deviceId}_${cmp}`,
+      ...fields,
+      availability_topic: ctx.topics.availability,
+    };
+  }
+  // home-assistant/core `mqtt/entity.py` MqttAvailabilityMixin: with mode `any` an entity is available while
+  // any topic of its `availability` list last said `online` (a topic never heard from counts as offline).
   return {
     p,
     name,
-    unique_id: `${ctx.deviceId}_${cmp}`,
+    unique_id: `${service.id}_${cmp}`,
     ...fields,
-    availability_topic: ctx.topics.availability,
+    availability: service.availabilityTopics.map((topic) => ({ topic })),
+    availability_mode: 'any',
   };
 }
+
+/** Components of the service device in a share group: commands, recorder devices and totals. */
+const SERVICE_COMPONENT = /^(say|clear_cache|rec_.*|recordings_size|disk_free)$/;
 
 function sensor(ctx: DiscoveryContext, spec: SensorSpec, stateTopic: string): DiscoveryComponent {
   return component(ctx, 'sensor', spec.cmp, spec.name, {
@@ -213,9 +251,21 @@ function buildComponents(ctx: DiscoveryContext): Record<string, DiscoveryCompone
   return cmps;
 }
 
+/** Adds `{p}` stubs for components that existed before and are gone now (after the live ones, sorted). */
+function withRemoved(
+  cmps: Record<string, DiscoveryComponent>,
+  removed: ReadonlyMap<string, string>,
+): Record<string, DiscoveryComponent> {
+  for (const cmp of [...removed.keys()].sort()) {
+    if (!(cmp in cmps)) cmps[cmp] = { p: removed.get(cmp) as string };
+  }
+  return cmps;
+}
+
 /**
- * The whole device payload. `removed` maps ids of components that existed before and are gone now to their
- * platform: they are sent as `{p}` so Home Assistant deletes them (after the current ones, sorted).
+ * The hub's device payload. `removed` maps ids of components that existed before and are gone now to their
+ * platform: they are sent as `{p}` so Home Assistant deletes them (after the current ones, sorted). In a share
+ * group the hub's device keeps only its own sensors (see `group`); the rest is in {@link buildServicePayload}.
  */
 export function buildDevicePayload(
   ctx: DiscoveryContext,
@@ -223,17 +273,48 @@ export function buildDevicePayload(
 ): DevicePayload {
   const dev: Record<string, unknown> = {
     ids: [ctx.deviceId],
-    name: 'TTS Hub',
+    name: ctx.group ? `TTS Hub ${ctx.deviceId}` : 'TTS Hub',
     mf: 'TTS Hub',
     mdl: 'Text-to-speech hub',
     sw: ctx.version,
   };
   if (ctx.configurationUrl) dev.cu = ctx.configurationUrl;
-  const cmps = buildComponents(ctx);
-  for (const cmp of [...removed.keys()].sort()) {
-    if (!(cmp in cmps)) cmps[cmp] = { p: removed.get(cmp) as string };
+  if (ctx.group) dev.via_device = ctx.group.id;
+  const all = buildComponents(ctx);
+  const cmps = ctx.group
+    ? Object.fromEntries(Object.entries(all).filter(([cmp]) => !SERVICE_COMPONENT.test(cmp)))
+    : all;
+  return { dev, o: { name: 'tts-hub', sw: ctx.version }, cmps: withRemoved(cmps, removed) };
+}
+
+/** The service device payload of a share group (see `DiscoveryContext.group`); undefined without a group. */
+export function buildServicePayload(
+  ctx: DiscoveryContext,
+  removed: ReadonlyMap<string, string>,
+): DevicePayload | undefined {
+  if (!ctx.group) return undefined;
+  const dev: Record<string, unknown> = {
+    ids: [ctx.group.id],
+    name: 'TTS Hub',
+    mf: 'TTS Hub',
+    mdl: `Text-to-speech service (group ${ctx.group.name})`,
+    sw: ctx.version,
+  };
+  const cmps = Object.fromEntries(
+    Object.entries(buildComponents(ctx)).filter(([c]) => SERVICE_COMPONENT.test(c)),
+  );
+  return { dev, o: { name: 'tts-hub', sw: ctx.version }, cmps: withRemoved(cmps, removed) };
+}
+
+/** The availability topics a service payload lists (to keep hubs another hub already listed). */
+export function listedAvailability(payload: unknown): string[] {
+  const cmps = (payload as { cmps?: Record<string, { availability?: Array<{ topic?: unknown }> }> } | null)
+    ?.cmps;
+  const topics = new Set<string>();
+  for (const c of Object.values(cmps ?? {})) {
+    for (const a of c?.availability ?? []) if (typeof a?.topic === 'string') topics.add(a.topic);
   }
-  return { dev, o: { name: 'tts-hub', sw: ctx.version }, cmps };
+  return [...topics];
 }
 
 /** Component ids and platforms of a payload, without the removal stubs (`{p}` only). */

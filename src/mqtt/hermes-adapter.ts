@@ -13,7 +13,7 @@ import type { Log } from '../shared/log.js';
 import { type RequestDefaults, toSayRequest } from '../tts/say-request.js';
 import type { SayService } from '../tts/say-service.js';
 import type { MqttBus } from './client.js';
-import type { InboxContext, RequestInbox } from './request-inbox.js';
+import type { InboxContext, RequestInbox } from './inbox-types.js';
 import { isShutdown } from './say-adapter.js';
 
 /** Hermes topics used here. */
@@ -87,6 +87,7 @@ export async function attachHermes(opts: {
     const siteId = say.siteId || 'default';
     const finished = { id: say.id ?? '', siteId, sessionId: say.sessionId ?? '' };
     try {
+      if (ctx.abandoned) throw ctx.abandoned;
       const request = toSayRequest(
         {
           text: say.text,

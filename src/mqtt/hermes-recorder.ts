@@ -30,6 +30,8 @@ export async function attachHermesRecorder(opts: {
   recorder: Recorder;
   log: Log;
   idleTimeoutMs?: number;
+  /** In a share group: whether this hub records the site (device-ownership.ts); frames of others are dropped. */
+  owns?: (siteId: string) => boolean;
 }): Promise<{ idle(): Promise<void> }> {
   const { recorder, log } = opts;
   const idleTimeoutMs = opts.idleTimeoutMs ?? HERMES_IDLE_TIMEOUT_MS;
@@ -38,6 +40,7 @@ export async function attachHermesRecorder(opts: {
   const refusals = new RefusalMemo();
 
   const frame = async (siteId: string, wav: Buffer): Promise<void> => {
+    if (opts.owns && !recorder.active(siteId) && !opts.owns(siteId)) return;
     try {
       const { format, pcm } = await parseWavBuffer(wav).catch((err: unknown) => {
         throw new AppError(

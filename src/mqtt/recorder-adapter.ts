@@ -8,12 +8,15 @@ import { type AudioFormat, MIC_FORMAT } from '../audio/format.js';
 import type { Options } from '../config/schema.js';
 import type { DeviceStatus, Recorder, RecorderTotals } from '../recorder/index.js';
 import { createRecorder, MAX_CHANNELS, MAX_RATE_HZ, NAME_PATTERN } from '../recorder/index.js';
+import { createRecordingOwner } from '../recorder/owner-registry.js';
 import { createWyomingMic } from '../recorder/wyoming-mic.js';
 import { AppError, toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import type { MqttBus } from './client.js';
+import { attachDeviceOwnership, type DeviceOwnership } from './device-ownership.js';
 import { DeviceQueue, deviceNameGuard, RefusalMemo } from './device-queue.js';
 import { attachHermesRecorder } from './hermes-recorder.js';
+import type { HubPeers } from './hub-peers.js';
 
 /** The `start` payload: `{rate?, channels?, width?, id?}` (default 16000 Hz, mono, 2 bytes). */
 export const StartPayloadSchema = z
@@ -69,8 +72,16 @@ export interface RecorderStatusPublisher {
   flush(): Promise<void>;
 }
 
-/** Creates the status publisher for topic prefix `prefix` (option `topics.recorder`). A failed publish is logged. */
-export function createRecorderStatusPublisher(prefix: string, log: Log): RecorderStatusPublisher {
+/**
+ * Creates the status publisher for topic prefix `prefix` (option `topics.recorder`). A failed publish is logged.
+ * `hub` (a share group: this hub's client id) is added to every device status as `hub`, so the other hubs know
+ * who records the device.
+ */
+export function createRecorderStatusPublisher(
+  prefix: string,
+  log: Log,
+  hub?: string,
+): RecorderStatusPublisher {
   let bus: MqttBus | undefined;
   const waiting = new Map<string, string>();
   const pending = new Set<Promise<void>>();
@@ -93,7 +104,8 @@ export function createRecorderStatusPublisher(prefix: string, log: Log): Recorde
       for (const [topic, json] of waiting) send(topic, json);
       waiting.clear();
     },
-    status: (device, payload) => send(`${prefix}/${device}/status`, JSON.stringify(payload)),
+    status: (device, payload) =>
+      send(`${prefix}/${device}/status`, JSON.stringify(hub ? { ...payload, hub } : payload)),
     totals: (payload) => send(`${prefix}/status`, JSON.stringify(payload)),
     async flush() {
       await Promise.allSettled([...pending]);
@@ -118,9 +130,19 @@ export async function attachRecorderTopics(opts: {
   bus: MqttBus;
   prefix: string;
   recorder: Recorder;
+  /**
+   * In a share group: whether this hub records `device` (device-ownership.ts). A device this hub does not own
+   * is ignored, except that the format of its last `start` is remembered, so the hub can take over its audio
+   * when the owner dies. A recording in progress here is always kept to its end.
+   */
+  owns?: (device: string) => boolean;
+  /** In a share group: the format another hub last recorded `device` in (its retained status). */
+  formatOf?: (device: string) => AudioFormat | undefined;
   log: Log;
 }): Promise<RecorderTopics> {
   const { recorder, log } = opts;
+  const lastFormat = new Map<string, AudioFormat>();
+  const mine = (device: string): boolean => !opts.owns || !!recorder.active(device) || opts.owns(device);
   const queue = new DeviceQueue(log);
   const validName = deviceNameGuard(log, 'recorder message');
 
@@ -138,11 +160,14 @@ export async function attachRecorderTopics(opts: {
     try {
       parsed = parseStartPayload(payload);
     } catch (err) {
+      if (!mine(device)) return;
       refuse(device, err);
       recorder.reportError(device, toAppError(err, 'BAD_PAYLOAD'));
       return;
     }
     const { format, id } = parsed;
+    lastFormat.set(device, format);
+    if (!mine(device)) return;
     try {
       await recorder.open(device, format, { source: 'mqtt', explicit: true, ...(id ? { id } : {}) });
       refusals.clear(device);
@@ -155,7 +180,9 @@ export async function attachRecorderTopics(opts: {
     try {
       let session = recorder.active(device);
       if (!session) {
-        session = await recorder.open(device, MIC_FORMAT, { source: 'mqtt' });
+        if (!mine(device)) return;
+        const format = lastFormat.get(device) ?? opts.formatOf?.(device) ?? MIC_FORMAT;
+        session = await recorder.open(device, format, { source: 'mqtt' });
         refusals.clear(device);
       }
       session.write(pcm);
@@ -219,9 +246,16 @@ export function createRecorderWiring(opts: {
   log: Log;
   /** Also called with every device status (the panel's event stream). A throw is logged, never fatal. */
   onDeviceStatus?: (payload: DeviceStatus) => void;
+  /** In a share group: this hub's id and the other hubs (after the group attached), for device ownership. */
+  share?: { hubId: string; peers(): HubPeers | undefined };
 }): RecorderWiring {
-  const { options, log } = opts;
-  const publisher = createRecorderStatusPublisher(opts.prefix, log.child({ mod: 'mqtt-recorder' }));
+  const { options, log, share } = opts;
+  let ownership: DeviceOwnership | undefined;
+  const publisher = createRecorderStatusPublisher(
+    opts.prefix,
+    log.child({ mod: 'mqtt-recorder' }),
+    share?.hubId,
+  );
   const recorder = createRecorder({
     shareDir: opts.shareDir,
     bitrateKbps: options.bitrate_kbps,
@@ -236,10 +270,20 @@ export function createRecorderWiring(opts: {
     publicUrl: (id) => `${opts.baseUrl}/api/recordings/${id}/audio`,
     log,
     onStatus: (device, payload) => {
-      publisher.status(device, payload);
+      // A status of this hub (a recovered recording, an error) must not hide that another hub records the
+      // device right now: the retained status is that hub's until its recording ends.
+      const holder = ownership?.holder(device);
+      const held = holder !== undefined && holder !== share?.hubId && share?.peers()?.isOnline(holder);
+      // The format goes out too, so a hub that takes the device over records it in the right one.
+      const format = share ? recorder.active(device)?.format : undefined;
+      const shown = format
+        ? { ...payload, format: { rate: format.rateHz, width: format.widthBytes, channels: format.channels } }
+        : payload;
+      if (!held || payload.state === 'recording') publisher.status(device, shown);
       opts.onDeviceStatus?.(payload);
     },
     onTotals: (payload) => publisher.totals(payload),
+    ...(share ? { owner: createRecordingOwner({ shareDir: opts.shareDir, hubId: share.hubId, log }) } : {}),
   });
   const mics = opts.microphones.map((m) =>
     createWyomingMic({
@@ -253,14 +297,31 @@ export function createRecorderWiring(opts: {
   return {
     recorder,
     async attach(bus) {
+      const peers = share?.peers();
+      ownership = peers
+        ? await attachDeviceOwnership({
+            bus,
+            prefix: opts.prefix,
+            peers,
+            log: log.child({ mod: 'ownership' }),
+          })
+        : undefined;
+      const view = ownership;
+      const owns = view ? (device: string) => view.owns(device) : undefined;
       await attachRecorderTopics({
         bus,
         prefix: opts.prefix,
         recorder,
+        ...(owns && view ? { owns, formatOf: (device: string) => view.formatOf(device) } : {}),
         log: log.child({ mod: 'mqtt-recorder' }),
       });
       if (opts.hermes)
-        await attachHermesRecorder({ bus, recorder, log: log.child({ mod: 'hermes-recorder' }) });
+        await attachHermesRecorder({
+          bus,
+          recorder,
+          ...(owns ? { owns } : {}),
+          log: log.child({ mod: 'hermes-recorder' }),
+        });
     },
     async start(signal) {
       try {

@@ -8,82 +8,22 @@
  * Requests are worked on `maxInFlight` at a time (`priority: "high"` ones first); the others wait in the
  * journal. A redelivery (DUP) of a request already taken is acknowledged and not run again; a target that got
  * the audio before a restart is not played again (the journal's target records, see `DeliveryLedger`).
+ * Every start of a journaled request is counted; one started `maxAttempts` times is answered REQUEST_ABANDONED
+ * instead of being run again, so a request that kills the hub cannot keep it in a crash loop.
+ *
+ * Several hubs (issue 15): requests can also come from a dead hub's broker session (`takeMessage`) or journal
+ * (`takeJournal`); see hub-takeover.ts.
  */
 
 import type { IPublishPacket } from 'mqtt';
 import { AppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import type { DeliveryLedger } from '../tts/say-types.js';
-import { type MqttBus, topicMatches } from './client.js';
+import { topicMatches } from './client.js';
+import type { InboxContext, InboxDepth, InboxHandler, InboxMessage, RequestInbox } from './inbox-types.js';
 import { deliveryKey, type JournaledRequest, type RequestJournal } from './request-journal.js';
 
-/** A request as its handler sees it (fresh or replayed from the journal). */
-export interface InboxMessage {
-  topic: string;
-  payload: Buffer;
-  /** MQTT 5 response topic and correlation data of the original publish. */
-  responseTopic?: string;
-  correlationData?: Buffer;
-  /** True when it comes from the journal after a restart. */
-  replayed: boolean;
-  /** ms since the epoch when the hub took it (before a restart, for a replayed one). */
-  receivedAt: number;
-  /** MQTT 5 message expiry interval the broker forwarded (seconds left at arrival), when the publish had one. */
-  expiryS?: number;
-}
-
-/** What a handler gets besides the message. */
-export interface InboxContext {
-  /** Aborts when the hub's grace time is over. */
-  signal: AbortSignal;
-  /** What the request's targets already got (a replay does not play them again). */
-  ledger: DeliveryLedger;
-  /** True once the hub is stopping: a failure then is left for the next start, not answered. */
-  stopping(): boolean;
-}
-
-/**
- * Works on one request and answers it. Resolves true when it is finished (answered, or refused with an
- * error result), false when it was left unfinished because the hub is stopping: then it must not have
- * answered, and it is replayed at the next start.
- */
-export type InboxHandler = (msg: InboxMessage, ctx: InboxContext) => Promise<boolean>;
-
-/** Figures for status and health. */
-export interface InboxDepth {
-  /** Requests being worked on. */
-  running: number;
-  /** Requests waiting their turn. */
-  queued: number;
-  /** Unfinished requests in the journal (running and waiting). */
-  journaled: number;
-}
-
-/** The inbox. */
-export interface RequestInbox {
-  /**
-   * Subscribes `filter` (QoS 1, manual PUBACK) and routes its messages to `handler`. Call before `open()`.
-   * A message over `limits.maxPayloadBytes` is neither journaled nor looked into for its priority: it goes
-   * straight to the handler, which refuses it (PAYLOAD_TOO_LARGE), and is acknowledged then.
-   */
-  subscribe(
-    bus: MqttBus,
-    filter: string,
-    handler: InboxHandler,
-    priorityOf?: (payload: Buffer) => 'high' | 'normal',
-    limits?: { maxPayloadBytes?: number | undefined },
-  ): Promise<void>;
-  /** Opens the journal and queues its unfinished requests; nothing runs before `run()`. */
-  open(): Promise<void>;
-  /** Starts working (call once the bus is connected, so answers can be published). */
-  run(): void;
-  /**
-   * Takes nothing new, lets running requests finish within `graceMs`, then aborts the rest (they stay in the
-   * journal) and closes the journal.
-   */
-  stop(graceMs: number): Promise<void>;
-  depth(): InboxDepth;
-}
+export type { InboxContext, InboxDepth, InboxHandler, InboxMessage, RequestInbox } from './inbox-types.js';
 
 interface Route {
   filter: string;
@@ -103,16 +43,29 @@ interface Entry {
   ack: () => boolean;
 }
 
+/** The error a request started too often is answered with. */
+function abandonedError(attempts: number): AppError {
+  return new AppError(
+    'REQUEST_ABANDONED',
+    `the request was started ${attempts} times and the hub stopped or crashed each time before it finished; it is not run again (mqtt.max_attempts)`,
+  );
+}
+
 /** Creates the inbox over `journal`. */
 export function createRequestInbox(opts: {
   journal: RequestJournal;
+  /** This hub's MQTT client id: delivery keys name the session a message came in on. */
+  session: string;
   /** Requests worked on at once. */
   maxInFlight: number;
   /** Unfinished requests the journal holds; beyond it requests are acknowledged only when finished. */
   maxPending: number;
+  /** Starts of one journaled request before it is answered REQUEST_ABANDONED (`mqtt.max_attempts`). */
+  maxAttempts?: number;
   log: Log;
 }): RequestInbox {
   const { journal, log } = opts;
+  const maxAttempts = opts.maxAttempts ?? 3;
   const routes: Route[] = [];
   const lanes: Record<'high' | 'normal', Entry[]> = { high: [], normal: [] };
   const active = new Set<AbortController>();
@@ -130,8 +83,17 @@ export function createRequestInbox(opts: {
     ready: e.committed.catch(() => {}),
     delivered: (target) => (e.record ? e.record.targets.has(target) : e.targets.has(target)),
     record: (target) => {
-      if (e.record) journal.target(e.record.seq, target);
+      if (e.record)
+        journal.target(e.record.seq, target).catch(() => {}); // logged by the journal
       else e.targets.add(target);
+    },
+    commit: async (target) => {
+      if (e.record) await journal.target(e.record.seq, target).catch(() => {});
+      else e.targets.add(target);
+    },
+    forget: (target) => {
+      if (e.record) journal.untarget(e.record.seq, target);
+      else e.targets.delete(target);
     },
   });
 
@@ -144,12 +106,30 @@ export function createRequestInbox(opts: {
     e.ack();
   };
 
+  /** Counts this start; the error to answer instead when the request was started too often already. */
+  const countAttempt = async (e: Entry): Promise<AppError | undefined> => {
+    if (!e.record) return undefined;
+    if (e.record.attempts >= maxAttempts) return abandonedError(e.record.attempts);
+    const written = journal.attempt(e.record.seq);
+    // A replay must be counted on disk before it runs, or a request that kills the hub is never given up.
+    if (e.msg.replayed) await written.catch(() => {});
+    else written.catch(() => {});
+    return undefined;
+  };
+
   const runEntry = async (e: Entry): Promise<void> => {
     const controller = new AbortController();
     active.add(controller);
     running++;
     try {
-      const ctx: InboxContext = { signal: controller.signal, ledger: ledgerOf(e), stopping: () => stopping };
+      const abandoned = await countAttempt(e);
+      if (abandoned) log.error({ topic: e.msg.topic, attempts: e.record?.attempts }, 'request abandoned');
+      const ctx: InboxContext = {
+        signal: controller.signal,
+        ledger: ledgerOf(e),
+        stopping: () => stopping,
+        ...(abandoned ? { abandoned } : {}),
+      };
       const finished = await e.route.handler(e.msg, ctx);
       finish(e, finished && !controller.signal.aborted);
     } catch (err) {
@@ -180,10 +160,30 @@ export function createRequestInbox(opts: {
     pump();
   };
 
-  const accept = (route: Route, payload: Buffer, packet: IPublishPacket, ack: () => boolean): void => {
+  const enqueueRecord = (r: JournaledRequest): void => {
+    const route = routeFor(r.topic);
+    if (!route) {
+      log.warn({ topic: r.topic }, 'journaled request for a topic no longer subscribed; dropped');
+      journal.done(r.seq);
+      return;
+    }
+    const msg: InboxMessage = {
+      topic: r.topic,
+      payload: r.payload,
+      responseTopic: r.responseTopic,
+      correlationData: r.correlationData,
+      replayed: true,
+      receivedAt: r.receivedAt,
+      expiryS: r.expiryS,
+    };
+    enqueue({ msg, route, record: r, targets: new Set(), committed: Promise.resolve(), ack: () => true });
+  };
+
+  const accept = (route: Route, packet: IPublishPacket, ack: () => boolean, session: string): void => {
     if (stopping || !opened) return; // not acknowledged: the broker keeps it for the next start
-    const topic = packet.topic;
-    const key = deliveryKey(topic, packet.messageId, payload);
+    const { topic } = packet;
+    const payload = packet.payload as Buffer;
+    const key = deliveryKey(session, topic, packet.messageId, payload);
     if (packet.dup && journal.knows(key)) {
       // A redelivery of a request already taken (its PUBACK was lost): acknowledge, never run it twice.
       const original = inMemory.get(key);
@@ -235,42 +235,58 @@ export function createRequestInbox(opts: {
       await bus.subscribe(
         filter,
         1,
-        (_topic, payload, packet, ack) => {
+        (_topic, _payload, packet, ack) => {
           if (packet.retain) {
             // An old retained request must not speak again at every connect.
             log.warn({ topic: packet.topic }, 'retained request ignored; publish requests without retain');
             ack();
             return;
           }
-          accept(route, payload, packet, ack);
+          accept(route, packet, ack, opts.session);
         },
-        { manualAck: true },
+        { manualAck: true, share: true },
       );
+    },
+    filters: () => routes.map((r) => r.filter),
+    takeMessage(packet, ack, session, theirs) {
+      const route = routeFor(packet.topic);
+      if (!route || packet.retain) return false;
+      const key = deliveryKey(session, packet.topic, packet.messageId, packet.payload as Buffer);
+      if (theirs.has(key)) {
+        // That hub journaled it before it died; its journal (replay or takeover) runs it, not this copy.
+        ack();
+        return true;
+      }
+      accept(route, packet, ack, session);
+      return true;
+    },
+    async takeJournal(path) {
+      const taken = await journal.takeOver(path);
+      for (const r of taken) enqueueRecord(r);
+      return taken.length;
     },
     async open() {
       const pending = await journal.open();
       opened = true;
-      for (const r of pending) {
-        const route = routeFor(r.topic);
-        if (!route) {
-          log.warn({ topic: r.topic }, 'journaled request for a topic no longer subscribed; dropped');
-          journal.done(r.seq);
-          continue;
-        }
-        const msg: InboxMessage = {
-          topic: r.topic,
-          payload: r.payload,
-          responseTopic: r.responseTopic,
-          correlationData: r.correlationData,
-          replayed: true,
-          receivedAt: r.receivedAt,
-          expiryS: r.expiryS,
-        };
-        enqueue({ msg, route, record: r, targets: new Set(), committed: Promise.resolve(), ack: () => true });
-      }
+      for (const r of pending) enqueueRecord(r);
       if (pending.length) log.info({ requests: pending.length }, 'replaying unfinished requests');
     },
-    run() {
+    async run() {
+      if (await journal.stolen().catch(() => false)) {
+        // Only what was replayed from the file goes: requests taken since were journaled here.
+        const replayed = new Set<number>();
+        for (const lane of [lanes.high, lanes.normal]) {
+          for (const e of lane.filter((x) => x.msg.replayed)) {
+            if (e.record) replayed.add(e.record.seq);
+            lane.splice(lane.indexOf(e), 1);
+          }
+        }
+        await journal.rebuild((r) => !replayed.has(r.seq));
+        log.warn(
+          { dropped: replayed.size },
+          "another hub took over this hub's journal while it was away; that hub speaks those requests",
+        );
+      }
       started = true;
       pump();
     },
@@ -288,7 +304,7 @@ export function createRequestInbox(opts: {
       }
       await journal.close();
     },
-    depth: () => ({
+    depth: (): InboxDepth => ({
       running,
       queued: lanes.high.length + lanes.normal.length,
       journaled: journal.pending(),

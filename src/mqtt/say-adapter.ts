@@ -5,7 +5,7 @@ import { errorPayload, resultPayload } from '../tts/result.js';
 import { parseSayPayload, type RequestDefaults, type SayRequest } from '../tts/say-request.js';
 import type { SayService } from '../tts/say-service.js';
 import type { MqttBus } from './client.js';
-import type { InboxContext, InboxMessage, RequestInbox } from './request-inbox.js';
+import type { InboxContext, InboxMessage, RequestInbox } from './inbox-types.js';
 import { MAX_REPLY_TOPIC_BYTES, publishTopicProblem } from './topic-check.js';
 
 /**
@@ -69,12 +69,14 @@ export async function attachSayTopic(opts: {
   maxPayloadBytes?: number;
   /** Format and clean-up of requests that do not say (`default_format`, `text.*`); default: opus, no clean-up. */
   defaults?: RequestDefaults;
+  /** In a share group: this hub's client id, added to every answer as `hub`. */
+  hub?: string;
   log: Log;
 }): Promise<void> {
   const { bus, log } = opts;
 
   const answer = async (msg: InboxMessage, extra: string[], body: object): Promise<void> => {
-    const json = JSON.stringify(body);
+    const json = JSON.stringify(opts.hub ? { ...body, hub: opts.hub } : body);
     const sends = [bus.publish(opts.resultTopic, json, { qos: 1 })];
     for (const topic of new Set(extra)) {
       if (topic === opts.resultTopic) continue;
@@ -112,6 +114,7 @@ export async function attachSayTopic(opts: {
     }
     log.debug({ id: request.id, chars: request.text.length, replayed: msg.replayed }, 'say received');
     try {
+      if (ctx.abandoned) throw ctx.abandoned;
       const result = await opts.sayService.say(request, ctx.signal, { ledger: ctx.ledger });
       await answer(msg, extra, resultPayload(result));
     } catch (err) {

@@ -142,6 +142,8 @@ export function createPlaybackService(opts: PlaybackOptions): PlaybackService {
     const { name, group } = delivery.target;
     const spec = configured.get(name) ?? adHocSpec(name);
     const base: TargetOutcome = group === undefined ? { name, ok: false } : { name, group, ok: false };
+    /** True between `claim` and the delivery: a failure then takes the claim back. */
+    let claimedOnly = false;
     try {
       if (!spec) throw new AppError('TARGET_NOT_FOUND', `target '${name}' is not configured`);
       if (ledger) {
@@ -156,9 +158,16 @@ export function createPlaybackService(opts: PlaybackOptions): PlaybackService {
       const { sink, queue } = laneFor(spec);
       let taken = false;
       const accepted = (): void => {
+        claimedOnly = false;
         if (taken) return;
         taken = true;
         ledger?.record(name);
+      };
+      const claim = async (): Promise<void> => {
+        if (taken || !ledger) return;
+        taken = true;
+        claimedOnly = true;
+        await ledger.commit(name);
       };
       const ctx: PlayContext = {
         id: request.id,
@@ -170,6 +179,7 @@ export function createPlaybackService(opts: PlaybackOptions): PlaybackService {
         mediaContentType: request.mediaContentType,
         waitAll: request.waitAll ?? false,
         accepted,
+        claim,
       };
       let end: PlayEnd | undefined;
       const late = lateGuard(name, request.deadlineAt, signal);
@@ -188,6 +198,7 @@ export function createPlaybackService(opts: PlaybackOptions): PlaybackService {
       if (request.waitAll) Object.assign(outcome, { end, endedMs: ms });
       return outcome;
     } catch (err) {
+      if (claimedOnly) ledger?.forget(name);
       const e = toAppError(err, 'SINK_FAILED');
       opts.log.warn({ id: request.id, target: name, group, code: e.code, err: e.message }, 'target failed');
       return { ...base, error: `${e.code}: ${e.message}` };

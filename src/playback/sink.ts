@@ -40,6 +40,14 @@ export interface PlayContext {
    * last chunk), before waiting for it to finish: from then on a replay of the request does not play it again.
    */
   accepted?: () => void;
+  /**
+   * For a delivery that is all or nothing (an MQTT publish, a Home Assistant service call): await it right
+   * before making the delivery. It durably records the target as served first, so a hub killed during the
+   * delivery does not play it again when the request is replayed (at most once per target through a crash;
+   * the window in which a crash loses the play is the few microseconds between the record and the send).
+   * If the delivery then fails, the record is taken back.
+   */
+  claim?: () => Promise<void>;
 }
 
 /** The format `spec` receives for `ctx`: the request's when it named one, else the target's, else the request's. */

@@ -15,6 +15,7 @@ import { FinishedRecordings, type PruneResult } from './finished.js';
 import { followStream } from './follow.js';
 import { LiveStatus } from './live-status.js';
 import { checkDevice, checkFormat, checkId, locate, newRecordingId, recordingsRoot } from './names.js';
+import type { RecordingOwner } from './owner-registry.js';
 import { type RecoveryOutcome, recoverStale } from './recovery.js';
 import { type LiveSession, type RecordingSession, type SessionEnd, startSession } from './session.js';
 import {
@@ -62,6 +63,11 @@ export interface RecorderOptions {
   allowedDevices?: readonly string[];
   /** node-cron expression of the retention run. Default hourly, `'17 * * * *'`. */
   pruneCron?: string;
+  /**
+   * Several hubs on one share volume: which recordings in progress are this hub's (owner-registry.ts), so
+   * its start-up recovery never touches another hub's recording. Absent: every stale recording is recovered.
+   */
+  owner?: RecordingOwner;
 }
 
 /** Per-recording choices of {@link Recorder.open}. */
@@ -186,7 +192,8 @@ class RecorderService implements Recorder {
     await mkdir(recordingsRoot(this.opts.shareDir), { recursive: true });
     const entries = await scanRecordingFiles(this.opts.shareDir);
     const { bitrateKbps, keepWav, shareDir } = this.opts;
-    const outcome = await recoverStale(entries, { shareDir, bitrateKbps, keepWav, log: this.log, signal });
+    const mine = this.opts.owner ? await this.opts.owner.claimable(entries) : entries;
+    const outcome = await recoverStale(mine, { shareDir, bitrateKbps, keepWav, log: this.log, signal });
     await this.finished.load(shareDir, entries);
     for (const { info, fromSidecar } of outcome.recovered) {
       this.finished.add(info);
@@ -320,9 +327,11 @@ class RecorderService implements Recorder {
     if (this.stopping) throw new AppError('SHUTTING_DOWN', 'the recorder is stopping; recording refused');
     if (this.finished.has(id) || this.sessionOf(id))
       throw new AppError('CONFLICT', `recording id '${id}' is already in use; pick another or omit it`);
+    const loc = locate(this.opts.shareDir, device, id, new Date());
+    await this.opts.owner?.opened(loc);
     const session = await startSession({
       shareDir: this.opts.shareDir,
-      loc: locate(this.opts.shareDir, device, id, new Date()),
+      loc,
       format,
       source: opts.source ?? 'other',
       bitrateKbps: this.opts.bitrateKbps,
@@ -334,7 +343,11 @@ class RecorderService implements Recorder {
       onLimit: () => this.hold(device),
       log: this.log,
       onChange: () => this.status.publish(device),
-      onEnd: (end) => this.onEnd(session, end),
+      onEnd: (end) => {
+        // A recording that could not be finalized stays listed: its hub recovers it at its next start.
+        if (!end.info.path.endsWith('.partial.opus')) this.opts.owner?.closed(loc);
+        this.onEnd(session, end);
+      },
     });
     this.sessions.set(device, session);
     this.log.info({ device, id, source: session.source, format }, 'recording started');

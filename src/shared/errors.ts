@@ -46,6 +46,8 @@ export const ERROR_CODES = {
   SINK_FAILED: 502,
   WYOMING_PROTOCOL: 502,
   SHUTTING_DOWN: 503,
+  /** A journaled MQTT request was started `mqtt.max_attempts` times without finishing (the hub died each time). */
+  REQUEST_ABANDONED: 500,
   ABORTED: 499,
   CONFIG_INVALID: 500,
   INTERNAL: 500,

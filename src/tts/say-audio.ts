@@ -86,10 +86,10 @@ export async function findCached(
   format: OutputFormat,
   signal: AbortSignal,
 ): Promise<CacheEntry | undefined> {
-  const hit = deps.cache.get(keyFor(format), format);
+  const hit = await deps.cache.lookup(keyFor(format), format);
   if (hit) return hit;
   for (const other of OUTPUT_FORMATS.filter((f) => f !== format)) {
-    const source = deps.cache.get(keyFor(other), other);
+    const source = await deps.cache.lookup(keyFor(other), other);
     if (source) return deps.deriver.derive(source, keyFor(format), format, signal);
   }
   return undefined;

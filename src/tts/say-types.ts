@@ -111,6 +111,14 @@ export interface DeliveryLedger {
   delivered(target: string): boolean;
   /** Records that `target` has the audio. */
   record(target: string): void;
+  /**
+   * Records that `target` has the audio and resolves once that is on disk: called right before a delivery that
+   * cannot be taken back (an MQTT publish, a Home Assistant service call), so a crash after it never plays it
+   * twice. Never rejects (a failed write is logged).
+   */
+  commit(target: string): Promise<void>;
+  /** Takes back `commit(target)` when the delivery then failed, so a replay tries that target again. */
+  forget(target: string): void;
 }
 
 /** Per-call options of a say. */

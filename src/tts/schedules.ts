@@ -5,7 +5,9 @@
  * (5 fields, or 6 with seconds first); expressions are checked when the options are validated
  * (`cronProblems` in config/schema.ts), so a bad one never reaches here.
  */
-import cron, { type ScheduledTask } from 'node-cron';
+import { mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import cron, { type ScheduledTask, type TaskContext } from 'node-cron';
 import type { ScheduleOptions } from '../config/schema.js';
 import { toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
@@ -34,6 +36,11 @@ export function createSchedules(opts: {
   maxTextChars: number;
   /** Format of scheduled and pre-cached audio (`default_format`, so later requests hit the cache). */
   defaults?: RequestDefaults;
+  /**
+   * Several hubs with the same schedules (a share group): a dir on the shared volume where each firing is
+   * claimed (see {@link claimFiring}); only the hub that claims it runs it. Absent: every firing runs.
+   */
+  claimDir?: string;
   log: Log;
 }): Schedules {
   const { log } = opts;
@@ -72,7 +79,11 @@ export function createSchedules(opts: {
     start() {
       controller = new AbortController();
       opts.schedules.forEach((s, index) => {
-        const task = cron.schedule(s.cron, () => run(index), { name: `schedule-${index}`, noOverlap: true });
+        const fire = async (ctx: TaskContext): Promise<void> => {
+          if (opts.claimDir && !(await claimFiring(opts.claimDir, index, ctx.date, log))) return;
+          await run(index);
+        };
+        const task = cron.schedule(s.cron, fire, { name: `schedule-${index}`, noOverlap: true });
         tasks.push(task);
       });
       if (tasks.length) log.info({ schedules: tasks.length }, 'schedules started');
@@ -86,4 +97,38 @@ export function createSchedules(opts: {
     },
     runNow: run,
   };
+}
+
+/** Claim files older than this are removed when a new firing is claimed. */
+const CLAIM_KEEP_MS = 24 * 3600 * 1000;
+
+/**
+ * Claims firing `index` at `at` (the time node-cron scheduled it, to the second) for this hub: creates
+ * `<dir>/<index>-<epoch s>` exclusively (`open` with `wx`, O_CREAT|O_EXCL, atomic on local disks and on NFS 3+;
+ * see DOCS "Two hubs" for SMB). True for the one hub that created it; false for the others, which skip the
+ * firing. Old claim files are removed along the way. A disk error is logged and counts as claimed, so a
+ * broken share volume never silences an announcement (it may then play on two hubs).
+ */
+export async function claimFiring(dir: string, index: number, at: Date, log: Log): Promise<boolean> {
+  const name = `${index}-${Math.floor(at.getTime() / 1000)}`;
+  try {
+    await mkdir(dir, { recursive: true });
+    const fh = await open(join(dir, name), 'wx');
+    await fh.close();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    log.warn({ err: (err as Error).message, dir }, 'schedule claim failed; running it here');
+    return true;
+  }
+  void removeOldClaims(dir).catch(() => {});
+  return true;
+}
+
+async function removeOldClaims(dir: string): Promise<void> {
+  const now = Date.now();
+  for (const name of await readdir(dir)) {
+    const path = join(dir, name);
+    const s = await stat(path).catch(() => undefined);
+    if (s && now - s.mtimeMs > CLAIM_KEEP_MS) await unlink(path).catch(() => {});
+  }
 }

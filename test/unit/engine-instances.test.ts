@@ -58,7 +58,7 @@ describe('deadline facts across a restart', () => {
       await first.open();
       const receivedAt = Date.now() - 5000;
       const { committed } = first.add({
-        key: deliveryKey('tts/say', 7, payload),
+        key: deliveryKey('hub', 'tts/say', 7, payload),
         topic: 'tts/say',
         payload,
         receivedAt,

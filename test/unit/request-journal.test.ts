@@ -1,9 +1,22 @@
-/** The request journal: group commit, replay after a restart, torn lines, compaction, redelivery keys. */
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+/**
+ * The request journal: group commit, replay after a restart, torn lines, compaction, redelivery keys, attempts,
+ * and claims between hubs (takeover, interrupted takeover, a journal claimed while its hub was away).
+ */
+import {
+  appendFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  CLAIM_SUFFIX,
   COMPACT_AFTER_BYTES,
   createRequestJournal,
   deliveryKey,
@@ -23,7 +36,12 @@ afterEach(() => {
 
 const request = (i: number) => {
   const payload = Buffer.from(JSON.stringify({ id: `r-${i}`, text: `Request ${i}.` }));
-  return { key: deliveryKey('tts/say', i, payload), topic: 'tts/say', payload, receivedAt: Date.now() };
+  return {
+    key: deliveryKey('hub', 'tts/say', i, payload),
+    topic: 'tts/say',
+    payload,
+    receivedAt: Date.now(),
+  };
 };
 
 describe('request journal', () => {
@@ -70,7 +88,7 @@ describe('request journal', () => {
     await first.close();
     appendFileSync(join(dir, JOURNAL_FILE), '{"r":2,"k":"x","t":"tts/say","p":"eyJ0ZXh');
     const second = createRequestJournal({ dir, log: silentLog() });
-    expect((await second.open()).map((r) => r.seq)).toEqual([1]);
+    expect((await second.open()).map((r) => r.key)).toEqual([request(1).key]);
     await second.close();
   });
 
@@ -91,8 +109,100 @@ describe('request journal', () => {
     await journal.close();
     expect(statSync(join(dir, JOURNAL_FILE)).size).toBeLessThan(COMPACT_AFTER_BYTES / 2);
     const reopened = createRequestJournal({ dir, log: silentLog() });
-    expect((await reopened.open()).map((r) => r.seq)).toEqual([live.request.seq]);
+    expect((await reopened.open()).map((r) => r.key)).toEqual([live.request.key]);
     await reopened.close();
     expect(readFileSync(join(dir, JOURNAL_FILE), 'utf8')).not.toContain(big.toString('base64').slice(0, 40));
+  });
+
+  it('counts attempts across restarts (a replay is counted on disk before it runs)', async () => {
+    const dir = freshDir();
+    const first = createRequestJournal({ dir, log: silentLog() });
+    await first.open();
+    const a = first.add(request(1));
+    await a.committed;
+    await first.attempt(a.request.seq);
+    await first.close();
+    for (const expected of [1, 2]) {
+      const again = createRequestJournal({ dir, log: silentLog() });
+      const [r] = await again.open();
+      expect(r?.attempts).toBe(expected);
+      await again.attempt(r!.seq);
+      await again.close();
+    }
+    const last = createRequestJournal({ dir, log: silentLog() });
+    expect((await last.open())[0]?.attempts).toBe(3);
+    await last.close();
+  });
+
+  it("takes over another hub's journal once: its file is claimed (renamed away) with attempts and targets", async () => {
+    const deadDir = freshDir();
+    const dead = createRequestJournal({ dir: deadDir, log: silentLog() });
+    await dead.open();
+    const a = dead.add(request(1));
+    const b = dead.add(request(2));
+    await Promise.all([a.committed, b.committed]);
+    await dead.attempt(a.request.seq);
+    dead.target(a.request.seq, 'kitchen');
+    dead.done(b.request.seq);
+    await dead.close();
+
+    const live1 = createRequestJournal({ dir: freshDir(), log: silentLog() });
+    const live2 = createRequestJournal({ dir: freshDir(), log: silentLog() });
+    await live1.open();
+    await live2.open();
+    const [t1, t2] = await Promise.all([
+      live1.takeOver(join(deadDir, JOURNAL_FILE)),
+      live2.takeOver(join(deadDir, JOURNAL_FILE)),
+    ]);
+    const taken = [...t1, ...t2];
+    expect(taken.map((r) => r.key)).toEqual([request(1).key]);
+    expect(taken[0]).toMatchObject({ attempts: 1, targets: new Set(['kitchen']) });
+    expect(existsSync(join(deadDir, JOURNAL_FILE))).toBe(false);
+    // The dead hub's finished request is known to the taker (a redelivery of it is not run again).
+    const taker = t1.length ? live1 : live2;
+    expect(taker.knows(request(2).key)).toBe(true);
+    await live1.close();
+    await live2.close();
+
+    // The dead hub comes back: nothing left to replay.
+    const back = createRequestJournal({ dir: deadDir, log: silentLog() });
+    expect(await back.open()).toEqual([]);
+    await back.close();
+  });
+
+  it('a takeover interrupted by a crash is finished by the next open of the taker (claimed files are imported)', async () => {
+    const deadDir = freshDir();
+    const dead = createRequestJournal({ dir: deadDir, log: silentLog() });
+    await dead.open();
+    await dead.add(request(7)).committed;
+    await dead.close();
+    const takerDir = freshDir();
+    // What a crash right after the claiming rename leaves behind.
+    renameSync(join(deadDir, JOURNAL_FILE), join(takerDir, `takeover-1-x${CLAIM_SUFFIX}`));
+    const taker = createRequestJournal({ dir: takerDir, log: silentLog() });
+    expect((await taker.open()).map((r) => r.key)).toEqual([request(7).key]);
+    await taker.close();
+    expect(readdirSync(takerDir)).toEqual([JOURNAL_FILE]);
+  });
+
+  it('notices when another hub claimed its journal file, and rebuilds it with what it keeps', async () => {
+    const dir = freshDir();
+    const journal = createRequestJournal({ dir, log: silentLog() });
+    await journal.open();
+    const a = journal.add(request(1));
+    const b = journal.add(request(2));
+    await Promise.all([a.committed, b.committed]);
+    expect(await journal.stolen()).toBe(false);
+    const other = createRequestJournal({ dir: freshDir(), log: silentLog() });
+    await other.open();
+    expect((await other.takeOver(join(dir, JOURNAL_FILE))).length).toBe(2);
+    await other.close();
+    expect(await journal.stolen()).toBe(true);
+    await journal.rebuild((r) => r.seq === b.request.seq);
+    expect(await journal.stolen()).toBe(false);
+    await journal.close();
+    const reopened = createRequestJournal({ dir, log: silentLog() });
+    expect((await reopened.open()).map((r) => r.key)).toEqual([request(2).key]);
+    await reopened.close();
   });
 });

@@ -22,6 +22,7 @@ export const createAssistSatelliteSink: SinkFactory = (spec, deps) => ({
       signal,
     );
     const media = await audio.as(formatFor(spec, ctx), signal);
+    await ctx.claim?.();
     const startedAt = performance.now();
     await ha.callService(
       'assist_satellite',

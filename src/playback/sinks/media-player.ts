@@ -66,6 +66,7 @@ export const createMediaPlayerSink: SinkFactory = (spec, deps) => ({
       );
     }
     try {
+      await ctx.claim?.();
       const startedAt = performance.now();
       await ha.callService(
         'media_player',

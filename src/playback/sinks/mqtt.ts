@@ -19,6 +19,7 @@ export const createMqttSink: SinkFactory = (spec, deps) => ({
   async play(audio, ctx, signal) {
     const media = await audio.as(formatFor(spec, ctx), signal);
     const payload: MqttTargetPayload = { id: ctx.id, url: media.url, format: media.format, text: ctx.text };
+    await ctx.claim?.();
     const startedAt = performance.now();
     await deps.publish(spec.url as string, JSON.stringify(payload), { qos: 1 });
     ctx.accepted?.();
