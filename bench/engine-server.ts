@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { STREAM_FORMATS } from '../src/audio/stream-formats.js';
-import { splitSentences } from '../src/tts/sentences.js';
+import { splitSentences } from '../src/say/sentences.js';
 import { TEN_SENTENCES } from '../test/helpers/announcements.js';
 import { startInProcessHub } from '../test/helpers/hub-inprocess.js';
 import { startMosquitto } from '../test/helpers/mosquitto.js';

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import mqtt from 'mqtt';
-import { splitSentences } from '../src/tts/sentences.js';
+import { splitSentences } from '../src/say/sentences.js';
 import { type HubProcess, startHub } from '../test/helpers/hub-process.js';
 import { freePort } from '../test/helpers/ports.js';
 import { corpus } from './corpus.js';

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cacheKey, normalizeText } from '../src/cache/key.js';
-import { cleanText } from '../src/tts/text-clean.js';
+import { cleanText } from '../src/say/text-clean.js';
 import { corpus } from './corpus.js';
 import { line, ratio } from './stats.js';
 

@@ -7,9 +7,9 @@
  * Every run uses fresh sentences (a run number in each), so neither the cache nor the phrase cache answers.
  */
 import { performance } from 'node:perf_hooks';
+import { splitSentences } from '../src/say/sentences.js';
 import { silentLog } from '../src/shared/log.js';
 import { createWyomingEngine } from '../src/tts/engines/wyoming.js';
-import { splitSentences } from '../src/tts/sentences.js';
 import { TEN_SENTENCES } from '../test/helpers/announcements.js';
 import { startInProcessHub } from '../test/helpers/hub-inprocess.js';
 import { startMosquitto } from '../test/helpers/mosquitto.js';

@@ -16,18 +16,18 @@ import {
   type DiscoveryPublisher,
 } from './mqtt/discovery-publisher.js';
 import type { RequestInbox } from './mqtt/request-inbox.js';
+import type { RequestDefaults } from './say/request.js';
+import type { SayService } from './say/service.js';
+import { createSchedules } from './schedules/schedule-adapter.js';
 import type { EventHub, HubEvents } from './shared/events.js';
 import type { Log } from './shared/log.js';
 import { createMetrics, type HubMetrics } from './shared/metrics.js';
 import type { Dispatcher } from './tts/dispatcher.js';
 import type { HealthMonitor } from './tts/health-monitor.js';
-import { createSayTtsProvider } from './tts/say-pcm.js';
-import type { RequestDefaults } from './tts/say-request.js';
-import type { SayService } from './tts/say-service.js';
-import { createSchedules } from './tts/schedules.js';
 import type { VoiceCatalog } from './tts/voice-catalog.js';
 import { version } from './version.js';
 import { createWyomingServer, type WyomingServer } from './wyoming/server.js';
+import { createSayTtsProvider } from './wyoming/tts-provider.js';
 
 /**
  * Format and clean-up of requests that do not say, per kind of input: the notify entity and the Wyoming server

@@ -23,14 +23,14 @@ import { createRequestInbox, type RequestInbox } from './mqtt/request-inbox.js';
 import { createRequestJournal } from './mqtt/request-journal.js';
 import { attachSayTopic } from './mqtt/say-adapter.js';
 import { createPlaybackService } from './playback/index.js';
+import { DEFAULT_MIX_FORMAT } from './say/chimes.js';
+import { createSayService, type SayService } from './say/service.js';
 import { createEventHub, type EventHub, type HubEvents, observeSay } from './shared/events.js';
 import type { Log } from './shared/log.js';
 import { redactCredentials, redactDeep } from './shared/redact.js';
 import { createDispatcher, type Dispatcher, type EngineEntry } from './tts/dispatcher.js';
 import { createEngineEntries } from './tts/engine-entries.js';
 import { createHealthMonitor, type HealthMonitor } from './tts/health-monitor.js';
-import { DEFAULT_MIX_FORMAT } from './tts/say-chimes.js';
-import { createSayService, type SayService } from './tts/say-service.js';
 import { createVoiceCatalog } from './tts/voice-catalog.js';
 import { version } from './version.js';
 

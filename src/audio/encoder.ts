@@ -136,7 +136,7 @@ interface EncodeState {
  * OGG_PAGE_DURATION_US; MP3 has no Xing header; WAV is s16le behind a header that declares an unknown length
  * (patch it when stored). A chunk whose format differs from the first is converted in process to the first
  * chunk's format. Breaking out of the iteration, or aborting `signal`, kills ffmpeg.
- * The say path does not use this: it encodes with tts/live-encoder.ts (ffmpeg started before the first chunk,
+ * The say path does not use this: it encodes with say/live-encoder.ts (ffmpeg started before the first chunk,
  * spares), which shares `feedEncoder`; this plain form serves the encoder tests and `bench/main-path.ts`.
  * @throws AppError ENGINE_FAILED "no audio" when the source yields no PCM; FFMPEG_FAILED when ffmpeg fails;
  *   ENCODER_FAILED when the in-process encoder fails; ABORTED (or ENGINE_TIMEOUT for a timeout signal) on abort; an error thrown by `chunks` is rethrown as is.

@@ -1,6 +1,6 @@
 import cron from 'node-cron';
 import { z } from 'zod';
-import { MAX_LEAD_IN_MS, MAX_OFFSET_MS } from '../tts/say-request.js';
+import { MAX_LEAD_IN_MS, MAX_OFFSET_MS } from '../say/request.js';
 
 /**
  * The one definition of the add-on's options and their defaults (DESIGN "Options").

@@ -11,11 +11,11 @@
  */
 import type { CacheStore } from '../cache/store.js';
 import { NAME_PATTERN } from '../recorder/index.js';
+import { checkPayloadSize, type RequestDefaults, toSayRequest } from '../say/request.js';
+import { errorPayload, resultPayload } from '../say/result.js';
+import type { SayService } from '../say/service.js';
 import { toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
-import { errorPayload, resultPayload } from '../tts/result.js';
-import { checkPayloadSize, type RequestDefaults, toSayRequest } from '../tts/say-request.js';
-import type { SayService } from '../tts/say-service.js';
 import type { MqttBus } from './client.js';
 import {
   buildDevicePayload,

@@ -8,10 +8,10 @@
  *   also when speaking failed, so a dialogue session never waits forever.
  */
 import { z } from 'zod';
+import { type RequestDefaults, toSayRequest } from '../say/request.js';
+import type { SayService } from '../say/service.js';
 import { toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
-import { type RequestDefaults, toSayRequest } from '../tts/say-request.js';
-import type { SayService } from '../tts/say-service.js';
 import type { MqttBus } from './client.js';
 import type { InboxContext, RequestInbox } from './inbox-types.js';
 import { isShutdown } from './say-adapter.js';

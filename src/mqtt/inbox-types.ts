@@ -1,7 +1,7 @@
 /** The request inbox's public types (request-inbox.ts), apart so the adapters import only these. */
 import type { IPublishPacket } from 'mqtt';
+import type { DeliveryLedger } from '../say/types.js';
 import type { AppError } from '../shared/errors.js';
-import type { DeliveryLedger } from '../tts/say-types.js';
 import type { MqttBus } from './client.js';
 
 /** A request as its handler sees it (fresh or replayed from the journal). */

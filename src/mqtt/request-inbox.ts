@@ -16,9 +16,9 @@
  */
 
 import type { IPublishPacket } from 'mqtt';
+import type { DeliveryLedger } from '../say/types.js';
 import { AppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
-import type { DeliveryLedger } from '../tts/say-types.js';
 import { topicMatches } from './client.js';
 import type { InboxContext, InboxDepth, InboxHandler, InboxMessage, RequestInbox } from './inbox-types.js';
 import { deliveryKey, type JournaledRequest, type RequestJournal } from './request-journal.js';

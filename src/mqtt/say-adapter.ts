@@ -1,9 +1,9 @@
 import { performance } from 'node:perf_hooks';
+import { parseSayPayload, type RequestDefaults, type SayRequest } from '../say/request.js';
+import { errorPayload, resultPayload } from '../say/result.js';
+import type { SayService } from '../say/service.js';
 import { AppError, toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
-import { errorPayload, resultPayload } from '../tts/result.js';
-import { parseSayPayload, type RequestDefaults, type SayRequest } from '../tts/say-request.js';
-import type { SayService } from '../tts/say-service.js';
 import type { MqttBus } from './client.js';
 import type { InboxContext, InboxMessage, RequestInbox } from './inbox-types.js';
 import { MAX_REPLY_TOPIC_BYTES, publishTopicProblem } from './topic-check.js';

@@ -4,11 +4,11 @@
  * target does not fail the others (DESIGN "MQTT": `targets: [{name, ok, error?}]`).
  */
 import type { GroupOptions, TargetOptions } from '../config/schema.js';
+import type { AudioPreset } from '../say/presets.js';
+import type { SayRequest } from '../say/request.js';
+import type { Delivery, DeliveryLedger, PlayEnd, TargetOutcome } from '../say/service.js';
 import { AppError, toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
-import type { AudioPreset } from '../tts/say-presets.js';
-import type { SayRequest } from '../tts/say-request.js';
-import type { Delivery, DeliveryLedger, PlayEnd, TargetOutcome } from '../tts/say-service.js';
 import { createHomeAssistantClient } from './home-assistant.js';
 import { createPlayFinishedWaiters } from './play-finished.js';
 import { TargetQueue } from './queue.js';

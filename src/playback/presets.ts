@@ -1,10 +1,10 @@
 /**
  * Speaker presets from the options: a named target's options give requests to it their defaults: engine, voice,
- * chimes, offset and lead-in (the audio; merged by tts/say-presets.ts) and format, media_content_type, volume and
+ * chimes, offset and lead-in (the audio; merged by say/presets.ts) and format, media_content_type, volume and
  * announce (how it is played; applied by the sinks). A request's own fields win.
  */
 import type { TargetOptions } from '../config/schema.js';
-import type { AudioPreset } from '../tts/say-presets.js';
+import type { AudioPreset } from '../say/presets.js';
 
 /** The audio preset of a configured target (empty fields left out). */
 export function audioPresetOf(t: TargetOptions): AudioPreset {

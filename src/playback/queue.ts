@@ -5,8 +5,8 @@
  * A high delivery does not interrupt another high one: urgent messages queue behind each other.
  */
 
+import type { Priority } from '../say/request.js';
 import { AppError } from '../shared/errors.js';
-import type { Priority } from '../tts/say-request.js';
 
 interface Entry {
   priority: Priority;

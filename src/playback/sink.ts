@@ -5,8 +5,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { OutputFormat } from '../audio/format.js';
+import type { PlayEnd, SayAudio } from '../say/service.js';
 import type { Log } from '../shared/log.js';
-import type { PlayEnd, SayAudio } from '../tts/say-service.js';
 import type { HomeAssistantClient } from './home-assistant.js';
 import type { PlayFinishedWaiters } from './play-finished.js';
 import type { TargetSpec, TargetType } from './targets.js';

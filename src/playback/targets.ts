@@ -9,8 +9,8 @@
  */
 import type { OutputFormat } from '../audio/format.js';
 import type { TargetOptions } from '../config/schema.js';
+import type { AudioPreset } from '../say/presets.js';
 import { AppError } from '../shared/errors.js';
-import type { AudioPreset } from '../tts/say-presets.js';
 import { audioPresetOf } from './presets.js';
 
 /** The kinds of target, one sink file each under `sinks/`. */

@@ -4,8 +4,8 @@
  * server-sent events, later others) listen. A throwing listener is logged and never reaches the producer.
  */
 import type { DeviceStatus } from '../recorder/status.js';
-import type { SayRequest } from '../tts/say-request.js';
-import type { SayResult, SayService } from '../tts/say-service.js';
+import type { SayRequest } from '../say/request.js';
+import type { SayResult, SayService } from '../say/service.js';
 import { type AppError, toAppError } from './errors.js';
 import type { Log } from './log.js';
 

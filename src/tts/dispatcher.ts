@@ -1,3 +1,4 @@
+import type { Priority } from '../say/request.js';
 import { AppError, type ErrorCode, toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import { type Deadline, NO_DEADLINE, remainingMs } from './deadline.js';
@@ -11,7 +12,6 @@ import {
   type PoolInstanceSpec,
 } from './engine-pool.js';
 import { createEngineSpeed, type EngineSpeed } from './engine-speed.js';
-import type { Priority } from './say-request.js';
 
 /** One configured engine with its limits. */
 export interface EngineEntry {

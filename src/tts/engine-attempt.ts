@@ -4,6 +4,7 @@
  * engines after it), and the retry on another instance of the same engine after an engine fault.
  */
 import { performance } from 'node:perf_hooks';
+import type { Priority } from '../say/request.js';
 import { AppError, toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import { type Deadline, remainingMs } from './deadline.js';
@@ -11,7 +12,6 @@ import type { DispatchWork, EngineEntry, EngineOutcome } from './dispatcher.js';
 import { isEngineFault } from './engine-breaker.js';
 import type { EngineInstance, EnginePool } from './engine-pool.js';
 import type { EngineSpeed } from './engine-speed.js';
-import type { Priority } from './say-request.js';
 
 /** What an attempt needs of the dispatcher. */
 export interface EngineContext {

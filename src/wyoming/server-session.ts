@@ -1,7 +1,7 @@
 /**
  * One connection of the Wyoming TTS server: events are handled in order, one at a time. Plain `synthesize`
  * answers one audio group; streaming (`synthesize-start`, `synthesize-chunk`…, `synthesize-stop`) answers one
- * audio group per sentence as the one sentence splitter (src/tts/sentences.ts) completes it, then
+ * audio group per sentence as the one sentence splitter (src/say/sentences.ts) completes it, then
  * `synthesize-stopped`. Each completed sentence starts synthesizing at once, while earlier ones are still
  * being sent; the audio leaves in sentence order (sentence-pipeline.ts). The text of one stream is bounded by `maxTextChars`: past it the stream is refused with
  * TEXT_TOO_LONG and its later chunks are dropped, so an endless stream costs neither memory nor synthesis.
@@ -11,9 +11,9 @@
  */
 import type { Socket } from 'node:net';
 import type { AudioChunk, AudioFormat } from '../audio/format.js';
+import { createSentenceSplitter, type SentenceSplitter } from '../say/sentences.js';
 import { AppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
-import { createSentenceSplitter, type SentenceSplitter } from '../tts/sentences.js';
 import { encodeEvent, type WyomingEvent } from './codec.js';
 import { createSentencePipeline, type SentencePipeline } from './sentence-pipeline.js';
 import type { WyomingProgramInfo, WyomingTtsProvider } from './server.js';

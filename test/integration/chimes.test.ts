@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ffmpegSpawnCount } from '../../src/audio/ffmpeg.js';
 import { BUILTIN_CHIMES_DIR, createChimeLibrary } from '../../src/chimes/library.js';
-import { DEFAULT_MIX_FORMAT } from '../../src/tts/say-chimes.js';
+import { DEFAULT_MIX_FORMAT } from '../../src/say/chimes.js';
 import { ffprobe } from '../helpers/ffprobe.js';
 import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
 import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';

@@ -17,9 +17,9 @@ import {
 } from '../../src/mqtt/discovery.js';
 import { hubTopics, rendezvous } from '../../src/mqtt/hub-peers.js';
 import { openInRegistry } from '../../src/recorder/owner-registry.js';
+import type { SayService } from '../../src/say/service.js';
+import { claimFiring, createSchedules } from '../../src/schedules/schedule-adapter.js';
 import { silentLog } from '../../src/shared/log.js';
-import type { SayService } from '../../src/tts/say-service.js';
-import { claimFiring, createSchedules } from '../../src/tts/schedules.js';
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -2,8 +2,8 @@
 import type { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { applyGain, integratedLoudness, normalizationGainDb } from '../../src/audio/loudness.js';
-import { createLiveRegistry, LiveJob } from '../../src/tts/live-audio.js';
-import { fadeEdges } from '../../src/tts/speech.js';
+import { createLiveRegistry, LiveJob } from '../../src/say/live-audio.js';
+import { fadeEdges } from '../../src/say/speech.js';
 
 const KEY = 'a'.repeat(64);
 const OTHER = 'b'.repeat(64);

@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { cacheKey } from '../../src/cache/key.js';
 import { parseOptions } from '../../src/config/load.js';
 import { resolveTargets, specFromOptions } from '../../src/playback/targets.js';
-import { mixKey } from '../../src/tts/say-chimes.js';
-import { commonPreset, sameAudio, withPreset } from '../../src/tts/say-presets.js';
-import { toSayRequest } from '../../src/tts/say-request.js';
+import { mixKey } from '../../src/say/chimes.js';
+import { commonPreset, sameAudio, withPreset } from '../../src/say/presets.js';
+import { toSayRequest } from '../../src/say/request.js';
 
 const TARGETS = [
   { name: 'kitchen', type: 'wyoming', url: 'tcp://10.0.0.2:10601', chime: 'ding', lead_in_ms: 300 },
@@ -151,7 +151,7 @@ describe('cache keys with chimes', () => {
 
 describe('chimes in schedules', () => {
   it("passes a schedule's chime and chime_after to the say service", async () => {
-    const { createSchedules } = await import('../../src/tts/schedules.js');
+    const { createSchedules } = await import('../../src/schedules/schedule-adapter.js');
     const { silentLog } = await import('../../src/shared/log.js');
     const seen: unknown[] = [];
     const say = {

@@ -12,7 +12,7 @@ import {
   MAX_SENTENCE_CHARS,
   splitSentences,
   WINDOW_CHARS,
-} from '../../src/tts/sentences.js';
+} from '../../src/say/sentences.js';
 
 /** Splits `text` pushed in pieces of `size` characters; returns the sentences and the most text held back. */
 function splitInPieces(text: string, size: number): { sentences: string[]; maxPending: number } {

@@ -1,8 +1,8 @@
 /** Sentence splitting on the announcement corpus and tricky cases (abbreviations, numbers, URLs, languages). */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { splitSentences } from '../../src/tts/sentences.js';
-import { sentenceMode } from '../../src/tts/speech.js';
+import { splitSentences } from '../../src/say/sentences.js';
+import { sentenceMode } from '../../src/say/speech.js';
 
 describe('splitSentences', () => {
   it('keeps times, decimals and thousands inside sentences', () => {

@@ -6,9 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { cacheKey } from '../../src/cache/key.js';
+import { toSayRequest } from '../../src/say/request.js';
+import { cleanText, stripEmoji } from '../../src/say/text-clean.js';
 import { isAppError } from '../../src/shared/errors.js';
-import { toSayRequest } from '../../src/tts/say-request.js';
-import { cleanText, stripEmoji } from '../../src/tts/text-clean.js';
 
 const answer = readFileSync(new URL('../fixtures/llm-answer.md', import.meta.url), 'utf8');
 

@@ -4,8 +4,8 @@ import parseRange from 'range-parser';
 import { CONTENT_TYPES, OUTPUT_FORMATS, type OutputFormat } from '../../audio/format.js';
 import { openAudio } from '../../audio/source.js';
 import type { CacheEntry, CacheStore } from '../../cache/store.js';
+import type { LiveJob } from '../../say/live-audio.js';
 import { AppError } from '../../shared/errors.js';
-import type { LiveJob } from '../../tts/live-audio.js';
 
 const AUDIO_NAME = /^([0-9a-f]{64})\.(opus|mp3|wav)$/;
 

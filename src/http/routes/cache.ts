@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { CacheDegradedState, CacheStore } from '../../cache/store.js';
-import type { SayService, SayStats } from '../../tts/say-service.js';
+import type { SayService, SayStats } from '../../say/service.js';
 
 /**
  * Body of `GET /api/cache`. Sizes in bytes; `hit_ratio` is hits ÷ lookups since start (0 before any lookup);

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyPluginAsync } from 'fastify';
+import { errorPayload, resultPayload } from '../../say/result.js';
 import type { EventHub, HubEvents, SayEvent } from '../../shared/events.js';
-import { errorPayload, resultPayload } from '../../tts/result.js';
 
 /** Longest text kept in a `say` event, in characters (the panel shows a line, not the whole text). */
 const TEXT_PREVIEW_CHARS = 160;

@@ -22,10 +22,10 @@ import {
   STREAM_FORMATS,
   type StreamFormat,
 } from '../../audio/stream-formats.js';
+import { type RequestDefaults, toSayRequest } from '../../say/request.js';
+import type { SayService } from '../../say/service.js';
+import { sayFormatFor, streamSay } from '../../say/stream.js';
 import { AppError, errorBody, toAppError } from '../../shared/errors.js';
-import { type RequestDefaults, toSayRequest } from '../../tts/say-request.js';
-import type { SayService } from '../../tts/say-service.js';
-import { sayFormatFor, streamSay } from '../../tts/say-stream.js';
 import type { VoiceCatalog } from '../../tts/voice-catalog.js';
 
 /** Largest base64 audio in one `speech.audio.delta` event, in bytes of audio. */

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { type RequestDefaults, toSayRequest } from '../../say/request.js';
+import { errorPayload, resultPayload } from '../../say/result.js';
+import type { SayService, SayTicket } from '../../say/service.js';
 import { toAppError } from '../../shared/errors.js';
-import { errorPayload, resultPayload } from '../../tts/result.js';
-import { type RequestDefaults, toSayRequest } from '../../tts/say-request.js';
-import type { SayService, SayTicket } from '../../tts/say-service.js';
 
 /**
  * The early answer of `"wait": false`: what is known when the audio URL exists. `live: true` means the URL

@@ -4,12 +4,12 @@
  * without decoding; a miss hands over the live job's PCM as the engine produces it (no decode either).
  */
 import type { AudioChunk } from '../audio/format.js';
-import type { WyomingProgramInfo, WyomingTtsProvider } from '../wyoming/server.js';
-import type { WyomingVoiceChoice } from '../wyoming/tts.js';
-import { type RequestDefaults, toSayRequest } from './say-request.js';
-import type { SayService } from './say-service.js';
-import { sayPcmOf } from './say-stream.js';
-import type { VoiceCatalog } from './voice-catalog.js';
+import { type RequestDefaults, toSayRequest } from '../say/request.js';
+import type { SayService } from '../say/service.js';
+import { sayPcmOf } from '../say/stream.js';
+import type { VoiceCatalog } from '../tts/voice-catalog.js';
+import type { WyomingProgramInfo, WyomingTtsProvider } from './server.js';
+import type { WyomingVoiceChoice } from './tts.js';
 
 /** Name of the one TTS program the hub announces (Home Assistant names its TTS entity after it). */
 export const PROGRAM_NAME = 'TTS Hub';

@@ -9,10 +9,10 @@ import { mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import cron, { type ScheduledTask, type TaskContext } from 'node-cron';
 import type { ScheduleOptions } from '../config/schema.js';
+import { type RequestDefaults, toSayRequest } from '../say/request.js';
+import type { SayService } from '../say/service.js';
 import { toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
-import { type RequestDefaults, toSayRequest } from './say-request.js';
-import type { SayService } from './say-service.js';
 
 /** The running schedules. */
 export interface Schedules {

@@ -8,12 +8,12 @@ import type { CacheStore } from '../cache/store.js';
 import type { ChimeLibrary } from '../chimes/library.js';
 import type { Warning } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
-import type { Dispatcher } from './dispatcher.js';
+import type { Dispatcher } from '../tts/dispatcher.js';
+import type { SayAudio } from './audio.js';
 import type { LiveJob } from './live-audio.js';
 import type { PhraseCache } from './phrases.js';
-import type { SayAudio } from './say-audio.js';
-import type { AudioPreset } from './say-presets.js';
-import type { SayRequest } from './say-request.js';
+import type { AudioPreset } from './presets.js';
+import type { SayRequest } from './request.js';
 
 /**
  * How a target's end of playback was known: `reported` by the target (Wyoming `played`, Hermes `playFinished`,

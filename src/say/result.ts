@@ -1,5 +1,5 @@
 import { type ErrorBody, errorBody, type Warning } from '../shared/errors.js';
-import type { SayResult, TargetOutcome } from './say-service.js';
+import type { SayResult, TargetOutcome } from './service.js';
 
 /** The `tts/result` JSON of a successful say (DESIGN "MQTT"), snake_case. */
 export interface ResultPayload {

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { type AudioChunk, type AudioFormat, pcmDurationMs } from '../audio/format.js';
 import { applyGain, normalizationGainDb } from '../audio/loudness.js';
 import { AppError } from '../shared/errors.js';
-import type { Engine } from './engine.js';
+import type { Engine } from '../tts/engine.js';
 import type { Phrase, PhraseCache, PhraseVoice } from './phrases.js';
 
 /**

@@ -11,17 +11,17 @@ import { DEFAULT_OPUS_COMPLEXITY } from '../audio/encoder.js';
 import type { AudioFormat } from '../audio/format.js';
 import type { CacheEntry } from '../cache/store.js';
 import { AppError, toAppError, type Warning } from '../shared/errors.js';
-import { budgetMs, type Deadline, deadlineError, startDeadlineTimer } from './deadline.js';
-import type { EngineEntry } from './dispatcher.js';
+import { budgetMs, type Deadline, deadlineError, startDeadlineTimer } from '../tts/deadline.js';
+import type { EngineEntry } from '../tts/dispatcher.js';
+import { finalAudio, findCached, type SayAudio, type SayAudioDeps } from './audio.js';
+import { DEFAULT_MIX_FORMAT, mixKey, prepareMix, resolveMix } from './chimes.js';
+import { createFlights, type Flight } from './flight.js';
+import { type AttemptDeps, attemptVoice } from './job.js';
 import { createLiveRegistry } from './live-audio.js';
 import { createEncoderPool } from './live-encoder.js';
 import { createPhraseCache } from './phrases.js';
-import { finalAudio, findCached, type SayAudio, type SayAudioDeps } from './say-audio.js';
-import { DEFAULT_MIX_FORMAT, mixKey, prepareMix, resolveMix } from './say-chimes.js';
-import { createFlights, type Flight } from './say-flight.js';
-import { type AttemptDeps, attemptVoice } from './say-job.js';
-import { type AudioPreset, commonPreset, planDeliveries, withPreset } from './say-presets.js';
-import type { SayRequest } from './say-request.js';
+import { type AudioPreset, commonPreset, planDeliveries, withPreset } from './presets.js';
+import type { SayRequest } from './request.js';
 import type {
   Delivery,
   PlannedTarget,
@@ -31,9 +31,9 @@ import type {
   SayServiceDeps,
   SayStats,
   SayTicket,
-} from './say-types.js';
+} from './types.js';
 
-export type { SayAudio } from './say-audio.js';
+export type { SayAudio } from './audio.js';
 export type {
   DeliverFn,
   Delivery,
@@ -47,7 +47,7 @@ export type {
   SayStats,
   SayTicket,
   TargetOutcome,
-} from './say-types.js';
+} from './types.js';
 
 /** A voice name that could reach a file system path (`../../x.onnx`, `/tmp/x`, `a\\b`). */
 export function looksLikePath(voice: string): boolean {

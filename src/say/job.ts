@@ -14,11 +14,11 @@ import { cacheKey } from '../cache/key.js';
 import type { CacheEntry, CacheStore } from '../cache/store.js';
 import { type MixPlan, mixAround } from '../chimes/mix.js';
 import { AppError, toAppError } from '../shared/errors.js';
-import type { EngineEntry } from './dispatcher.js';
+import type { EngineEntry } from '../tts/dispatcher.js';
 import type { LiveJob } from './live-audio.js';
 import { type EncoderPool, startLiveEncoder } from './live-encoder.js';
 import type { PhraseCache, PhraseVoice } from './phrases.js';
-import type { SayRequest } from './say-request.js';
+import type { SayRequest } from './request.js';
 import { splitSentences } from './sentences.js';
 import { sentenceMode, speak } from './speech.js';
 

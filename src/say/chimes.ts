@@ -9,7 +9,7 @@ import type { AudioFormat } from '../audio/format.js';
 import { type ChimeLibrary, type ChimeRef, NO_CHIME } from '../chimes/library.js';
 import type { MixPlan } from '../chimes/mix.js';
 import { AppError } from '../shared/errors.js';
-import type { SayRequest } from './say-request.js';
+import type { SayRequest } from './request.js';
 
 /** The chime format when the engine's own is not known yet: 22050 Hz 16-bit mono (Piper, espeak-ng). */
 export const DEFAULT_MIX_FORMAT: AudioFormat = { rateHz: 22_050, widthBytes: 2, channels: 1 };

@@ -19,8 +19,8 @@ import {
   wavToStreamArgs,
 } from '../audio/stream-formats.js';
 import { parseWavStream, WAV_UNKNOWN_DATA_BYTES, wavHeader } from '../audio/wav.js';
-import type { SayRequest } from './say-request.js';
-import type { SayResult, SayService, SayTicket } from './say-types.js';
+import type { SayRequest } from './request.js';
+import type { SayResult, SayService, SayTicket } from './types.js';
 
 /** How a stream is asked for: the format and the speed (0.25–4, 1 = as spoken). */
 export interface StreamShape {

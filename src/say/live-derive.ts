@@ -12,9 +12,9 @@ import type { OutputFormat } from '../audio/format.js';
 import { openAudio } from '../audio/source.js';
 import type { CacheStore } from '../cache/store.js';
 import { toAppError } from '../shared/errors.js';
+import { finalAudio, liveAudio, type SayAudio, type SayAudioDeps } from './audio.js';
 import type { LiveJob, LiveRegistry } from './live-audio.js';
 import { type EncoderPool, startLiveEncoder } from './live-encoder.js';
-import { finalAudio, liveAudio, type SayAudio, type SayAudioDeps } from './say-audio.js';
 
 /** Longest a live derivation may run, in ms (it ends with its source; this only bounds a stuck one). */
 const LIVE_DERIVE_TIMEOUT_MS = 10 * 60_000;

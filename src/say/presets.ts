@@ -3,9 +3,9 @@
  * offset, lead-in), merged under the request's own fields. Targets of one request whose audio presets differ
  * each get their own audio; those that agree share one.
  */
-import type { SayAudio } from './say-audio.js';
-import type { SayRequest } from './say-request.js';
-import type { Delivery, PlannedTarget } from './say-types.js';
+import type { SayAudio } from './audio.js';
+import type { SayRequest } from './request.js';
+import type { Delivery, PlannedTarget } from './types.js';
 
 /** The audio part of a preset: what changes the sound, so targets that differ here get their own audio. */
 export interface AudioPreset {

@@ -9,10 +9,8 @@ import { performance } from 'node:perf_hooks';
 import type { OutputFormat } from '../audio/format.js';
 import type { MixPlan } from '../chimes/mix.js';
 import { AppError, toAppError } from '../shared/errors.js';
-import type { Deadline } from './deadline.js';
-import type { Dispatcher, EngineEntry } from './dispatcher.js';
-import type { LiveJob, LiveRegistry } from './live-audio.js';
-import { deriveLive } from './live-derive.js';
+import type { Deadline } from '../tts/deadline.js';
+import type { Dispatcher, EngineEntry } from '../tts/dispatcher.js';
 import {
   finalAudio,
   findCached,
@@ -20,9 +18,11 @@ import {
   type SayAudio,
   type SayAudioDeps,
   untilAborted,
-} from './say-audio.js';
-import { type AttemptDeps, attemptVoice, type Produced, replayEntry, runAttempt } from './say-job.js';
-import type { SayRequest } from './say-request.js';
+} from './audio.js';
+import { type AttemptDeps, attemptVoice, type Produced, replayEntry, runAttempt } from './job.js';
+import type { LiveJob, LiveRegistry } from './live-audio.js';
+import { deriveLive } from './live-derive.js';
+import type { SayRequest } from './request.js';
 
 /** What a finished synthesis gives every request that shared it. */
 export interface JobOutcome {
