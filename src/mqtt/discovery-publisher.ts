@@ -10,8 +10,9 @@
  * New recorder devices (a retained `recorder/<device>/status` appears) add their components.
  */
 import type { CacheStore } from '../cache/store.js';
+import { checkPayloadSize, toSayRequest } from '../inputs/say-payload.js';
 import { NAME_PATTERN } from '../recorder/index.js';
-import { checkPayloadSize, type RequestDefaults, toSayRequest } from '../say/request.js';
+import type { RequestDefaults } from '../say/request.js';
 import { errorPayload, resultPayload } from '../say/result.js';
 import type { SayService } from '../say/service.js';
 import { toAppError } from '../shared/errors.js';

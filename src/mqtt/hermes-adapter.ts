@@ -8,7 +8,8 @@
  *   also when speaking failed, so a dialogue session never waits forever.
  */
 import { z } from 'zod';
-import { type RequestDefaults, toSayRequest } from '../say/request.js';
+import { toSayRequest } from '../inputs/say-payload.js';
+import type { RequestDefaults } from '../say/request.js';
 import type { SayService } from '../say/service.js';
 import { toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';

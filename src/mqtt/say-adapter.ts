@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { parseSayPayload, type RequestDefaults, type SayRequest } from '../say/request.js';
+import { parseSayPayload } from '../inputs/say-payload.js';
+import type { RequestDefaults, SayRequest } from '../say/request.js';
 import { errorPayload, resultPayload } from '../say/result.js';
 import type { SayService } from '../say/service.js';
 import { AppError, toAppError } from '../shared/errors.js';

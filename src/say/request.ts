@@ -1,6 +1,4 @@
-import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { z } from 'zod';
 import { OUTPUT_FORMATS, type OutputFormat } from '../audio/format.js';
 import { normalizeText } from '../cache/key.js';
 import { AppError, type ErrorCode } from '../shared/errors.js';
@@ -11,53 +9,11 @@ export const MAX_LEAD_IN_MS = 5000;
 /** Largest gap or overlap between chime and speech, in ms. */
 export const MAX_OFFSET_MS = 10_000;
 
-/**
- * The announcement fields a request and a target's preset share (snake_case on the wire): chimes by name
- * (`"none"` or `""`: no chime, overriding a preset), the gap between chime and speech (negative overlaps) and
- * lead-in silence, plus how media players are asked to play.
+/*
+ * The domain's request, camelCase. Inputs read their own wire formats (snake_case JSON, Hermes, Wyoming, cron
+ * schedules) in src/inputs/say-payload.ts and hand over {@link SayFields}; this file checks what does not depend
+ * on the wire: text, length, clean-up, format, priority and volume.
  */
-export const ANNOUNCE_FIELDS = {
-  chime: z.string().max(64).optional(),
-  chime_after: z.string().max(64).optional(),
-  offset_ms: z.number().int().min(-MAX_OFFSET_MS).max(MAX_OFFSET_MS).optional(),
-  lead_in_ms: z.number().int().min(0).max(MAX_LEAD_IN_MS).optional(),
-  announce: z.boolean().optional(),
-  media_content_type: z.string().min(1).max(64).optional(),
-};
-
-/**
- * The wire body of a say request, shared by MQTT `tts/say` (JSON form) and HTTP `POST /api/say`
- * (DESIGN "MQTT"): snake_case, validated strictly so a typo in a field name is reported, not ignored.
- */
-export const SayBodySchema = z.strictObject({
-  text: z.string(),
-  id: z.union([z.string().max(128), z.number()]).optional(),
-  engine: z.string().max(64).optional(),
-  voice: z.string().max(128).optional(),
-  speaker: z.string().max(128).optional(),
-  language: z.string().max(32).optional(),
-  target: z.union([z.string().min(1).max(128), z.array(z.string().min(1).max(128)).max(16)]).optional(),
-  format: z.string().optional(),
-  cache: z.boolean().optional(),
-  priority: z.string().optional(),
-  volume: z.number().optional(),
-  /** Checked where it is used (BAD_REPLY_TO: wildcards, leading $, length), not here. */
-  reply_to: z.string().optional(),
-  /** Seconds from arrival by which the result must be out; default the `default_deadline_s` option. */
-  deadline_s: z.number().positive().max(3600).optional(),
-  /** Clean up Markdown, emoji and URLs before synthesis (text-clean.ts); default per input (`text` options). */
-  clean: z.boolean().optional(),
-  /**
-   * `false` (HTTP only): answer as soon as the audio URL exists. `"all"`: the result waits until every target
-   * reported the end of playback where it can tell (Wyoming `played`, Hermes `playFinished`, a media player's
-   * state returning to what it was).
-   */
-  wait: z.union([z.boolean(), z.literal('all')]).optional(),
-  ...ANNOUNCE_FIELDS,
-  /** A named target whose defaults (chime, lead-in, voice, …) apply without playing on it (the panel's preview). */
-  preset: z.string().min(1).max(64).optional(),
-});
-export type SayBody = z.infer<typeof SayBodySchema>;
 
 /** Request priority: `high` goes ahead of queued normal requests and interrupts a target. */
 export type Priority = 'normal' | 'high';
@@ -127,155 +83,119 @@ function fail(code: ErrorCode, message: string, id: string): never {
   throw new AppError(code, message, { details: { id } });
 }
 
-/** The first zod issue of a failed parse, as `field: message`. */
-function describeIssue(error: z.ZodError): string {
-  const issue = error.issues[0];
-  if (!issue) return 'invalid request';
-  const where = issue.path.length ? issue.path.join('.') : 'payload';
-  return `${where}: ${issue.message}`;
-}
+/** The announcement fields a request and a target's preset share, in the domain's terms. */
+export type AnnounceFields = Pick<
+  SayRequest,
+  'chime' | 'chimeAfter' | 'offsetMs' | 'leadInMs' | 'announce' | 'mediaContentType'
+>;
 
 /**
- * Turns a parsed body into a SayRequest, checking everything that does not need the engines:
- * empty text, length, format, priority, volume. Engine, voice and target names are checked by the say service.
- * With clean-up (`clean` in the body, else `defaults.clean`) the text is checked for length as sent, then
- * cleaned (text-clean.ts), so the cache key and the engine see the cleaned text.
- * @param maxTextChars the `max_text_chars` option.
- * @param defaults format and clean-up when the body does not say; default {@link BUILT_IN_DEFAULTS}.
- * @throws AppError TEXT_EMPTY (also when nothing speakable is left after clean-up), TEXT_TOO_LONG,
- *   FORMAT_UNSUPPORTED, BAD_PAYLOAD; `details.id` carries the id.
+ * A request as an input read it, before the domain's checks: names already camelCase, values as sent
+ * (`format` and `priority` unchecked strings, `wait` as sent, `clean` unset for the input's default).
  */
-export function toSayRequest(
-  body: unknown,
-  maxTextChars: number,
-  defaults: RequestDefaults = BUILT_IN_DEFAULTS,
-): SayRequest {
-  const rawId =
-    typeof body === 'object' && body !== null && 'id' in body ? (body as { id: unknown }).id : undefined;
-  const fallbackId = typeof rawId === 'string' || typeof rawId === 'number' ? String(rawId) : randomUUID();
-  if (Array.isArray(body))
-    fail('BAD_PAYLOAD', 'payload is a JSON array; send an object with "text"', fallbackId);
-  const parsed = SayBodySchema.safeParse(body);
-  if (!parsed.success) fail('BAD_PAYLOAD', describeIssue(parsed.error), fallbackId);
-  const b = parsed.data;
-  const id = b.id === undefined ? fallbackId : String(b.id);
-  const sent = normalizeText(b.text);
-  if (!sent) fail('TEXT_EMPTY', 'text is empty; send something to say', id);
+export interface SayFields extends AnnounceFields {
+  id: string;
+  text: string;
+  engine?: string;
+  voice?: string;
+  speaker?: string;
+  language?: string;
+  targets: string[];
+  format?: string;
+  cache?: boolean;
+  priority?: string;
+  volume?: number;
+  replyTo?: string;
+  wait?: boolean | 'all';
+  deadlineS?: number;
+  clean?: boolean;
+  preset?: string;
+}
+
+/** Fails unless the text is there and within `maxTextChars`; returns the normalized text as sent. */
+function checkedText(f: SayFields, maxTextChars: number): string {
+  const sent = normalizeText(f.text);
+  if (!sent) fail('TEXT_EMPTY', 'text is empty; send something to say', f.id);
   if (sent.length > maxTextChars) {
     fail(
       'TEXT_TOO_LONG',
       `text has ${sent.length} characters; the limit (max_text_chars) is ${maxTextChars}`,
-      id,
+      f.id,
     );
   }
-  const clean = b.clean ?? defaults.clean;
-  const text = clean ? normalizeText(cleanText(b.text, { urls: defaults.urls })) : sent;
-  if (!text) {
-    fail('TEXT_EMPTY', 'nothing speakable is left after clean-up (only code, emoji or links); send text', id);
-  }
-  const format = b.format ?? defaults.format;
+  return sent;
+}
+
+/** Fails on an unknown format, priority or an out-of-range volume. */
+function checkChoices(f: SayFields, format: string, priority: string): void {
   if (!(OUTPUT_FORMATS as readonly string[]).includes(format)) {
-    fail('FORMAT_UNSUPPORTED', `format '${format}' is not supported; use ${OUTPUT_FORMATS.join(', ')}`, id);
+    fail('FORMAT_UNSUPPORTED', `format '${format}' is not supported; use ${OUTPUT_FORMATS.join(', ')}`, f.id);
   }
-  const priority = b.priority ?? 'normal';
   if (priority !== 'normal' && priority !== 'high') {
-    fail('BAD_PAYLOAD', `priority '${priority}' is not valid; use normal or high`, id);
+    fail('BAD_PAYLOAD', `priority '${priority}' is not valid; use normal or high`, f.id);
   }
-  if (b.volume !== undefined && !(b.volume >= 0 && b.volume <= 1)) {
-    fail('BAD_PAYLOAD', `volume ${b.volume} is out of range; use 0 to 1`, id);
+  if (f.volume !== undefined && !(f.volume >= 0 && f.volume <= 1)) {
+    fail('BAD_PAYLOAD', `volume ${f.volume} is out of range; use 0 to 1`, f.id);
   }
-  const targets = b.target === undefined ? [] : Array.isArray(b.target) ? b.target : [b.target];
+}
+
+/**
+ * Turns an input's fields into a SayRequest, checking everything that does not need the engines:
+ * empty text, length, format, priority, volume. Engine, voice and target names are checked by the say service.
+ * With clean-up (`clean`, else `defaults.clean`) the text is checked for length as sent, then cleaned
+ * (text-clean.ts), so the cache key and the engine see the cleaned text.
+ * @param maxTextChars the `max_text_chars` option.
+ * @param defaults format and clean-up when the fields do not say; default {@link BUILT_IN_DEFAULTS}.
+ * @throws AppError TEXT_EMPTY (also when nothing speakable is left after clean-up), TEXT_TOO_LONG,
+ *   FORMAT_UNSUPPORTED, BAD_PAYLOAD; `details.id` carries the id.
+ */
+export function createSayRequest(
+  f: SayFields,
+  maxTextChars: number,
+  defaults: RequestDefaults = BUILT_IN_DEFAULTS,
+): SayRequest {
+  const sent = checkedText(f, maxTextChars);
+  const clean = f.clean ?? defaults.clean;
+  const text = clean ? normalizeText(cleanText(f.text, { urls: defaults.urls })) : sent;
+  if (!text) {
+    fail(
+      'TEXT_EMPTY',
+      'nothing speakable is left after clean-up (only code, emoji or links); send text',
+      f.id,
+    );
+  }
+  const format = f.format ?? defaults.format;
+  const priority = f.priority ?? 'normal';
+  checkChoices(f, format, priority);
   return {
-    id,
+    id: f.id,
     text,
-    engine: b.engine || undefined,
-    voice: b.voice || undefined,
-    speaker: b.speaker || undefined,
-    language: b.language || undefined,
-    targets,
+    engine: f.engine || undefined,
+    voice: f.voice || undefined,
+    speaker: f.speaker || undefined,
+    language: f.language || undefined,
+    targets: f.targets,
     format: format as OutputFormat,
-    cache: b.cache ?? true,
-    priority,
-    volume: b.volume,
-    replyTo: b.reply_to,
-    wait: b.wait !== false,
-    ...(b.wait === 'all' ? { waitAll: true } : {}),
-    ...(b.format !== undefined ? { formatGiven: true } : {}),
-    ...announceFields(b),
-    ...(b.preset ? { preset: b.preset } : {}),
-    deadlineS: b.deadline_s,
+    cache: f.cache ?? true,
+    priority: priority as Priority,
+    volume: f.volume,
+    replyTo: f.replyTo,
+    wait: f.wait !== false,
+    ...(f.wait === 'all' ? { waitAll: true } : {}),
+    ...(f.format !== undefined ? { formatGiven: true } : {}),
+    ...announceOf(f),
+    ...(f.preset ? { preset: f.preset } : {}),
+    deadlineS: f.deadlineS,
     receivedAt: performance.now(),
     clean,
   };
 }
 
-/** The announcement fields of a body (request or preset) in the domain's terms; absent fields stay absent. */
-export function announceFields(b: {
-  chime?: string | undefined;
-  chime_after?: string | undefined;
-  offset_ms?: number | undefined;
-  lead_in_ms?: number | undefined;
-  announce?: boolean | undefined;
-  media_content_type?: string | undefined;
-}): Pick<SayRequest, 'chime' | 'chimeAfter' | 'offsetMs' | 'leadInMs' | 'announce' | 'mediaContentType'> {
-  const out: Pick<
-    SayRequest,
-    'chime' | 'chimeAfter' | 'offsetMs' | 'leadInMs' | 'announce' | 'mediaContentType'
-  > = {};
-  if (b.chime !== undefined) out.chime = b.chime;
-  if (b.chime_after !== undefined) out.chimeAfter = b.chime_after;
-  if (b.offset_ms !== undefined) out.offsetMs = b.offset_ms;
-  if (b.lead_in_ms !== undefined) out.leadInMs = b.lead_in_ms;
-  if (b.announce !== undefined) out.announce = b.announce;
-  if (b.media_content_type !== undefined) out.mediaContentType = b.media_content_type;
+/** The announcement fields that are set (absent ones stay absent, so a preset's fill in). */
+function announceOf(f: AnnounceFields): AnnounceFields {
+  const out: AnnounceFields = {};
+  for (const k of ['chime', 'chimeAfter', 'offsetMs', 'leadInMs', 'announce', 'mediaContentType'] as const) {
+    if (f[k] !== undefined) Object.assign(out, { [k]: f[k] });
+  }
   return out;
-}
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/**
- * Refuses a say message or body over `maxBytes` before anything decodes it (option `limits.max_payload_kb`).
- * @throws AppError PAYLOAD_TOO_LARGE naming the size, the limit and the option.
- */
-export function checkPayloadSize(bytes: number, maxBytes: number, id: string = randomUUID()): void {
-  if (bytes <= maxBytes) return;
-  fail(
-    'PAYLOAD_TOO_LARGE',
-    `say message of ${bytes} bytes is over the limit of ${maxBytes} bytes (limits.max_payload_kb); send shorter text`,
-    id,
-  );
-}
-
-/**
- * Parses an MQTT `tts/say` payload: a JSON object (starts with `{`), or else plain text. Its size is checked
- * first, before it is decoded (`maxPayloadBytes`, default unlimited).
- * @throws AppError PAYLOAD_TOO_LARGE, TEXT_EMPTY (empty payload), INVALID_UTF8, INVALID_JSON, BAD_PAYLOAD (a
- *   JSON array or another non-object JSON value that starts like JSON), plus everything toSayRequest throws.
- */
-export function parseSayPayload(
-  payload: Buffer,
-  maxTextChars: number,
-  defaults: RequestDefaults = BUILT_IN_DEFAULTS,
-  maxPayloadBytes = Number.POSITIVE_INFINITY,
-): SayRequest {
-  const id = randomUUID();
-  checkPayloadSize(payload.length, maxPayloadBytes, id);
-  if (payload.length === 0) fail('TEXT_EMPTY', 'payload is empty; send text or {"text": "..."}', id);
-  let text: string;
-  try {
-    text = utf8.decode(payload);
-  } catch {
-    fail('INVALID_UTF8', 'payload is not valid UTF-8 text', id);
-  }
-  const trimmed = text.trim();
-  if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
-    let json: unknown;
-    try {
-      json = JSON.parse(trimmed);
-    } catch (err) {
-      fail('INVALID_JSON', `payload looks like JSON but does not parse: ${(err as Error).message}`, id);
-    }
-    return toSayRequest(json, maxTextChars, defaults);
-  }
-  return toSayRequest({ text, id }, maxTextChars, defaults);
 }

@@ -4,7 +4,8 @@
  * without decoding; a miss hands over the live job's PCM as the engine produces it (no decode either).
  */
 import type { AudioChunk } from '../audio/format.js';
-import { type RequestDefaults, toSayRequest } from '../say/request.js';
+import { toSayRequest } from '../inputs/say-payload.js';
+import type { RequestDefaults } from '../say/request.js';
 import type { SayService } from '../say/service.js';
 import { sayPcmOf } from '../say/stream.js';
 import type { VoiceCatalog } from '../tts/voice-catalog.js';

@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toSayRequest } from '../../src/say/request.js';
+import { toSayRequest } from '../../src/inputs/say-payload.js';
 import { ffprobe } from '../helpers/ffprobe.js';
 import { useGatedOpenAiServer } from '../helpers/gated-openai.js';
 import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';

@@ -2,10 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import { cacheKey } from '../../src/cache/key.js';
 import { parseOptions } from '../../src/config/load.js';
+import { toSayRequest } from '../../src/inputs/say-payload.js';
 import { resolveTargets, specFromOptions } from '../../src/playback/targets.js';
 import { mixKey } from '../../src/say/chimes.js';
 import { commonPreset, sameAudio, withPreset } from '../../src/say/presets.js';
-import { toSayRequest } from '../../src/say/request.js';
 
 const TARGETS = [
   { name: 'kitchen', type: 'wyoming', url: 'tcp://10.0.0.2:10601', chime: 'ding', lead_in_ms: 300 },

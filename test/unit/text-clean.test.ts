@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { cacheKey } from '../../src/cache/key.js';
-import { toSayRequest } from '../../src/say/request.js';
+import { toSayRequest } from '../../src/inputs/say-payload.js';
 import { cleanText, stripEmoji } from '../../src/say/text-clean.js';
 import { isAppError } from '../../src/shared/errors.js';
 

@@ -22,7 +22,8 @@ import {
   STREAM_FORMATS,
   type StreamFormat,
 } from '../../audio/stream-formats.js';
-import { type RequestDefaults, toSayRequest } from '../../say/request.js';
+import { toSayRequest } from '../../inputs/say-payload.js';
+import type { RequestDefaults } from '../../say/request.js';
 import type { SayService } from '../../say/service.js';
 import { sayFormatFor, streamSay } from '../../say/stream.js';
 import { AppError, errorBody, toAppError } from '../../shared/errors.js';

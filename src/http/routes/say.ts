@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { type RequestDefaults, toSayRequest } from '../../say/request.js';
+import { toSayRequest } from '../../inputs/say-payload.js';
+import type { RequestDefaults } from '../../say/request.js';
 import { errorPayload, resultPayload } from '../../say/result.js';
 import type { SayService, SayTicket } from '../../say/service.js';
 import { toAppError } from '../../shared/errors.js';
