@@ -1,6 +1,7 @@
 import { tmpdir } from 'node:os';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { hasZodFastifySchemaValidationErrors, validatorCompiler } from 'fastify-type-provider-zod';
 import { ZodError } from 'zod';
 import type { CacheStore } from '../cache/store.js';
 import type { ChimeLibrary } from '../chimes/library.js';
@@ -16,6 +17,7 @@ import type { Dispatcher } from '../tts/dispatcher.js';
 import type { HealthMonitor } from '../tts/health-monitor.js';
 import { createVoiceCatalog, type VoiceCatalog } from '../tts/voice-catalog.js';
 import { installAuth } from './auth.js';
+import { registerDocs, registerOpenApi } from './openapi.js';
 import { audioRoutes } from './routes/audio.js';
 import { cacheRoutes } from './routes/cache.js';
 import { chimeRoutes } from './routes/chimes.js';
@@ -84,9 +86,18 @@ function bodyTooLarge(err: unknown, limit: number): AppError | undefined {
   );
 }
 
+/** The 400 body of a request that failed its route's zod schema (params, query or body): the first issue. */
+function validationFailure(err: unknown): AppError | undefined {
+  if (err instanceof ZodError) return new AppError('BAD_PAYLOAD', err.issues[0]?.message ?? 'invalid');
+  if (!hasZodFastifySchemaValidationErrors(err)) return undefined;
+  return new AppError('BAD_PAYLOAD', err.validation[0]?.message ?? 'invalid');
+}
+
 /**
  * Builds the fastify app with every route; never listens (tests use `inject()` or `listen()` themselves).
- * One error handler: AppError → its status and `{error:{code, message}}`; zod issues → 400; others → generic 500.
+ * Routes declare zod schemas (fastify-type-provider-zod validates params, query and body; the OpenAPI document
+ * is built from them, src/http/openapi.ts). One error handler: AppError → its status and
+ * `{error:{code, message}}`; zod issues → 400 BAD_PAYLOAD; others → generic 500.
  */
 export async function buildServer(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -102,16 +113,16 @@ export async function buildServer(deps: HttpDeps): Promise<FastifyInstance> {
   // A client gets this long to send its request's headers (Node's default is 60 s): slow-header clients cannot
   // hold connections for long, nor delay a stop.
   app.server.headersTimeout = HEADERS_TIMEOUT_MS;
+  app.setValidatorCompiler(validatorCompiler);
+  // Response schemas document the answers; bodies go out as JSON.stringify made them before schemas existed
+  // (no fields stripped, no answer turned into a 500 by a schema's detail).
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.setErrorHandler((thrown, request, reply) => {
-    const err = bodyTooLarge(thrown, request.routeOptions.bodyLimit ?? 0) ?? thrown;
+    const err =
+      bodyTooLarge(thrown, request.routeOptions.bodyLimit ?? 0) ?? validationFailure(thrown) ?? thrown;
     if (err instanceof AppError) {
       if (err.httpStatus >= 500) request.log.warn({ code: err.code, err: err.message }, 'request failed');
       return reply.status(err.httpStatus).send({ error: errorBody(err) });
-    }
-    if (err instanceof ZodError) {
-      return reply
-        .status(400)
-        .send({ error: { code: 'BAD_PAYLOAD', message: err.issues[0]?.message ?? 'invalid' } });
     }
     const status = (err as { statusCode?: number }).statusCode;
     if (status && status < 500) {
@@ -125,6 +136,7 @@ export async function buildServer(deps: HttpDeps): Promise<FastifyInstance> {
   // sendFile only: cached audio is served by key through the cache store, never by a client path.
   await app.register(fastifyStatic, { root: tmpdir(), serve: false });
   installAuth(app, { apiToken: deps.apiToken ?? '' });
+  await registerOpenApi(app);
   await app.register(healthRoutes, { health: deps.health });
   await app.register(sayRoutes, {
     sayService: deps.sayService,
@@ -151,5 +163,6 @@ export async function buildServer(deps: HttpDeps): Promise<FastifyInstance> {
   if (deps.chimes) await app.register(chimeRoutes, { chimes: deps.chimes });
   if (deps.targets) await app.register(targetRoutes, { targets: deps.targets });
   await app.register(panelRoutes, {});
+  await registerDocs(app);
   return app;
 }

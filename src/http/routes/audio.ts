@@ -1,11 +1,13 @@
 import { basename, dirname } from 'node:path';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import parseRange from 'range-parser';
+import { z } from 'zod';
 import { CONTENT_TYPES, OUTPUT_FORMATS, type OutputFormat } from '../../audio/format.js';
 import { openAudio } from '../../audio/source.js';
 import type { CacheEntry, CacheStore } from '../../cache/store.js';
 import type { LiveJob } from '../../say/live-audio.js';
 import { AppError } from '../../shared/errors.js';
+import { binary, ErrorResponse } from '../schemas.js';
 
 const AUDIO_NAME = /^([0-9a-f]{64})\.(opus|mp3|wav)$/;
 
@@ -96,5 +98,18 @@ export const audioRoutes: FastifyPluginAsync<AudioRouteOptions> = async (app, op
       cacheControl: false,
     });
   };
-  app.get<{ Params: { name: string } }>('/api/audio/:name', handler);
+  const schema = {
+    summary: 'Audio by URL key (live while synthesized, then the cached file with Range)',
+    tags: ['audio'],
+    // The name is checked by the handler: anything but <64 hex>.<opus|mp3|wav> is 404, as for an unknown key.
+    params: z.object({ name: z.string().meta({ description: '<64 hex URL key>.<opus|mp3|wav>' }) }),
+    produces: Object.values(CONTENT_TYPES),
+    response: {
+      200: binary('The audio; chunked while it is being synthesized'),
+      206: binary('One byte range of the cached audio'),
+      404: ErrorResponse,
+      416: z.null().optional().meta({ description: 'Range not satisfiable' }),
+    },
+  };
+  app.get<{ Params: { name: string } }>('/api/audio/:name', { schema }, handler);
 };

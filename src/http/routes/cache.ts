@@ -1,6 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
 import type { CacheDegradedState, CacheStore } from '../../cache/store.js';
 import type { SayService, SayStats } from '../../say/service.js';
+import { figures } from '../schemas.js';
 
 /**
  * Body of `GET /api/cache`. Sizes in bytes; `hit_ratio` is hits ÷ lookups since start (0 before any lookup);
@@ -48,8 +50,22 @@ export function cacheFigures(opts: CacheRouteOptions): CacheFigures {
  * `{cleared, ...CacheFigures}` (`cleared`: entries deleted). Audio being written right now is not affected.
  */
 export const cacheRoutes: FastifyPluginAsync<CacheRouteOptions> = async (app, opts) => {
-  app.get('/api/cache', async () => cacheFigures(opts));
-  app.delete('/api/cache', async (request) => {
+  const shape = {
+    entries: z.number(),
+    bytes: z.number(),
+    max_entries: z.number(),
+    max_bytes: z.number(),
+    hit_ratio: z.number(),
+  };
+  const Figures = figures("The cache's size, bounds and hit ratio", shape);
+  const Cleared = figures('Entries deleted, then the figures', { cleared: z.number(), ...shape });
+  app.get(
+    '/api/cache',
+    { schema: { summary: 'Cache figures', tags: ['cache'], response: { 200: Figures } } },
+    async () => cacheFigures(opts),
+  );
+  const clearSchema = { summary: 'Delete every cached file', tags: ['cache'], response: { 200: Cleared } };
+  app.delete('/api/cache', { schema: clearSchema }, async (request) => {
     const cleared = await opts.cache.clear();
     request.log.info({ cleared }, 'cache cleared');
     return { cleared, ...cacheFigures(opts) };

@@ -1,5 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
 import type { DoctorReport } from '../../doctor/index.js';
+import { figures } from '../schemas.js';
 
 /**
  * GET /api/doctor: runs the doctor's checks in the running hub (src/doctor/) and answers its report:
@@ -12,7 +14,20 @@ export const doctorRoutes: FastifyPluginAsync<{ doctor: () => Promise<DoctorRepo
   opts,
 ) => {
   let running: Promise<DoctorReport> | undefined;
-  app.get('/api/doctor', async () => {
+  const Report = figures("The doctor's report", {
+    green: z.boolean(),
+    counts: z.object({ ok: z.number(), info: z.number(), warn: z.number(), fail: z.number() }),
+    findings: z.array(
+      z.looseObject({
+        check: z.string(),
+        status: z.string(),
+        message: z.string(),
+        fix: z.string().optional(),
+      }),
+    ),
+  });
+  const schema = { summary: "Run the doctor's checks", tags: ['status'], response: { 200: Report } };
+  app.get('/api/doctor', { schema }, async () => {
     running ??= opts.doctor().finally(() => {
       running = undefined;
     });

@@ -1,7 +1,11 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
 import { errorPayload, resultPayload } from '../../say/result.js';
 import type { EventHub, HubEvents, SayEvent } from '../../shared/events.js';
+
+/** Default bound of a client's unsent events, in bytes. */
+export const DEFAULT_MAX_BACKLOG_BYTES = 256 * 1024;
 
 /** Longest text kept in a `say` event, in characters (the panel shows a line, not the whole text). */
 const TEXT_PREVIEW_CHARS = 160;
@@ -15,6 +19,13 @@ export interface EventsRouteOptions {
   statusIntervalMs?: number;
   /** Recent `say` events replayed to a client when it connects. Default 20. */
   recentSays?: number;
+  /**
+   * Most bytes of events waiting for one client (written but not yet taken by its socket), default
+   * {@link DEFAULT_MAX_BACKLOG_BYTES}. A client further behind is dropped (its stream is closed; a browser's
+   * EventSource reconnects after `retry` and gets the recent says again), so a client that stops reading costs
+   * a bounded amount of memory and the others go on getting events.
+   */
+  maxBacklogBytes?: number;
 }
 
 /**
@@ -35,19 +46,41 @@ function frame(event: string, data: unknown): string {
 }
 
 /**
+ * Writes `text` to an event stream unless that would put more than `maxBacklogBytes` behind what its socket
+ * took; then the stream is destroyed instead (its `close` removes the client). False when it dropped the
+ * client; a stream already closed or ended is left alone (true).
+ */
+export function writeBounded(res: ServerResponse, text: string, maxBacklogBytes: number): boolean {
+  if (res.destroyed || res.writableEnded) return true;
+  if (res.writableLength + Buffer.byteLength(text) > maxBacklogBytes) {
+    res.destroy();
+    return false;
+  }
+  res.write(text);
+  return true;
+}
+
+/**
  * `GET /api/events`: server-sent events (text/event-stream) for the panel. Events: `status` (on connect, then
  * every `statusIntervalMs`), `say` (each finished say; the recent ones replayed on connect, oldest first),
  * `recorder` (a device's `recorder/<device>/status` payload). Streams end when the client leaves or the app
- * closes.
+ * closes; a client that does not read is dropped once `maxBacklogBytes` wait for it.
  */
 export const eventsRoutes: FastifyPluginAsync<EventsRouteOptions> = async (app, opts) => {
   const clients = new Set<ServerResponse>();
   const recent: Array<Record<string, unknown>> = [];
   const keep = opts.recentSays ?? 20;
+  const maxBacklog = opts.maxBacklogBytes ?? DEFAULT_MAX_BACKLOG_BYTES;
   let timer: NodeJS.Timeout | undefined;
 
+  const send = (res: ServerResponse, text: string): void => {
+    const backlogBytes = res.writableLength;
+    if (!writeBounded(res, text, maxBacklog)) {
+      app.log.info({ backlogBytes }, 'events client dropped: it does not read');
+    }
+  };
   const broadcast = (text: string): void => {
-    for (const res of clients) if (!res.destroyed) res.write(text);
+    for (const res of clients) send(res, text);
   };
   const sendStatus = async (targets: Iterable<ServerResponse>): Promise<void> => {
     let text: string;
@@ -57,7 +90,7 @@ export const eventsRoutes: FastifyPluginAsync<EventsRouteOptions> = async (app, 
       app.log.warn({ err }, 'status for events failed');
       return;
     }
-    for (const res of targets) if (!res.destroyed && !res.writableEnded) res.write(text);
+    for (const res of targets) send(res, text);
   };
   const offSay = opts.events.on('say', (e) => {
     const payload = sayEventPayload(e);
@@ -75,7 +108,13 @@ export const eventsRoutes: FastifyPluginAsync<EventsRouteOptions> = async (app, 
     }
   };
 
-  app.get('/api/events', async (request, reply) => {
+  const schema = {
+    summary: 'Server-sent events for the panel: status, say, recorder',
+    tags: ['panel'],
+    produces: ['text/event-stream'],
+    response: { 200: z.string().meta({ description: 'text/event-stream; events status, say, recorder' }) },
+  };
+  app.get('/api/events', { schema }, async (request, reply) => {
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, {
@@ -89,6 +128,7 @@ export const eventsRoutes: FastifyPluginAsync<EventsRouteOptions> = async (app, 
     for (const payload of recent) res.write(frame('say', payload));
     clients.add(res);
     request.raw.once('close', () => remove(res));
+    res.once('close', () => remove(res));
     res.on('error', () => remove(res));
     await sendStatus([res]);
     timer ??= setInterval(() => {

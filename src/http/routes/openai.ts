@@ -14,7 +14,8 @@
  * `usage` (all zero: nothing is billed here).
  */
 import { Readable } from 'node:stream';
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import {
   isStreamFormat,
@@ -28,6 +29,7 @@ import type { SayService } from '../../say/service.js';
 import { sayFormatFor, streamSay } from '../../say/stream.js';
 import { AppError, errorBody, toAppError } from '../../shared/errors.js';
 import type { VoiceCatalog } from '../../tts/voice-catalog.js';
+import { binary, figures } from '../schemas.js';
 
 /** Largest base64 audio in one `speech.audio.delta` event, in bytes of audio. */
 const SSE_DELTA_BYTES = 24 * 1024;
@@ -41,6 +43,35 @@ const SpeechBodySchema = z.object({
   stream_format: z.enum(['audio', 'sse']).default('audio'),
   instructions: z.string().max(4096).optional(),
 });
+type SpeechBody = z.infer<typeof SpeechBodySchema>;
+
+/** OpenAI's error body. */
+const OpenAiErrorResponse = figures("OpenAI's error shape", {
+  error: z.object({
+    message: z.string(),
+    type: z.string(),
+    param: z.null(),
+    code: z.string(),
+  }),
+});
+
+const schema = {
+  summary: 'OpenAI-compatible speech (Create speech)',
+  tags: ['openai'],
+  body: SpeechBodySchema,
+  produces: [...new Set([...Object.values(STREAM_CONTENT_TYPES), 'text/event-stream'])],
+  response: {
+    200: binary('The audio in response_format, chunked; with stream_format sse: text/event-stream events'),
+    '4xx': OpenAiErrorResponse,
+    '5xx': OpenAiErrorResponse,
+  },
+};
+
+/** The BAD_PAYLOAD of a body that failed {@link SpeechBodySchema}: its first issue as `field: message`. */
+function badBody(body: unknown): AppError {
+  const issue = SpeechBodySchema.safeParse(body ?? {}).error?.issues[0];
+  return new AppError('BAD_PAYLOAD', `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`);
+}
 
 /** What the route needs besides the say service. */
 export interface OpenAiRouteOptions {
@@ -81,14 +112,8 @@ interface Translated {
   say: Record<string, unknown>;
 }
 
-/** Maps the OpenAI body to a stream shape and say-request fields. @throws AppError BAD_PAYLOAD, FORMAT_UNSUPPORTED. */
-async function translate(body: unknown, opts: OpenAiRouteOptions, signal: AbortSignal): Promise<Translated> {
-  const parsed = SpeechBodySchema.safeParse(body ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new AppError('BAD_PAYLOAD', `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`);
-  }
-  const b = parsed.data;
+/** Maps the OpenAI body (validated) to a stream shape and say-request fields. @throws AppError FORMAT_UNSUPPORTED. */
+async function translate(b: SpeechBody, opts: OpenAiRouteOptions, signal: AbortSignal): Promise<Translated> {
   if (!isStreamFormat(b.response_format)) {
     throw new AppError(
       'FORMAT_UNSUPPORTED',
@@ -156,8 +181,10 @@ async function* resume(first: Buffer, it: AsyncIterator<Buffer>): AsyncGenerator
 }
 
 /** POST /v1/audio/speech (see the module comment). */
-export const openAiRoutes: FastifyPluginAsync<OpenAiRouteOptions> = async (app, opts) => {
-  app.post('/v1/audio/speech', { bodyLimit: opts.bodyLimit }, async (request, reply) => {
+export const openAiRoutes: FastifyPluginAsyncZod<OpenAiRouteOptions> = async (app, opts) => {
+  // attachValidation: a bad body answers in OpenAI's error shape, not the hub's.
+  const routeOptions = { bodyLimit: opts.bodyLimit, schema, attachValidation: true };
+  app.post('/v1/audio/speech', routeOptions, async (request, reply) => {
     const controller = new AbortController();
     // The response's close without a finished write means the client went away: stop synthesis and ffmpeg.
     reply.raw.once('close', () => {
@@ -167,6 +194,7 @@ export const openAiRoutes: FastifyPluginAsync<OpenAiRouteOptions> = async (app, 
     let it: AsyncIterator<Buffer>;
     let t: Translated;
     try {
+      if (request.validationError) throw badBody(request.body);
       t = await translate(request.body, opts, controller.signal);
       const say = toSayRequest(t.say, opts.maxTextChars, opts.defaults);
       const stream = await streamSay(opts, say, t, controller.signal);

@@ -1,7 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
 import { AppError } from '../../shared/errors.js';
+import { binary, ErrorResponse } from '../schemas.js';
 
 /** The panel's files and their content types; nothing else is served from the folder (no client paths). */
 const UI_FILES: Readonly<Record<string, string>> = {
@@ -58,7 +60,13 @@ function loadUi(dir: string): { index: string; files: Map<string, Buffer> } {
  */
 export const panelRoutes: FastifyPluginAsync<PanelRouteOptions> = async (app, opts) => {
   const { index, files } = loadUi(opts.uiDir ?? DEFAULT_UI_DIR);
-  app.get('/', async (request, reply) => {
+  const pageSchema = {
+    summary: 'The web panel',
+    tags: ['panel'],
+    produces: ['text/html'],
+    response: { 200: z.string().meta({ description: "The panel's HTML page" }) },
+  };
+  app.get('/', { schema: pageSchema }, async (request, reply) => {
     const base = ingressBase(request.headers['x-ingress-path']);
     const html = base ? index.replace('<head>', `<head>\n    <base href="${base}">`) : index;
     return reply
@@ -66,7 +74,14 @@ export const panelRoutes: FastifyPluginAsync<PanelRouteOptions> = async (app, op
       .header('Cache-Control', 'no-cache')
       .send(html);
   });
-  app.get<{ Params: { name: string } }>('/ui/:name', async (request, reply) => {
+  const fileSchema = {
+    summary: "One of the panel's files",
+    tags: ['panel'],
+    params: z.object({ name: z.string() }),
+    produces: [...new Set(Object.values(UI_FILES))],
+    response: { 200: binary('The file'), 404: ErrorResponse },
+  };
+  app.get<{ Params: { name: string } }>('/ui/:name', { schema: fileSchema }, async (request, reply) => {
     const type = Object.hasOwn(UI_FILES, request.params.name) ? UI_FILES[request.params.name] : undefined;
     const body = files.get(request.params.name);
     if (!type || !body) throw new AppError('NOT_FOUND', `no panel file '${request.params.name}'`);

@@ -1,9 +1,16 @@
 import { basename, dirname } from 'node:path';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Recorder } from '../../recorder/index.js';
+import { binary, ErrorResponse, figures, NoContent } from '../schemas.js';
 
 const IdParams = z.object({ id: z.string().min(1).max(200) });
+
+const RecordingsResponse = figures('Recordings: in progress first, then newest first', {
+  recordings: z.array(
+    z.looseObject({ id: z.string(), device: z.string(), in_progress: z.boolean(), bytes: z.number() }),
+  ),
+});
 
 /**
  * The recordings API (DESIGN "HTTP"):
@@ -15,13 +22,25 @@ const IdParams = z.object({ id: z.string().min(1).max(200) });
  * - `DELETE /api/recordings/<id>` → 204; 409 CONFLICT while in progress; 404 NOT_FOUND; 400 for a bad id.
  * Files are found by id through the recorder, never by a client-supplied path.
  */
-export const recordingsRoutes: FastifyPluginAsync<{ recorder: Recorder }> = async (app, opts) => {
+export const recordingsRoutes: FastifyPluginAsyncZod<{ recorder: Recorder }> = async (app, opts) => {
   const { recorder } = opts;
 
-  app.get('/api/recordings', async () => ({ recordings: await recorder.list() }));
+  const listSchema = {
+    summary: 'The recordings',
+    tags: ['recordings'],
+    response: { 200: RecordingsResponse },
+  };
+  app.get('/api/recordings', { schema: listSchema }, async () => ({ recordings: await recorder.list() }));
 
-  app.get<{ Params: { id: string } }>('/api/recordings/:id/audio', async (request, reply) => {
-    const { id } = IdParams.parse(request.params);
+  const audioSchema = {
+    summary: "A recording's audio (followed live while it records)",
+    tags: ['recordings'],
+    params: IdParams,
+    produces: ['audio/ogg'],
+    response: { 200: binary('Ogg Opus'), 206: binary('A byte range'), 404: ErrorResponse },
+  };
+  app.get('/api/recordings/:id/audio', { schema: audioSchema }, async (request, reply) => {
+    const { id } = request.params;
     const info = await recorder.get(id);
     if (!info.inProgress) {
       reply.header('Content-Type', 'audio/ogg');
@@ -41,9 +60,16 @@ export const recordingsRoutes: FastifyPluginAsync<{ recorder: Recorder }> = asyn
     return reply.send(audio.body);
   });
 
-  app.delete<{ Params: { id: string } }>('/api/recordings/:id', async (request, reply) => {
-    const { id } = IdParams.parse(request.params);
+  const deleteSchema = {
+    summary: 'Delete a finished recording',
+    tags: ['recordings'],
+    params: IdParams,
+    response: { 204: NoContent, 404: ErrorResponse, 409: ErrorResponse },
+  };
+  app.delete('/api/recordings/:id', { schema: deleteSchema }, async (request, reply) => {
+    const { id } = request.params;
     await recorder.delete(id);
-    return reply.status(204).send();
+    // No body: fastify sends 204 without Content-Type or Content-Length.
+    return reply.status(204).send(undefined);
   });
 };

@@ -1,6 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
 import type { GroupOptions } from '../../config/schema.js';
 import type { TargetSpec } from '../../playback/targets.js';
+import { figures } from '../schemas.js';
 
 /** What GET /api/targets is built from: the configured targets (with their presets) and groups. */
 export type TargetsFn = () => { targets: TargetSpec[]; groups: GroupOptions[] };
@@ -30,7 +32,12 @@ function row(t: TargetSpec): Record<string, unknown> {
  * `preset`) may name, for the panel's pickers. Addresses and credentials are not listed.
  */
 export const targetRoutes: FastifyPluginAsync<{ targets: TargetsFn }> = async (app, opts) => {
-  app.get('/api/targets', async () => {
+  const Targets = figures('Targets and groups a request may name', {
+    targets: z.array(z.looseObject({ name: z.string(), type: z.string() })),
+    groups: z.array(z.object({ name: z.string(), targets: z.array(z.string()) })),
+  });
+  const schema = { summary: 'Configured targets and groups', tags: ['targets'], response: { 200: Targets } };
+  app.get('/api/targets', { schema }, async () => {
     const { targets, groups } = opts.targets();
     return {
       targets: targets.map(row),
