@@ -2,7 +2,20 @@
  * Zod schemas the routes share, for validation (fastify-type-provider-zod) and the OpenAPI document
  * (src/http/openapi.ts). Response schemas describe; the serializer does not re-check them (see server.ts).
  */
+import type { FastifyInstance } from 'fastify';
+import { validatorCompiler } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+
+/**
+ * Lets `app` (a route plugin's own context, or the root) take zod schemas: fastify-type-provider-zod validates
+ * params, query and body. Response schemas document the answers (OpenAPI); bodies go out as JSON.stringify
+ * made them before schemas existed, so no field is stripped and no answer becomes a 500 over a schema's detail.
+ * Each route plugin calls it, so a plugin works on any fastify app (tests register single plugins).
+ */
+export function useZodSchemas(app: FastifyInstance): void {
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+}
 
 /** The error body every route but `/v1/audio/speech` answers with (src/shared/errors.ts catalogue codes). */
 export const ErrorResponse = z

@@ -1,7 +1,7 @@
 import { tmpdir } from 'node:os';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { hasZodFastifySchemaValidationErrors, validatorCompiler } from 'fastify-type-provider-zod';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { ZodError } from 'zod';
 import type { CacheStore } from '../cache/store.js';
 import type { ChimeLibrary } from '../chimes/library.js';
@@ -31,6 +31,7 @@ import { panelRoutes } from './routes/panel.js';
 import { recordingsRoutes } from './routes/recordings.js';
 import { sayRoutes } from './routes/say.js';
 import { type TargetsFn, targetRoutes } from './routes/targets.js';
+import { useZodSchemas } from './schemas.js';
 
 /** Everything the HTTP adapter calls. */
 export interface HttpDeps {
@@ -113,10 +114,7 @@ export async function buildServer(deps: HttpDeps): Promise<FastifyInstance> {
   // A client gets this long to send its request's headers (Node's default is 60 s): slow-header clients cannot
   // hold connections for long, nor delay a stop.
   app.server.headersTimeout = HEADERS_TIMEOUT_MS;
-  app.setValidatorCompiler(validatorCompiler);
-  // Response schemas document the answers; bodies go out as JSON.stringify made them before schemas existed
-  // (no fields stripped, no answer turned into a 500 by a schema's detail).
-  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  useZodSchemas(app);
   app.setErrorHandler((thrown, request, reply) => {
     const err =
       bodyTooLarge(thrown, request.routeOptions.bodyLimit ?? 0) ?? validationFailure(thrown) ?? thrown;

@@ -7,7 +7,7 @@ import { openAudio } from '../../audio/source.js';
 import type { CacheEntry, CacheStore } from '../../cache/store.js';
 import type { LiveJob } from '../../say/live-audio.js';
 import { AppError } from '../../shared/errors.js';
-import { binary, ErrorResponse } from '../schemas.js';
+import { binary, ErrorResponse, useZodSchemas } from '../schemas.js';
 
 const AUDIO_NAME = /^([0-9a-f]{64})\.(opus|mp3|wav)$/;
 
@@ -77,6 +77,7 @@ function sendMemory(request: FastifyRequest, reply: FastifyReply, entry: CacheEn
  * serves the fallback's audio.
  */
 export const audioRoutes: FastifyPluginAsync<AudioRouteOptions> = async (app, opts) => {
+  useZodSchemas(app);
   const handler = async (request: FastifyRequest<{ Params: { name: string } }>, reply: FastifyReply) => {
     const { key: urlKey, format } = parseAudioName(request.params.name);
     const key = opts.cacheKeyOf(urlKey);

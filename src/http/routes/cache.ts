@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { CacheDegradedState, CacheStore } from '../../cache/store.js';
 import type { SayService, SayStats } from '../../say/service.js';
-import { figures } from '../schemas.js';
+import { figures, useZodSchemas } from '../schemas.js';
 
 /**
  * Body of `GET /api/cache`. Sizes in bytes; `hit_ratio` is hits ÷ lookups since start (0 before any lookup);
@@ -50,6 +50,7 @@ export function cacheFigures(opts: CacheRouteOptions): CacheFigures {
  * `{cleared, ...CacheFigures}` (`cleared`: entries deleted). Audio being written right now is not affected.
  */
 export const cacheRoutes: FastifyPluginAsync<CacheRouteOptions> = async (app, opts) => {
+  useZodSchemas(app);
   const shape = {
     entries: z.number(),
     bytes: z.number(),

@@ -3,7 +3,7 @@ import { extname } from 'node:path';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ChimeLibrary } from '../../chimes/library.js';
-import { binary, ErrorResponse, figures } from '../schemas.js';
+import { binary, ErrorResponse, figures, useZodSchemas } from '../schemas.js';
 
 /** Time the listing may take (it decodes chimes not seen before, once each). */
 const LIST_TIMEOUT_MS = 20_000;
@@ -39,6 +39,7 @@ const ChimesResponse = figures('The chimes a request may name; user files first'
  * CHIME_NOT_FOUND listing the known ones.
  */
 export const chimeRoutes: FastifyPluginAsyncZod<{ chimes: ChimeLibrary }> = async (app, opts) => {
+  useZodSchemas(app);
   const listSchema = { summary: 'The chimes', tags: ['chimes'], response: { 200: ChimesResponse } };
   app.get('/api/chimes', { schema: listSchema }, async (_request, reply) => {
     const closed = new AbortController();

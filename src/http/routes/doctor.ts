@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { DoctorReport } from '../../doctor/index.js';
-import { figures } from '../schemas.js';
+import { figures, useZodSchemas } from '../schemas.js';
 
 /**
  * GET /api/doctor: runs the doctor's checks in the running hub (src/doctor/) and answers its report:
@@ -13,6 +13,7 @@ export const doctorRoutes: FastifyPluginAsync<{ doctor: () => Promise<DoctorRepo
   app,
   opts,
 ) => {
+  useZodSchemas(app);
   let running: Promise<DoctorReport> | undefined;
   const Report = figures("The doctor's report", {
     green: z.boolean(),

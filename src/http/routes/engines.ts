@@ -4,7 +4,7 @@ import { toAppError } from '../../shared/errors.js';
 import type { Dispatcher, EngineEntry } from '../../tts/dispatcher.js';
 import type { Voice } from '../../tts/engine.js';
 import type { HealthMonitor } from '../../tts/health-monitor.js';
-import { ErrorResponse, figures } from '../schemas.js';
+import { ErrorResponse, figures, useZodSchemas } from '../schemas.js';
 
 /** Time one engine may take to list its voices before its row carries an error instead. */
 const VOICES_TIMEOUT_MS = 10_000;
@@ -55,6 +55,7 @@ export const engineRoutes: FastifyPluginAsyncZod<{ dispatcher: Dispatcher; monit
   app,
   opts,
 ) => {
+  useZodSchemas(app);
   const enginesSchema = {
     summary: 'Engines and their health',
     tags: ['engines'],

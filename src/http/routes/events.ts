@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { errorPayload, resultPayload } from '../../say/result.js';
 import type { EventHub, HubEvents, SayEvent } from '../../shared/events.js';
+import { useZodSchemas } from '../schemas.js';
 
 /** Default bound of a client's unsent events, in bytes. */
 export const DEFAULT_MAX_BACKLOG_BYTES = 256 * 1024;
@@ -67,6 +68,7 @@ export function writeBounded(res: ServerResponse, text: string, maxBacklogBytes:
  * closes; a client that does not read is dropped once `maxBacklogBytes` wait for it.
  */
 export const eventsRoutes: FastifyPluginAsync<EventsRouteOptions> = async (app, opts) => {
+  useZodSchemas(app);
   const clients = new Set<ServerResponse>();
   const recent: Array<Record<string, unknown>> = [];
   const keep = opts.recentSays ?? 20;

@@ -1,9 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { HubMetrics } from '../../shared/metrics.js';
+import { useZodSchemas } from '../schemas.js';
 
 /** GET /metrics: the Prometheus text exposition of the hub's metrics (src/shared/metrics.ts). */
 export const metricsRoutes: FastifyPluginAsync<{ metrics: HubMetrics }> = async (app, opts) => {
+  useZodSchemas(app);
   const schema = {
     summary: 'Prometheus metrics (text exposition format)',
     tags: ['status'],

@@ -29,7 +29,7 @@ import type { SayService } from '../../say/service.js';
 import { sayFormatFor, streamSay } from '../../say/stream.js';
 import { AppError, errorBody, toAppError } from '../../shared/errors.js';
 import type { VoiceCatalog } from '../../tts/voice-catalog.js';
-import { binary, figures } from '../schemas.js';
+import { binary, figures, useZodSchemas } from '../schemas.js';
 
 /** Largest base64 audio in one `speech.audio.delta` event, in bytes of audio. */
 const SSE_DELTA_BYTES = 24 * 1024;
@@ -182,6 +182,7 @@ async function* resume(first: Buffer, it: AsyncIterator<Buffer>): AsyncGenerator
 
 /** POST /v1/audio/speech (see the module comment). */
 export const openAiRoutes: FastifyPluginAsyncZod<OpenAiRouteOptions> = async (app, opts) => {
+  useZodSchemas(app);
   // attachValidation: a bad body answers in OpenAI's error shape, not the hub's.
   const routeOptions = { bodyLimit: opts.bodyLimit, schema, attachValidation: true };
   app.post('/v1/audio/speech', routeOptions, async (request, reply) => {

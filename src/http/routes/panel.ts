@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { AppError } from '../../shared/errors.js';
-import { binary, ErrorResponse } from '../schemas.js';
+import { binary, ErrorResponse, useZodSchemas } from '../schemas.js';
 
 /** The panel's files and their content types; nothing else is served from the folder (no client paths). */
 const UI_FILES: Readonly<Record<string, string>> = {
@@ -59,6 +59,7 @@ function loadUi(dir: string): { index: string; files: Map<string, Buffer> } {
  * @throws AppError INTERNAL at registration when the files are missing.
  */
 export const panelRoutes: FastifyPluginAsync<PanelRouteOptions> = async (app, opts) => {
+  useZodSchemas(app);
   const { index, files } = loadUi(opts.uiDir ?? DEFAULT_UI_DIR);
   const pageSchema = {
     summary: 'The web panel',

@@ -2,7 +2,7 @@ import { basename, dirname } from 'node:path';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Recorder } from '../../recorder/index.js';
-import { binary, ErrorResponse, figures, NoContent } from '../schemas.js';
+import { binary, ErrorResponse, figures, NoContent, useZodSchemas } from '../schemas.js';
 
 const IdParams = z.object({ id: z.string().min(1).max(200) });
 
@@ -23,6 +23,7 @@ const RecordingsResponse = figures('Recordings: in progress first, then newest f
  * Files are found by id through the recorder, never by a client-supplied path.
  */
 export const recordingsRoutes: FastifyPluginAsyncZod<{ recorder: Recorder }> = async (app, opts) => {
+  useZodSchemas(app);
   const { recorder } = opts;
 
   const listSchema = {

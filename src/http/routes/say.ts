@@ -5,7 +5,7 @@ import type { RequestDefaults } from '../../say/request.js';
 import { errorPayload, resultPayload } from '../../say/result.js';
 import type { SayService, SayTicket } from '../../say/service.js';
 import { toAppError } from '../../shared/errors.js';
-import { figures } from '../schemas.js';
+import { figures, useZodSchemas } from '../schemas.js';
 
 /**
  * The early answer of `"wait": false`: what is known when the audio URL exists. `live: true` means the URL
@@ -71,6 +71,7 @@ export const sayRoutes: FastifyPluginAsyncZod<{
   /** Largest body, in bytes, refused before it is parsed (option `limits.max_payload_kb`). */
   bodyLimit: number;
 }> = async (app, opts) => {
+  useZodSchemas(app);
   // attachValidation: a refusal answers `{id, ok:false, error}` with the body's own id, not the generic error body.
   app.post(
     '/api/say',

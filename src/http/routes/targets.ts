@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { GroupOptions } from '../../config/schema.js';
 import type { TargetSpec } from '../../playback/targets.js';
-import { figures } from '../schemas.js';
+import { figures, useZodSchemas } from '../schemas.js';
 
 /** What GET /api/targets is built from: the configured targets (with their presets) and groups. */
 export type TargetsFn = () => { targets: TargetSpec[]; groups: GroupOptions[] };
@@ -32,6 +32,7 @@ function row(t: TargetSpec): Record<string, unknown> {
  * `preset`) may name, for the panel's pickers. Addresses and credentials are not listed.
  */
 export const targetRoutes: FastifyPluginAsync<{ targets: TargetsFn }> = async (app, opts) => {
+  useZodSchemas(app);
   const Targets = figures('Targets and groups a request may name', {
     targets: z.array(z.looseObject({ name: z.string(), type: z.string() })),
     groups: z.array(z.object({ name: z.string(), targets: z.array(z.string()) })),
