@@ -55,7 +55,9 @@ export async function registerDocs(app: FastifyInstance): Promise<void> {
       schema: {
         summary: 'This API as an OpenAPI 3 document',
         tags: ['docs'],
-        response: { 200: z.looseObject({ openapi: z.string() }) },
+        response: {
+          200: z.looseObject({ openapi: z.string() }).meta({ description: 'The OpenAPI 3.0 document' }),
+        },
       },
     },
     async () => app.swagger(),
