@@ -9,6 +9,7 @@ import { binary, ErrorResponse, useZodSchemas } from '../schemas.js';
 const UI_FILES: Readonly<Record<string, string>> = {
   'app.js': 'text/javascript; charset=utf-8',
   'announce.js': 'text/javascript; charset=utf-8',
+  'dom.js': 'text/javascript; charset=utf-8',
   'engines-panel.js': 'text/javascript; charset=utf-8',
   'say-options.js': 'text/javascript; charset=utf-8',
   'voice-files.js': 'text/javascript; charset=utf-8',

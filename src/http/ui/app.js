@@ -2,11 +2,11 @@
 // under Home Assistant's ingress prefix. Live data comes from server-sent events (api/events); the cache and
 // recordings lists are re-read on each status tick so sizes of recordings in progress grow on screen.
 
+import { $, el } from './dom.js';
 import { renderEngineSpeed, renderInstances, startDoctor } from './engines-panel.js';
 import { sayOptions } from './say-options.js';
 import { renderProblems, renderVoiceFiles } from './voice-files.js';
 
-const $ = (selector) => document.querySelector(selector);
 const MAX_REQUEST_ROWS = 20;
 let recordingsAvailable = true;
 
@@ -33,13 +33,8 @@ function formatTime(iso) {
   return Number.isNaN(d.getTime()) ? '' : d.toLocaleTimeString();
 }
 
-/** Builds an element with text content (never HTML from data). */
-export function el(tag, text, className) {
-  const node = document.createElement(tag);
-  if (text !== undefined) node.textContent = String(text);
-  if (className) node.className = className;
-  return node;
-}
+/** Builds an element with text content (never HTML from data); kept here for the modules importing app.js. */
+export { el };
 
 export async function getJson(url, init) {
   const res = await fetch(url, { headers: { Accept: 'application/json' }, ...init });

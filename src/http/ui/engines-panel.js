@@ -1,15 +1,7 @@
 // TTS Hub panel: how the engines are doing (their instances, recent speed) and the doctor's checks. Plain ES
 // module imported by app.js; every URL is relative so it works under Home Assistant's ingress prefix.
 
-const $ = (selector) => document.querySelector(selector);
-
-/** Builds an element with text content (never HTML from data). */
-function el(tag, text, className) {
-  const node = document.createElement(tag);
-  if (text !== undefined) node.textContent = String(text);
-  if (className) node.className = className;
-  return node;
-}
+import { $, el } from './dom.js';
 
 function ms(value) {
   if (!Number.isFinite(value)) return '–';

@@ -2,14 +2,7 @@
 // (pocket-tts voices from <share>/voices/pocket-tts with their manifest: file, language, source, licence).
 // Every value is set as text, never as HTML.
 
-const $ = (selector) => document.querySelector(selector);
-
-function el(tag, text, className) {
-  const node = document.createElement(tag);
-  if (text !== undefined) node.textContent = String(text);
-  if (className) node.className = className;
-  return node;
-}
+import { $, el } from './dom.js';
 
 /** Shows what the user must fix, from the status's `problems` ([{engine, code, message}]); hides when none. */
 export function renderProblems(status) {
