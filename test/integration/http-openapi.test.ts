@@ -56,7 +56,7 @@ describe('OpenAPI document and docs page', () => {
     const res = await fetch(`${hub.baseUrl}/api/openapi.json`);
     expect(res.status).toBe(200);
     const doc = (await res.json()) as OpenApiDoc;
-    const result = await new Validator().validate(doc as unknown as object);
+    const result = await new Validator().validate(doc as unknown as Parameters<Validator['validate']>[0]);
     expect(result.errors ?? []).toEqual([]);
     expect(result.valid).toBe(true);
 

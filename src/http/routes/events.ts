@@ -61,6 +61,26 @@ export function writeBounded(res: ServerResponse, text: string, maxBacklogBytes:
   return true;
 }
 
+const EVENTS_SCHEMA = {
+  summary: 'Server-sent events for the panel: status, say, recorder',
+  tags: ['panel'],
+  produces: ['text/event-stream'],
+  response: { 200: z.string().meta({ description: 'text/event-stream; events status, say, recorder' }) },
+};
+
+/** Sends an event stream's headers, the reconnect delay and the recent `say` events. */
+function openStream(res: ServerResponse, recent: ReadonlyArray<Record<string, unknown>>): void {
+  res.writeHead(200, {
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    'Cache-Control': 'no-cache, no-transform',
+    Connection: 'keep-alive',
+    // Home Assistant's ingress proxy and nginx buffer responses unless told not to.
+    'X-Accel-Buffering': 'no',
+  });
+  res.write('retry: 2000\n\n');
+  for (const payload of recent) res.write(frame('say', payload));
+}
+
 /**
  * `GET /api/events`: server-sent events (text/event-stream) for the panel. Events: `status` (on connect, then
  * every `statusIntervalMs`), `say` (each finished say; the recent ones replayed on connect, oldest first),
@@ -110,24 +130,10 @@ export const eventsRoutes: FastifyPluginAsync<EventsRouteOptions> = async (app, 
     }
   };
 
-  const schema = {
-    summary: 'Server-sent events for the panel: status, say, recorder',
-    tags: ['panel'],
-    produces: ['text/event-stream'],
-    response: { 200: z.string().meta({ description: 'text/event-stream; events status, say, recorder' }) },
-  };
-  app.get('/api/events', { schema }, async (request, reply) => {
+  app.get('/api/events', { schema: EVENTS_SCHEMA }, async (request, reply) => {
     reply.hijack();
     const res = reply.raw;
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache, no-transform',
-      Connection: 'keep-alive',
-      // Home Assistant's ingress proxy and nginx buffer responses unless told not to.
-      'X-Accel-Buffering': 'no',
-    });
-    res.write('retry: 2000\n\n');
-    for (const payload of recent) res.write(frame('say', payload));
+    openStream(res, recent);
     clients.add(res);
     request.raw.once('close', () => remove(res));
     res.once('close', () => remove(res));
