@@ -13,15 +13,13 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import { jsonSchemaTransform } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { version } from '../version.js';
 
 /** Where the docs page is; its own routes (assets, `json`, `yaml`) are hidden from the document. */
 export const DOCS_PREFIX = '/api/docs';
 
 /** The URL of the OpenAPI document. */
 export const OPENAPI_PATH = '/api/openapi.json';
-
-/** The add-on's version, shown in the document's `info`. */
-const API_VERSION = '0.1.0';
 
 /**
  * Registers @fastify/swagger. Call before any route: it collects routes through `onRoute` as they are added.
@@ -37,7 +35,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         description:
           'Text to speech for Home Assistant: say, cached audio, engines, recordings, the panel events. ' +
           'Callers other than Home Assistant ingress and this host send Authorization: Bearer <http.api_token>.',
-        version: API_VERSION,
+        version,
       },
       components: { securitySchemes: { apiToken: { type: 'http', scheme: 'bearer' } } },
       security: [{ apiToken: [] }],
