@@ -21,7 +21,7 @@ import type { SayService } from './say/service.js';
 import { createSchedules } from './schedules/schedule-adapter.js';
 import type { EventHub, HubEvents } from './shared/events.js';
 import type { Log } from './shared/log.js';
-import { createMetrics, type HubMetrics } from './shared/metrics.js';
+import { createMetrics, type HubMetrics } from './status/metrics.js';
 import type { Dispatcher } from './tts/dispatcher.js';
 import type { HealthMonitor } from './tts/health-monitor.js';
 import type { VoiceCatalog } from './tts/voice-catalog.js';

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { HubMetrics } from '../../shared/metrics.js';
+import type { HubMetrics } from '../../status/metrics.js';
 
 /** GET /metrics: the Prometheus text exposition of the hub's metrics (src/shared/metrics.ts). */
 export const metricsRoutes: FastifyPluginAsync<{ metrics: HubMetrics }> = async (app, opts) => {

@@ -11,7 +11,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { SayStats } from '../say/service.js';
 import type { BreakerState } from '../tts/engine-breaker.js';
 import type { SynthesisSample } from '../tts/engine-speed.js';
-import type { SayEvent } from './events.js';
+import type { SayEvent } from '../say/events.js';
 
 /** What the metrics read of each engine (a subset of GET /api/engines' rows). */
 export interface EngineMetricsRow {
