@@ -105,7 +105,9 @@ export async function attachDiscovery(opts: DiscoveryOptions): Promise<Discovery
   await bus.subscribe(opts.birthTopic ?? `${context.prefix}/status`, 1, (_t, payload) => {
     if (payload.toString('utf8').trim() === 'online' && state.started) void state.queue(true);
   });
-  await bus.subscribe(`${context.topics.recorder}/+/status`, 1, (t, payload) => state.onDeviceStatus(t, payload));
+  await bus.subscribe(`${context.topics.recorder}/+/status`, 1, (t, payload) =>
+    state.onDeviceStatus(t, payload),
+  );
   opts.group?.peers.onChange(() => state.soon());
   await attachClearCache(opts);
   return {

@@ -95,4 +95,3 @@ export async function attachNotify(opts: NotifyOptions): Promise<void> {
 export function withHub<T extends object>(body: T, hub: string | undefined): T & { hub?: string } {
   return hub ? { ...body, hub } : body;
 }
-

@@ -204,7 +204,11 @@ export function buildRecorderMqtt(
   const { log, share } = deps;
   const { recorder } = deps.recorder;
   let ownership: DeviceOwnership | undefined;
-  const publisher = createRecorderStatusPublisher(options.prefix, log.child({ mod: 'mqtt-recorder' }), share?.hubId);
+  const publisher = createRecorderStatusPublisher(
+    options.prefix,
+    log.child({ mod: 'mqtt-recorder' }),
+    share?.hubId,
+  );
   const off = publishRecorderEvents({
     events: deps.events,
     publisher,
@@ -216,7 +220,12 @@ export function buildRecorderMqtt(
     const bus = deps.bus();
     const peers = share?.peers();
     ownership = peers
-      ? await attachDeviceOwnership({ bus, prefix: options.prefix, peers, log: log.child({ mod: 'ownership' }) })
+      ? await attachDeviceOwnership({
+          bus,
+          prefix: options.prefix,
+          peers,
+          log: log.child({ mod: 'ownership' }),
+        })
       : undefined;
     const view = ownership;
     const owns = view ? (device: string) => view.owns(device) : undefined;
@@ -228,7 +237,12 @@ export function buildRecorderMqtt(
       log: log.child({ mod: 'mqtt-recorder' }),
     });
     if (options.hermes) {
-      await attachHermesRecorder({ bus, recorder, ...(owns ? { owns } : {}), log: log.child({ mod: 'hermes-recorder' }) });
+      await attachHermesRecorder({
+        bus,
+        recorder,
+        ...(owns ? { owns } : {}),
+        log: log.child({ mod: 'hermes-recorder' }),
+      });
     }
   };
   return {

@@ -2,9 +2,9 @@
  * The recorder's MQTT outputs (DESIGN "MQTT"): the retained `recorder/<device>/status` and `recorder/status`,
  * published from the recorder's events (`recorder/events.ts`).
  */
-import type { Recorder } from '../recorder/index.js';
-import type { DeviceStatus, RecorderTotals } from '../recorder/index.js';
+
 import type { RecorderEvents } from '../recorder/events.js';
+import type { DeviceStatus, Recorder, RecorderTotals } from '../recorder/index.js';
 import type { EventHub } from '../shared/events.js';
 import type { Log } from '../shared/log.js';
 import type { MqttBus } from './client.js';

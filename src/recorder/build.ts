@@ -8,8 +8,8 @@ import type { EventHub } from '../shared/events.js';
 import type { Log } from '../shared/log.js';
 import type { Service } from '../shared/service.js';
 import type { RecorderEvents } from './events.js';
-import { createRecorder, type Recorder } from './recorder.js';
 import { createRecordingOwner } from './owner-registry.js';
+import { createRecorder, type Recorder } from './recorder.js';
 import { createWyomingMic } from './wyoming-mic.js';
 
 /** What the recorder is built from: option slices and where its files and URLs live. */
@@ -90,7 +90,10 @@ async function startRecorder(recorder: Recorder, log: Log, signal?: AbortSignal)
   try {
     const outcome = await recorder.start(signal);
     if (outcome.recovered.length > 0 || outcome.failed.length > 0) {
-      log.info({ recovered: outcome.recovered.length, failed: outcome.failed.length }, 'recordings recovered');
+      log.info(
+        { recovered: outcome.recovered.length, failed: outcome.failed.length },
+        'recordings recovered',
+      );
     }
     return true;
   } catch (err) {

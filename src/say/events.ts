@@ -2,8 +2,9 @@
  * The say domain's events: every finished say, from any input, as the panel's event stream and the metrics see
  * it. Emitted through the hub's typed emitter (`shared/events.ts`) by {@link observeSay}.
  */
-import type { EventHub } from '../shared/events.js';
+
 import { type AppError, toAppError } from '../shared/errors.js';
+import type { EventHub } from '../shared/events.js';
 import type { SayRequest } from './request.js';
 import type { SayResult, SayService } from './service.js';
 

@@ -18,7 +18,10 @@ export interface Service {
 /** A service with nothing to start or stop beyond the given steps (each defaults to nothing). */
 export function service(
   name: string,
-  steps: { start?: (signal?: AbortSignal) => Promise<void> | void; stop?: (graceMs: number) => Promise<void> | void },
+  steps: {
+    start?: (signal?: AbortSignal) => Promise<void> | void;
+    stop?: (graceMs: number) => Promise<void> | void;
+  },
 ): Service {
   return {
     name,

@@ -1,8 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyPluginAsync } from 'fastify';
-import { errorPayload, resultPayload } from '../../say/result.js';
 import type { HubEvents } from '../../hub-events.js';
 import type { SayEvent } from '../../say/events.js';
+import { errorPayload, resultPayload } from '../../say/result.js';
 import type { EventHub } from '../../shared/events.js';
 
 /** Longest text kept in a `say` event, in characters (the panel shows a line, not the whole text). */
