@@ -79,7 +79,7 @@ export function outputArgs(settings: EncodeSettings, live: boolean): string[] {
   switch (settings.format) {
     case 'opus':
       return [
-        ...['-c:a', 'libopus', '-b:a', bitrate, '-application', 'voip', '-frame_duration', '20'],
+        ...['-c:a', 'libopus', '-b:a', bitrate, '-application', 'audio', '-frame_duration', '20'],
         ...['-ar', String(OPUS_RATE_HZ), '-map_metadata', '-1'],
         ...(live ? ['-flush_packets', '1', '-page_duration', String(OGG_PAGE_DURATION_US)] : []),
         ...['-f', 'ogg'],

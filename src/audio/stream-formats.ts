@@ -72,7 +72,7 @@ export function streamOutputArgs(format: StreamFormat, bitrateKbps: number): str
       return ['-c:a', 'flac', '-flush_packets', '1', '-f', 'flac'];
     case 'opus':
       return [
-        ...['-c:a', 'libopus', '-b:a', `${bitrateKbps}k`, '-application', 'voip', '-ar', '48000'],
+        ...['-c:a', 'libopus', '-b:a', `${bitrateKbps}k`, '-application', 'audio', '-ar', '48000'],
         ...['-page_duration', String(OGG_PAGE_DURATION_US), '-flush_packets', '1', '-f', 'ogg'],
       ];
   }

@@ -5,12 +5,12 @@
  *   bytes, a hit streams the cached file. Nothing is transcoded.
  * - anything else (pcm, aac, flac, another speed): the say is made as WAV, so the cached entry is PCM a hit
  *   reads without decoding; a miss takes the live job's PCM (no decode either). `pcm` is resampled once to
- *   24 kHz in process (libsamplerate, audio/resampler.ts; passed through from a 24 kHz engine); the others go
+ *   24 kHz in process (the Speex resampler, audio/resampler.ts; passed through from a 24 kHz engine); the others go
  *   through one ffmpeg, started before the first PCM exists so its start-up overlaps synthesis.
  */
 import { runFfmpeg } from '../audio/ffmpeg.js';
 import type { AudioChunk, AudioFormat, OutputFormat } from '../audio/format.js';
-import { createResampler, floatToS16, s16ToFloat } from '../audio/resampler.js';
+import { createResampler } from '../audio/resampler.js';
 import { type AudioSource, ffmpegInput, openAudio } from '../audio/source.js';
 import {
   PCM_STREAM_RATE_HZ,
@@ -149,7 +149,7 @@ async function* fromPcm(
   const it = pcm[Symbol.asyncIterator]();
   const rest: AsyncIterable<AudioChunk> = { [Symbol.asyncIterator]: () => it };
   if (shape.format === 'pcm' && shape.speed === 1) {
-    // Mono 16-bit (what engines give) is resampled in process, once, with libsamplerate; no ffmpeg.
+    // Mono 16-bit (what engines give) is resampled in process, once (audio/resampler.ts); no ffmpeg.
     const first = await it.next();
     if (first.done) return;
     const format = first.value.format;
@@ -186,10 +186,10 @@ async function* resampleMono(chunks: AsyncIterable<AudioChunk>, fromHz: number):
   const resampler = await createResampler(fromHz, PCM_STREAM_RATE_HZ, 1);
   try {
     for await (const chunk of chunks) {
-      const out = floatToS16(resampler.push(s16ToFloat(chunk.pcm)));
+      const out = resampler.push(chunk.pcm);
       if (out.length > 0) yield out;
     }
-    const tail = floatToS16(resampler.finish());
+    const tail = resampler.finish();
     if (tail.length > 0) yield tail;
   } finally {
     resampler.release();
