@@ -82,19 +82,7 @@ export function buildMqtt(options: Options, deps: MqttDeps): MqttConnection {
     });
     embedded = chosen.embedded;
     broker = chosen.choice;
-    bus = createMqttBus({
-      url: chosen.choice.url,
-      username: chosen.choice.username,
-      password: chosen.choice.password,
-      clientId: options.mqtt.client_id,
-      availabilityTopic: group.topics.availability,
-      protocolVersion: chosen.embedded ? 4 : 5,
-      maxPacketBytes: options.limits.mqtt_max_packet_kb * 1024,
-      receiveMaximum: options.mqtt.receive_maximum,
-      shareGroup: group.name,
-      keepaliveS: options.mqtt.keepalive_s,
-      log: log.child({ mod: 'mqtt' }),
-    });
+    bus = createBus(options, group, chosen, log);
     await group.attach(bus);
   };
   const required = (): MqttBus => {
@@ -134,6 +122,28 @@ export function buildMqtt(options: Options, deps: MqttDeps): MqttConnection {
       },
     },
   };
+}
+
+/** The bus (not connected) on the chosen broker: MQTT 5, except 3.1.1 on the embedded broker (aedes). */
+function createBus(
+  options: Options,
+  group: HubGroup,
+  chosen: Awaited<ReturnType<typeof chooseBroker>>,
+  log: Log,
+): MqttBus {
+  return createMqttBus({
+    url: chosen.choice.url,
+    username: chosen.choice.username,
+    password: chosen.choice.password,
+    clientId: options.mqtt.client_id,
+    availabilityTopic: group.topics.availability,
+    protocolVersion: chosen.embedded ? 4 : 5,
+    maxPacketBytes: options.limits.mqtt_max_packet_kb * 1024,
+    receiveMaximum: options.mqtt.receive_maximum,
+    shareGroup: group.name,
+    keepaliveS: options.mqtt.keepalive_s,
+    log: log.child({ mod: 'mqtt' }),
+  });
 }
 
 /** What the say inputs need besides the options. */

@@ -188,21 +188,23 @@ export interface RecorderMqtt {
   readonly status: Service;
 }
 
+/** What the recorder's MQTT side needs besides its topics. */
+export interface RecorderMqttDeps {
+  /** The hub's bus (created when the MQTT service starts, before these run). */
+  bus(): MqttBus;
+  recorder: RecorderService;
+  events: EventHub<RecorderEvents>;
+  log: Log;
+  /** In a share group: this hub's id and the other hubs (after the group attached), for device ownership. */
+  share?: { hubId: string; peers(): HubPeers | undefined };
+}
+
 /** Builds the recorder's MQTT side on topic prefix `options.prefix` (option `topics.recorder`). */
 export function buildRecorderMqtt(
   options: { prefix: string; hermes: boolean },
-  deps: {
-    /** The hub's bus (created when the MQTT service starts, before these run). */
-    bus(): MqttBus;
-    recorder: RecorderService;
-    events: EventHub<RecorderEvents>;
-    log: Log;
-    /** In a share group: this hub's id and the other hubs (after the group attached), for device ownership. */
-    share?: { hubId: string; peers(): HubPeers | undefined };
-  },
+  deps: RecorderMqttDeps,
 ): RecorderMqtt {
   const { log, share } = deps;
-  const { recorder } = deps.recorder;
   let ownership: DeviceOwnership | undefined;
   const publisher = createRecorderStatusPublisher(
     options.prefix,
@@ -212,43 +214,16 @@ export function buildRecorderMqtt(
   const off = publishRecorderEvents({
     events: deps.events,
     publisher,
-    recorder,
+    recorder: deps.recorder.recorder,
     ...(share ? { share } : {}),
     ownership: () => ownership,
   });
-  const attach = async (): Promise<void> => {
-    const bus = deps.bus();
-    const peers = share?.peers();
-    ownership = peers
-      ? await attachDeviceOwnership({
-          bus,
-          prefix: options.prefix,
-          peers,
-          log: log.child({ mod: 'ownership' }),
-        })
-      : undefined;
-    const view = ownership;
-    const owns = view ? (device: string) => view.owns(device) : undefined;
-    await attachRecorderTopics({
-      bus,
-      prefix: options.prefix,
-      recorder,
-      ...(owns && view ? { owns, formatOf: (device: string) => view.formatOf(device) } : {}),
-      log: log.child({ mod: 'mqtt-recorder' }),
-    });
-    if (options.hermes) {
-      await attachHermesRecorder({
-        bus,
-        recorder,
-        ...(owns ? { owns } : {}),
-        log: log.child({ mod: 'hermes-recorder' }),
-      });
-    }
-  };
   return {
     topics: {
       name: 'recorder-topics',
-      start: attach,
+      async start() {
+        ownership = await attachRecorderInputs(options, deps);
+      },
       async stop() {
         await publisher.flush();
         off();
@@ -263,4 +238,36 @@ export function buildRecorderMqtt(
       async stop() {},
     },
   };
+}
+
+/** Subscribes device ownership (share group), the recorder topics and Hermes frames; returns the ownership view. */
+async function attachRecorderInputs(
+  options: { prefix: string; hermes: boolean },
+  deps: RecorderMqttDeps,
+): Promise<DeviceOwnership | undefined> {
+  const { log } = deps;
+  const { recorder } = deps.recorder;
+  const bus = deps.bus();
+  const peers = deps.share?.peers();
+  const view = peers
+    ? await attachDeviceOwnership({
+        bus,
+        prefix: options.prefix,
+        peers,
+        log: log.child({ mod: 'ownership' }),
+      })
+    : undefined;
+  const owns = view ? (device: string) => view.owns(device) : undefined;
+  await attachRecorderTopics({
+    bus,
+    prefix: options.prefix,
+    recorder,
+    ...(owns && view ? { owns, formatOf: (device: string) => view.formatOf(device) } : {}),
+    log: log.child({ mod: 'mqtt-recorder' }),
+  });
+  if (options.hermes) {
+    const hermesLog = log.child({ mod: 'hermes-recorder' });
+    await attachHermesRecorder({ bus, recorder, ...(owns ? { owns } : {}), log: hermesLog });
+  }
+  return view;
 }
