@@ -8,8 +8,9 @@ import { connect, type Socket } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventsRoutes } from '../../src/http/routes/events.js';
+import type { HubEvents } from '../../src/hub-events.js';
 import type { DeviceStatus } from '../../src/recorder/status.js';
-import { createEventHub, type EventHub, type HubEvents } from '../../src/shared/events.js';
+import { createEventHub, type EventHub } from '../../src/shared/events.js';
 import { silentLog } from '../../src/shared/log.js';
 
 /** A recorder status with `padBytes` of padding, so a few events fill socket buffers. */
@@ -46,7 +47,7 @@ describe('GET /api/events back-pressure', () => {
   });
 
   it('drops a client that does not read, bounded, while a reading client gets every event', async () => {
-    const events: EventHub<HubEvents> = createEventHub(silentLog());
+    const events: EventHub<HubEvents> = createEventHub<HubEvents>(silentLog());
     app = Fastify();
     const maxBacklogBytes = 256 * 1024;
     await app.register(eventsRoutes, {

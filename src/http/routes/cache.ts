@@ -1,7 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
+import { cacheHitRatio } from '../../cache/hit-ratio.js';
 import type { CacheDegradedState, CacheStore } from '../../cache/store.js';
-import type { SayService, SayStats } from '../../say/service.js';
+import type { SayService } from '../../say/service.js';
 import { figures, useZodSchemas } from '../schemas.js';
 
 /**
@@ -24,12 +25,6 @@ export interface CacheRouteOptions {
   /** `cache.max_mb` in bytes. */
   maxBytes: number;
   sayService: SayService;
-}
-
-/** Share of cache lookups that hit, 0–1 rounded to 3 decimals (0 before any lookup); `hit_ratio` everywhere. */
-export function cacheHitRatio(stats: Pick<SayStats, 'cacheHits' | 'cacheMisses'>): number {
-  const lookups = stats.cacheHits + stats.cacheMisses;
-  return lookups ? Math.round((stats.cacheHits / lookups) * 1000) / 1000 : 0;
 }
 
 /** The cache figures now. */

@@ -1,8 +1,10 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
+import type { HubEvents } from '../../hub-events.js';
+import type { SayEvent } from '../../say/events.js';
 import { errorPayload, resultPayload } from '../../say/result.js';
-import type { EventHub, HubEvents, SayEvent } from '../../shared/events.js';
+import type { EventHub } from '../../shared/events.js';
 import { useZodSchemas } from '../schemas.js';
 
 /** Default bound of a client's unsent events, in bytes. */

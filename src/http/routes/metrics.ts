@@ -1,9 +1,9 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import type { HubMetrics } from '../../shared/metrics.js';
+import type { HubMetrics } from '../../status/metrics.js';
 import { useZodSchemas } from '../schemas.js';
 
-/** GET /metrics: the Prometheus text exposition of the hub's metrics (src/shared/metrics.ts). */
+/** GET /metrics: the Prometheus text exposition of the hub's metrics (src/status/metrics.ts). */
 export const metricsRoutes: FastifyPluginAsync<{ metrics: HubMetrics }> = async (app, opts) => {
   useZodSchemas(app);
   const schema = {
