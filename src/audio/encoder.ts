@@ -10,25 +10,10 @@ import { pipeline } from 'node:stream/promises';
 import { AppError, toAppError } from '../shared/errors.js';
 import { convertPcm } from './convert.js';
 import { type FfmpegProcess, runFfmpeg } from './ffmpeg.js';
-import {
-  type AudioChunk,
-  type AudioFormat,
-  ffmpegPcmFormat,
-  type OutputFormat,
-  pcmDurationMs,
-} from './format.js';
+import { encoderArgs, gainArgs, outputArgs } from './ffmpeg-args.js';
+import { type AudioChunk, type AudioFormat, type OutputFormat, pcmDurationMs } from './format.js';
 import { encodeOpusInProcess } from './inprocess-encoder.js';
 import { WAV_UNKNOWN_DATA_BYTES, wavHeader } from './wav.js';
-
-/**
- * Ogg page length for live Opus, in µs. A listener gets audio only when a page is complete, so this bounds the
- * time to first audio: 40 ms pages measured 1.0–1.1× Piper's first-sentence time in `npm run bench -- ttfa`,
- * 100 ms pages 1.2–1.3×. The price is about 10 % more bytes at 32 kbit/s (a ~29-byte page header per 2 frames
- * of ~80 bytes, instead of per 5).
- */
-export const OGG_PAGE_DURATION_US = 40_000;
-/** Opus always decodes at 48 kHz; encoding at that rate keeps granule positions simple. */
-const OPUS_RATE_HZ = 48_000;
 
 /** Who makes Ogg Opus: libopus in this process (default), or an ffmpeg child (the `opus.encoder` fallback). */
 export type OpusEncoderKind = 'inprocess' | 'ffmpeg';
@@ -67,51 +52,6 @@ export interface EncodedStream extends AsyncIterable<Buffer> {
   readonly inputFormat: AudioFormat | undefined;
   /** Duration of the PCM fed to ffmpeg so far, in ms (after any mid-stream conversion). */
   readonly inputDurationMs: number;
-}
-
-export function gainArgs(gainDb: number | undefined): string[] {
-  return gainDb && Number.isFinite(gainDb) ? ['-af', `volume=${gainDb}dB`] : [];
-}
-
-/** Codec and muxer arguments of one output format; `live` picks stream-friendly muxer options. */
-export function outputArgs(settings: EncodeSettings, live: boolean): string[] {
-  const bitrate = `${settings.bitrateKbps}k`;
-  switch (settings.format) {
-    case 'opus':
-      return [
-        ...['-c:a', 'libopus', '-b:a', bitrate, '-application', 'audio', '-frame_duration', '20'],
-        ...['-ar', String(OPUS_RATE_HZ), '-map_metadata', '-1'],
-        ...(live ? ['-flush_packets', '1', '-page_duration', String(OGG_PAGE_DURATION_US)] : []),
-        ...['-f', 'ogg'],
-      ];
-    case 'mp3':
-      // A pipe cannot be seeked back to patch a Xing header, so live MP3 goes without one.
-      return [
-        ...['-c:a', 'libmp3lame', '-b:a', bitrate, '-map_metadata', '-1'],
-        ...(live ? ['-write_xing', '0', '-flush_packets', '1'] : []),
-        ...['-f', 'mp3'],
-      ];
-    case 'wav':
-      // Live WAV is raw PCM behind our own header (ffmpeg's would declare a size it cannot patch on a pipe).
-      return ['-c:a', 'pcm_s16le', '-map_metadata', '-1', ...(live ? ['-f', 's16le'] : ['-f', 'wav'])];
-  }
-}
-
-/**
- * ffmpeg arguments that read raw PCM in `input` from stdin and write `settings.format` to stdout.
- * Exported for unit tests and benchmarks.
- */
-export function encoderArgs(input: AudioFormat, settings: EncodeSettings): string[] {
-  const pcm = ['-f', ffmpegPcmFormat(input), '-ar', String(input.rateHz), '-ac', String(input.channels)];
-  return [
-    // Without these ffmpeg reads ~5 s of input to "find stream info" before it writes a single byte.
-    ...['-probesize', '32', '-analyzeduration', '0'],
-    ...pcm,
-    ...['-i', 'pipe:0'],
-    ...gainArgs(settings.gainDb),
-    ...outputArgs(settings, true),
-    'pipe:1',
-  ];
 }
 
 /** The first chunk of `it` that holds PCM (empty chunks skipped), or undefined when the source ends first. */

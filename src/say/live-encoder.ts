@@ -10,13 +10,13 @@
 import { convertPcm } from '../audio/convert.js';
 import {
   type EncodeSettings,
-  encoderArgs,
   encodesInProcess,
   feedEncoder,
   firstAudio,
   opusSettings,
 } from '../audio/encoder.js';
 import { type FfmpegProcess, ffmpegLoad, runFfmpeg } from '../audio/ffmpeg.js';
+import { encoderArgs } from '../audio/ffmpeg-args.js';
 import { type AudioChunk, type AudioFormat, pcmDurationMs, sameFormat } from '../audio/format.js';
 import { encodeOpusInProcess } from '../audio/inprocess-encoder.js';
 import { applyGain } from '../audio/loudness.js';
