@@ -1,18 +1,17 @@
 /**
- * Encoding PCM chunks to Ogg Opus, MP3 or WAV, overlapping synthesis. Two encoders behind one interface
- * (`EncodedStream`, an AsyncIterable of encoded bytes): Ogg Opus is made in process by default
- * (inprocess-encoder.ts: libopus and our Ogg pages, no child process); MP3, WAV and Opus with
- * `encoder: 'ffmpeg'` go through one ffmpeg child per stream, started when the first chunk arrives, whose
- * output is yielded while the engine is still speaking.
+ * Encoding PCM chunks to Ogg Opus, MP3 or WAV, overlapping synthesis: the settings, and the parts the live
+ * encoder (say/live-encoder.ts, the product's one live encode) is made of. Ogg Opus is made in process by
+ * default (inprocess-encoder.ts: libopus and our Ogg pages, no child process); MP3 and Opus with
+ * `encoder: 'ffmpeg'` go through one ffmpeg child whose output is yielded while the engine is still speaking
+ * (`feedEncoder`). Finished files are transcoded by `transcodeFile`.
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AppError, toAppError } from '../shared/errors.js';
 import { convertPcm } from './convert.js';
 import { type FfmpegProcess, runFfmpeg } from './ffmpeg.js';
-import { encoderArgs, gainArgs, outputArgs } from './ffmpeg-args.js';
-import { type AudioChunk, type AudioFormat, type OutputFormat, pcmDurationMs } from './format.js';
-import { encodeOpusInProcess } from './inprocess-encoder.js';
+import { gainArgs, outputArgs } from './ffmpeg-args.js';
+import type { AudioChunk, OutputFormat } from './format.js';
 import { WAV_UNKNOWN_DATA_BYTES, wavHeader } from './wav.js';
 
 /** Who makes Ogg Opus: libopus in this process (default), or an ffmpeg child (the `opus.encoder` fallback). */
@@ -41,19 +40,6 @@ export function encodesInProcess(settings: EncodeSettings): boolean {
   return settings.format === 'opus' && settings.encoder !== 'ffmpeg';
 }
 
-/** EncodeSettings plus the AbortSignal that cancels the encode (and kills ffmpeg). */
-export interface EncodeOptions extends EncodeSettings {
-  signal: AbortSignal;
-}
-
-/** The encoded bytes as they come, plus facts about the PCM that went in (final once iteration ends). */
-export interface EncodedStream extends AsyncIterable<Buffer> {
-  /** The first chunk's format, which fixed ffmpeg's input; undefined before the first chunk. */
-  readonly inputFormat: AudioFormat | undefined;
-  /** Duration of the PCM fed to ffmpeg so far, in ms (after any mid-stream conversion). */
-  readonly inputDurationMs: number;
-}
-
 /** The first chunk of `it` that holds PCM (empty chunks skipped), or undefined when the source ends first. */
 export async function firstAudio(it: AsyncIterator<AudioChunk>): Promise<AudioChunk | undefined> {
   for (;;) {
@@ -61,74 +47,6 @@ export async function firstAudio(it: AsyncIterator<AudioChunk>): Promise<AudioCh
     if (next.done) return undefined;
     if (next.value.pcm.length > 0) return next.value;
   }
-}
-
-interface EncodeState {
-  inputFormat: AudioFormat | undefined;
-  inputBytes: number;
-}
-
-/**
- * Encodes PCM chunks as they arrive. Ogg Opus is encoded in process (`encodeOpusInProcess`) unless
- * `opts.encoder` is `ffmpeg`. Otherwise ffmpeg (`-f s16le -ar -ac` from the first chunk's format) starts only
- * when the first non-empty chunk arrives; PCM goes to its stdin with back-pressure while its stdout is yielded,
- * so encoding overlaps synthesis. Opus is libopus in Ogg with 20 ms frames, flushed packets and pages of
- * OGG_PAGE_DURATION_US; MP3 has no Xing header; WAV is s16le behind a header that declares an unknown length
- * (patch it when stored). A chunk whose format differs from the first is converted in process to the first
- * chunk's format. Breaking out of the iteration, or aborting `signal`, kills ffmpeg.
- * The say path does not use this: it encodes with say/live-encoder.ts (ffmpeg started before the first chunk,
- * spares), which shares `feedEncoder`; this plain form serves the encoder tests and `bench/main-path.ts`.
- * @throws AppError ENGINE_FAILED "no audio" when the source yields no PCM; FFMPEG_FAILED when ffmpeg fails;
- *   ENCODER_FAILED when the in-process encoder fails; ABORTED (or ENGINE_TIMEOUT for a timeout signal) on abort; an error thrown by `chunks` is rethrown as is.
- */
-export function encodeStream(chunks: AsyncIterable<AudioChunk>, opts: EncodeOptions): EncodedStream {
-  const state: EncodeState = { inputFormat: undefined, inputBytes: 0 };
-  return {
-    get inputFormat() {
-      return state.inputFormat;
-    },
-    get inputDurationMs() {
-      return state.inputFormat ? pcmDurationMs(state.inputBytes, state.inputFormat) : 0;
-    },
-    [Symbol.asyncIterator]: () => encode(chunks, opts, state)[Symbol.asyncIterator](),
-  };
-}
-
-async function* encode(
-  chunks: AsyncIterable<AudioChunk>,
-  opts: EncodeOptions,
-  state: EncodeState,
-): AsyncGenerator<Buffer> {
-  if (opts.signal.aborted) throw toAppError(opts.signal.reason);
-  const it = chunks[Symbol.asyncIterator]();
-  const first = await firstAudio(it);
-  if (!first) throw new AppError('ENGINE_FAILED', 'the engine produced no audio for this text');
-  state.inputFormat = first.format;
-  const onInput = (bytes: number): void => {
-    state.inputBytes += bytes;
-  };
-  if (encodesInProcess(opts)) {
-    yield* encodeOpusInProcess({
-      first,
-      rest: it,
-      settings: opusSettings(opts),
-      signal: opts.signal,
-      onInput,
-    });
-    return;
-  }
-  const internal = new AbortController();
-  const signal = AbortSignal.any([opts.signal, internal.signal]);
-  const proc = runFfmpeg(encoderArgs(first.format, opts), signal);
-  yield* feedEncoder({
-    proc,
-    first,
-    rest: it,
-    format: opts.format,
-    callerSignal: opts.signal,
-    internal,
-    onInput,
-  });
 }
 
 /** The in-process Opus settings of `settings`. */
@@ -161,7 +79,7 @@ export interface FeedEncoderOptions {
 
 /**
  * Writes PCM to a running encoder's stdin with back-pressure (`stream/promises` pipeline) while yielding its
- * stdout; WAV output gets our header (unknown length) first. Shared by `encodeStream` and the live encoder.
+ * stdout; WAV output gets our header (unknown length) first. Used by the live encoder (say/live-encoder.ts).
  * Returns normally only when ffmpeg exited 0 after all input.
  * @throws the source's own error as is; the caller's abort reason; AppError FFMPEG_FAILED otherwise.
  */
