@@ -2,9 +2,9 @@ import type { AudioChunk } from '../../audio/format.js';
 import { isAppError } from '../../shared/errors.js';
 import type { Log } from '../../shared/log.js';
 import type { Engine, SynthesisRequest, Voice } from '../engine.js';
-import { decodeWav } from './audio-source.js';
+import { fetchWav } from './audio-source.js';
 import { probeHealth, voiceNotFound } from './engine-errors.js';
-import { httpReachable, httpRequest, joinUrl, responseBytes, withTimeout } from './http-client.js';
+import { httpReachable, httpRequest, joinUrl, withTimeout } from './http-client.js';
 import { createVoiceCache, findVoice } from './voice-list.js';
 
 /**
@@ -85,13 +85,7 @@ export function createCoquiEngine(opts: CoquiEngineOptions): Engine {
     if (speaker) query.set('speaker_id', speaker);
     if (language) query.set('language_id', language);
     log.debug({ speaker, language, chars: request.text.length }, 'coqui synthesize');
-    const response = await httpRequest(
-      name,
-      `${joinUrl(opts.url, '/api/tts')}?${query}`,
-      { method: 'GET' },
-      signal,
-    );
-    yield* decodeWav(name, responseBytes(name, response, signal));
+    yield* fetchWav(name, `${joinUrl(opts.url, '/api/tts')}?${query}`, { method: 'GET' }, signal);
   }
 
   return {

@@ -1,9 +1,9 @@
 import type { AudioChunk } from '../../audio/format.js';
 import type { Log } from '../../shared/log.js';
 import type { Engine, SynthesisRequest, Voice } from '../engine.js';
-import { decodeWav } from './audio-source.js';
+import { fetchWav } from './audio-source.js';
 import { probeHealth, voiceNotFound } from './engine-errors.js';
-import { getJson, httpRequest, joinUrl, responseBytes, withTimeout } from './http-client.js';
+import { getJson, joinUrl, withTimeout } from './http-client.js';
 import { PiperVoicesSchema, piperSpeaker, piperVoice } from './piper-voice.js';
 import { createVoiceCache, findVoice, voiceForLanguage } from './voice-list.js';
 
@@ -86,13 +86,12 @@ export function createPiperHttpEngine(opts: PiperHttpEngineOptions): Engine {
       ...(speaker && 'name' in speaker ? { speaker: speaker.name } : {}),
     };
     log.debug({ voice: voice?.name, chars: request.text.length }, 'piper http synthesize');
-    const response = await httpRequest(
-      name,
-      joinUrl(opts.url, '/synthesize'),
-      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) },
-      signal,
-    );
-    yield* decodeWav(name, responseBytes(name, response, signal));
+    const init = {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    };
+    yield* fetchWav(name, joinUrl(opts.url, '/synthesize'), init, signal);
   }
 
   return {
