@@ -5,11 +5,9 @@
  * `encoder: 'ffmpeg'` go through one ffmpeg child whose output is yielded while the engine is still speaking
  * (`feedEncoder`). Finished files are transcoded by `transcodeFile`.
  */
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { AppError, toAppError } from '../shared/errors.js';
 import { convertPcm } from './convert.js';
-import { type FfmpegProcess, runFfmpeg } from './ffmpeg.js';
+import { type FfmpegProcess, pipeThroughFfmpeg, runFfmpeg } from './ffmpeg.js';
 import { gainArgs, outputArgs } from './ffmpeg-args.js';
 import type { AudioChunk, OutputFormat } from './format.js';
 import { WAV_UNKNOWN_DATA_BYTES, wavHeader } from './wav.js';
@@ -84,42 +82,21 @@ export interface FeedEncoderOptions {
  * @throws the source's own error as is; the caller's abort reason; AppError FFMPEG_FAILED otherwise.
  */
 export async function* feedEncoder(o: FeedEncoderOptions): AsyncGenerator<Buffer> {
-  const { proc, first, rest, internal } = o;
-  const signal = AbortSignal.any([o.callerSignal, internal.signal]);
-  let sourceError: unknown;
+  const { first, rest, internal } = o;
   async function* pcm(): AsyncGenerator<Buffer> {
-    try {
-      o.onInput(first.pcm.length);
-      yield first.pcm;
-      for (let next = await rest.next(); !next.done; next = await rest.next()) {
-        const converted = convertPcm(next.value.pcm, next.value.format, first.format);
-        o.onInput(converted.length);
-        yield converted;
-      }
-    } catch (err) {
-      sourceError = err;
-      internal.abort(err);
-      throw err;
+    o.onInput(first.pcm.length);
+    yield first.pcm;
+    for (let next = await rest.next(); !next.done; next = await rest.next()) {
+      const converted = convertPcm(next.value.pcm, next.value.format, first.format);
+      o.onInput(converted.length);
+      yield converted;
     }
   }
-  let pipeError: unknown;
-  const feeding = pipeline(Readable.from(pcm()), proc.stdin, { signal }).catch((err: unknown) => {
-    pipeError = err;
-  });
   let finished = false;
   try {
     if (o.format === 'wav') yield wavHeader({ ...first.format, widthBytes: 2 }, WAV_UNKNOWN_DATA_BYTES);
-    for await (const buf of proc.stdout) yield buf as Buffer;
-    await feeding;
-    if (sourceError !== undefined) throw sourceError;
-    await proc.done;
-    if (pipeError !== undefined) throw toAppError(pipeError, 'FFMPEG_FAILED');
+    yield* pipeThroughFfmpeg(o.proc, pcm(), o.callerSignal, internal);
     finished = true;
-  } catch (err) {
-    throw (
-      sourceError ??
-      (o.callerSignal.aborted ? toAppError(o.callerSignal.reason) : toAppError(err, 'FFMPEG_FAILED'))
-    );
   } finally {
     if (!finished) {
       internal.abort(new AppError('ABORTED', 'encoding stopped before the end'));

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { setPriority } from 'node:os';
-import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { PassThrough, Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AppError } from '../shared/errors.js';
+import { AppError, toAppError } from '../shared/errors.js';
 import { type Child, type ChildExit, KILL_GRACE_MS, startChild } from './child-process.js';
 import { isWaiting, leaveQueue, mayStartNow, takeSlot, waitForSlot } from './ffmpeg-slots.js';
 
@@ -206,4 +206,49 @@ function ffmpegFailed(fullArgs: string[], exit: ChildExit, tail: string[]): AppE
       details: { args: fullArgs, code: exit.code, signal: exit.signal, stderr: tail.join('\n') },
     },
   );
+}
+
+/**
+ * Writes `input` to a running ffmpeg's stdin with back-pressure (`stream/promises` pipeline) while yielding its
+ * stdout. Returns normally only when ffmpeg exited 0 after all input. `proc` must be bound to `internal`'s
+ * signal: it is aborted (killing ffmpeg) when `input` fails or the consumer stops early.
+ * @throws an error thrown by `input` as is; `callerSignal`'s abort reason; AppError FFMPEG_FAILED otherwise.
+ */
+export async function* pipeThroughFfmpeg(
+  proc: FfmpegProcess,
+  input: AsyncIterable<Buffer>,
+  callerSignal: AbortSignal,
+  internal: AbortController,
+): AsyncGenerator<Buffer> {
+  const signal = AbortSignal.any([callerSignal, internal.signal]);
+  let inputError: unknown;
+  async function* source(): AsyncGenerator<Buffer> {
+    try {
+      yield* input;
+    } catch (err) {
+      inputError = err;
+      internal.abort(err);
+      throw err;
+    }
+  }
+  let pipeError: unknown;
+  const feeding = pipeline(Readable.from(source()), proc.stdin, { signal }).catch((err: unknown) => {
+    pipeError = err;
+  });
+  let finished = false;
+  try {
+    for await (const buf of proc.stdout) yield buf as Buffer;
+    await feeding;
+    if (inputError !== undefined) throw inputError;
+    await proc.done;
+    if (pipeError !== undefined) throw toAppError(pipeError, 'FFMPEG_FAILED');
+    finished = true;
+  } catch (err) {
+    throw (
+      inputError ??
+      (callerSignal.aborted ? toAppError(callerSignal.reason) : toAppError(err, 'FFMPEG_FAILED'))
+    );
+  } finally {
+    if (!finished) internal.abort(new AppError('ABORTED', 'ffmpeg stopped before the end of its input'));
+  }
 }

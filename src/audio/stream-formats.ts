@@ -5,10 +5,8 @@
  * `atempo` chain for `speed`. Every container here is one a pipe can carry: MP3 without a Xing header, AAC in
  * ADTS frames, FLAC with an unknown total length, Ogg Opus in short pages, WAV behind our own header.
  */
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { AppError, toAppError } from '../shared/errors.js';
-import { runFfmpeg } from './ffmpeg.js';
+import { AppError } from '../shared/errors.js';
+import { pipeThroughFfmpeg, runFfmpeg } from './ffmpeg.js';
 import {
   aacOutputArgs,
   flacOutputArgs,
@@ -110,35 +108,8 @@ export function startFfmpegPipe(args: string[], signal: AbortSignal): FfmpegPipe
   const internal = new AbortController();
   const sig = AbortSignal.any([signal, internal.signal]);
   const proc = runFfmpeg(args, sig);
-  async function* run(input: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-    let inputError: unknown;
-    async function* source(): AsyncGenerator<Buffer> {
-      try {
-        yield* input;
-      } catch (err) {
-        inputError = err;
-        internal.abort(err);
-        throw err;
-      }
-    }
-    let pipeError: unknown;
-    const feeding = pipeline(Readable.from(source()), proc.stdin, { signal: sig }).catch((err: unknown) => {
-      pipeError = err;
-    });
-    let finished = false;
-    try {
-      for await (const buf of proc.stdout) yield buf as Buffer;
-      await feeding;
-      if (inputError !== undefined) throw inputError;
-      await proc.done;
-      if (pipeError !== undefined) throw toAppError(pipeError, 'FFMPEG_FAILED');
-      finished = true;
-    } catch (err) {
-      throw inputError ?? (signal.aborted ? toAppError(signal.reason) : toAppError(err, 'FFMPEG_FAILED'));
-    } finally {
-      if (!finished) internal.abort(new AppError('ABORTED', 'stream stopped before the end'));
-    }
-  }
+  const run = (input: AsyncIterable<Buffer>): AsyncGenerator<Buffer> =>
+    pipeThroughFfmpeg(proc, input, signal, internal);
   return {
     run,
     discard: () => internal.abort(new AppError('ABORTED', 'ffmpeg not needed')),
