@@ -1,4 +1,4 @@
-import { type Child, type ChildExit, KILL_GRACE_MS, startChild } from '../../audio/child-process.js';
+import { type Child, type ChildExit, startChild } from '../../audio/child-process.js';
 import { AppError, isAppError } from '../../shared/errors.js';
 import { abortError, errorMessage } from './engine-errors.js';
 
@@ -20,8 +20,6 @@ export function missingCommand(engine: string, exe: string, cause?: unknown): Ap
   );
 }
 
-/** How long after SIGTERM a child gets before SIGKILL, in ms (the one grace of audio/child-process.ts). */
-export const CLI_KILL_GRACE_MS = KILL_GRACE_MS;
 /** Most stdout bytes a short command (`runCliOnce`) may write, in bytes. */
 const MAX_ONCE_STDOUT_BYTES = 4 * 1024 * 1024;
 
@@ -79,7 +77,7 @@ async function waitForExit(spec: CliSpec, child: Child): Promise<void> {
 /**
  * Runs `spec.argv` and yields its stdout as it arrives. After stdout ends it waits for the exit.
  * Ending the iteration early, or aborting `signal`, kills the child (SIGTERM, then SIGKILL after
- * {@link CLI_KILL_GRACE_MS}).
+ * KILL_GRACE_MS of audio/child-process.ts).
  * @throws AppError ENGINE_UNAVAILABLE (executable not found), ENGINE_FAILED (non-zero exit, with the
  *   stderr tail), or the abort error (ENGINE_TIMEOUT for a timeout signal, see `abortError`).
  */
