@@ -9,31 +9,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
-import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
+import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
 import { startOpenAiSpeechServer } from '../servers/openai-speech-server.js';
 import type { StandIn } from '../servers/speech.js';
 
 describe('panel: engine instances, speed and the doctor', () => {
-  let broker: RunningMosquitto;
   let servers: StandIn[];
-  let hub: InProcessHub;
+  let fx: HubFixture;
   let context: BrowserContext;
   let page: Page;
   let userDataDir: string;
 
   beforeAll(async () => {
-    broker = await startMosquitto();
     servers = await Promise.all([startOpenAiSpeechServer(), startOpenAiSpeechServer()]);
-    hub = await startInProcessHub(
-      {
-        engines: [
-          { name: 'kokoro', type: 'openai', urls: servers.map((s) => s.url), voice: 'af_heart' },
-          { name: 'espeak', type: 'espeak' },
-        ],
-      },
-      broker.url,
-    );
+    fx = await startHubFixture({
+      engines: [
+        { name: 'kokoro', type: 'openai', urls: servers.map((s) => s.url), voice: 'af_heart' },
+        { name: 'espeak', type: 'espeak' },
+      ],
+    });
     userDataDir = mkdtempSync(join(tmpdir(), 'tts-hub-chromium-'));
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: '/usr/bin/chromium',
@@ -52,14 +46,13 @@ describe('panel: engine instances, speed and the doctor', () => {
 
   afterAll(async () => {
     await context?.close();
-    await hub?.close();
+    await fx?.close();
     await Promise.all((servers ?? []).map((s) => s.close()));
-    await broker?.stop();
     if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
   });
 
   it('lists both instances of the engine, each healthy', async () => {
-    await page.goto(`${hub.baseUrl}/`);
+    await page.goto(`${fx.url}/`);
     const kokoro = page.locator('#engines li[data-engine="kokoro"]');
     await kokoro.waitFor();
     for (const s of servers) {
@@ -70,7 +63,7 @@ describe('panel: engine instances, speed and the doctor', () => {
 
   it('shows p50/p95 latency and RTF per engine once it has spoken', async () => {
     for (let i = 0; i < 4; i++) {
-      const res = await fetch(`${hub.baseUrl}/api/say`, {
+      const res = await fetch(`${fx.url}/api/say`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ text: `Panel speed check number ${i}.` }),

@@ -9,14 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
-import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
+import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
 import { type PocketTtsStandIn, startPocketTtsServer } from '../servers/pocket-tts-server.js';
 
 describe('panel: problems, voice files, format and cache toggles', () => {
-  let broker: RunningMosquitto;
   let server: PocketTtsStandIn;
-  let hub: InProcessHub;
+  let fx: HubFixture;
   let context: BrowserContext;
   let page: Page;
   const share = mkdtempSync(join(tmpdir(), 'panel-voices-'));
@@ -33,20 +31,16 @@ describe('panel: problems, voice files, format and cache toggles', () => {
       join(voices, 'manifest.json'),
       JSON.stringify({ nora: { file: 'nora.safetensors', language: 'de' } }),
     );
-    broker = await startMosquitto();
     server = await startPocketTtsServer();
-    hub = await startInProcessHub(
-      {
-        share_dir: share,
-        recorder: { enabled: false },
-        engines: [
-          { name: 'espeak', type: 'espeak' },
-          { name: 'pocket', type: 'pocket_tts', url: server.url },
-          { name: 'piper_cli', type: 'piper', transport: 'cli', voice: 'de_DE-thorsten-medium' },
-        ],
-      },
-      broker.url,
-    );
+    fx = await startHubFixture({
+      share_dir: share,
+      recorder: { enabled: false },
+      engines: [
+        { name: 'espeak', type: 'espeak' },
+        { name: 'pocket', type: 'pocket_tts', url: server.url },
+        { name: 'piper_cli', type: 'piper', transport: 'cli', voice: 'de_DE-thorsten-medium' },
+      ],
+    });
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: '/usr/bin/chromium',
       headless: true,
@@ -63,15 +57,14 @@ describe('panel: problems, voice files, format and cache toggles', () => {
   });
   afterAll(async () => {
     await context?.close();
-    await hub?.close();
+    await fx?.close();
     await server?.close();
-    await broker?.stop();
     rmSync(share, { recursive: true, force: true });
     rmSync(userDataDir, { recursive: true, force: true });
   });
 
   it('shows the misconfigured engine and the voice file without a licence', async () => {
-    await page.goto(`${hub.baseUrl}/`);
+    await page.goto(`${fx.url}/`);
     const problem = page.locator('#problems li[data-code="ENGINE_MISCONFIGURED"]');
     await problem.waitFor({ timeout: 15_000 });
     // This machine's python3 has no piper module (the venv's has): the first thing to fix is named.

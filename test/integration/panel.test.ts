@@ -14,8 +14,7 @@ import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
-import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
+import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
 
 const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ARTIFACTS_DIR = join(REPO_DIR, 'test-artifacts');
@@ -91,8 +90,7 @@ async function playerState(page: Page): Promise<{ duration: number; error: numbe
 }
 
 describe('web panel in chromium', () => {
-  let broker: RunningMosquitto;
-  let hub: InProcessHub;
+  let fx: HubFixture;
   let proxy: IngressProxy;
   let context: BrowserContext;
   let page: Page;
@@ -100,10 +98,9 @@ describe('web panel in chromium', () => {
   let mic: MqttClient;
 
   beforeAll(async () => {
-    broker = await startMosquitto();
-    hub = await startInProcessHub({}, broker.url);
-    proxy = await startIngressProxy(hub.baseUrl);
-    mic = await mqtt.connectAsync(broker.url, { clientId: `panel-mic-${process.pid}` });
+    fx = await startHubFixture({});
+    proxy = await startIngressProxy(fx.url);
+    mic = await mqtt.connectAsync(fx.broker.url, { clientId: `panel-mic-${process.pid}` });
     userDataDir = mkdtempSync(join(tmpdir(), 'tts-hub-chromium-'));
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: '/usr/bin/chromium',
@@ -127,13 +124,12 @@ describe('web panel in chromium', () => {
     await context?.close();
     await mic?.endAsync();
     await proxy?.close();
-    await hub?.close();
-    await broker?.stop();
+    await fx?.close();
     if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
   });
 
   it('loads with the engines, their health, the cache figures and a live event stream', async () => {
-    await page.goto(`${hub.baseUrl}/`);
+    await page.goto(`${fx.url}/`);
     await page.locator('#engines li[data-engine="espeak"].healthy').waitFor();
     await expect.poll(() => page.textContent('#live'), { timeout: 10_000 }).toBe('live');
     await expect.poll(() => page.textContent('#queue-depth'), { timeout: 10_000 }).toBe('0');
@@ -152,7 +148,7 @@ describe('web panel in chromium', () => {
     const state = await playerState(page);
     expect(state.error).toBeNull();
     expect(state.duration).toBeGreaterThan(0.3);
-    expect(state.src).toMatch(new RegExp(`^${hub.baseUrl}/api/audio/[0-9a-f]{64}\\.opus$`));
+    expect(state.src).toMatch(new RegExp(`^${fx.url}/api/audio/[0-9a-f]{64}\\.opus$`));
     // Press play in the row: the element plays to the end with no error.
     await row.locator('button').click();
     await page.waitForFunction(() => {
@@ -195,7 +191,7 @@ describe('web panel in chromium', () => {
     await done.locator('button').click();
     const state = await playerState(page);
     expect(state.error).toBeNull();
-    expect(state.src).toBe(`${hub.baseUrl}/api/recordings/panel-rec-1/audio`);
+    expect(state.src).toBe(`${fx.url}/api/recordings/panel-rec-1/audio`);
     expect(state.duration).toBeGreaterThan(0.5);
   });
 
@@ -219,7 +215,7 @@ describe('web panel in chromium', () => {
   });
 
   it('sends the engine, voice and target chosen in the say form', async () => {
-    await page.goto(`${hub.baseUrl}/`);
+    await page.goto(`${fx.url}/`);
     await page.locator('#say-engine option[value="espeak"]').waitFor({ state: 'attached' });
     await page.locator('#voices option[value="en-us"]').waitFor({ state: 'attached' });
     await page.selectOption('#say-engine', 'espeak');
@@ -241,19 +237,19 @@ describe('web panel in chromium', () => {
   });
 
   it('clears the cache from its button', async () => {
-    await page.goto(`${hub.baseUrl}/`);
+    await page.goto(`${fx.url}/`);
     await expect
       .poll(() => page.textContent('#cache-entries'), { timeout: 10_000 })
       .toMatch(/^[1-9]\d* \/ 2000$/);
     await page.click('#cache-clear');
     await expect.poll(() => page.textContent('#cache-entries'), { timeout: 10_000 }).toBe('0 / 2000');
-    const figures = (await (await fetch(`${hub.baseUrl}/api/cache`)).json()) as Record<string, number>;
+    const figures = (await (await fetch(`${fx.url}/api/cache`)).json()) as Record<string, number>;
     expect(figures).toMatchObject({ entries: 0, bytes: 0, max_entries: 2000, max_bytes: 500 * 1024 * 1024 });
   });
 
   it('fits a phone screen without sideways scrolling', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
-    await page.goto(`${hub.baseUrl}/`);
+    await page.goto(`${fx.url}/`);
     await page.locator('#engines li[data-engine="espeak"]').waitFor();
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow).toBeLessThanOrEqual(0);

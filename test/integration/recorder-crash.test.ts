@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createRecorder, type Recorder } from '../../src/recorder/recorder.js';
 import type { DeviceStatus } from '../../src/recorder/status.js';
 import { ffprobe } from '../helpers/ffprobe.js';
