@@ -1,14 +1,6 @@
-/**
- * The panel's engine parts in a real browser (Debian's chromium with playwright-core) against a real hub: an
- * engine with two instances (two OpenAI-style stand-ins, test/servers/openai-speech-server.ts) shows both under
- * its row, the engine speed table fills with p50/p95 and RTF once syntheses ran, and the doctor's button lists
- * every finding.
- */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
 import { startOpenAiSpeechServer } from '../servers/openai-speech-server.js';
 import type { StandIn } from '../servers/speech.js';
@@ -16,9 +8,8 @@ import type { StandIn } from '../servers/speech.js';
 describe('panel: engine instances, speed and the doctor', () => {
   let servers: StandIn[];
   let fx: HubFixture;
-  let context: BrowserContext;
+  let browser: TestBrowser;
   let page: Page;
-  let userDataDir: string;
 
   beforeAll(async () => {
     servers = await Promise.all([startOpenAiSpeechServer(), startOpenAiSpeechServer()]);
@@ -28,27 +19,14 @@ describe('panel: engine instances, speed and the doctor', () => {
         { name: 'espeak', type: 'espeak' },
       ],
     });
-    userDataDir = mkdtempSync(join(tmpdir(), 'tts-hub-chromium-'));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      viewport: { width: 1100, height: 1000 },
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-      ],
-    });
-    page = context.pages()[0] ?? (await context.newPage());
+    browser = await launchBrowser();
+    page = browser.page;
   }, 60_000);
 
   afterAll(async () => {
-    await context?.close();
+    await browser?.close();
     await fx?.close();
     await Promise.all((servers ?? []).map((s) => s.close()));
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
   });
 
   it('lists both instances of the engine, each healthy', async () => {

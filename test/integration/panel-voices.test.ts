@@ -7,18 +7,18 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
 import { type PocketTtsStandIn, startPocketTtsServer } from '../servers/pocket-tts-server.js';
 
 describe('panel: problems, voice files, format and cache toggles', () => {
   let server: PocketTtsStandIn;
   let fx: HubFixture;
-  let context: BrowserContext;
+  let browser: TestBrowser;
   let page: Page;
   const share = mkdtempSync(join(tmpdir(), 'panel-voices-'));
-  const userDataDir = mkdtempSync(join(tmpdir(), 'tts-hub-chromium-'));
 
   beforeAll(async () => {
     const voices = join(share, 'voices', 'pocket-tts');
@@ -41,26 +41,14 @@ describe('panel: problems, voice files, format and cache toggles', () => {
         { name: 'piper_cli', type: 'piper', transport: 'cli', voice: 'de_DE-thorsten-medium' },
       ],
     });
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      viewport: { width: 1100, height: 1000 },
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-      ],
-    });
-    page = context.pages()[0] ?? (await context.newPage());
+    browser = await launchBrowser();
+    page = browser.page;
   });
   afterAll(async () => {
-    await context?.close();
+    await browser?.close();
     await fx?.close();
     await server?.close();
     rmSync(share, { recursive: true, force: true });
-    rmSync(userDataDir, { recursive: true, force: true });
   });
 
   it('shows the misconfigured engine and the voice file without a licence', async () => {

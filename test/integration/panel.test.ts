@@ -4,16 +4,16 @@
  * prefix plus `X-Ingress-Path`), says something, plays the result, and watches a recording fed over MQTT appear
  * in progress, grow and finish. Keeps a screenshot in test-artifacts/panel.png.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
 
 const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -92,40 +92,23 @@ async function playerState(page: Page): Promise<{ duration: number; error: numbe
 describe('web panel in chromium', () => {
   let fx: HubFixture;
   let proxy: IngressProxy;
-  let context: BrowserContext;
+  let browser: TestBrowser;
   let page: Page;
-  let userDataDir: string;
   let mic: MqttClient;
 
   beforeAll(async () => {
     fx = await startHubFixture({});
     proxy = await startIngressProxy(fx.url);
     mic = await mqtt.connectAsync(fx.broker.url, { clientId: `panel-mic-${process.pid}` });
-    userDataDir = mkdtempSync(join(tmpdir(), 'tts-hub-chromium-'));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      viewport: { width: 1100, height: 1000 },
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    page = context.pages()[0] ?? (await context.newPage());
+    browser = await launchBrowser();
+    page = browser.page;
   });
 
   afterAll(async () => {
-    await context?.close();
+    await browser?.close();
     await mic?.endAsync();
     await proxy?.close();
     await fx?.close();
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
   });
 
   it('loads with the engines, their health, the cache figures and a live event stream', async () => {
