@@ -71,3 +71,30 @@ export async function startInProcessHub(
     },
   };
 }
+
+/** Runs `body` against a hub started with `raw` options on `mqttUrl`, then closes the hub (also when `body` throws). */
+export async function withInProcessHub(
+  raw: Record<string, unknown>,
+  mqttUrl: string,
+  body: (hub: InProcessHub) => Promise<void>,
+): Promise<void> {
+  const hub = await startInProcessHub(raw, mqttUrl);
+  try {
+    await body(hub);
+  } finally {
+    await hub.close();
+  }
+}
+
+/** POST /api/say on `hub` with `request`; resolves with the JSON body (a result or `{ok:false, error}`). */
+export async function postSay(
+  hub: { baseUrl: string },
+  request: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  const res = await fetch(`${hub.baseUrl}/api/say`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(request),
+  });
+  return (await res.json()) as Record<string, unknown>;
+}
