@@ -12,9 +12,10 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
+import { postSay } from '../helpers/hub-inprocess.js';
 
 const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ARTIFACTS_DIR = join(REPO_DIR, 'test-artifacts');
@@ -111,16 +112,28 @@ describe('web panel in chromium', () => {
     await fx?.close();
   });
 
-  it('loads with the engines, their health, the cache figures and a live event stream', async () => {
+  /** The cache's entry count, as the API gives it. */
+  const cacheEntries = async (): Promise<number> =>
+    ((await (await fetch(`${fx.url}/api/cache`)).json()) as { entries: number }).entries;
+
+  // Each test starts on a freshly loaded panel at desktop size, whatever the test before it did.
+  beforeEach(async () => {
+    await page.setViewportSize({ width: 1100, height: 1000 });
     await page.goto(`${fx.url}/`);
-    await page.locator('#engines li[data-engine="espeak"].healthy').waitFor();
     await expect.poll(() => page.textContent('#live'), { timeout: 10_000 }).toBe('live');
+  });
+
+  it('loads with the engines, their health, the cache figures and a live event stream', async () => {
+    await page.locator('#engines li[data-engine="espeak"].healthy').waitFor();
     await expect.poll(() => page.textContent('#queue-depth'), { timeout: 10_000 }).toBe('0');
-    expect(await page.textContent('#cache-entries')).toMatch(/^0 \/ 2000$/);
+    const entries = await cacheEntries();
+    expect(await page.textContent('#cache-entries')).toBe(`${entries} / 2000`);
     expect(await page.locator('#say-engine option[value="espeak"]').count()).toBe(1);
   });
 
   it('says something, lists it with its latency, and plays it in the audio element', async () => {
+    const before = await cacheEntries();
+    await expect.poll(() => page.textContent('#cache-entries'), { timeout: 10_000 }).toBe(`${before} / 2000`);
     await page.fill('#say-text', 'The panel speaks.');
     await page.click('#say-submit');
     await page.locator('#say-result.ok').waitFor();
@@ -138,7 +151,9 @@ describe('web panel in chromium', () => {
       const a = document.querySelector<HTMLAudioElement>('#player');
       return a !== null && (a.ended || a.currentTime > 0.2) && a.error === null;
     });
-    await expect.poll(() => page.textContent('#cache-entries'), { timeout: 10_000 }).toMatch(/^1 \/ 2000$/);
+    await expect
+      .poll(() => page.textContent('#cache-entries'), { timeout: 10_000 })
+      .toBe(`${before + 1} / 2000`);
   });
 
   it('shows a recording in progress with its growing size, then finished and playable', async () => {
@@ -198,7 +213,6 @@ describe('web panel in chromium', () => {
   });
 
   it('sends the engine, voice and target chosen in the say form', async () => {
-    await page.goto(`${fx.url}/`);
     await page.locator('#say-engine option[value="espeak"]').waitFor({ state: 'attached' });
     await page.locator('#voices option[value="en-us"]').waitFor({ state: 'attached' });
     await page.selectOption('#say-engine', 'espeak');
@@ -220,7 +234,7 @@ describe('web panel in chromium', () => {
   });
 
   it('clears the cache from its button', async () => {
-    await page.goto(`${fx.url}/`);
+    expect(await postSay({ baseUrl: fx.url }, { text: 'Something to clear.' })).toMatchObject({ ok: true });
     await expect
       .poll(() => page.textContent('#cache-entries'), { timeout: 10_000 })
       .toMatch(/^[1-9]\d* \/ 2000$/);
@@ -232,7 +246,7 @@ describe('web panel in chromium', () => {
 
   it('fits a phone screen without sideways scrolling', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
-    await page.goto(`${fx.url}/`);
+    await page.reload();
     await page.locator('#engines li[data-engine="espeak"]').waitFor();
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow).toBeLessThanOrEqual(0);
