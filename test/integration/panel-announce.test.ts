@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page, Request } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
 
@@ -58,8 +58,14 @@ describe('panel: chimes, targets, presets, phone layout', () => {
     await fx?.close();
   });
 
-  it('fills the pickers and the Chimes card from the hub, and plays a chime', async () => {
+  // Each test starts on a freshly loaded panel at desktop size in the light scheme, whatever the test before did.
+  beforeEach(async () => {
+    await page.setViewportSize({ width: 1100, height: 1000 });
+    await page.emulateMedia({ colorScheme: 'light' });
     await page.goto(`${fx.url}/`);
+  });
+
+  it('fills the pickers and the Chimes card from the hub, and plays a chime', async () => {
     await page.locator('#say-chime option[value="dingdong"]').waitFor({ state: 'attached' });
     for (const select of ['#say-chime', '#say-chime-after']) {
       const values = await page
@@ -106,7 +112,6 @@ describe('panel: chimes, targets, presets, phone layout', () => {
   });
 
   it("previews a target's preset without playing on the target", async () => {
-    await page.goto(`${fx.url}/`);
     await page.locator('#say-preset option[value="office"]').waitFor({ state: 'attached' });
     const bodies = sayBodies(page);
     await page.fill('#say-text', 'A preview of the office.');

@@ -1,5 +1,5 @@
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
 import { startOpenAiSpeechServer } from '../servers/openai-speech-server.js';
@@ -29,17 +29,23 @@ describe('panel: engine instances, speed and the doctor', () => {
     await Promise.all((servers ?? []).map((s) => s.close()));
   });
 
-  it('lists both instances of the engine, each healthy', async () => {
+  // Each test starts on a freshly loaded panel, whatever the test before it did.
+  beforeEach(async () => {
     await page.goto(`${fx.url}/`);
+  });
+
+  it('lists both instances of the engine, each healthy', async () => {
     const kokoro = page.locator('#engines li[data-engine="kokoro"]');
     await kokoro.waitFor();
     for (const s of servers) {
       await kokoro.locator(`.instances li.healthy[data-endpoint="${s.url}"]`).waitFor();
     }
-    expect(await page.textContent('#engine-speed tr[data-engine="kokoro"]')).toContain('no synthesis yet');
   });
 
   it('shows p50/p95 latency and RTF per engine once it has spoken', async () => {
+    // Only this test speaks (the doctor's checks are no requests).
+    await page.locator('#engine-speed tr[data-engine="kokoro"]').waitFor();
+    expect(await page.textContent('#engine-speed tr[data-engine="kokoro"]')).toContain('no synthesis yet');
     for (let i = 0; i < 4; i++) {
       const res = await fetch(`${fx.url}/api/say`, {
         method: 'POST',

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
 import { type PocketTtsStandIn, startPocketTtsServer } from '../servers/pocket-tts-server.js';
@@ -51,8 +51,12 @@ describe('panel: problems, voice files, format and cache toggles', () => {
     rmSync(share, { recursive: true, force: true });
   });
 
-  it('shows the misconfigured engine and the voice file without a licence', async () => {
+  // Each test starts on a freshly loaded panel, whatever the test before it did.
+  beforeEach(async () => {
     await page.goto(`${fx.url}/`);
+  });
+
+  it('shows the misconfigured engine and the voice file without a licence', async () => {
     const problem = page.locator('#problems li[data-code="ENGINE_MISCONFIGURED"]');
     await problem.waitFor({ timeout: 15_000 });
     // This machine's python3 has no piper module (the venv's has): the first thing to fix is named.

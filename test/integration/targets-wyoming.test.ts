@@ -40,9 +40,11 @@ describe('wyoming targets', () => {
   });
 
   it('pushes PCM whose duration matches the speech and waits for played', async () => {
+    const before = speaker.reports.length;
     const result = await say(client, { id: 'w-1', text: 'The front door is open.', target: 'pi' });
     expect(result).toMatchObject({ ok: true, targets: [{ name: 'pi', ok: true }] });
-    const start = await speaker.waitFor((r) => r.event === 'start');
+    // This test's stream: reports before it belong to other tests.
+    const start = await speaker.waitFor((r) => r.event === 'start' && speaker.reports.indexOf(r) >= before);
     expect(start).toMatchObject({ rate: 22050, width: 2, channels: 1 });
     const closed = await speaker.waitFor((r) => r.event === 'closed' && r.conn === start?.conn);
     expect(closed.played).toBe(true);
