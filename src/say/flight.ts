@@ -86,6 +86,8 @@ export interface Flights {
   readonly size: number;
   /** Aborts every running flight with `reason`. */
   abortAll(reason: Error): void;
+  /** Resolves once no flight runs (at once when none does). */
+  idle(): Promise<void>;
 }
 
 /** Collaborators of the flights. */
@@ -104,6 +106,7 @@ export interface FlightDeps {
 export function createFlights(deps: FlightDeps): Flights {
   const { dispatcher, registry, attemptDeps, audioDeps } = deps;
   const flights = new Map<LiveJob, Flight>();
+  const idleWaiters: Array<() => void> = [];
 
   /** Runs the dispatch of a new live job; the job ends (entry committed) or fails before this settles. */
   async function fly(
@@ -171,6 +174,7 @@ export function createFlights(deps: FlightDeps): Flights {
     } finally {
       registry.remove(job);
       flights.delete(job);
+      if (flights.size === 0) for (const resolve of idleWaiters.splice(0)) resolve();
     }
   }
 
@@ -230,6 +234,10 @@ export function createFlights(deps: FlightDeps): Flights {
     },
     abortAll(reason) {
       for (const f of flights.values()) f.controller.abort(reason);
+    },
+    idle() {
+      if (flights.size === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => idleWaiters.push(resolve));
     },
   };
 }

@@ -11,6 +11,7 @@ import { DEFAULT_OPUS_COMPLEXITY } from '../audio/encoder.js';
 import type { AudioFormat } from '../audio/format.js';
 import type { CacheEntry } from '../cache/store.js';
 import { AppError, toAppError, type Warning } from '../shared/errors.js';
+import { SHUTDOWN_GRACE_MS } from '../shared/shutdown.js';
 import { budgetMs, type Deadline, deadlineError, startDeadlineTimer } from '../tts/deadline.js';
 import type { EngineEntry } from '../tts/dispatcher.js';
 import { finalAudio, findCached, type SayAudio, type SayAudioDeps } from './audio.js';
@@ -374,12 +375,16 @@ export function createSayService(deps: SayServiceDeps): SayService {
     audioKey: (key, format) => registry.resolve(key, format),
     inFlight: () => flights.size,
     stats: () => structuredClone(counters),
-    async stop(graceMs = 8000) {
+    async stop(graceMs = SHUTDOWN_GRACE_MS) {
       closing = true;
-      const deadline = Date.now() + graceMs;
-      while (flights.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((r) => {
+        timer = setTimeout(r, graceMs);
+      });
+      await Promise.race([flights.idle(), grace]);
+      clearTimeout(timer);
       flights.abortAll(new AppError('SHUTTING_DOWN', 'shutting down'));
-      while (flights.size) await new Promise((r) => setTimeout(r, 20));
+      await flights.idle();
       attemptDeps.pool.close();
     },
   };
