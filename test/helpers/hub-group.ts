@@ -83,21 +83,6 @@ export async function observe(url: string, extra: string[] = []): Promise<Observ
   return obs;
 }
 
-/** Polls `check` every 50 ms. @throws naming `what` (and `explain()`) after `timeoutMs`. */
-export async function waitUntil(
-  check: () => boolean,
-  timeoutMs: number,
-  what: string,
-  explain?: () => string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${explain ? `\n${explain()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** Starts hub `clientId` of the group on `shareDir`. */
 export function startGroupHub(
   brokerUrl: string,

@@ -9,7 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useGatedOpenAiServer } from '../helpers/gated-openai.js';
-import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
+import { type InProcessHub, postSay as say, withInProcessHub } from '../helpers/hub-inprocess.js';
 import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
 import { connectSayClient } from '../helpers/mqtt.js';
 import { startFaultServer } from '../servers/fault-servers.js';
@@ -23,23 +23,8 @@ beforeAll(async () => {
 });
 afterAll(() => broker?.stop());
 
-async function withHub(raw: Json, body: (hub: InProcessHub) => Promise<void>): Promise<void> {
-  const hub = await startInProcessHub(raw, broker.url);
-  try {
-    await body(hub);
-  } finally {
-    await hub.close();
-  }
-}
-
-async function say(hub: InProcessHub, request: Json): Promise<Json> {
-  const res = await fetch(`${hub.baseUrl}/api/say`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(request),
-  });
-  return (await res.json()) as Json;
-}
+const withHub = (raw: Json, body: (hub: InProcessHub) => Promise<void>) =>
+  withInProcessHub(raw, broker.url, body);
 
 async function metric(hub: InProcessHub, line: string): Promise<number> {
   const text = await (await fetch(`${hub.baseUrl}/metrics`)).text();
@@ -49,11 +34,9 @@ async function metric(hub: InProcessHub, line: string): Promise<number> {
 
 /** Resolves once the gate has seen a synthesis request whose body contains `text`. */
 async function reached(gate: { requests: Array<{ body: string }> }, text: string): Promise<void> {
-  const until = Date.now() + 15_000;
-  while (!gate.requests.some((r) => r.body.includes(text))) {
-    if (Date.now() > until) throw new Error(`'${text}' never reached the engine`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await expect
+    .poll(() => gate.requests.some((r) => r.body.includes(text)), { timeout: 15_000, interval: 20 })
+    .toBe(true);
 }
 
 describe('a request whose deadline passes in the queue', () => {

@@ -30,14 +30,6 @@ function resultsById(client: SayClient): Map<string, Result[]> {
   return byId;
 }
 
-async function waitUntil(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
 /** A say each: distinct texts, so nothing is a cache hit and each costs a real synthesis. */
 const sayText = (i: number) =>
   `Announcement number ${i}: the ${['red', 'green', 'blue'][i % 3]} door is open.`;
@@ -72,14 +64,16 @@ describe('at-least-once delivery through faults', () => {
       await client.client.publishAsync('tts/say', JSON.stringify({ id, text: sayText(i) }), { qos: 1 });
     }
     // Kill once the hub has answered a few: the rest are taken (acknowledged) but unfinished.
-    await waitUntil(() => resultsById(client).has('kill-1'), 30_000, 'the first answers');
+    await expect.poll(() => resultsById(client).has('kill-1'), { timeout: 30_000 }).toBe(true);
     first.signalGroup('SIGKILL');
     await first.exited;
     const answeredBefore = ids.filter((id) => resultsById(client).has(id)).length;
     expect(answeredBefore).toBeLessThan(ids.length);
     const second = await startHub(options('kill-1'), { shareDir: first.shareDir });
     hubs.push(second);
-    await waitUntil(() => ids.every((id) => resultsById(client).has(id)), 60_000, 'every say answered');
+    await expect
+      .poll(() => ids.filter((id) => !resultsById(client).has(id)), { timeout: 60_000 })
+      .toEqual([]);
     const results = resultsById(client);
     for (const id of ids) expect(results.get(id)?.every((r) => r.ok)).toBe(true);
     expect(second.logs().some((l) => l.msg === 'replaying unfinished requests')).toBe(true);
@@ -99,7 +93,9 @@ describe('at-least-once delivery through faults', () => {
     expect(await stopping).toBe(0);
     const second = await startHub(options('term-1'), { shareDir: first.shareDir });
     hubs.push(second);
-    await waitUntil(() => ids.every((id) => resultsById(client).has(id)), 60_000, 'every say answered');
+    await expect
+      .poll(() => ids.filter((id) => !resultsById(client).has(id)), { timeout: 60_000 })
+      .toEqual([]);
     const all = ids.flatMap((id) => resultsById(client).get(id) ?? []);
     expect(all.filter((r) => !r.ok)).toEqual([]);
     expect(await second.stop()).toBe(0);
@@ -131,7 +127,7 @@ describe('at-least-once delivery through faults', () => {
       await first.exited;
       const second = await startHub(options('replay-1', { targets: [target] }), { shareDir: first.shareDir });
       hubs.push(second);
-      await waitUntil(() => resultsById(client).has('replay-1'), 30_000, 'the replayed answer');
+      await expect.poll(() => resultsById(client).has('replay-1'), { timeout: 30_000 }).toBe(true);
       expect(resultsById(client).get('replay-1')).toEqual([
         expect.objectContaining({ ok: true, delivered: true, targets: [{ name: 'den', ok: true }] }),
       ]);

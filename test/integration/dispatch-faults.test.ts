@@ -9,7 +9,7 @@ import { mkdirSync, readdirSync, watch } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useGatedOpenAiServer } from '../helpers/gated-openai.js';
-import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
+import { type InProcessHub, postSay as say, withInProcessHub } from '../helpers/hub-inprocess.js';
 import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
 import { connectSayClient } from '../helpers/mqtt.js';
 import { COQUI_SPEAKERS, startCoquiTtsServer } from '../servers/coqui-tts-server.js';
@@ -28,24 +28,8 @@ beforeAll(async () => {
 afterAll(() => broker?.stop());
 
 /** Runs `body` against a hub with `engines`, then stops the hub and removes its share dir. */
-async function withHub(engines: Json[], body: (hub: InProcessHub) => Promise<void>): Promise<void> {
-  const hub = await startInProcessHub({ engines }, broker.url);
-  try {
-    await body(hub);
-  } finally {
-    await hub.close();
-  }
-}
-
-/** POST /api/say; answers the JSON body (a result or `{ok:false, error}`). */
-async function say(hub: InProcessHub, request: Json): Promise<Json> {
-  const res = await fetch(`${hub.baseUrl}/api/say`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(request),
-  });
-  return (await res.json()) as Json;
-}
+const withHub = (engines: Json[], body: (hub: InProcessHub) => Promise<void>) =>
+  withInProcessHub({ engines }, broker.url, body);
 
 /** GET /api/engines, the row of `name`. */
 async function engineRow(hub: InProcessHub, name: string): Promise<Json> {

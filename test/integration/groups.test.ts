@@ -5,9 +5,8 @@
  * member's `played`. A member whose preset adds a chime gets its own audio; the others share the result's.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
-import { connectSayClient, type SayClient } from '../helpers/mqtt.js';
-import { startTargetsHub, type TargetsHub } from '../helpers/targets-hub.js';
+import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
+import type { SayClient } from '../helpers/mqtt.js';
 import { type SpeakerReport, startWyomingSpeaker, type WyomingSpeaker } from '../servers/wyoming-speaker.js';
 
 type Json = Record<string, unknown>;
@@ -16,19 +15,17 @@ const monotonicS = (): number => Number(process.hrtime.bigint()) / 1e9;
 const BYTES_PER_S = 22050 * 2;
 
 describe('groups and presets', () => {
-  let broker: RunningMosquitto;
   let speakers: WyomingSpeaker[];
-  let hub: TargetsHub;
+  let fx: HubFixture;
   let client: SayClient;
 
   beforeAll(async () => {
-    broker = await startMosquitto();
     // Real-time speakers; the second and third are slower devices that report played later.
     speakers = await Promise.all(
       [0, 0.4, 1.2].map((extraDelayS) => startWyomingSpeaker({ realtime: true, extraDelayS })),
     );
     const [a, b, c] = speakers as [WyomingSpeaker, WyomingSpeaker, WyomingSpeaker];
-    hub = await startTargetsHub(
+    fx = await startHubFixture(
       {
         targets: [
           { name: 'kitchen', type: 'wyoming', url: a.url },
@@ -45,15 +42,13 @@ describe('groups and presets', () => {
           { name: 'flawed', targets: ['kitchen', 'hall_broken'] },
         ],
       },
-      broker.url,
+      { lanAddress: true },
     );
-    client = await connectSayClient(broker.url);
+    client = fx.client;
   });
   afterAll(async () => {
-    await client?.close();
-    await hub?.close();
+    await fx?.close();
     await Promise.all((speakers ?? []).map((s) => s.stop()));
-    await broker?.stop();
   });
 
   const stopOf = (s: WyomingSpeaker, after: number): Promise<SpeakerReport> =>

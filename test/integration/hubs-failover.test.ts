@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Observer, observe, startGroupHub, waitUntil } from '../helpers/hub-group.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type Observer, observe, startGroupHub } from '../helpers/hub-group.js';
 import type { HubProcess } from '../helpers/hub-process.js';
 import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
 
@@ -74,18 +74,16 @@ describe('two hubs, one broker, one share volume', () => {
       }
     });
     // Kill hub A (its whole process group) while requests keep coming: it holds some in every state.
-    await waitUntil(() => obs.answers.size >= 60, 120_000, 'the first answers');
+    await expect.poll(() => obs.answers.size, { timeout: 120_000 }).toBeGreaterThanOrEqual(60);
     const a = hubs.get('hub_a') as HubProcess;
     a.signalGroup('SIGKILL');
     await a.exited;
     await Promise.all(sending);
     await start('hub_a');
-    await waitUntil(
-      () => answeredOk(ids),
-      180_000,
-      'every id answered ok',
-      () => explain(ids),
-    );
+    await vi.waitFor(() => expect(answeredOk(ids), explain(ids)).toBe(true), {
+      timeout: 180_000,
+      interval: 500,
+    });
     await Promise.all(publishers.map((p) => p.endAsync()));
 
     const twice = ids.filter((id) => (obs.answers.get(id)?.length ?? 0) > 1);
@@ -137,7 +135,7 @@ describe('two hubs, one broker, one share volume', () => {
     await sleep(1500);
     sending = false;
     await steady;
-    await waitUntil(() => answeredOk(ids), 120_000, 'every id of the rolling restart answered ok');
+    await expect.poll(() => answeredOk(ids), { timeout: 120_000 }).toBe(true);
     await pub.endAsync();
     expect(ids.length).toBeGreaterThan(30);
 
@@ -169,20 +167,16 @@ describe('two hubs, one broker, one share volume', () => {
       };
       await pub.publishAsync('tts/say', JSON.stringify(body), { qos: 1 });
     }
-    await waitUntil(
-      () => ids.some((id) => obs.answers.get(id)?.[0]?.hub === 'hub_b'),
-      60_000,
-      'a first answer from hub_b',
-    );
+    await expect
+      .poll(() => ids.some((id) => obs.answers.get(id)?.[0]?.hub === 'hub_b'), { timeout: 60_000 })
+      .toBe(true);
     const b = hubs.get('hub_b') as HubProcess;
     b.signalGroup('SIGKILL');
     await b.exited;
-    await waitUntil(
-      () => answeredOk(ids),
-      120_000,
-      'every id answered ok without hub_b',
-      () => explain(ids),
-    );
+    await vi.waitFor(() => expect(answeredOk(ids), explain(ids)).toBe(true), {
+      timeout: 120_000,
+      interval: 500,
+    });
     await pub.endAsync();
     const a = hubs.get('hub_a') as HubProcess;
     const took = a.logs().filter((l) => l.msg === 'took over the unfinished requests of an offline hub');

@@ -8,8 +8,8 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Observer, observe, startGroupHub, waitUntil } from '../helpers/hub-group.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type Observer, observe, startGroupHub } from '../helpers/hub-group.js';
 import type { HubProcess } from '../helpers/hub-process.js';
 import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
 
@@ -64,7 +64,7 @@ describe('recorder ownership across two hubs', () => {
   it('one hub records a device; after it is killed the other takes the audio; the killed one recovers its part', async () => {
     await mic.publishAsync('recorder/porch/start', JSON.stringify({ rate: 8000 }), { qos: 1 });
     await speak(1500);
-    await waitUntil(() => status().state === 'recording', 10_000, 'a recording status');
+    await expect.poll(() => status().state, { timeout: 10_000 }).toBe('recording');
     const first = status();
     const owner = all.find((h) => h.logs().some((l) => l.msg === 'recording started')) as HubProcess;
     const other = all.find((h) => h !== owner) as HubProcess;
@@ -86,24 +86,24 @@ describe('recorder ownership across two hubs', () => {
     owner.signalGroup('SIGKILL');
     await owner.exited;
     await speak(2500);
-    await waitUntil(
-      () => status().state === 'recording' && status().hub !== first.hub,
-      15_000,
-      'the other hub recording',
+    await vi.waitFor(
+      () => {
+        expect(status().state).toBe('recording');
+        expect(status().hub).not.toBe(first.hub);
+      },
+      { timeout: 15_000 },
     );
     const taken = other2.logs().find((l) => l.msg === 'recording started');
     expect(taken).toMatchObject({ device: 'porch', format: { rateHz: 8000, widthBytes: 2, channels: 1 } });
     await mic.publishAsync('recorder/porch/stop', '', { qos: 1 });
-    await waitUntil(() => status().state === 'idle', 15_000, 'the second recording finished');
+    await expect.poll(() => status().state, { timeout: 15_000 }).toBe('idle');
 
     // The killed hub comes back and recovers what it had recorded.
     const again = await startGroupHub(broker.url, first.hub as string, shareDir);
     all.push(again);
-    await waitUntil(
-      () => again.logs().some((l) => l.msg === 'recording recovered'),
-      30_000,
-      'the partial file recovered',
-    );
+    await expect
+      .poll(() => again.logs().map((l) => l.msg), { timeout: 30_000 })
+      .toContain('recording recovered');
     const files = recordingFiles(shareDir, 'porch');
     expect(files.filter((f) => f.endsWith('.partial.opus'))).toEqual([]);
     expect(files.filter((f) => /_[0-9a-z]+\.opus$/.test(f))).toHaveLength(2);

@@ -9,10 +9,9 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page, Request } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
-import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
-import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
+import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
 
 const ARTIFACTS_DIR = join(resolve(dirname(fileURLToPath(import.meta.url)), '..', '..'), 'test-artifacts');
 const LONG_TEXT =
@@ -39,34 +38,34 @@ async function playerSource(page: Page): Promise<{ src: string; duration: number
 }
 
 describe('panel: chimes, targets, presets, phone layout', () => {
-  let broker: RunningMosquitto;
-  let hub: InProcessHub;
+  let fx: HubFixture;
   let browser: TestBrowser;
   let page: Page;
 
   beforeAll(async () => {
-    broker = await startMosquitto();
-    hub = await startInProcessHub(
-      {
-        targets: [
-          { name: 'office', type: 'media_player', entity_id: 'media_player.office', chime: 'attention' },
-          { name: 'den', type: 'media_player', entity_id: 'media_player.den' },
-        ],
-        groups: [{ name: 'downstairs', targets: ['office', 'den'] }],
-      },
-      broker.url,
-    );
+    fx = await startHubFixture({
+      targets: [
+        { name: 'office', type: 'media_player', entity_id: 'media_player.office', chime: 'attention' },
+        { name: 'den', type: 'media_player', entity_id: 'media_player.den' },
+      ],
+      groups: [{ name: 'downstairs', targets: ['office', 'den'] }],
+    });
     browser = await launchBrowser();
     page = browser.page;
   });
   afterAll(async () => {
     await browser?.close();
-    await hub?.close();
-    await broker?.stop();
+    await fx?.close();
+  });
+
+  // Each test starts on a freshly loaded panel at desktop size in the light scheme, whatever the test before did.
+  beforeEach(async () => {
+    await page.setViewportSize({ width: 1100, height: 1000 });
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.goto(`${fx.url}/`);
   });
 
   it('fills the pickers and the Chimes card from the hub, and plays a chime', async () => {
-    await page.goto(`${hub.baseUrl}/`);
     await page.locator('#say-chime option[value="dingdong"]').waitFor({ state: 'attached' });
     for (const select of ['#say-chime', '#say-chime-after']) {
       const values = await page
@@ -87,7 +86,7 @@ describe('panel: chimes, targets, presets, phone layout', () => {
     await ding.locator('button').click();
     const player = await playerSource(page);
     expect(player.error).toBeNull();
-    expect(player.src).toBe(`${hub.baseUrl}/api/chimes/ding/audio`);
+    expect(player.src).toBe(`${fx.url}/api/chimes/ding/audio`);
     expect(Math.abs(player.duration - 1)).toBeLessThan(0.1);
   });
 
@@ -113,7 +112,6 @@ describe('panel: chimes, targets, presets, phone layout', () => {
   });
 
   it("previews a target's preset without playing on the target", async () => {
-    await page.goto(`${hub.baseUrl}/`);
     await page.locator('#say-preset option[value="office"]').waitFor({ state: 'attached' });
     const bodies = sayBodies(page);
     await page.fill('#say-text', 'A preview of the office.');
@@ -131,7 +129,7 @@ describe('panel: chimes, targets, presets, phone layout', () => {
     it(`shows recent requests as readable cards at phone width (${scheme})`, async () => {
       await page.setViewportSize({ width: 390, height: 844 });
       await page.emulateMedia({ colorScheme: scheme });
-      await page.goto(`${hub.baseUrl}/`);
+      await page.goto(`${fx.url}/`);
       await page.locator('#live.on').waitFor({ timeout: 10_000 });
       await page.fill('#say-text', LONG_TEXT);
       await page.click('#say-submit');

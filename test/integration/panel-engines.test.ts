@@ -1,76 +1,53 @@
-/**
- * The panel's engine parts in a real browser (Debian's chromium with playwright-core) against a real hub: an
- * engine with two instances (two OpenAI-style stand-ins, test/servers/openai-speech-server.ts) shows both under
- * its row, the engine speed table fills with p50/p95 and RTF once syntheses ran, and the doctor's button lists
- * every finding.
- */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
-import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
 import { startOpenAiSpeechServer } from '../servers/openai-speech-server.js';
 import type { StandIn } from '../servers/speech.js';
 
 describe('panel: engine instances, speed and the doctor', () => {
-  let broker: RunningMosquitto;
   let servers: StandIn[];
-  let hub: InProcessHub;
-  let context: BrowserContext;
+  let fx: HubFixture;
+  let browser: TestBrowser;
   let page: Page;
-  let userDataDir: string;
 
   beforeAll(async () => {
-    broker = await startMosquitto();
     servers = await Promise.all([startOpenAiSpeechServer(), startOpenAiSpeechServer()]);
-    hub = await startInProcessHub(
-      {
-        engines: [
-          { name: 'kokoro', type: 'openai', urls: servers.map((s) => s.url), voice: 'af_heart' },
-          { name: 'espeak', type: 'espeak' },
-        ],
-      },
-      broker.url,
-    );
-    userDataDir = mkdtempSync(join(tmpdir(), 'tts-hub-chromium-'));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      viewport: { width: 1100, height: 1000 },
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
+    fx = await startHubFixture({
+      engines: [
+        { name: 'kokoro', type: 'openai', urls: servers.map((s) => s.url), voice: 'af_heart' },
+        { name: 'espeak', type: 'espeak' },
       ],
     });
-    page = context.pages()[0] ?? (await context.newPage());
+    browser = await launchBrowser();
+    page = browser.page;
   }, 60_000);
 
   afterAll(async () => {
-    await context?.close();
-    await hub?.close();
+    await browser?.close();
+    await fx?.close();
     await Promise.all((servers ?? []).map((s) => s.close()));
-    await broker?.stop();
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+  });
+
+  // Each test starts on a freshly loaded panel, whatever the test before it did.
+  beforeEach(async () => {
+    await page.goto(`${fx.url}/`);
   });
 
   it('lists both instances of the engine, each healthy', async () => {
-    await page.goto(`${hub.baseUrl}/`);
     const kokoro = page.locator('#engines li[data-engine="kokoro"]');
     await kokoro.waitFor();
     for (const s of servers) {
       await kokoro.locator(`.instances li.healthy[data-endpoint="${s.url}"]`).waitFor();
     }
-    expect(await page.textContent('#engine-speed tr[data-engine="kokoro"]')).toContain('no synthesis yet');
   });
 
   it('shows p50/p95 latency and RTF per engine once it has spoken', async () => {
+    // Only this test speaks (the doctor's checks are no requests).
+    await page.locator('#engine-speed tr[data-engine="kokoro"]').waitFor();
+    expect(await page.textContent('#engine-speed tr[data-engine="kokoro"]')).toContain('no synthesis yet');
     for (let i = 0; i < 4; i++) {
-      const res = await fetch(`${hub.baseUrl}/api/say`, {
+      const res = await fetch(`${fx.url}/api/say`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ text: `Panel speed check number ${i}.` }),

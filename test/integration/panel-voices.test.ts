@@ -7,20 +7,18 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
-import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
 import { type PocketTtsStandIn, startPocketTtsServer } from '../servers/pocket-tts-server.js';
 
 describe('panel: problems, voice files, format and cache toggles', () => {
-  let broker: RunningMosquitto;
   let server: PocketTtsStandIn;
-  let hub: InProcessHub;
-  let context: BrowserContext;
+  let fx: HubFixture;
+  let browser: TestBrowser;
   let page: Page;
   const share = mkdtempSync(join(tmpdir(), 'panel-voices-'));
-  const userDataDir = mkdtempSync(join(tmpdir(), 'tts-hub-chromium-'));
 
   beforeAll(async () => {
     const voices = join(share, 'voices', 'pocket-tts');
@@ -33,45 +31,32 @@ describe('panel: problems, voice files, format and cache toggles', () => {
       join(voices, 'manifest.json'),
       JSON.stringify({ nora: { file: 'nora.safetensors', language: 'de' } }),
     );
-    broker = await startMosquitto();
     server = await startPocketTtsServer();
-    hub = await startInProcessHub(
-      {
-        share_dir: share,
-        recorder: { enabled: false },
-        engines: [
-          { name: 'espeak', type: 'espeak' },
-          { name: 'pocket', type: 'pocket_tts', url: server.url },
-          { name: 'piper_cli', type: 'piper', transport: 'cli', voice: 'de_DE-thorsten-medium' },
-        ],
-      },
-      broker.url,
-    );
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      viewport: { width: 1100, height: 1000 },
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
+    fx = await startHubFixture({
+      share_dir: share,
+      recorder: { enabled: false },
+      engines: [
+        { name: 'espeak', type: 'espeak' },
+        { name: 'pocket', type: 'pocket_tts', url: server.url },
+        { name: 'piper_cli', type: 'piper', transport: 'cli', voice: 'de_DE-thorsten-medium' },
       ],
     });
-    page = context.pages()[0] ?? (await context.newPage());
+    browser = await launchBrowser();
+    page = browser.page;
   });
   afterAll(async () => {
-    await context?.close();
-    await hub?.close();
+    await browser?.close();
+    await fx?.close();
     await server?.close();
-    await broker?.stop();
     rmSync(share, { recursive: true, force: true });
-    rmSync(userDataDir, { recursive: true, force: true });
+  });
+
+  // Each test starts on a freshly loaded panel, whatever the test before it did.
+  beforeEach(async () => {
+    await page.goto(`${fx.url}/`);
   });
 
   it('shows the misconfigured engine and the voice file without a licence', async () => {
-    await page.goto(`${hub.baseUrl}/`);
     const problem = page.locator('#problems li[data-code="ENGINE_MISCONFIGURED"]');
     await problem.waitFor({ timeout: 15_000 });
     // This machine's python3 has no piper module (the venv's has): the first thing to fix is named.

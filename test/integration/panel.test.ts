@@ -4,18 +4,18 @@
  * prefix plus `X-Ingress-Path`), says something, plays the result, and watches a recording fed over MQTT appear
  * in progress, grow and finish. Keeps a screenshot in test-artifacts/panel.png.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
-import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
+import { postSay } from '../helpers/hub-inprocess.js';
 
 const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ARTIFACTS_DIR = join(REPO_DIR, 'test-artifacts');
@@ -91,57 +91,49 @@ async function playerState(page: Page): Promise<{ duration: number; error: numbe
 }
 
 describe('web panel in chromium', () => {
-  let broker: RunningMosquitto;
-  let hub: InProcessHub;
+  let fx: HubFixture;
   let proxy: IngressProxy;
-  let context: BrowserContext;
+  let browser: TestBrowser;
   let page: Page;
-  let userDataDir: string;
   let mic: MqttClient;
 
   beforeAll(async () => {
-    broker = await startMosquitto();
-    hub = await startInProcessHub({}, broker.url);
-    proxy = await startIngressProxy(hub.baseUrl);
-    mic = await mqtt.connectAsync(broker.url, { clientId: `panel-mic-${process.pid}` });
-    userDataDir = mkdtempSync(join(tmpdir(), 'tts-hub-chromium-'));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      viewport: { width: 1100, height: 1000 },
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    page = context.pages()[0] ?? (await context.newPage());
+    fx = await startHubFixture({});
+    proxy = await startIngressProxy(fx.url);
+    mic = await mqtt.connectAsync(fx.broker.url, { clientId: `panel-mic-${process.pid}` });
+    browser = await launchBrowser();
+    page = browser.page;
   });
 
   afterAll(async () => {
-    await context?.close();
+    await browser?.close();
     await mic?.endAsync();
     await proxy?.close();
-    await hub?.close();
-    await broker?.stop();
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+    await fx?.close();
+  });
+
+  /** The cache's entry count, as the API gives it. */
+  const cacheEntries = async (): Promise<number> =>
+    ((await (await fetch(`${fx.url}/api/cache`)).json()) as { entries: number }).entries;
+
+  // Each test starts on a freshly loaded panel at desktop size, whatever the test before it did.
+  beforeEach(async () => {
+    await page.setViewportSize({ width: 1100, height: 1000 });
+    await page.goto(`${fx.url}/`);
+    await expect.poll(() => page.textContent('#live'), { timeout: 10_000 }).toBe('live');
   });
 
   it('loads with the engines, their health, the cache figures and a live event stream', async () => {
-    await page.goto(`${hub.baseUrl}/`);
     await page.locator('#engines li[data-engine="espeak"].healthy').waitFor();
-    await expect.poll(() => page.textContent('#live'), { timeout: 10_000 }).toBe('live');
     await expect.poll(() => page.textContent('#queue-depth'), { timeout: 10_000 }).toBe('0');
-    expect(await page.textContent('#cache-entries')).toMatch(/^0 \/ 2000$/);
+    const entries = await cacheEntries();
+    expect(await page.textContent('#cache-entries')).toBe(`${entries} / 2000`);
     expect(await page.locator('#say-engine option[value="espeak"]').count()).toBe(1);
   });
 
   it('says something, lists it with its latency, and plays it in the audio element', async () => {
+    const before = await cacheEntries();
+    await expect.poll(() => page.textContent('#cache-entries'), { timeout: 10_000 }).toBe(`${before} / 2000`);
     await page.fill('#say-text', 'The panel speaks.');
     await page.click('#say-submit');
     await page.locator('#say-result.ok').waitFor();
@@ -152,14 +144,16 @@ describe('web panel in chromium', () => {
     const state = await playerState(page);
     expect(state.error).toBeNull();
     expect(state.duration).toBeGreaterThan(0.3);
-    expect(state.src).toMatch(new RegExp(`^${hub.baseUrl}/api/audio/[0-9a-f]{64}\\.opus$`));
+    expect(state.src).toMatch(new RegExp(`^${fx.url}/api/audio/[0-9a-f]{64}\\.opus$`));
     // Press play in the row: the element plays to the end with no error.
     await row.locator('button').click();
     await page.waitForFunction(() => {
       const a = document.querySelector<HTMLAudioElement>('#player');
       return a !== null && (a.ended || a.currentTime > 0.2) && a.error === null;
     });
-    await expect.poll(() => page.textContent('#cache-entries'), { timeout: 10_000 }).toMatch(/^1 \/ 2000$/);
+    await expect
+      .poll(() => page.textContent('#cache-entries'), { timeout: 10_000 })
+      .toBe(`${before + 1} / 2000`);
   });
 
   it('shows a recording in progress with its growing size, then finished and playable', async () => {
@@ -195,7 +189,7 @@ describe('web panel in chromium', () => {
     await done.locator('button').click();
     const state = await playerState(page);
     expect(state.error).toBeNull();
-    expect(state.src).toBe(`${hub.baseUrl}/api/recordings/panel-rec-1/audio`);
+    expect(state.src).toBe(`${fx.url}/api/recordings/panel-rec-1/audio`);
     expect(state.duration).toBeGreaterThan(0.5);
   });
 
@@ -219,7 +213,6 @@ describe('web panel in chromium', () => {
   });
 
   it('sends the engine, voice and target chosen in the say form', async () => {
-    await page.goto(`${hub.baseUrl}/`);
     await page.locator('#say-engine option[value="espeak"]').waitFor({ state: 'attached' });
     await page.locator('#voices option[value="en-us"]').waitFor({ state: 'attached' });
     await page.selectOption('#say-engine', 'espeak');
@@ -241,19 +234,19 @@ describe('web panel in chromium', () => {
   });
 
   it('clears the cache from its button', async () => {
-    await page.goto(`${hub.baseUrl}/`);
+    expect(await postSay({ baseUrl: fx.url }, { text: 'Something to clear.' })).toMatchObject({ ok: true });
     await expect
       .poll(() => page.textContent('#cache-entries'), { timeout: 10_000 })
       .toMatch(/^[1-9]\d* \/ 2000$/);
     await page.click('#cache-clear');
     await expect.poll(() => page.textContent('#cache-entries'), { timeout: 10_000 }).toBe('0 / 2000');
-    const figures = (await (await fetch(`${hub.baseUrl}/api/cache`)).json()) as Record<string, number>;
+    const figures = (await (await fetch(`${fx.url}/api/cache`)).json()) as Record<string, number>;
     expect(figures).toMatchObject({ entries: 0, bytes: 0, max_entries: 2000, max_bytes: 500 * 1024 * 1024 });
   });
 
   it('fits a phone screen without sideways scrolling', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
-    await page.goto(`${hub.baseUrl}/`);
+    await page.reload();
     await page.locator('#engines li[data-engine="espeak"]').waitFor();
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow).toBeLessThanOrEqual(0);

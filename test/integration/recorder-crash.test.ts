@@ -4,7 +4,7 @@
  */
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -30,6 +30,13 @@ process.stdin.on('data', (pcm) => session.write(pcm));
 process.stdout.write('ready\\n');
 `;
 
+/** Size of the one WAV sidecar under `shareDir`'s recordings, 0 while there is none. */
+async function sidecarBytes(dir: string): Promise<number> {
+  const files = await readdir(join(dir, 'recordings'), { recursive: true });
+  const wav = files.find((f) => f.endsWith('.wav'));
+  return wav === undefined ? 0 : (await stat(join(dir, 'recordings', wav))).size;
+}
+
 let shareDir: string;
 let recorder: Recorder | undefined;
 let child: ChildProcessByStdio<Writable, Readable, null> | undefined;
@@ -53,9 +60,12 @@ describe('recorder crash recovery', () => {
     const pcm = await sinePcm(4);
     for (let at = 0; at < pcm.length; at += BYTES_PER_S / 10) {
       proc.stdin.write(pcm.subarray(at, at + BYTES_PER_S / 10));
-      await sleep(100);
+      await sleep(100); // real-time pace, as a microphone sends: paces the input, waits for nothing
     }
-    await sleep(500); // the last chunk reaches the sidecar
+    // The last chunk reaches the sidecar (header + every PCM byte on disk).
+    await expect
+      .poll(() => sidecarBytes(shareDir), { timeout: 10_000 })
+      .toBeGreaterThanOrEqual(pcm.length + 44);
     const encoders = await ffmpegChildren(proc.pid as number);
     expect(encoders).toHaveLength(1);
     proc.kill('SIGKILL');

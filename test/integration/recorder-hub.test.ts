@@ -144,8 +144,13 @@ describe('recorder in the running hub', () => {
     // A finished recording (the microphone's first) to list after the one in progress.
     await seen(client, 'recorder/micro/status', isLast(undefined));
     await client.client.publishAsync('recorder/kitchen/start', JSON.stringify({ id: 'rec6s' }), { qos: 1 });
+    // Half the audio (3 s) fed: the feed says so, the checks mid-way start then.
+    let halfFed = (): void => {};
+    const half = new Promise<void>((r) => {
+      halfFed = r;
+    });
     const midway = async () => {
-      await sleep(3000);
+      await half;
       const list = (await (await fetch(`${hub.baseUrl}/api/recordings`)).json()) as {
         recordings: RecordingRow[];
       };
@@ -176,6 +181,8 @@ describe('recorder in the running hub', () => {
       for (let i = 0; i * CHUNK_BYTES < pcm.length; i++) {
         const chunk = pcm.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES);
         await client.client.publishAsync('recorder/kitchen/audio', chunk, { qos: 1 });
+        if ((i + 1) * CHUNK_BYTES >= pcm.length / 2) halfFed();
+        // Real-time pace, as a microphone sends: paces the input, waits for nothing.
         const wait = t0 + (i + 1) * 100 - performance.now();
         if (wait > 0) await sleep(wait);
       }
@@ -269,7 +276,7 @@ describe('recorder in the running hub', () => {
     for (let at = 0; at < pcm.length; at += frameBytes) {
       const wav = encodeWav(MIC_FORMAT, pcm.subarray(at, at + frameBytes));
       await client.client.publishAsync('hermes/audioServer/sat1/audioFrame', wav, { qos: 0 });
-      await sleep(32);
+      await sleep(32); // paces the frames like a satellite (faster than real time); waits for nothing
     }
     const final = JSON.parse((await ended).toString()) as DeviceStatus;
     const probe = await ffprobe(join(hub.shareDir, final.last?.file ?? 'missing'));
@@ -285,12 +292,19 @@ describe('recorder in the running hub', () => {
     expect(Math.abs(probe.durationMs - micSpeechMs)).toBeLessThanOrEqual(400);
     expect(statusesOf(client, 'micro').some((s) => s.source === 'wyoming')).toBe(true);
 
+    const micDown = () =>
+      hub
+        .logs()
+        .filter((l) => l.msg === 'microphone closed the connection' || l.msg === 'microphone unavailable')
+        .length;
+    const downBefore = micDown();
     mic?.kill('SIGKILL');
     const second = client.next('recorder/micro/status', (p) => {
       const s = JSON.parse(p.toString()) as DeviceStatus;
       return isLast(undefined)(p) && s.last?.id !== first.last?.id;
     });
-    await sleep(500);
+    // The hub sees the service go away before it comes back.
+    await expect.poll(micDown, { timeout: 10_000 }).toBeGreaterThan(downBefore);
     mic = await startMic(micPort, join(work, 'mic.wav'));
     const again = JSON.parse((await second).toString()) as DeviceStatus;
     const probe2 = await ffprobe(join(hub.shareDir, again.last?.file ?? 'missing'));

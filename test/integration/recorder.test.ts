@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runFfmpeg } from '../../src/audio/ffmpeg.js';
 import { recordingEncoderArgs } from '../../src/audio/ffmpeg-args.js';
 import { MIC_FORMAT } from '../../src/audio/format.js';
@@ -67,6 +67,7 @@ async function feed(
   for (let at = 0, i = 0; at < pcm.length; at += chunkBytes, i++) {
     session.write(pcm.subarray(at, at + chunkBytes));
     await onChunk?.(((at + chunkBytes) / BYTES_PER_S) * 1000);
+    // Real-time pace, as a microphone sends: the sleep paces the input, it waits for nothing.
     const due = t0 + (i + 1) * CHUNK_MS - performance.now();
     if (due > 0) await sleep(due);
   }
@@ -209,7 +210,7 @@ describe('recorder with real ffmpeg', () => {
     await feed(session, speech6s.subarray(0, 2 * BYTES_PER_S));
     const pid = await pidWriting(`_${session.id}.partial.opus`);
     process.kill(pid, 'SIGKILL');
-    await sleep(300);
+    await vi.waitFor(() => expect(rec.deviceStatus('porch').warning).toBeDefined(), { timeout: 5000 });
     await feed(session, speech6s.subarray(2 * BYTES_PER_S, 4 * BYTES_PER_S));
     expect(statuses.some((s) => s.state === 'recording' && s.warning !== undefined)).toBe(true);
     const info = await session.close();
@@ -272,10 +273,13 @@ describe('recorder with real ffmpeg', () => {
     const rec = await startRecorder({ idleTimeoutMs: 400 });
     const session = await rec.open('satellite1', MIC_FORMAT, { source: 'hermes' });
     session.write(speech6s.subarray(0, BYTES_PER_S));
-    await sleep(1500);
+    // Ended and finalized: the device status names the finished recording.
+    await vi.waitFor(
+      () => expect(rec.deviceStatus('satellite1')).toMatchObject({ state: 'idle', last: { id: session.id } }),
+      { timeout: 5000 },
+    );
     expect(session.active).toBe(false);
     expect(rec.active('satellite1')).toBeUndefined();
-    expect(rec.deviceStatus('satellite1')).toMatchObject({ state: 'idle', last: { id: session.id } });
     const [row] = await rec.list();
     expect(row).toMatchObject({ id: session.id, in_progress: false });
     expect(Math.abs((row?.duration_ms ?? 0) - 1000)).toBeLessThanOrEqual(100);
@@ -290,7 +294,7 @@ describe('recorder with real ffmpeg', () => {
       s.write(speech6s.subarray(0, BYTES_PER_S));
       await s.close();
       ids.push(s.id);
-      await sleep(1100); // start times have whole-second precision
+      await sleep(1100); // start times have whole-second precision: the wall clock must move, nothing to wait on
     }
     const current = await rec.open('d');
     current.write(speech6s.subarray(0, BYTES_PER_S));
@@ -311,7 +315,7 @@ describe('recorder with real ffmpeg', () => {
       s.write(speech6s.subarray(0, 2 * BYTES_PER_S));
       await s.close();
       ids.push(s.id);
-      await sleep(1100);
+      await sleep(1100); // start times have whole-second precision: the wall clock must move, nothing to wait on
     }
     const result = await rec.prune();
     expect(result.deleted).toEqual(ids.slice(0, 2));

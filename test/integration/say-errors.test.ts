@@ -59,10 +59,9 @@ describe('bad say payloads', () => {
     const bad = await client.say('{"text": "", "id": "mine-1"}', 'mine-1');
     expect(bad).toMatchObject({ id: 'mine-1', ok: false, error: { code: 'TEXT_EMPTY' } });
     // The log line travels through the child's stdout pipe and may land just after the MQTT answer.
-    const deadline = Date.now() + 3000;
-    while (!hub.logs().some((l) => l.id === 'mine-1') && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 25));
-    await new Promise((r) => setTimeout(r, 200)); // room for a wrongly duplicated line to show up
+    await expect.poll(() => hub.logs().map((l) => l.id), { timeout: 3000, interval: 25 }).toContain('mine-1');
+    // A fixed wait on purpose: it asserts that nothing (a wrongly duplicated line) shows up during it.
+    await new Promise((r) => setTimeout(r, 200));
     const refusals = hub.logs().filter((l) => l.id === 'mine-1');
     expect(refusals).toHaveLength(1);
     expect(refusals[0]?.level).toBe(40);

@@ -9,14 +9,6 @@ import type { SayEvent } from '../../src/say/events.js';
 import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
 import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
 
-async function waitUntil(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe('schedules', () => {
   let broker: RunningMosquitto | undefined;
   let hub: InProcessHub | undefined;
@@ -32,7 +24,7 @@ describe('schedules', () => {
     hub = await startInProcessHub({ schedules: [{ cron: '* * * * * *', say: 'Tick tock.' }] }, broker.url);
     const said: SayEvent[] = [];
     hub.hub.events.on('say', (e) => said.push(e));
-    await waitUntil(() => said.length >= 2, 'two scheduled says');
+    await expect.poll(() => said.length, { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
     expect(said[0]?.result).toMatchObject({ engine: 'espeak', textChars: 'Tick tock.'.length });
     // The second run is the same text: a cache hit.
     expect(said[1]?.result?.cached).toBe(true);
@@ -43,7 +35,7 @@ describe('schedules', () => {
     const phrases = ['Good morning.', 'The door is open.'];
     hub = await startInProcessHub({ schedules: [{ cron: '* * * * * *', precache: phrases }] }, broker.url);
     const h = hub;
-    await waitUntil(() => h.hub.cache.stats().entries >= 2, 'two cached phrases');
+    await expect.poll(() => h.hub.cache.stats().entries, { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
     const res = await fetch(`${h.baseUrl}/api/say`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -6,9 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ffprobe } from '../helpers/ffprobe.js';
-import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
-import { connectSayClient, type SayClient } from '../helpers/mqtt.js';
-import { startTargetsHub, type TargetsHub } from '../helpers/targets-hub.js';
+import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
+import type { SayClient } from '../helpers/mqtt.js';
 import { type HermesSite, startHermesSite } from '../servers/hermes-site.js';
 
 /** About 30 s of espeak speech: more than one 1 MiB WAV at 22050 Hz. */
@@ -25,15 +24,13 @@ const LONG_TEXT = [
 const pcmMs = (bytes: number): number => (bytes / (22050 * 2)) * 1000;
 
 describe('hermes and mqtt targets', () => {
-  let broker: RunningMosquitto;
-  let hub: TargetsHub;
+  let fx: HubFixture;
   let client: SayClient;
   let kitchen: HermesSite;
   let bedroom: HermesSite;
 
   beforeAll(async () => {
-    broker = await startMosquitto();
-    hub = await startTargetsHub(
+    fx = await startHubFixture(
       {
         topics: { hermes: true },
         targets: [
@@ -41,21 +38,20 @@ describe('hermes and mqtt targets', () => {
           { name: 'den', type: 'mqtt', url: 'satellites/den/play' },
         ],
       },
-      broker.url,
+      {
+        lanAddress: true,
+        client: { extraTopics: ['hermes/tts/sayFinished', 'satellites/den/play'] },
+      },
     );
+    client = fx.client;
     [kitchen, bedroom] = await Promise.all([
-      startHermesSite(broker.url, 'kitchen'),
-      startHermesSite(broker.url, 'bedroom', { realtime: true }),
+      startHermesSite(fx.broker.url, 'kitchen'),
+      startHermesSite(fx.broker.url, 'bedroom', { realtime: true }),
     ]);
-    client = await connectSayClient(broker.url, {
-      extraTopics: ['hermes/tts/sayFinished', 'satellites/den/play'],
-    });
   });
   afterAll(async () => {
-    await client?.close();
     await Promise.all([kitchen?.close(), bedroom?.close()]);
-    await hub?.close();
-    await broker?.stop();
+    await fx?.close();
   });
 
   it('sends long audio to a site as several playBytes WAVs that add up to the speech', async () => {

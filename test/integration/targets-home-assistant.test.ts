@@ -6,21 +6,18 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ffprobe } from '../helpers/ffprobe.js';
-import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
-import { connectSayClient, type SayClient } from '../helpers/mqtt.js';
-import { startTargetsHub, type TargetsHub } from '../helpers/targets-hub.js';
+import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
+import type { SayClient } from '../helpers/mqtt.js';
 import { type HomeAssistantStandIn, makeState, startHomeAssistant } from '../servers/home-assistant.js';
 
 const TOKEN = 'supervisor-token-for-tests';
 
 describe('media_player and assist_satellite targets', () => {
-  let broker: RunningMosquitto;
   let ha: HomeAssistantStandIn;
-  let hub: TargetsHub;
+  let fx: HubFixture;
   let client: SayClient;
 
   beforeAll(async () => {
-    broker = await startMosquitto();
     ha = await startHomeAssistant({
       token: TOKEN,
       entities: [
@@ -30,7 +27,7 @@ describe('media_player and assist_satellite targets', () => {
         makeState('assist_satellite.hall', 'idle', { supported_features: 1 }),
       ],
     });
-    hub = await startTargetsHub(
+    fx = await startHubFixture(
       {
         targets: [
           { name: 'sonos', type: 'media_player', entity_id: 'media_player.living_room', format: 'mp3' },
@@ -44,16 +41,13 @@ describe('media_player and assist_satellite targets', () => {
           },
         ],
       },
-      broker.url,
-      { url: ha.url, token: TOKEN },
+      { lanAddress: true, supervisor: { url: ha.url, token: TOKEN } },
     );
-    client = await connectSayClient(broker.url);
+    client = fx.client;
   });
   afterAll(async () => {
-    await client?.close();
-    await hub?.close();
+    await fx?.close();
     await ha?.stop();
-    await broker?.stop();
   });
 
   const playable = async (url: string, codec: string, durationMs: number): Promise<void> => {
@@ -86,7 +80,7 @@ describe('media_player and assist_satellite targets', () => {
     expect(ha.calls.every((c) => c.authorization === `Bearer ${TOKEN}`)).toBe(true);
     expect(url).toMatch(/^http:\/\/[\d.]+:\d+\/api\/audio\/[0-9a-f]{64}\.mp3$/);
     expect(new URL(url).hostname).not.toBe('127.0.0.1');
-    expect(url.startsWith(hub.hub.baseUrl)).toBe(true);
+    expect(url.startsWith(fx.hub.baseUrl)).toBe(true);
     await playable(url, 'mp3', result.duration_ms as number);
   });
 

@@ -5,22 +5,19 @@
  * entity's service call, a bare 500 for a missing feature).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
-import { connectSayClient, type SayClient } from '../helpers/mqtt.js';
-import { startTargetsHub, type TargetsHub } from '../helpers/targets-hub.js';
+import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
+import type { SayClient } from '../helpers/mqtt.js';
 import { type HomeAssistantStandIn, makeState, startHomeAssistant } from '../servers/home-assistant.js';
 
 const TOKEN = 'truthful-token';
 const SONOS = 512 | 4 | 1_048_576; // PLAY_MEDIA | VOLUME_SET | MEDIA_ANNOUNCE
 
 describe('truthful target results', () => {
-  let broker: RunningMosquitto;
   let ha: HomeAssistantStandIn;
-  let hub: TargetsHub;
+  let fx: HubFixture;
   let client: SayClient;
 
   beforeAll(async () => {
-    broker = await startMosquitto();
     ha = await startHomeAssistant({
       token: TOKEN,
       entities: [
@@ -31,23 +28,20 @@ describe('truthful target results', () => {
         makeState('assist_satellite.old', 'idle', { supported_features: 0 }),
       ],
     });
-    hub = await startTargetsHub(
+    fx = await startHubFixture(
       {
         targets: [
           { name: 'cast_announce', type: 'media_player', entity_id: 'media_player.cast', announce: true },
           { name: 'cast', type: 'media_player', entity_id: 'media_player.cast' },
         ],
       },
-      broker.url,
-      { url: ha.url, token: TOKEN },
+      { lanAddress: true, supervisor: { url: ha.url, token: TOKEN } },
     );
-    client = await connectSayClient(broker.url);
+    client = fx.client;
   });
   afterAll(async () => {
-    await client?.close();
-    await hub?.close();
+    await fx?.close();
     await ha?.stop();
-    await broker?.stop();
   });
 
   const say = (id: string, target: string | string[]) =>

@@ -5,27 +5,24 @@
  * an unreachable speaker fails alone.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
-import { connectSayClient, type SayClient } from '../helpers/mqtt.js';
+import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
+import type { SayClient } from '../helpers/mqtt.js';
 import { freePort } from '../helpers/ports.js';
-import { startTargetsHub, type TargetsHub } from '../helpers/targets-hub.js';
 import { startWyomingSpeaker, type WyomingSpeaker } from '../servers/wyoming-speaker.js';
 
 const say = (client: SayClient, body: Record<string, unknown>) =>
   client.say(JSON.stringify(body), body.id as string, 60_000);
 
 describe('wyoming targets', () => {
-  let broker: RunningMosquitto;
   let speaker: WyomingSpeaker;
   let slow: WyomingSpeaker;
-  let hub: TargetsHub;
+  let fx: HubFixture;
   let client: SayClient;
 
   beforeAll(async () => {
-    broker = await startMosquitto();
     [speaker, slow] = await Promise.all([startWyomingSpeaker(), startWyomingSpeaker({ realtime: true })]);
     const gone = `tcp://127.0.0.1:${await freePort()}`;
-    hub = await startTargetsHub(
+    fx = await startHubFixture(
       {
         targets: [
           { name: 'pi', type: 'wyoming', url: speaker.url },
@@ -33,21 +30,21 @@ describe('wyoming targets', () => {
           { name: 'gone', type: 'wyoming', url: gone },
         ],
       },
-      broker.url,
+      { lanAddress: true },
     );
-    client = await connectSayClient(broker.url);
+    client = fx.client;
   });
   afterAll(async () => {
-    await client?.close();
-    await hub?.close();
+    await fx?.close();
     await Promise.all([speaker?.stop(), slow?.stop()]);
-    await broker?.stop();
   });
 
   it('pushes PCM whose duration matches the speech and waits for played', async () => {
+    const before = speaker.reports.length;
     const result = await say(client, { id: 'w-1', text: 'The front door is open.', target: 'pi' });
     expect(result).toMatchObject({ ok: true, targets: [{ name: 'pi', ok: true }] });
-    const start = await speaker.waitFor((r) => r.event === 'start');
+    // This test's stream: reports before it belong to other tests.
+    const start = await speaker.waitFor((r) => r.event === 'start' && speaker.reports.indexOf(r) >= before);
     expect(start).toMatchObject({ rate: 22050, width: 2, channels: 1 });
     const closed = await speaker.waitFor((r) => r.event === 'closed' && r.conn === start?.conn);
     expect(closed.played).toBe(true);
