@@ -20,7 +20,7 @@ import { type EncoderPool, startLiveEncoder } from './live-encoder.js';
 import type { PhraseCache, PhraseVoice } from './phrases.js';
 import type { SayRequest } from './request.js';
 import { splitSentences } from './sentences.js';
-import { sentenceMode, speak } from './speech.js';
+import { speak, textModeOf } from './speech.js';
 
 /** The voice an attempt uses and the cache keys it produces. */
 export interface AttemptVoice extends PhraseVoice {
@@ -210,7 +210,7 @@ export async function runAttempt(
         voice,
         text: request.text,
         sentences,
-        mode: sentenceMode(entry.engine.type, entry.transport),
+        mode: textModeOf(entry.engine),
         phrases: deps.phrases,
         lookups: input.lookups,
         loudnorm: input.loudnorm,

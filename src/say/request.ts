@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { OUTPUT_FORMATS, type OutputFormat } from '../audio/format.js';
 import { normalizeText } from '../cache/key.js';
 import { AppError, type ErrorCode } from '../shared/errors.js';
+import type { Priority } from '../tts/engine.js';
 import { cleanText, type UrlSpeech } from './text-clean.js';
 
 /** Longest lead-in silence, in ms. */
@@ -59,8 +60,8 @@ export const SayBodySchema = z.strictObject({
 });
 export type SayBody = z.infer<typeof SayBodySchema>;
 
-/** Request priority: `high` goes ahead of queued normal requests and interrupts a target. */
-export type Priority = 'normal' | 'high';
+/** Request priority: `high` goes ahead of queued normal requests and interrupts a target (tts/engine.ts). */
+export type { Priority };
 
 /** A validated say request in the domain's terms. */
 export interface SayRequest {

@@ -252,5 +252,5 @@ export function createPiperCliEngine(opts: PiperCliEngineOptions): Engine {
       if (problem) throw problem;
     });
 
-  return { name, type: 'piper', synthesize, voices: () => cache.get(), probe };
+  return { name, type: 'piper', textMode: 'whole-text', synthesize, voices: () => cache.get(), probe };
 }

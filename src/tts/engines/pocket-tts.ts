@@ -146,6 +146,7 @@ export function createPocketTtsHttpEngine(opts: PocketTtsEngineOptions & { url: 
   return {
     name,
     type: 'pocket_tts',
+    textMode: 'whole-text',
     synthesize,
     voices: (signal) => voices.list(signal),
     probe: (signal) =>
@@ -187,6 +188,7 @@ export function createPocketTtsCliEngine(opts: PocketTtsEngineOptions & { comman
   return {
     name,
     type: 'pocket_tts',
+    textMode: 'whole-text',
     synthesize,
     voices: (signal) => voices.list(signal),
     probe: (signal) =>
