@@ -5,7 +5,9 @@
  * - with `topics.hermes`: `hermes/tts/say` `{text, lang?, id?, siteId = "default", sessionId?, volume?}`
  *   (`rhasspyhermes/tts.py` TtsSay) is spoken through the say service to the site (`hermes:<siteId>`), and
  *   `hermes/tts/sayFinished` `{id, siteId, sessionId}` (TtsSayFinished) follows once the site has played it,
- *   also when speaking failed, so a dialogue session never waits forever.
+ *   also when speaking failed or the request was refused (a field of the wrong type), so a dialogue session
+ *   never waits forever. Only a payload that is not decoded (over the size limit, not a JSON object) gets none:
+ *   it names no id a dialogue manager could wait on.
  */
 import { z } from 'zod';
 import { type RequestDefaults, toSayRequest } from '../say/request.js';
@@ -32,6 +34,22 @@ const TtsSaySchema = z.object({
   sessionId: z.string().nullish(),
   volume: z.number().nullish(),
 });
+
+/** TtsSayFinished `{id, siteId, sessionId}`; also read leniently from a refused say (string fields only). */
+const SayFinishedSchema = z.object({
+  id: z.string().nullish().catch(undefined),
+  siteId: z.string().nullish().catch(undefined),
+  sessionId: z.string().nullish().catch(undefined),
+});
+
+/** The sayFinished body answering a say whose fields are `raw`: its id and session, `default` as the site. */
+function sayFinishedOf(raw: z.input<typeof SayFinishedSchema>): {
+  id: string;
+  siteId: string;
+  sessionId: string;
+} {
+  return { id: raw.id ?? '', siteId: raw.siteId || 'default', sessionId: raw.sessionId ?? '' };
+}
 
 const PlayFinishedSchema = z.object({ id: z.string().nullish(), sessionId: z.string().nullish() });
 
@@ -69,6 +87,12 @@ export async function attachHermes(opts: {
   });
   if (!opts.acceptSay) return;
 
+  const publishFinished = async (finished: ReturnType<typeof sayFinishedOf>): Promise<void> => {
+    await bus
+      .publish(HERMES_TOPICS.sayFinished, JSON.stringify(finished), { qos: 1 })
+      .catch((err) => log.warn({ err: String(err) }, 'sayFinished publish failed'));
+  };
+
   const handleSay = async (payload: Buffer, ctx: InboxContext): Promise<boolean> => {
     if (payload.length > (opts.maxPayloadBytes ?? Number.POSITIVE_INFINITY)) {
       // Not decoded, so its id and site are unknown: Hermes has no error reply to send.
@@ -78,14 +102,18 @@ export async function attachHermes(opts: {
       );
       return true;
     }
-    const parsed = TtsSaySchema.safeParse(parseJson(payload));
+    const json = parseJson(payload);
+    const parsed = TtsSaySchema.safeParse(json);
     if (!parsed.success) {
-      log.warn({ issue: parsed.error.issues[0]?.message }, 'hermes/tts/say refused');
+      log.warn({ issue: parsed.error.issues[0]?.message, code: 'BAD_PAYLOAD' }, 'hermes/tts/say refused');
+      // A JSON object names the session waiting on it: answer it, so the dialogue goes on.
+      const known = SayFinishedSchema.safeParse(json);
+      if (known.success) await publishFinished(sayFinishedOf(known.data));
       return true;
     }
     const say = parsed.data;
-    const siteId = say.siteId || 'default';
-    const finished = { id: say.id ?? '', siteId, sessionId: say.sessionId ?? '' };
+    const finished = sayFinishedOf(say);
+    const siteId = finished.siteId;
     try {
       if (ctx.abandoned) throw ctx.abandoned;
       const request = toSayRequest(
@@ -107,9 +135,7 @@ export async function attachHermes(opts: {
       const e = toAppError(err);
       log.warn({ id: finished.id, siteId, code: e.code, err: e.message }, 'hermes say failed');
     }
-    await bus
-      .publish(HERMES_TOPICS.sayFinished, JSON.stringify(finished), { qos: 1 })
-      .catch((err) => log.warn({ err: String(err) }, 'sayFinished publish failed'));
+    await publishFinished(finished);
     return true;
   };
 

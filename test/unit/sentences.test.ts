@@ -90,7 +90,17 @@ describe('splitSentences', () => {
 
 describe('engine text mode', () => {
   const textMode = (type: string, transport: string) =>
-    createEngine(EngineOptionsSchema.parse({ name: 'e', type, transport }), { log: silentLog() }).textMode;
+    createEngine(
+      EngineOptionsSchema.parse({
+        name: 'e',
+        type,
+        transport,
+        url: transport === 'wyoming' ? 'tcp://127.0.0.1:1' : 'http://127.0.0.1:1',
+      }),
+      {
+        log: silentLog(),
+      },
+    ).textMode;
 
   it('gives engines that stream a whole text per sentence the whole text, the others one request per sentence', () => {
     for (const [type, transport] of [
