@@ -1,9 +1,10 @@
 import { loadConfig } from './config/load.js';
 import { createHub } from './hub.js';
 import { createLog } from './shared/log.js';
+import { SHUTDOWN_GRACE_MS } from './shared/shutdown.js';
 
-/** Shutdown budget: in-flight work gets this long to finish before it is cancelled (SIGTERM handling). */
-const SHUTDOWN_GRACE_MS = 8000;
+/** After the grace, how long stopping may still take (finalizing recordings, offline) before the process exits 1. */
+const HARD_STOP_AFTER_GRACE_MS = 2000;
 
 function fail(err: unknown): never {
   process.stderr.write(`tts-hub: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -23,7 +24,7 @@ async function main(): Promise<void> {
     const hardStop = setTimeout(() => {
       log.error('shutdown took too long; exiting');
       process.exit(1);
-    }, SHUTDOWN_GRACE_MS + 2000);
+    }, SHUTDOWN_GRACE_MS + HARD_STOP_AFTER_GRACE_MS);
     hardStop.unref();
     hub.stop(SHUTDOWN_GRACE_MS).then(
       () => {

@@ -14,7 +14,7 @@ import type { Log } from '../shared/log.js';
 import type { MqttBus } from './client.js';
 import type { HubPeers } from './hub-peers.js';
 
-/** The fields of a retained device status read here (recorder-adapter.ts adds `hub` and `format`). */
+/** The fields of a retained device status read here (recorder-status.ts adds `hub` and `format`). */
 interface StatusSeen {
   state?: unknown;
   hub?: unknown;

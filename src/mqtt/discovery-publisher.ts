@@ -1,7 +1,6 @@
 /**
- * Publishes the hub's Home Assistant discovery (payloads in `discovery.ts`) and serves its two commands:
- * the notify entity (its message is spoken through the say service, the result published on the result topic)
- * and the clear-cache button.
+ * Publishes the hub's Home Assistant discovery (payloads in `discovery.ts`) and serves the clear-cache button.
+ * The notify entity's messages are an input of the say service: `notify-adapter.ts`.
  *
  * Habits (STYLE "MQTT"): retained, QoS 1; published only when the bytes change (compared with the retained
  * message found on the broker at start, so a restart with the same setup publishes nothing); republished when
@@ -11,9 +10,6 @@
  */
 import type { CacheStore } from '../cache/store.js';
 import { NAME_PATTERN } from '../recorder/index.js';
-import { checkPayloadSize, type RequestDefaults, toSayRequest } from '../say/request.js';
-import { errorPayload, resultPayload } from '../say/result.js';
-import type { SayService } from '../say/service.js';
 import { toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import type { MqttBus } from './client.js';
@@ -28,8 +24,6 @@ import {
   liveComponents,
 } from './discovery.js';
 import type { HubPeers } from './hub-peers.js';
-import type { InboxContext, RequestInbox } from './inbox-types.js';
-import { isShutdown } from './say-adapter.js';
 
 /** How long start waits for the retained config of an earlier run, in ms. */
 const RETAINED_WAIT_MS = 300;
@@ -57,18 +51,8 @@ export interface DiscoveryOptions {
   group?: { name: string; peers: HubPeers; availabilityOf(id: string): string };
   /** Home Assistant's birth topic, default `homeassistant/status`. */
   birthTopic?: string;
-  resultTopic: string;
-  /** In a share group: this hub's client id, added to results as `hub`. */
-  hub?: string;
-  /** At-least-once intake of the notify entity's messages (see request-inbox.ts). */
-  inbox: RequestInbox;
-  sayService: SayService;
+  /** The cache the clear-cache button clears. */
   cache: CacheStore;
-  maxTextChars: number;
-  /** Largest notify message taken, in bytes, checked before decoding. */
-  maxPayloadBytes?: number;
-  /** Format and clean-up of notify messages (`default_format`, `text.clean`, `text.urls`). */
-  defaults?: RequestDefaults;
   /** Called after the cache was cleared by the button (to republish the status). */
   onCacheCleared?: () => void;
   /**
@@ -108,11 +92,38 @@ export function hasRecorded(payload: Buffer): boolean {
 }
 
 /**
- * Subscribes the topics it needs (call before or after `bus.start()`; mqtt.js resubscribes on reconnect).
+ * Subscribes the topics it needs (call before or after `bus.start()`; mqtt.js resubscribes on reconnect):
+ * the retained configs of an earlier run, Home Assistant's birth topic, recorder device statuses (their
+ * devices get components) and the clear-cache button.
  */
 export async function attachDiscovery(opts: DiscoveryOptions): Promise<DiscoveryPublisher> {
-  const { bus, log, context, group } = opts;
-  const devices = new Set<string>();
+  const { bus, context } = opts;
+  const state = new DiscoveryState(opts);
+  for (const track of state.tracks) {
+    await bus.subscribe(track.topic, 1, (_t, payload) => state.onRetained(track, payload));
+  }
+  await bus.subscribe(opts.birthTopic ?? `${context.prefix}/status`, 1, (_t, payload) => {
+    if (payload.toString('utf8').trim() === 'online' && state.started) void state.queue(true);
+  });
+  await bus.subscribe(`${context.topics.recorder}/+/status`, 1, (t, payload) =>
+    state.onDeviceStatus(t, payload),
+  );
+  opts.group?.peers.onChange(() => state.soon());
+  await attachClearCache(opts);
+  return {
+    async start() {
+      await Promise.race([state.retained, new Promise((r) => setTimeout(r, RETAINED_WAIT_MS))]);
+      for (const track of state.tracks) track.previous ??= new Map();
+      state.started = true;
+      await state.queue(false);
+    },
+    stop: () => state.stop(),
+  };
+}
+
+/** The device configs kept up to date: this hub's device, and in a share group the group's service device. */
+function discoveryTracks(opts: DiscoveryOptions): Track[] {
+  const { context, group } = opts;
   const tracks: Track[] = [
     { topic: discoveryTopic(context.prefix, context.deviceId), build: buildDevicePayload, shared: false },
   ];
@@ -123,23 +134,113 @@ export async function attachDiscovery(opts: DiscoveryOptions): Promise<Discovery
       shared: true,
     });
   }
-  let retainedSeen: () => void = () => {};
-  const retained = new Promise<void>((r) => {
-    retainedSeen = r;
-  });
-  let started = false;
-  let timer: NodeJS.Timeout | undefined;
-  let chain: Promise<void> = Promise.resolve();
+  return tracks;
+}
 
-  const groupContext = (): DiscoveryContext['group'] => {
+/** What the publisher knows (tracks, recorder devices) and its serialized, debounced publishing. */
+class DiscoveryState {
+  readonly tracks: Track[];
+  /** Resolves when the retained config of this hub's device was seen. */
+  readonly retained: Promise<void>;
+  started = false;
+  private retainedSeen: () => void = () => {};
+  private readonly devices = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private overCapLogged = false;
+
+  constructor(private readonly opts: DiscoveryOptions) {
+    this.tracks = discoveryTracks(opts);
+    this.retained = new Promise<void>((r) => {
+      this.retainedSeen = r;
+    });
+  }
+
+  /** A retained config on a track's topic: an earlier run's (first), or another hub's (service device). */
+  onRetained(track: Track, payload: Buffer): void {
+    const text = payload.toString('utf8');
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      this.opts.log.warn({ topic: track.topic }, 'retained discovery payload is not JSON; replacing it');
+    }
+    if (track.previous === undefined) {
+      // The retained config of an earlier run: what it had that we no longer have gets removed.
+      track.lastPublished = text;
+      track.previous = liveComponents(parsed);
+    } else if (track.shared && text !== track.lastPublished) {
+      // Another hub of the group wrote the service device: check whether ours would differ.
+      track.lastPublished = text;
+      for (const [cmp, p] of liveComponents(parsed)) track.previous.set(cmp, p);
+      this.soon();
+    }
+    track.seen = parsed;
+    if (track === this.tracks[0]) this.retainedSeen();
+  }
+
+  /** A `recorder/<device>/status`: a device that recorded gets components (up to the cap), a cleared one loses them. */
+  onDeviceStatus(topic: string, payload: Buffer): void {
+    const device = topic.split('/').at(-2) ?? '';
+    if (!NAME_PATTERN.test(device)) return;
+    const maxDevices = this.opts.maxRecorderDevices ?? 16;
+    const had = this.devices.has(device);
+    if (payload.length === 0) this.devices.delete(device);
+    else if (!had && hasRecorded(payload)) {
+      if (this.devices.size < maxDevices) this.devices.add(device);
+      else if (!this.overCapLogged) {
+        this.overCapLogged = true;
+        this.opts.log.warn(
+          { device, maxDevices },
+          'more recorder devices than recorder.max_discovery_devices; the others get no entities',
+        );
+      }
+    }
+    if (had !== this.devices.has(device)) this.soon();
+  }
+
+  /** Publishes after the debounce (only once started). */
+  soon(): void {
+    if (!this.started) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.queue(false), DEBOUNCE_MS);
+  }
+
+  /** Publishes after every publish queued before; `force` republishes unchanged configs. Never rejects. */
+  queue(force: boolean): Promise<void> {
+    this.chain = this.chain
+      .then(() => this.publish(force))
+      .catch((err) => this.opts.log.warn({ err: toAppError(err).message }, 'discovery publish failed'));
+    return this.chain;
+  }
+
+  async stop(): Promise<void> {
+    this.started = false;
+    clearTimeout(this.timer);
+    await this.chain;
+  }
+
+  private async publish(force: boolean): Promise<void> {
+    if (!this.opts.bus.connected()) return;
+    const ctx: DiscoveryContext = {
+      ...this.opts.context,
+      recorderDevices: [...this.devices],
+      group: this.groupContext(),
+    };
+    for (const track of this.tracks) await this.publishTrack(track, ctx, force);
+  }
+
+  private groupContext(): DiscoveryContext['group'] {
+    const { group } = this.opts;
     if (!group) return undefined;
     const topics = new Set(group.peers.known().map((id) => group.availabilityOf(id)));
-    for (const t of listedAvailability(tracks[1]?.seen)) topics.add(t);
+    for (const t of listedAvailability(this.tracks[1]?.seen)) topics.add(t);
     return { id: groupDeviceId(group.name), name: group.name, availabilityTopics: [...topics].sort() };
-  };
+  }
 
-  const publishTrack = async (track: Track, ctx: DiscoveryContext, force: boolean): Promise<void> => {
-    if (!opts.enabled) {
+  private async publishTrack(track: Track, ctx: DiscoveryContext, force: boolean): Promise<void> {
+    const { bus, log } = this.opts;
+    if (!this.opts.enabled) {
       // Only a device an earlier run left on the broker needs clearing.
       if (!track.lastPublished) return;
       track.lastPublished = '';
@@ -160,145 +261,12 @@ export async function attachDiscovery(opts: DiscoveryOptions): Promise<Discovery
     track.lastPublished = json;
     await bus.publish(track.topic, json, { qos: 1, retain: true });
     log.info({ topic: track.topic, components: current.size, removed: removed.size }, 'discovery published');
-  };
-  const publish = async (force: boolean): Promise<void> => {
-    if (!bus.connected()) return;
-    const ctx: DiscoveryContext = { ...context, recorderDevices: [...devices], group: groupContext() };
-    for (const track of tracks) await publishTrack(track, ctx, force);
-  };
-  const queue = (force: boolean): Promise<void> => {
-    chain = chain
-      .then(() => publish(force))
-      .catch((err) => log.warn({ err: toAppError(err).message }, 'discovery publish failed'));
-    return chain;
-  };
-  const soon = (): void => {
-    if (!started) return;
-    clearTimeout(timer);
-    timer = setTimeout(() => void queue(false), DEBOUNCE_MS);
-  };
-
-  for (const track of tracks) {
-    await bus.subscribe(track.topic, 1, (_t, payload) => {
-      const text = payload.toString('utf8');
-      let parsed: unknown;
-      try {
-        parsed = text ? JSON.parse(text) : undefined;
-      } catch {
-        log.warn({ topic: track.topic }, 'retained discovery payload is not JSON; replacing it');
-      }
-      if (track.previous === undefined) {
-        // The retained config of an earlier run: what it had that we no longer have gets removed.
-        track.lastPublished = text;
-        track.previous = liveComponents(parsed);
-      } else if (track.shared && text !== track.lastPublished) {
-        // Another hub of the group wrote the service device: check whether ours would differ.
-        track.lastPublished = text;
-        for (const [cmp, p] of liveComponents(parsed)) track.previous.set(cmp, p);
-        soon();
-      }
-      track.seen = parsed;
-      if (track === tracks[0]) retainedSeen();
-    });
   }
-  await bus.subscribe(opts.birthTopic ?? `${context.prefix}/status`, 1, (_t, payload) => {
-    if (payload.toString('utf8').trim() === 'online' && started) void queue(true);
-  });
-  const maxDevices = opts.maxRecorderDevices ?? 16;
-  let overCapLogged = false;
-  await bus.subscribe(`${context.topics.recorder}/+/status`, 1, (t, payload) => {
-    const device = t.split('/').at(-2) ?? '';
-    if (!NAME_PATTERN.test(device)) return;
-    const had = devices.has(device);
-    if (payload.length === 0) devices.delete(device);
-    else if (!had && hasRecorded(payload)) {
-      if (devices.size < maxDevices) devices.add(device);
-      else if (!overCapLogged) {
-        overCapLogged = true;
-        log.warn(
-          { device, maxDevices },
-          'more recorder devices than recorder.max_discovery_devices; the others get no entities',
-        );
-      }
-    }
-    if (had !== devices.has(device)) soon();
-  });
-  group?.peers.onChange(() => soon());
-
-  await attachCommands(opts);
-
-  return {
-    async start() {
-      await Promise.race([retained, new Promise((r) => setTimeout(r, RETAINED_WAIT_MS))]);
-      for (const track of tracks) track.previous ??= new Map();
-      started = true;
-      await queue(false);
-    },
-    async stop() {
-      started = false;
-      clearTimeout(timer);
-      await chain;
-    },
-  };
 }
 
-/**
- * The say body of a notify message. Home Assistant's MQTT notify entity sends only the message
- * (home-assistant/core `homeassistant/components/mqtt/notify.py`, `async_send_message` renders the command
- * template from the message alone), so the message is the only place for notify data: a message that is a JSON
- * object with a string `text` is taken as a `tts/say` body (chime, target, voice, …); anything else, including
- * text that merely looks like JSON, is spoken as it is.
- */
-export function notifyBody(message: string): Record<string, unknown> {
-  const trimmed = message.trim();
-  if (trimmed.startsWith('{')) {
-    try {
-      const json: unknown = JSON.parse(trimmed);
-      if (
-        typeof json === 'object' &&
-        json !== null &&
-        typeof (json as { text?: unknown }).text === 'string'
-      ) {
-        return json as Record<string, unknown>;
-      }
-    } catch {
-      // Not JSON: spoken as text.
-    }
-  }
-  return { text: message };
-}
-
-/**
- * The two command entities: the notify message is spoken through the say service (plain text, or a JSON say
- * body, see `notifyBody`) and answered on the result topic; `PRESS` on the button topic clears the cache.
- * Retained commands are ignored (an old message must not act again at every connect).
- */
-async function attachCommands(opts: DiscoveryOptions): Promise<void> {
+/** `PRESS` on the button topic clears the cache; retained presses are ignored (an old one must not act again). */
+async function attachClearCache(opts: DiscoveryOptions): Promise<void> {
   const { bus, log, context } = opts;
-  const speak = async (payload: Buffer, ctx: InboxContext): Promise<boolean> => {
-    let id = '';
-    try {
-      checkPayloadSize(payload.length, opts.maxPayloadBytes ?? Number.POSITIVE_INFINITY);
-      const request = toSayRequest(notifyBody(payload.toString('utf8')), opts.maxTextChars, opts.defaults);
-      id = request.id;
-      if (ctx.abandoned) throw ctx.abandoned;
-      const result = await opts.sayService.say(request, ctx.signal, { ledger: ctx.ledger });
-      await bus.publish(opts.resultTopic, JSON.stringify(withHub(resultPayload(result), opts.hub)), {
-        qos: 1,
-      });
-    } catch (err) {
-      if (isShutdown(err, ctx)) return false; // replayed at the next start
-      const e = toAppError(err);
-      log.warn({ id, code: e.code, err: e.message }, 'notify say failed');
-      await bus
-        .publish(opts.resultTopic, JSON.stringify(withHub(errorPayload(id, e), opts.hub)), { qos: 1 })
-        .catch(() => {});
-    }
-    return true;
-  };
-  await opts.inbox.subscribe(bus, context.topics.notify, (msg, ctx) => speak(msg.payload, ctx), undefined, {
-    maxPayloadBytes: opts.maxPayloadBytes,
-  });
   await bus.subscribe(context.topics.clearCache, 1, (_t, payload, packet) => {
     if (packet.retain || payload.toString('utf8').trim() !== 'PRESS') return;
     opts.cache.clear().then(
@@ -309,11 +277,6 @@ async function attachCommands(opts: DiscoveryOptions): Promise<void> {
       (err) => log.warn({ err: toAppError(err).message }, 'cache clear failed'),
     );
   });
-}
-
-/** A result payload with `hub` (the answering hub's client id) when the hub is in a share group. */
-export function withHub<T extends object>(body: T, hub: string | undefined): T & { hub?: string } {
-  return hub ? { ...body, hub } : body;
 }
 
 /** True when config `seen` has every live component and every availability topic of `ours`. */

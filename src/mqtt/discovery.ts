@@ -328,3 +328,9 @@ export function liveComponents(payload: unknown): Map<string, string> {
   }
   return out;
 }
+
+/** The topic base of the hub's own command topics: the say topic's parent (`tts/say` → `tts`). */
+export function commandBase(sayTopic: string): string {
+  const i = sayTopic.lastIndexOf('/');
+  return i > 0 ? sayTopic.slice(0, i) : sayTopic;
+}

@@ -56,88 +56,105 @@ export function eventFormat(event: WyomingEvent, fallback: AudioFormat): AudioFo
 export function createWyomingMic(opts: WyomingMicOptions): WyomingMic {
   const log = opts.log.child({ mod: 'wyoming-mic', mic: opts.name });
   const controller = new AbortController();
+  const recording = new MicRecording(opts, log);
   let loop: Promise<void> | undefined;
-  let session: RecordingSession | undefined;
-
-  const endRecording = async (): Promise<void> => {
-    const s = session;
-    session = undefined;
-    if (s?.active)
-      await s.close().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'close failed'));
+  return {
+    start() {
+      loop ??= connectLoop(opts, recording, log, controller.signal);
+    },
+    async stop() {
+      controller.abort(new Error('microphone source stopped'));
+      await loop;
+      await recording.end();
+    },
   };
+}
+
+/** The recording a microphone's stream feeds: opened by audio, ended by `audio-stop`, a new format or a drop. */
+class MicRecording {
+  private session: RecordingSession | undefined;
+
+  constructor(
+    private readonly opts: WyomingMicOptions,
+    private readonly log: Log,
+  ) {}
+
+  /** Ends the recording in progress, if any; a failed close is logged. */
+  async end(): Promise<void> {
+    const s = this.session;
+    this.session = undefined;
+    if (s?.active)
+      await s.close().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'close failed'));
+  }
+
+  /** Records from one connection until it ends. */
+  async consume(conn: WyomingConnection): Promise<void> {
+    let format = MIC_FORMAT;
+    for await (const event of conn) format = await this.handle(event, format);
+  }
 
   /** Handles one event of a connection; `format` is the stream's declared format so far. */
-  const handle = async (event: WyomingEvent, format: AudioFormat): Promise<AudioFormat> => {
+  private async handle(event: WyomingEvent, format: AudioFormat): Promise<AudioFormat> {
     switch (event.type) {
       case 'audio-start': {
-        await endRecording();
+        await this.end();
         return eventFormat(event, format);
       }
       case 'audio-chunk': {
         const chunkFormat = eventFormat(event, format);
         if (!event.payload || event.payload.length === 0) return chunkFormat;
-        if (session && (!session.active || !sameFormat(session.format, chunkFormat))) await endRecording();
-        session ??= await opts.recorder.open(opts.name, chunkFormat, {
-          source: 'wyoming',
-          ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
-        });
-        session.write(event.payload);
+        await this.write(event.payload, chunkFormat);
         return chunkFormat;
       }
       case 'audio-stop':
-        await endRecording();
+        await this.end();
         return format;
       default:
         return format;
     }
-  };
+  }
 
-  /** Records from one connection until it ends. */
-  const consume = async (conn: WyomingConnection): Promise<void> => {
-    let format = MIC_FORMAT;
-    for await (const event of conn) format = await handle(event, format);
-  };
+  /** Writes `pcm` in `format`, first ending a recording in another format and opening one when none runs. */
+  private async write(pcm: Buffer, format: AudioFormat): Promise<void> {
+    if (this.session && (!this.session.active || !sameFormat(this.session.format, format))) await this.end();
+    this.session ??= await this.opts.recorder.open(this.opts.name, format, {
+      source: 'wyoming',
+      ...(this.opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: this.opts.idleTimeoutMs } : {}),
+    });
+    this.session.write(pcm);
+  }
+}
 
-  const run = async (): Promise<void> => {
-    const { signal } = controller;
-    const initial = opts.initialBackoffMs ?? 1000;
-    let backoffMs = initial;
-    while (!signal.aborted) {
-      let conn: WyomingConnection | undefined;
-      try {
-        conn = await connectWyoming(opts.url, {
-          signal,
-          unreachableCode: 'SINK_UNREACHABLE',
-          failedCode: 'SINK_FAILED',
-        });
-        log.info({ url: opts.url }, 'microphone connected');
-        backoffMs = initial;
-        await consume(conn);
-        log.warn({ url: opts.url }, 'microphone closed the connection');
-      } catch (err) {
-        if (signal.aborted) break;
-        const e = toAppError(err, 'SINK_FAILED');
-        log.warn(
-          { url: opts.url, code: e.code, err: e.message, retryMs: backoffMs },
-          'microphone unavailable',
-        );
-      } finally {
-        conn?.close();
-        await endRecording();
-      }
-      await sleep(backoffMs, undefined, { signal }).catch(() => {});
-      backoffMs = Math.min(backoffMs * 2, opts.maxBackoffMs ?? 30_000);
+/** Connects, records until the connection ends, and reconnects with backoff until `signal` aborts. */
+async function connectLoop(
+  opts: WyomingMicOptions,
+  recording: MicRecording,
+  log: Log,
+  signal: AbortSignal,
+): Promise<void> {
+  const initial = opts.initialBackoffMs ?? 1000;
+  let backoffMs = initial;
+  while (!signal.aborted) {
+    let conn: WyomingConnection | undefined;
+    try {
+      conn = await connectWyoming(opts.url, {
+        signal,
+        unreachableCode: 'SINK_UNREACHABLE',
+        failedCode: 'SINK_FAILED',
+      });
+      log.info({ url: opts.url }, 'microphone connected');
+      backoffMs = initial;
+      await recording.consume(conn);
+      log.warn({ url: opts.url }, 'microphone closed the connection');
+    } catch (err) {
+      if (signal.aborted) break;
+      const e = toAppError(err, 'SINK_FAILED');
+      log.warn({ url: opts.url, code: e.code, err: e.message, retryMs: backoffMs }, 'microphone unavailable');
+    } finally {
+      conn?.close();
+      await recording.end();
     }
-  };
-
-  return {
-    start() {
-      loop ??= run();
-    },
-    async stop() {
-      controller.abort(new Error('microphone source stopped'));
-      await loop;
-      await endRecording();
-    },
-  };
+    await sleep(backoffMs, undefined, { signal }).catch(() => {});
+    backoffMs = Math.min(backoffMs * 2, opts.maxBackoffMs ?? 30_000);
+  }
 }

@@ -88,6 +88,8 @@ export interface Flights {
   readonly size: number;
   /** Aborts every running flight with `reason`. */
   abortAll(reason: Error): void;
+  /** Resolves once no flight runs (at once when none does). */
+  idle(): Promise<void>;
 }
 
 /** Collaborators of the flights. */
@@ -172,7 +174,7 @@ function outcomeOf(outcome: DispatchOutcome<Produced>): JobOutcome {
 }
 
 /** Runs the dispatch of a new live job; the job ends (entry committed) or fails before this settles. */
-async function fly(deps: FlightDeps, flights: Map<LiveJob, Flight>, run: FlightRun): Promise<JobOutcome> {
+async function fly(deps: FlightDeps, flights: FlightSet, run: FlightRun): Promise<JobOutcome> {
   const { request, job } = run;
   const signal = run.flight.controller.signal;
   try {
@@ -194,7 +196,8 @@ async function fly(deps: FlightDeps, flights: Map<LiveJob, Flight>, run: FlightR
     throw e;
   } finally {
     deps.registry.remove(job);
-    flights.delete(job);
+    flights.running.delete(job);
+    if (flights.running.size === 0) for (const resolve of flights.idleWaiters.splice(0)) resolve();
   }
 }
 
@@ -205,10 +208,16 @@ function liveDeriveDeps(deps: FlightDeps): LiveDeriveDeps {
   return { registry, cache, audioDeps, bitrateKbps, opus, pool };
 }
 
+/** The flights running now and who waits for none to run. */
+interface FlightSet {
+  running: Map<LiveJob, Flight>;
+  idleWaiters: Array<() => void>;
+}
+
 /** See Flights.launch. */
 function launch(
   deps: FlightDeps,
-  flights: Map<LiveJob, Flight>,
+  flights: FlightSet,
   request: SayRequest,
   keyFor: (format: OutputFormat) => string,
   lookups: boolean,
@@ -229,7 +238,7 @@ function launch(
     outcome,
     audio: liveAudio(deps.audioDeps, key, request.format, final, derive),
   });
-  flights.set(job, full);
+  flights.running.set(job, full);
   return full;
 }
 
@@ -252,20 +261,24 @@ async function waitOn(flight: Flight, signal: AbortSignal | undefined): Promise<
 
 /** Creates an empty set of flights. */
 export function createFlights(deps: FlightDeps): Flights {
-  const flights = new Map<LiveJob, Flight>();
+  const flights: FlightSet = { running: new Map(), idleWaiters: [] };
   return {
     find(key, format) {
       const live = deps.registry.find(key, format);
-      return live ? flights.get(live) : undefined;
+      return live ? flights.running.get(live) : undefined;
     },
     launch: (request, keyFor, lookups, deadline, mix) =>
       launch(deps, flights, request, keyFor, lookups, deadline, mix),
     wait: waitOn,
     get size() {
-      return flights.size;
+      return flights.running.size;
     },
     abortAll(reason) {
-      for (const f of flights.values()) f.controller.abort(reason);
+      for (const f of flights.running.values()) f.controller.abort(reason);
+    },
+    idle() {
+      if (flights.running.size === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => flights.idleWaiters.push(resolve));
     },
   };
 }

@@ -8,6 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { AppError, toAppError } from '../shared/errors.js';
+import { SHUTDOWN_GRACE_MS } from '../shared/shutdown.js';
 import { budgetMs, type Deadline, deadlineError, startDeadlineTimer } from '../tts/deadline.js';
 import { assertOpen, createSayContext, type DeadlineContext, type SayContext } from './context.js';
 import { finish } from './finish.js';
@@ -100,10 +101,14 @@ async function start(
 /** Stops taking work, waits up to `graceMs` for the flights, then aborts them and closes the encoder pool. */
 async function stop(ctx: SayContext, graceMs: number): Promise<void> {
   ctx.closing = true;
-  const deadline = Date.now() + graceMs;
-  while (ctx.flights.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  let timer: NodeJS.Timeout | undefined;
+  const grace = new Promise<void>((r) => {
+    timer = setTimeout(r, graceMs);
+  });
+  await Promise.race([ctx.flights.idle(), grace]);
+  clearTimeout(timer);
   ctx.flights.abortAll(new AppError('SHUTTING_DOWN', 'shutting down'));
-  while (ctx.flights.size) await new Promise((r) => setTimeout(r, 20));
+  await ctx.flights.idle();
   ctx.attemptDeps.pool.close();
 }
 
@@ -119,6 +124,6 @@ export function createSayService(deps: SayServiceDeps): SayService {
     audioKey: (key, format) => ctx.registry.resolve(key, format),
     inFlight: () => ctx.flights.size,
     stats: () => structuredClone(ctx.counters),
-    stop: (graceMs = 8000) => stop(ctx, graceMs),
+    stop: (graceMs = SHUTDOWN_GRACE_MS) => stop(ctx, graceMs),
   };
 }

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseOptions } from '../../src/config/load.js';
-import type { SayEvent } from '../../src/shared/events.js';
+import type { SayEvent } from '../../src/say/events.js';
 import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
 import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
 

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { cacheHitRatio } from '../../cache/hit-ratio.js';
 import type { CacheDegradedState, CacheStore } from '../../cache/store.js';
-import type { SayService, SayStats } from '../../say/service.js';
+import type { SayService } from '../../say/service.js';
 
 /**
  * Body of `GET /api/cache`. Sizes in bytes; `hit_ratio` is hits ÷ lookups since start (0 before any lookup);
@@ -22,12 +23,6 @@ export interface CacheRouteOptions {
   /** `cache.max_mb` in bytes. */
   maxBytes: number;
   sayService: SayService;
-}
-
-/** Share of cache lookups that hit, 0–1 rounded to 3 decimals (0 before any lookup); `hit_ratio` everywhere. */
-export function cacheHitRatio(stats: Pick<SayStats, 'cacheHits' | 'cacheMisses'>): number {
-  const lookups = stats.cacheHits + stats.cacheMisses;
-  return lookups ? Math.round((stats.cacheHits / lookups) * 1000) / 1000 : 0;
 }
 
 /** The cache figures now. */

@@ -1,7 +1,9 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyPluginAsync } from 'fastify';
+import type { HubEvents } from '../../hub-events.js';
+import type { SayEvent } from '../../say/events.js';
 import { errorPayload, resultPayload } from '../../say/result.js';
-import type { EventHub, HubEvents, SayEvent } from '../../shared/events.js';
+import type { EventHub } from '../../shared/events.js';
 
 /** Longest text kept in a `say` event, in characters (the panel shows a line, not the whole text). */
 const TEXT_PREVIEW_CHARS = 160;

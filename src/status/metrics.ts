@@ -8,10 +8,10 @@
  * Engine instances carry the label `endpoint` (not `instance`, which Prometheus sets to the scrape target).
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { SayEvent } from '../say/events.js';
 import type { SayStats } from '../say/service.js';
 import type { BreakerState } from '../tts/engine-breaker.js';
 import type { SynthesisSample } from '../tts/engine-speed.js';
-import type { SayEvent } from './events.js';
 
 /** What the metrics read of each engine (a subset of GET /api/engines' rows). */
 export interface EngineMetricsRow {
