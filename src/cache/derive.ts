@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { transcodeFile } from '../audio/encoder.js';
 import type { OutputFormat } from '../audio/format.js';
 import { transcodeToPipe } from '../audio/transcode-pipe.js';
-import { AppError } from '../shared/errors.js';
+import { AppError, timeoutSignal } from '../shared/errors.js';
 import type { CacheEntry, CacheStore, CacheWriter } from './store.js';
 
 /** ffmpeg's words for a write the disk refused (its stderr tail is in the FFMPEG_FAILED message). */
@@ -33,8 +33,12 @@ function waitUnlessAborted<T>(job: Promise<T>, signal: AbortSignal): Promise<T> 
   });
 }
 
-/** Builds the deriver over `cache`; `bitrateKbps` is the Opus/MP3 bitrate. */
-export function createDeriver(opts: { cache: CacheStore; bitrateKbps: number }): Deriver {
+/**
+ * Builds the deriver over `cache`; `bitrateKbps` is the Opus/MP3 bitrate; `timeoutMs` the longest one derivation
+ * may take (default DERIVE_TIMEOUT_MS), after which it fails with FFMPEG_FAILED.
+ */
+export function createDeriver(opts: { cache: CacheStore; bitrateKbps: number; timeoutMs?: number }): Deriver {
+  const timeoutMs = opts.timeoutMs ?? DERIVE_TIMEOUT_MS;
   const running = new Map<string, Promise<CacheEntry>>();
 
   async function run(
@@ -100,9 +104,16 @@ export function createDeriver(opts: { cache: CacheStore; bitrateKbps: number }):
       let job = running.get(id);
       if (!job) {
         // Shared by every caller, so no one caller's abort may cancel it; bounded by its own time limit.
-        job = run(source, key, format, AbortSignal.timeout(DERIVE_TIMEOUT_MS)).finally(() =>
-          running.delete(id),
+        const limit = timeoutSignal(
+          timeoutMs,
+          () =>
+            new AppError(
+              'FFMPEG_FAILED',
+              `deriving ${format} audio of cache entry ${key} took longer than ${timeoutMs / 1000} s`,
+              { details: { key, format, timeout_ms: timeoutMs } },
+            ),
         );
+        job = run(source, key, format, limit).finally(() => running.delete(id));
         job.catch(() => {});
         running.set(id, job);
       }

@@ -8,6 +8,7 @@ import { open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OUTPUT_FORMATS, type OutputFormat } from '../audio/format.js';
 import { AppError } from '../shared/errors.js';
+import { fsError } from '../shared/fs-errors.js';
 import { isCacheKey } from './key.js';
 
 /** The sidecar written next to each cached file (snake_case: it lives on the share volume for people to read). */
@@ -96,19 +97,15 @@ export function isSpaceError(err: unknown): boolean {
   return false;
 }
 
-/** Translates a disk error: ENOSPC/EDQUOT → DISK_FULL, anything else → CACHE_IO, keeping the cause. */
+/**
+ * Translates a cache disk error (shared/fs-errors.ts): ENOSPC/EDQUOT → DISK_FULL, anything else → CACHE_IO,
+ * keeping the cause.
+ */
 export function ioError(err: unknown, action: string, path: string): AppError {
-  if (err instanceof AppError) return err;
-  const code = (err as NodeJS.ErrnoException).code;
-  const full = code === 'ENOSPC' || code === 'EDQUOT';
-  const reason = err instanceof Error ? err.message : String(err);
-  return new AppError(
-    full ? 'DISK_FULL' : 'CACHE_IO',
-    full
-      ? `disk full while trying to ${action} '${path}'; free space on the share volume or lower cache.max_mb`
-      : `cache could not ${action} '${path}': ${reason}`,
-    { cause: err },
-  );
+  return fsError(err, action, path, {
+    area: 'cache',
+    fullHint: 'free space on the share volume or lower cache.max_mb',
+  });
 }
 
 /** Deletes a file; a missing file is not an error. */

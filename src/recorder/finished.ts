@@ -63,12 +63,13 @@ export class FinishedRecordings {
 
   /**
    * Deletes a finished recording's files (its sidecar too, and its day folder when empty) and forgets it.
-   * @throws AppError CACHE_IO when the `.opus` exists but cannot be deleted.
+   * @throws AppError STORAGE_IO when the `.opus` exists but cannot be deleted.
    */
   async remove(info: RecordingInfo): Promise<void> {
     this.byId.delete(info.id);
     await unlink(info.path).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw new AppError('CACHE_IO', `cannot delete ${info.file}: ${err.message}`);
+      if (err.code !== 'ENOENT')
+        throw new AppError('STORAGE_IO', `cannot delete ${info.file}: ${err.message}`);
     });
     await unlink(info.path.replace(/\.opus$/, '.wav')).catch(() => {});
     await rmdir(dirname(info.path)).catch(() => {});

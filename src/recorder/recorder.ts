@@ -112,7 +112,7 @@ export interface Recorder {
    * only logged (once per device), so a flood of device names creates no per-device state.
    * @throws AppError INVALID_DEVICE (bad name, or not in `allowedDevices`); BAD_PAYLOAD (bad id or format);
    * LIMIT_REACHED (`maxRecordings` in progress, or the device's last recording ended at its limit);
-   * CONFLICT (id in use); SHUTTING_DOWN; DISK_FULL / CACHE_IO (files cannot be created).
+   * CONFLICT (id in use); SHUTTING_DOWN; DISK_FULL / STORAGE_IO (files cannot be created).
    */
   open(device: string, format?: AudioFormat, opts?: OpenOptions): Promise<RecordingSession>;
   /** The recording in progress on `device`, if any (adapters route `audio` messages with it). */
@@ -231,7 +231,7 @@ class RecorderService implements Recorder {
       return await this.openChecked(device, format, opts);
     } catch (err) {
       // Every refusal of a valid device but a cap's shows in its status (a bad format, a full disk, a clash of ids).
-      const error = toAppError(err, 'CACHE_IO');
+      const error = toAppError(err, 'STORAGE_IO');
       const capped = error.code === 'LIMIT_REACHED' || error.code === 'INVALID_DEVICE';
       if (!this.stopping && !capped) this.status.failed(device, error);
       throw error;

@@ -94,7 +94,7 @@ async function recoverOne(
   await drop(filePath(entry.loc, 'partial'));
   if (!opts.keepWav) await drop(filePath(entry.loc, 'sidecar'));
   const info = await describeFinished(opts.shareDir, entry.loc, final);
-  if (!info) throw new AppError('CACHE_IO', `recovered file ${final} vanished`);
+  if (!info) throw new AppError('STORAGE_IO', `recovered file ${final} vanished`);
   return { info, fromSidecar };
 }
 

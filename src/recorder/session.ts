@@ -8,6 +8,7 @@ import { relative } from 'node:path';
 import { recordingFileEncoderArgs } from '../audio/ffmpeg-args.js';
 import { type AudioFormat, bytesPerSecond } from '../audio/format.js';
 import { AppError, toAppError } from '../shared/errors.js';
+import { fsError } from '../shared/fs-errors.js';
 import type { Log } from '../shared/log.js';
 import { type RecordingEncoder, runFfmpegToEnd, startRecordingEncoder } from './encoder.js';
 import { filePath, type RecordingLocation } from './names.js';
@@ -24,7 +25,7 @@ export interface RecordingSession {
   readonly active: boolean;
   /**
    * Appends PCM in `format` (any length; a partial frame is carried to the next write). Never waits.
-   * @throws AppError CONFLICT when the recording has ended; CACHE_IO when more than the recorder's
+   * @throws AppError CONFLICT when the recording has ended; STORAGE_IO when more than the recorder's
    * `maxBufferedBytes` wait for the disk (the recording is then stopped with an error status).
    */
   write(pcm: Buffer): void;
@@ -68,26 +69,20 @@ export interface SessionOptions {
   onEnd(end: SessionEnd): void;
 }
 
-/** Converts a file-system error into DISK_FULL (ENOSPC) or CACHE_IO with the path. */
-export function ioError(err: unknown, what: string): AppError {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOSPC')
-    return new AppError('DISK_FULL', `disk full while writing ${what}; free space on the share`);
-  return new AppError('CACHE_IO', `cannot write ${what}: ${(err as Error).message}`, { cause: err });
-}
-
 /**
  * Creates the folder, the sidecar and the live encoder of a new recording.
- * @throws AppError DISK_FULL / CACHE_IO when the files cannot be created; FFMPEG_NOT_FOUND.
+ * @throws AppError DISK_FULL / STORAGE_IO when the files cannot be created; FFMPEG_NOT_FOUND.
  */
 export async function startSession(opts: SessionOptions): Promise<LiveSession> {
   const sidecarPath = filePath(opts.loc, 'sidecar');
   let sidecar: Sidecar;
   try {
     await mkdir(opts.loc.dir, { recursive: true });
-    sidecar = await openSidecar(sidecarPath, opts.format, (err) => session.fail(ioError(err, sidecarPath)));
+    sidecar = await openSidecar(sidecarPath, opts.format, (err) =>
+      session.fail(fsError(err, 'write', sidecarPath)),
+    );
   } catch (err) {
-    throw ioError(err, sidecarPath);
+    throw fsError(err, 'write', sidecarPath);
   }
   let session: LiveSession;
   try {
@@ -169,7 +164,7 @@ export class LiveSession implements RecordingSession {
     }
     if (this.sidecar.pendingBytes > this.opts.maxBufferedBytes) {
       const err = new AppError(
-        'CACHE_IO',
+        'STORAGE_IO',
         `recording '${this.id}': more than ${this.opts.maxBufferedBytes} bytes wait for the disk; recording stopped`,
       );
       this.fail(err);
@@ -260,7 +255,7 @@ export class LiveSession implements RecordingSession {
       await this.sidecar.finish();
     } catch (err) {
       sidecarOk = false;
-      this.error ??= ioError(err, sidecarPath);
+      this.error ??= fsError(err, 'write', sidecarPath);
     }
     let fromSidecar = false;
     let finished = false;

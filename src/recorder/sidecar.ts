@@ -150,7 +150,7 @@ function readLayout(head: Buffer): { format: AudioFormat; dataOffset: number } |
 /**
  * Makes a sidecar left by a crash a valid WAV file: drops a trailing partial frame and writes the real sizes.
  * @returns its format and PCM size in bytes, or undefined when it is not a WAV file this recorder wrote.
- * @throws AppError CACHE_IO when the file cannot be read or written.
+ * @throws AppError STORAGE_IO when the file cannot be read or written.
  */
 export async function repairSidecar(
   path: string,
@@ -170,7 +170,7 @@ export async function repairSidecar(
     await handle.sync();
     return { format: layout.format, dataBytes };
   } catch (err) {
-    throw new AppError('CACHE_IO', `cannot repair WAV sidecar ${path}: ${(err as Error).message}`, {
+    throw new AppError('STORAGE_IO', `cannot repair WAV sidecar ${path}: ${(err as Error).message}`, {
       cause: err,
     });
   } finally {

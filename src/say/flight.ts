@@ -10,7 +10,8 @@ import type { OutputFormat } from '../audio/format.js';
 import type { MixPlan } from '../chimes/mix.js';
 import { AppError, toAppError } from '../shared/errors.js';
 import type { Deadline } from '../tts/deadline.js';
-import type { Dispatcher, EngineEntry } from '../tts/dispatcher.js';
+import type { Dispatcher, DispatchOutcome, EngineEntry } from '../tts/dispatcher.js';
+import type { EngineInstance } from '../tts/engine-pool.js';
 import {
   finalAudio,
   findCached,
@@ -19,9 +20,10 @@ import {
   type SayAudioDeps,
   untilAborted,
 } from './audio.js';
-import { type AttemptDeps, attemptVoice, type Produced, replayEntry, runAttempt } from './job.js';
+import { type AttemptDeps, attemptVoice, type Produced, runAttempt } from './job.js';
 import type { LiveJob, LiveRegistry } from './live-audio.js';
-import { deriveLive } from './live-derive.js';
+import { deriveLive, type LiveDeriveDeps } from './live-derive.js';
+import { replayEntry } from './live-tap.js';
 import type { SayRequest } from './request.js';
 
 /** What a finished synthesis gives every request that shared it. */
@@ -102,142 +104,181 @@ export interface FlightDeps {
   closing(): boolean;
 }
 
+/** A new flight's request and what its attempts need. */
+interface FlightRun {
+  request: SayRequest;
+  job: LiveJob;
+  flight: Flight;
+  lookups: boolean;
+  mix: FlightMix | undefined;
+}
+
+/** Feeds the speed estimate of `engine` at `endpoint` with one synthesis of `run` (started at `t0`, performance.now() ms). */
+function observeSpeed(
+  deps: FlightDeps,
+  run: FlightRun,
+  produced: Produced,
+  at: { engine: string; endpoint: string },
+  t0: number,
+): void {
+  // Chimes mixed in would count as the engine's audio: such syntheses are left out of its speed.
+  if (!produced.synthesized || run.mix?.plan) return;
+  deps.dispatcher.speed.observe({
+    engine: at.engine,
+    endpoint: at.endpoint,
+    ms: produced.engineMs ?? performance.now() - t0,
+    wallMs: performance.now() - t0,
+    chars: run.request.text.length,
+    audioMs: produced.entry.durationMs,
+  });
+}
+
+/**
+ * One engine's attempt at `run`: restarts the live job, replays the engine's cached entry when there is one
+ * (a fallback whose audio was cached), else speaks the text (job.ts).
+ */
+async function attemptOn(
+  deps: FlightDeps,
+  run: FlightRun,
+  entry: EngineEntry,
+  signal: AbortSignal,
+  isFallback: boolean,
+  instance: EngineInstance,
+): Promise<Produced> {
+  const { request, job } = run;
+  run.flight.reachedEngine = true;
+  const t0 = performance.now();
+  const voice = attemptVoice(request, entry, isFallback, deps.loudnorm(entry), run.mix?.key);
+  job.restart(new AppError('ENGINE_FAILED', 'the engine failed mid-stream; a fallback engine starts over'));
+  const key = voice.keyFor(request.format);
+  const hit =
+    key !== job.key && run.lookups
+      ? await findCached(deps.audioDeps, voice.keyFor, request.format, signal)
+      : undefined;
+  if (hit) return { entry: hit, voice, cached: true, firstAudioAt: await replayEntry(hit, job, signal) };
+  const input = { request, entry, voice, job, lookups: run.lookups, loudnorm: deps.loudnorm(entry) };
+  const produced = await runAttempt(deps.attemptDeps, { ...input, mix: run.mix?.plan }, signal);
+  observeSpeed(deps, run, produced, { engine: entry.engine.name, endpoint: instance.endpoint }, t0);
+  return produced;
+}
+
+/** The outcome every waiting request gets from a finished dispatch. */
+function outcomeOf(outcome: DispatchOutcome<Produced>): JobOutcome {
+  const several = outcome.engine.instances !== undefined && outcome.engine.instances.length > 1;
+  return {
+    produced: outcome.value,
+    engine: outcome.engine.engine.name,
+    ...(several ? { instance: outcome.instance.endpoint } : {}),
+    fallbackFrom: outcome.fallbackFrom,
+  };
+}
+
+/** Runs the dispatch of a new live job; the job ends (entry committed) or fails before this settles. */
+async function fly(deps: FlightDeps, flights: FlightSet, run: FlightRun): Promise<JobOutcome> {
+  const { request, job } = run;
+  const signal = run.flight.controller.signal;
+  try {
+    const outcome = await deps.dispatcher.run(
+      request.engine,
+      signal,
+      (entry, sig, isFallback, instance) => attemptOn(deps, run, entry, sig, isFallback, instance),
+      { priority: request.priority, deadline: run.flight.deadline, chars: request.text.length },
+    );
+    deps.registry.alias(job.key, outcome.value.entry.key, request.format);
+    job.end();
+    return outcomeOf(outcome);
+  } catch (err) {
+    const e =
+      deps.closing() && signal.aborted
+        ? new AppError('SHUTTING_DOWN', 'the hub shut down', { cause: err })
+        : err;
+    job.fail(toAppError(e));
+    throw e;
+  } finally {
+    deps.registry.remove(job);
+    flights.running.delete(job);
+    if (flights.running.size === 0) for (const resolve of flights.idleWaiters.splice(0)) resolve();
+  }
+}
+
+/** What a live derivation of a flight's audio needs. */
+function liveDeriveDeps(deps: FlightDeps): LiveDeriveDeps {
+  const { registry, attemptDeps, audioDeps } = deps;
+  const { cache, bitrateKbps, opus, pool } = attemptDeps;
+  return { registry, cache, audioDeps, bitrateKbps, opus, pool };
+}
+
+/** The flights running now and who waits for none to run. */
+interface FlightSet {
+  running: Map<LiveJob, Flight>;
+  idleWaiters: Array<() => void>;
+}
+
+/** See Flights.launch. */
+function launch(
+  deps: FlightDeps,
+  flights: FlightSet,
+  request: SayRequest,
+  keyFor: (format: OutputFormat) => string,
+  lookups: boolean,
+  deadline: Deadline,
+  mix: FlightMix | undefined,
+): Flight {
+  const key = keyFor(request.format);
+  const job = deps.registry.create(key, request.format);
+  // Built in two steps: the dispatch needs the flight (its deadline, reachedEngine), the audio its outcome.
+  const flight = { job, controller: new AbortController(), waiting: 0, deadline, reachedEngine: false };
+  const outcome = fly(deps, flights, { request, job, flight: flight as Flight, lookups, mix });
+  const final = outcome.then((o) => finalAudio(deps.audioDeps, o.produced.entry, o.produced.voice.keyFor));
+  outcome.catch(() => {});
+  final.catch(() => {});
+  const derive = (other: OutputFormat): SayAudio =>
+    deriveLive(liveDeriveDeps(deps), job, final, keyFor, other);
+  const full: Flight = Object.assign(flight, {
+    outcome,
+    audio: liveAudio(deps.audioDeps, key, request.format, final, derive),
+  });
+  flights.running.set(job, full);
+  return full;
+}
+
+/** See Flights.wait. */
+async function waitOn(flight: Flight, signal: AbortSignal | undefined): Promise<JobOutcome> {
+  flight.waiting++;
+  if (!signal) return flight.outcome;
+  const onAbort = (): void => {
+    if (--flight.waiting === 0) flight.controller.abort(signal.reason);
+  };
+  // A signal aborted already (a deadline passed during the cache lookup) fires no event: give up now.
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await untilAborted(flight.outcome, signal);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
 /** Creates an empty set of flights. */
 export function createFlights(deps: FlightDeps): Flights {
-  const { dispatcher, registry, attemptDeps, audioDeps } = deps;
-  const flights = new Map<LiveJob, Flight>();
-  const idleWaiters: Array<() => void> = [];
-
-  /** Runs the dispatch of a new live job; the job ends (entry committed) or fails before this settles. */
-  async function fly(
-    request: SayRequest,
-    job: LiveJob,
-    flight: Flight,
-    lookups: boolean,
-    mix: FlightMix | undefined,
-  ): Promise<JobOutcome> {
-    const signal = flight.controller.signal;
-    try {
-      const outcome = await dispatcher.run(
-        request.engine,
-        signal,
-        async (entry, sig, isFallback, instance): Promise<Produced> => {
-          flight.reachedEngine = true;
-          const t0 = performance.now();
-          const voice = attemptVoice(request, entry, isFallback, deps.loudnorm(entry), mix?.key);
-          job.restart(
-            new AppError('ENGINE_FAILED', 'the engine failed mid-stream; a fallback engine starts over'),
-          );
-          const key = voice.keyFor(request.format);
-          const hit =
-            key !== job.key && lookups
-              ? await findCached(audioDeps, voice.keyFor, request.format, sig)
-              : undefined;
-          if (hit) return { entry: hit, voice, cached: true, firstAudioAt: await replayEntry(hit, job, sig) };
-          const produced = await runAttempt(
-            attemptDeps,
-            { request, entry, voice, job, lookups, loudnorm: deps.loudnorm(entry), mix: mix?.plan },
-            sig,
-          );
-          // Chimes mixed in would count as the engine's audio: such syntheses are left out of its speed.
-          if (produced.synthesized && !mix?.plan) {
-            dispatcher.speed.observe({
-              engine: entry.engine.name,
-              endpoint: instance.endpoint,
-              ms: produced.engineMs ?? performance.now() - t0,
-              wallMs: performance.now() - t0,
-              chars: request.text.length,
-              audioMs: produced.entry.durationMs,
-            });
-          }
-          return produced;
-        },
-        { priority: request.priority, deadline: flight.deadline, chars: request.text.length },
-      );
-      const produced = outcome.value;
-      registry.alias(job.key, produced.entry.key, request.format);
-      job.end();
-      const several = outcome.engine.instances !== undefined && outcome.engine.instances.length > 1;
-      return {
-        produced,
-        engine: outcome.engine.engine.name,
-        ...(several ? { instance: outcome.instance.endpoint } : {}),
-        fallbackFrom: outcome.fallbackFrom,
-      };
-    } catch (err) {
-      const e =
-        deps.closing() && signal.aborted
-          ? new AppError('SHUTTING_DOWN', 'the hub shut down', { cause: err })
-          : err;
-      job.fail(toAppError(e));
-      throw e;
-    } finally {
-      registry.remove(job);
-      flights.delete(job);
-      if (flights.size === 0) for (const resolve of idleWaiters.splice(0)) resolve();
-    }
-  }
-
+  const flights: FlightSet = { running: new Map(), idleWaiters: [] };
   return {
     find(key, format) {
-      const live = registry.find(key, format);
-      return live ? flights.get(live) : undefined;
+      const live = deps.registry.find(key, format);
+      return live ? flights.running.get(live) : undefined;
     },
-    launch(request, keyFor, lookups, deadline, mix) {
-      const key = keyFor(request.format);
-      const job = registry.create(key, request.format);
-      // Built in two steps: the dispatch needs the flight (its deadline, reachedEngine), the audio its outcome.
-      const flight = { job, controller: new AbortController(), waiting: 0, deadline, reachedEngine: false };
-      const outcome = fly(request, job, flight as Flight, lookups, mix);
-      const final = outcome.then((o) => finalAudio(audioDeps, o.produced.entry, o.produced.voice.keyFor));
-      outcome.catch(() => {});
-      final.catch(() => {});
-      const full: Flight = Object.assign(flight, {
-        outcome,
-        audio: liveAudio(audioDeps, key, request.format, final, (other) =>
-          deriveLive(
-            {
-              registry,
-              cache: attemptDeps.cache,
-              audioDeps,
-              bitrateKbps: attemptDeps.bitrateKbps,
-              opus: attemptDeps.opus,
-              pool: attemptDeps.pool,
-            },
-            job,
-            final,
-            keyFor,
-            other,
-          ),
-        ),
-      });
-      flights.set(job, full);
-      return full;
-    },
-    async wait(flight, signal) {
-      flight.waiting++;
-      if (!signal) return flight.outcome;
-      const onAbort = (): void => {
-        if (--flight.waiting === 0) flight.controller.abort(signal.reason);
-      };
-      // A signal aborted already (a deadline passed during the cache lookup) fires no event: give up now.
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
-      try {
-        return await untilAborted(flight.outcome, signal);
-      } finally {
-        signal.removeEventListener('abort', onAbort);
-      }
-    },
+    launch: (request, keyFor, lookups, deadline, mix) =>
+      launch(deps, flights, request, keyFor, lookups, deadline, mix),
+    wait: waitOn,
     get size() {
-      return flights.size;
+      return flights.running.size;
     },
     abortAll(reason) {
-      for (const f of flights.values()) f.controller.abort(reason);
+      for (const f of flights.running.values()) f.controller.abort(reason);
     },
     idle() {
-      if (flights.size === 0) return Promise.resolve();
-      return new Promise<void>((resolve) => idleWaiters.push(resolve));
+      if (flights.running.size === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => flights.idleWaiters.push(resolve));
     },
   };
 }

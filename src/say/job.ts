@@ -5,22 +5,20 @@
  * restarts it, a final failure fails it.
  */
 import { performance } from 'node:perf_hooks';
-import { convertPcm } from '../audio/convert.js';
 import type { OpusEncoderKind } from '../audio/encoder.js';
 import type { AudioChunk, AudioFormat, OutputFormat } from '../audio/format.js';
-import { applyGain } from '../audio/loudness.js';
-import { openAudio } from '../audio/source.js';
 import { cacheKey } from '../cache/key.js';
-import type { CacheEntry, CacheStore } from '../cache/store.js';
+import type { CacheEntry, CacheStore, CacheWriter } from '../cache/store.js';
 import { type MixPlan, mixAround } from '../chimes/mix.js';
-import { AppError, toAppError } from '../shared/errors.js';
+import { AppError } from '../shared/errors.js';
 import type { EngineEntry } from '../tts/dispatcher.js';
 import type { LiveJob } from './live-audio.js';
 import { type EncoderPool, startLiveEncoder } from './live-encoder.js';
-import type { PhraseCache, PhraseVoice } from './phrases.js';
+import { tapFormat, tapPcm } from './live-tap.js';
+import type { Phrase, PhraseCache, PhraseVoice } from './phrases.js';
 import type { SayRequest } from './request.js';
 import { splitSentences } from './sentences.js';
-import { sentenceMode, speak } from './speech.js';
+import { speak, textModeOf } from './speech.js';
 
 /** The voice an attempt uses and the cache keys it produces. */
 export interface AttemptVoice extends PhraseVoice {
@@ -108,52 +106,127 @@ export interface AttemptInput {
   mix?: MixPlan | undefined;
 }
 
-/**
- * Plays an already cached entry into the live job (a fallback engine whose audio was cached).
- * @throws AppError CACHE_IO when the file cannot be read.
- */
-export async function replayEntry(entry: CacheEntry, job: LiveJob, signal: AbortSignal): Promise<number> {
-  const at = performance.now();
-  try {
-    for await (const buf of openAudio(entry, undefined, signal)) job.push(buf as Buffer);
-  } catch (err) {
-    throw signal.aborted
-      ? toAppError(signal.reason)
-      : new AppError('CACHE_IO', `cannot read ${entry.path}`, { cause: err });
-  }
-  return at;
+/** What an attempt counts while it speaks: engine requests, phrase-cache hits, the engine's time. */
+class AttemptTally {
+  /** The engine was asked for anything in this attempt. */
+  ran = false;
+  phraseHits = 0;
+  /** Time the engine spent on this attempt's requests, in ms. */
+  engineMs = 0;
+
+  constructor(
+    private readonly deps: AttemptDeps,
+    private readonly engine: string,
+  ) {}
+
+  readonly onPhraseHit = (): void => {
+    this.phraseHits++;
+    this.deps.onPhraseHit();
+  };
+
+  readonly onEngineRequest = (): void => {
+    if (!this.ran) this.deps.onEngineRun(this.engine);
+    this.ran = true;
+    this.deps.onEngineRequest(this.engine);
+  };
+
+  readonly onEngineTime = (ms: number): void => {
+    this.engineMs += ms;
+  };
 }
 
-/** Passes `chunks` through, telling `seen` each non-empty chunk's format. */
-async function* tapFormat(
-  chunks: AsyncIterable<AudioChunk>,
-  seen: (format: AudioFormat) => void,
-): AsyncGenerator<AudioChunk> {
-  for await (const chunk of chunks) {
-    if (chunk.pcm.length) seen(chunk.format);
-    yield chunk;
-  }
+/** Starts the attempt's encoder before the first PCM, in the format it will most likely get. */
+function startEncoder(
+  deps: AttemptDeps,
+  input: AttemptInput,
+  first: Phrase | undefined,
+  signal: AbortSignal,
+) {
+  const chimed = input.mix?.before !== undefined || input.mix?.after !== undefined;
+  const engine = input.entry.engine.name;
+  return startLiveEncoder({
+    settings: {
+      format: input.request.format,
+      bitrateKbps: deps.bitrateKbps,
+      gainDb: input.entry.gainDb,
+      encoder: deps.opus.encoder,
+      complexity: deps.opus.complexity,
+    },
+    // With a chime the encoder's input is the chime's format, known now: the chime is encoded at once.
+    guess: chimed ? input.mix?.format : (first?.format ?? deps.lastFormat.get(engine)),
+    signal,
+    pool: deps.pool,
+  });
+}
+
+/** The first encoded output of an attempt: when it came, and a promise the speech waits on. */
+function firstOutputLatch(): { seen: Promise<void>; at: number; mark(): void } {
+  let resolve: () => void = () => {};
+  const seen = new Promise<void>((r) => {
+    resolve = r;
+  });
+  const latch = {
+    seen,
+    at: 0,
+    mark() {
+      if (latch.at) return;
+      latch.at = performance.now();
+      resolve();
+    },
+  };
+  return latch;
+}
+
+/** The attempt's PCM: its sentences (phrase cache or engine), with the chimes mixed around them. */
+function attemptPcm(
+  deps: AttemptDeps,
+  input: AttemptInput,
+  sentences: string[],
+  hooks: { tally: AttemptTally; firstOutput: Promise<void>; seen(format: AudioFormat): void },
+  signal: AbortSignal,
+): AsyncIterable<AudioChunk> {
+  const speech = speak(
+    {
+      engine: input.entry.engine,
+      voice: input.voice,
+      text: input.request.text,
+      sentences,
+      mode: textModeOf(input.entry.engine),
+      phrases: deps.phrases,
+      lookups: input.lookups,
+      loudnorm: input.loudnorm,
+      onPhraseHit: hooks.tally.onPhraseHit,
+      onEngineTime: hooks.tally.onEngineTime,
+      onEngineRequest: hooks.tally.onEngineRequest,
+      firstOutput: hooks.firstOutput,
+    },
+    signal,
+  );
+  const tapped = tapFormat(speech, hooks.seen);
+  return input.mix ? mixAround(tapped, input.mix) : tapped;
 }
 
 /**
- * Passes `source` through unchanged while handing the job a copy for its PCM listeners: in the first chunk's
- * format throughout (the encoder converts the same way) and with the engine's `gain_db` applied (the encoder
- * applies it in ffmpeg), so PCM listeners hear what the encoded file holds.
+ * Commits the written audio. @throws AppError CACHE_IO when the audio is larger than the whole cache.
  */
-export async function* tapPcm(
-  source: AsyncIterable<AudioChunk>,
-  job: LiveJob,
-  gainDb: number | undefined,
-): AsyncGenerator<AudioChunk> {
-  let format: AudioFormat | undefined;
-  for await (const chunk of source) {
-    if (chunk.pcm.length > 0) {
-      format ??= chunk.format;
-      const pcm = applyGain(convertPcm(chunk.pcm, chunk.format, format), format, gainDb ?? 0);
-      job.pushPcm({ format, pcm });
-    }
-    yield chunk;
+async function commitAttempt(
+  writer: CacheWriter,
+  input: AttemptInput,
+  durationMs: number,
+): Promise<CacheEntry> {
+  const committed = await writer.commit({
+    text: input.request.text,
+    engine: input.entry.engine.name,
+    voice: input.voice.voice ?? '',
+    durationMs,
+  });
+  if (!committed) {
+    throw new AppError(
+      'CACHE_IO',
+      `the audio (${durationMs} ms) is larger than the whole cache; raise cache.max_mb (or cache.memory_mb while the disk is full)`,
+    );
   }
+  return committed;
 }
 
 /**
@@ -166,99 +239,39 @@ export async function runAttempt(
   signal: AbortSignal,
 ): Promise<Produced> {
   const { request, entry, voice, job } = input;
-  const format = request.format;
-  const key = voice.keyFor(format);
   const sentences = splitSentences(request.text, voice.language);
   const first = input.lookups && sentences[0] ? deps.phrases.get(voice, sentences[0]) : undefined;
-  const chimed = input.mix?.before !== undefined || input.mix?.after !== undefined;
-  const encoder = startLiveEncoder({
-    settings: {
-      format,
-      bitrateKbps: deps.bitrateKbps,
-      gainDb: entry.gainDb,
-      encoder: deps.opus.encoder,
-      complexity: deps.opus.complexity,
-    },
-    // With a chime the encoder's input is the chime's format, known now: the chime is encoded at once.
-    guess: chimed ? input.mix?.format : (first?.format ?? deps.lastFormat.get(entry.engine.name)),
-    signal,
-    pool: deps.pool,
-  });
-  const writer = deps.cache.beginWrite(key, format);
-  let firstAudioAt = 0;
-  let firstOutput: () => void = () => {};
-  const firstOutputSeen = new Promise<void>((resolve) => {
-    firstOutput = resolve;
-  });
-  let ran = false;
-  let phraseHits = 0;
-  let engineMs = 0;
-  const onPhraseHit = (): void => {
-    phraseHits++;
-    deps.onPhraseHit();
-  };
-  const onEngineRequest = (): void => {
-    if (!ran) deps.onEngineRun(entry.engine.name);
-    ran = true;
-    deps.onEngineRequest(entry.engine.name);
-  };
+  const encoder = startEncoder(deps, input, first, signal);
+  const writer = deps.cache.beginWrite(voice.keyFor(request.format), request.format);
+  const tally = new AttemptTally(deps, entry.engine.name);
+  const output = firstOutputLatch();
   let speechFormat: AudioFormat | undefined;
   try {
-    const speech = speak(
-      {
-        engine: entry.engine,
-        voice,
-        text: request.text,
-        sentences,
-        mode: sentenceMode(entry.engine.type, entry.transport),
-        phrases: deps.phrases,
-        lookups: input.lookups,
-        loudnorm: input.loudnorm,
-        onPhraseHit,
-        onEngineTime: (ms) => {
-          engineMs += ms;
-        },
-        onEngineRequest,
-        firstOutput: firstOutputSeen,
-      },
+    const pcm = attemptPcm(
+      deps,
+      input,
+      sentences,
+      { tally, firstOutput: output.seen, seen: (f) => (speechFormat ??= f) },
       signal,
     );
-    const tapped = tapFormat(speech, (f) => {
-      speechFormat ??= f;
-    });
-    const pcm = input.mix ? mixAround(tapped, input.mix) : tapped;
     // The PCM listeners hear what the file holds: chimes included, gain applied.
     for await (const buf of encoder.encode(tapPcm(pcm, job, entry.gainDb))) {
-      if (!firstAudioAt) {
-        firstAudioAt = performance.now();
-        firstOutput();
-      }
+      output.mark();
       job.push(buf);
       await writer.write(buf);
     }
     // The engine's own format (not the chime's), so the next encode of this engine is started with it.
     const learned = speechFormat ?? encoder.inputFormat;
     if (learned) deps.lastFormat.set(entry.engine.name, learned);
-    const durationMs = Math.round(encoder.inputDurationMs);
-    const committed = await writer.commit({
-      text: request.text,
-      engine: entry.engine.name,
-      voice: voice.voice ?? '',
-      durationMs,
-    });
-    if (!committed) {
-      throw new AppError(
-        'CACHE_IO',
-        `the audio (${durationMs} ms) is larger than the whole cache; raise cache.max_mb (or cache.memory_mb while the disk is full)`,
-      );
-    }
+    const committed = await commitAttempt(writer, input, Math.round(encoder.inputDurationMs));
+    const synthesized = tally.ran && tally.phraseHits === 0;
     return {
       entry: committed,
       voice,
       cached: false,
-      firstAudioAt,
-      synthesized: ran && phraseHits === 0,
-      engineMs,
+      firstAudioAt: output.at,
+      synthesized,
+      engineMs: tally.engineMs,
     };
   } catch (err) {
     await writer.abort().catch(() => {});

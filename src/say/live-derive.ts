@@ -11,13 +11,25 @@ import type { OpusEncoderKind } from '../audio/encoder.js';
 import type { OutputFormat } from '../audio/format.js';
 import { openAudio } from '../audio/source.js';
 import type { CacheStore } from '../cache/store.js';
-import { toAppError } from '../shared/errors.js';
+import { AppError, timeoutSignal, toAppError } from '../shared/errors.js';
 import { finalAudio, liveAudio, type SayAudio, type SayAudioDeps } from './audio.js';
 import type { LiveJob, LiveRegistry } from './live-audio.js';
 import { type EncoderPool, startLiveEncoder } from './live-encoder.js';
 
 /** Longest a live derivation may run, in ms (it ends with its source; this only bounds a stuck one). */
 const LIVE_DERIVE_TIMEOUT_MS = 10 * 60_000;
+
+/** The time limit of a live derivation to `format`: FFMPEG_FAILED (not an engine's timeout) when it fires. */
+function liveDeriveLimit(format: OutputFormat): AbortSignal {
+  return timeoutSignal(
+    LIVE_DERIVE_TIMEOUT_MS,
+    () =>
+      new AppError(
+        'FFMPEG_FAILED',
+        `the live derivation to ${format} took longer than ${LIVE_DERIVE_TIMEOUT_MS / 1000} s`,
+      ),
+  );
+}
 
 /** What a live derivation needs. */
 export interface LiveDeriveDeps {
@@ -56,7 +68,7 @@ async function waitFor(job: LiveJob, final: Promise<SayAudio>, format: OutputFor
   for await (const _ of job.subscribe()) {
     // Only its end matters.
   }
-  return (await final).as(format, AbortSignal.timeout(LIVE_DERIVE_TIMEOUT_MS));
+  return (await final).as(format, liveDeriveLimit(format));
 }
 
 async function run(
@@ -67,7 +79,7 @@ async function run(
   keyFor: (format: OutputFormat) => string,
 ): Promise<SayAudio> {
   const format = job.format;
-  const signal = AbortSignal.timeout(LIVE_DERIVE_TIMEOUT_MS);
+  const signal = liveDeriveLimit(format);
   const writer = deps.cache.beginWrite(job.key, format);
   const encoder = startLiveEncoder({
     settings: { format, bitrateKbps: deps.bitrateKbps, ...deps.opus },

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { OUTPUT_FORMATS, type OutputFormat } from '../audio/format.js';
 import { normalizeText } from '../cache/key.js';
 import { AppError, type ErrorCode } from '../shared/errors.js';
+import type { Priority } from '../tts/engine.js';
 import { cleanText, type UrlSpeech } from './text-clean.js';
 
 /** Longest lead-in silence, in ms. */
@@ -15,8 +16,8 @@ export const MAX_OFFSET_MS = 10_000;
  * on the wire: text, length, clean-up, format, priority and volume.
  */
 
-/** Request priority: `high` goes ahead of queued normal requests and interrupts a target. */
-export type Priority = 'normal' | 'high';
+/** Request priority: `high` goes ahead of queued normal requests and interrupts a target (tts/engine.ts). */
+export type { Priority };
 
 /** A validated say request in the domain's terms. */
 export interface SayRequest {

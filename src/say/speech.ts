@@ -8,26 +8,12 @@ import { performance } from 'node:perf_hooks';
 import { type AudioChunk, type AudioFormat, pcmDurationMs } from '../audio/format.js';
 import { applyGain, normalizationGainDb } from '../audio/loudness.js';
 import { AppError } from '../shared/errors.js';
-import type { Engine } from '../tts/engine.js';
+import type { Engine, TextMode } from '../tts/engine.js';
 import type { Phrase, PhraseCache, PhraseVoice } from './phrases.js';
 
-/**
- * How an engine gets its text: `per-sentence` (one request per sentence; lowers first audio for engines that
- * answer with a whole file, and feeds the phrase cache) or `whole` (one request; for engines that already
- * stream per sentence and pay a start-up per request, such as Piper's CLI, which loads the voice each run).
- */
-export type SentenceMode = 'per-sentence' | 'whole';
-
-/** Engine type:transport pairs that get the whole text (they stream audio sentence by sentence themselves). */
-const WHOLE_TEXT = new Set(['piper:cli', 'xtts:xtts_stream', 'pocket_tts:http', 'pocket_tts:cli']);
-
-/**
- * The sentence mode of an engine type and transport. Wyoming services (wyoming-piper) get one `synthesize`
- * per sentence: wyoming-piper 2.x keeps the voice loaded, answers each sentence as soon as it is spoken
- * either way, and a connection on the LAN costs about a millisecond, while per-sentence audio can be reused.
- */
-export function sentenceMode(type: string, transport: string | undefined): SentenceMode {
-  return WHOLE_TEXT.has(`${type}:${transport ?? ''}`) ? 'whole' : 'per-sentence';
+/** The text mode of `engine` (tts/engine.ts `TextMode`): its own declaration, `per-sentence` when it has none. */
+export function textModeOf(engine: Engine): TextMode {
+  return engine.textMode ?? 'per-sentence';
 }
 
 /** Length of the fade at each sentence edge, in ms: removes clicks where two sentences meet, inaudible otherwise. */
@@ -41,10 +27,10 @@ const MEASURE_MS = 2000;
 export interface SpeechPlan {
   engine: Engine;
   voice: PhraseVoice;
-  /** The whole (normalized) text, for `whole` mode. */
+  /** The whole (normalized) text, for `whole-text` mode. */
   text: string;
   sentences: string[];
-  mode: SentenceMode;
+  mode: TextMode;
   /** Where sentences are reused from and stored; `lookups: false` stores without reusing. */
   phrases: PhraseCache;
   lookups: boolean;
@@ -105,7 +91,7 @@ export function fadeEdges(pcm: Buffer, format: AudioFormat, ms = EDGE_FADE_MS): 
  * @throws the engine's errors (ENGINE_FAILED, ENGINE_UNAVAILABLE, …) and the abort reason.
  */
 export async function* speak(plan: SpeechPlan, signal: AbortSignal): AsyncGenerator<AudioChunk> {
-  if (plan.mode === 'whole') {
+  if (plan.mode === 'whole-text') {
     yield* speakWhole(plan, signal);
     return;
   }

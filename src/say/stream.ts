@@ -14,6 +14,7 @@ import { createResampler } from '../audio/resampler.js';
 import { type AudioSource, ffmpegInput, openAudio } from '../audio/source.js';
 import { type StreamFormat, startFfmpegPipe, wavToStreamArgs } from '../audio/stream-formats.js';
 import { parseWavStream, WAV_UNKNOWN_DATA_BYTES, wavHeader } from '../audio/wav.js';
+import type { LiveJob } from './live-audio.js';
 import type { SayRequest } from './request.js';
 import type { SayResult, SayService, SayTicket } from './types.js';
 
@@ -63,14 +64,20 @@ export async function streamSay(
   return { cached: ticket.cached, bytes, result: ticket.done };
 }
 
+/** The live job of a say that is not a cache hit, unless it failed (then its final file serves). */
+function runningJob(service: SayService, ticket: SayTicket): LiveJob | undefined {
+  const job = ticket.cached ? undefined : service.liveAudio(ticket.audio.key, ticket.audio.format);
+  return job && job.state !== 'failed' ? job : undefined;
+}
+
 /** The say's own encoded bytes: the live job's while it runs, else the cached file's. */
 async function* encodedBytes(
   service: SayService,
   ticket: SayTicket,
   signal: AbortSignal,
 ): AsyncGenerator<Buffer> {
-  const job = ticket.cached ? undefined : service.liveAudio(ticket.audio.key, ticket.audio.format);
-  if (job && job.state !== 'failed') {
+  const job = runningJob(service, ticket);
+  if (job) {
     yield* job.subscribe() as AsyncIterable<Buffer>;
     return;
   }
@@ -88,8 +95,8 @@ export async function* sayPcmOf(
   ticket: SayTicket,
   signal: AbortSignal,
 ): AsyncGenerator<AudioChunk> {
-  const job = ticket.cached ? undefined : service.liveAudio(ticket.audio.key, ticket.audio.format);
-  if (job && job.state !== 'failed') {
+  const job = runningJob(service, ticket);
+  if (job) {
     let any = false;
     for await (const chunk of job.subscribePcm()) {
       any = true;

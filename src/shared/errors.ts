@@ -32,15 +32,23 @@ export const ERROR_CODES = {
   ENGINE_UNAVAILABLE: 503,
   /** A configured engine cannot run as configured (its command or model is missing); never replaced silently. */
   ENGINE_MISCONFIGURED: 503,
+  /** An engine's own timeout (`engines[].timeout_s`) fired during synthesis; only the engine side reports it. */
   ENGINE_TIMEOUT: 504,
+  /** The request's deadline (`deadline_s`, `default_deadline_s`, MQTT message expiry) passed. */
   DEADLINE_EXCEEDED: 504,
+  /** Another operation ran out of its time limit (a listing, a call to Home Assistant); the message names it. */
+  TIMEOUT: 504,
   ENGINE_FAILED: 502,
   ENGINE_BAD_RESPONSE: 502,
   ALL_ENGINES_FAILED: 503,
   FFMPEG_NOT_FOUND: 500,
   FFMPEG_FAILED: 500,
   ENCODER_FAILED: 500,
+  /** The audio cache on the share could not read or write a file (shared/fs-errors.ts); fixes: `cache.*`. */
   CACHE_IO: 500,
+  /** Any other file on the share (recordings, their sidecars) could not be read or written (shared/fs-errors.ts). */
+  STORAGE_IO: 500,
+  /** The share volume is full or over quota (ENOSPC, EDQUOT), for the cache and recordings alike. */
   DISK_FULL: 507,
   SINK_UNREACHABLE: 502,
   SINK_FAILED: 502,
@@ -100,14 +108,17 @@ export function isAppError(err: unknown, code?: ErrorCode): err is AppError {
 
 /**
  * Wraps anything thrown into an AppError, keeping an AppError as it is.
- * An AbortError becomes `ABORTED`; anything else `fallback` with the original message.
+ * An AbortError becomes `ABORTED`; a bare `TimeoutError` (from `AbortSignal.timeout`) `fallback` when the caller
+ * names one, else `TIMEOUT` (never ENGINE_TIMEOUT: the engine side reports its own timeouts, see
+ * tts/engine-attempt.ts and tts/engines/engine-errors.ts); anything else `fallback` with the original message.
  */
 export function toAppError(err: unknown, fallback: ErrorCode = 'INTERNAL'): AppError {
   if (err instanceof AppError) return err;
-  if (err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError')) {
-    return new AppError(err.name === 'TimeoutError' ? 'ENGINE_TIMEOUT' : 'ABORTED', err.message, {
-      cause: err,
-    });
+  if (err instanceof Error && err.name === 'AbortError') {
+    return new AppError('ABORTED', err.message, { cause: err });
+  }
+  if (err instanceof Error && err.name === 'TimeoutError') {
+    return new AppError(fallback === 'INTERNAL' ? 'TIMEOUT' : fallback, err.message, { cause: err });
   }
   const message = err instanceof Error ? err.message : String(err);
   return new AppError(fallback, message, { cause: err });
@@ -124,4 +135,16 @@ export function errorBody(err: unknown): ErrorBody {
   const e = toAppError(err);
   const message = e.code === 'INTERNAL' ? 'internal error; see the add-on log' : e.message;
   return { code: e.code, message };
+}
+
+/**
+ * An AbortSignal that aborts with `reason()` after `ms` milliseconds, like `AbortSignal.timeout(ms)` but with an
+ * error that names what timed out (so a derivation's timeout never reads as an engine's). The timer is unref'd:
+ * it never keeps the process alive.
+ */
+export function timeoutSignal(ms: number, reason: () => AppError): AbortSignal {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(reason()), ms);
+  timer.unref();
+  return controller.signal;
 }

@@ -1,8 +1,7 @@
-import type { Priority } from '../say/request.js';
 import { AppError, type ErrorCode, toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import { type Deadline, NO_DEADLINE, remainingMs } from './deadline.js';
-import type { Engine } from './engine.js';
+import type { Engine, Priority } from './engine.js';
 import { type EngineAttempt, type EngineContext, runOnEngine } from './engine-attempt.js';
 import {
   type Balance,

@@ -4,11 +4,11 @@
  * engines after it), and the retry on another instance of the same engine after an engine fault.
  */
 import { performance } from 'node:perf_hooks';
-import type { Priority } from '../say/request.js';
 import { AppError, toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import { type Deadline, remainingMs } from './deadline.js';
 import type { DispatchWork, EngineEntry, EngineOutcome } from './dispatcher.js';
+import type { Priority } from './engine.js';
 import { isEngineFault } from './engine-breaker.js';
 import type { EngineInstance, EnginePool } from './engine-pool.js';
 import type { EngineSpeed } from './engine-speed.js';

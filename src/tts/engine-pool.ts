@@ -8,9 +8,8 @@
  * can take it. p-limit and p-queue have neither instances nor priorities across them, hence this module.
  */
 import { performance } from 'node:perf_hooks';
-import type { Priority } from '../say/request.js';
 import { AppError } from '../shared/errors.js';
-import type { Engine } from './engine.js';
+import type { Engine, Priority } from './engine.js';
 import { createEngineBreaker, type EngineBreaker } from './engine-breaker.js';
 
 /** How requests are spread over an engine's instances (`engines[].balance`). */

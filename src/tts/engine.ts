@@ -19,6 +19,22 @@ export interface Voice {
   warnings?: string[];
 }
 
+/**
+ * Request priority as engines queue by it: `high` goes ahead of queued `normal` work (and, on the say side,
+ * interrupts a target). Defined here so the engine side never depends on the say service.
+ */
+export type Priority = 'normal' | 'high';
+
+/**
+ * How an engine wants its text (a property of the engine, set by its factory):
+ * - `per-sentence`: one request per sentence. Lowers the time to first audio for engines that answer a request
+ *   with one whole file, and lets sentences be reused from the phrase cache. Wyoming services (wyoming-piper)
+ *   are asked this way too: wyoming-piper 2.x keeps the voice loaded and a LAN connection costs about a ms.
+ * - `whole-text`: one request for the whole text, for engines that already stream audio sentence by sentence
+ *   and pay a start-up per request (Piper's CLI loads the voice on every run; XTTS streaming; pocket-tts).
+ */
+export type TextMode = 'per-sentence' | 'whole-text';
+
 /** What an engine is asked to speak. Text is already validated and normalized. */
 export interface SynthesisRequest {
   text: string;
@@ -50,6 +66,8 @@ export interface Engine {
   readonly name: string;
   /** The engine type (`espeak`, `piper`, `xtts`, `pocket_tts`, `wyoming`, `openai`). */
   readonly type: string;
+  /** How the say service hands this engine its text (see {@link TextMode}); absent: `per-sentence`. */
+  readonly textMode?: TextMode;
   synthesize(request: SynthesisRequest, signal: AbortSignal): AsyncIterable<AudioChunk>;
   /** Lists voices; may be cached by the implementation. */
   voices(signal?: AbortSignal): Promise<Voice[]>;

@@ -12,7 +12,7 @@
 import type { Socket } from 'node:net';
 import { type AudioChunk, type AudioFormat, SPEECH_PCM_FORMAT } from '../audio/format.js';
 import { createSentenceSplitter, type SentenceSplitter } from '../say/sentences.js';
-import { AppError } from '../shared/errors.js';
+import { AppError, errorBody } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import { encodeEvent, type WyomingEvent } from './codec.js';
 import { createSentencePipeline, type SentencePipeline } from './sentence-pipeline.js';
@@ -24,6 +24,16 @@ export const SAMPLES_PER_CHUNK = 1024;
 
 /** Who made the programs, for `attribution` (required by the `Artifact` dataclass). */
 const ATTRIBUTION = { name: 'TTS Hub', url: 'https://www.home-assistant.io/integrations/wyoming/' };
+
+/**
+ * The Wyoming `error` event for `err`, with the same body HTTP and MQTT answer (shared/errors.ts `errorBody`):
+ * the catalogue code and its safe message (an unexpected error's internals stay in the log). Fields per
+ * OHF-Voice/wyoming `wyoming/error.py` (`Error`: `text`, `code`).
+ */
+export function errorEvent(err: unknown): WyomingEvent {
+  const body = errorBody(err);
+  return { type: 'error', data: { text: body.message, code: body.code } };
+}
 
 /** The `info` event data for `programs`. */
 function infoData(programs: WyomingProgramInfo[]): Record<string, unknown> {

@@ -21,10 +21,10 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AudioChunk } from '../audio/format.js';
-import { toAppError } from '../shared/errors.js';
+import { AppError, toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import { type DecoderOptions, decodeEvents, encodeEvent } from './codec.js';
-import { Session } from './server-session.js';
+import { errorEvent, Session } from './server-session.js';
 import type { WyomingVoiceChoice } from './tts.js';
 
 export { SAMPLES_PER_CHUNK } from './server-session.js';
@@ -126,7 +126,7 @@ export function createWyomingServer(opts: WyomingServerOptions): WyomingServer {
           if (socket.destroyed) return;
           const e = toAppError(err);
           log.warn({ type: event.type, code: e.code, err: e.message }, 'wyoming request failed');
-          await session.send({ type: 'error', data: { text: e.message, code: e.code } });
+          await session.send(errorEvent(e));
         }
         idle.resume();
       }
@@ -134,8 +134,7 @@ export function createWyomingServer(opts: WyomingServerOptions): WyomingServer {
       // A frame over a limit or garbage: say why, then close (the stream cannot be resynchronized).
       const e = toAppError(err, 'WYOMING_PROTOCOL');
       log.warn({ code: e.code, err: e.message }, 'wyoming connection refused');
-      if (!socket.destroyed)
-        socket.write(encodeEvent({ type: 'error', data: { text: e.message, code: e.code } }));
+      if (!socket.destroyed) socket.write(encodeEvent(errorEvent(e)));
     } finally {
       idle.pause();
     }
@@ -144,7 +143,7 @@ export function createWyomingServer(opts: WyomingServerOptions): WyomingServer {
   const refuse = (socket: Socket): void => {
     log.warn({ connections: sockets.size, maxConnections }, 'wyoming connection refused: too many');
     const text = `too many connections: ${maxConnections} at once (wyoming_server.max_connections)`;
-    socket.end(encodeEvent({ type: 'error', data: { text, code: 'LIMIT_REACHED' } }));
+    socket.end(encodeEvent(errorEvent(new AppError('LIMIT_REACHED', text))));
     setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
   };
 

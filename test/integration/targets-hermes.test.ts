@@ -104,6 +104,19 @@ describe('hermes and mqtt targets', () => {
     expect(JSON.parse((await finished).toString())).toEqual({ id: 'h-2', siteId: 'a/b', sessionId: '' });
   });
 
+  it('answers sayFinished for a refused say (a field of the wrong type), so the dialogue goes on', async () => {
+    const finished = client.next('hermes/tts/sayFinished', (p) => JSON.parse(p.toString()).id === 'h-3');
+    await client.client.publishAsync(
+      'hermes/tts/say',
+      JSON.stringify({ text: 42, siteId: 'kitchen', id: 'h-3', sessionId: 'session-9' }),
+    );
+    expect(JSON.parse((await finished).toString())).toEqual({
+      id: 'h-3',
+      siteId: 'kitchen',
+      sessionId: 'session-9',
+    });
+  });
+
   it('publishes {id, url, format, text} to an MQTT satellite, and the URL serves the speech', async () => {
     const message = client.next('satellites/den/play');
     const result = await client.say(

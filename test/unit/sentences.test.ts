@@ -1,8 +1,10 @@
 /** Sentence splitting on the announcement corpus and tricky cases (abbreviations, numbers, URLs, languages). */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { EngineOptionsSchema } from '../../src/config/schema.js';
 import { splitSentences } from '../../src/say/sentences.js';
-import { sentenceMode } from '../../src/say/speech.js';
+import { silentLog } from '../../src/shared/log.js';
+import { createEngine } from '../../src/tts/engines/index.js';
 
 describe('splitSentences', () => {
   it('keeps times, decimals and thousands inside sentences', () => {
@@ -86,7 +88,20 @@ describe('splitSentences', () => {
   });
 });
 
-describe('sentenceMode', () => {
+describe('engine text mode', () => {
+  const textMode = (type: string, transport: string) =>
+    createEngine(
+      EngineOptionsSchema.parse({
+        name: 'e',
+        type,
+        transport,
+        url: transport === 'wyoming' ? 'tcp://127.0.0.1:1' : 'http://127.0.0.1:1',
+      }),
+      {
+        log: silentLog(),
+      },
+    ).textMode;
+
   it('gives engines that stream a whole text per sentence the whole text, the others one request per sentence', () => {
     for (const [type, transport] of [
       ['piper', 'cli'],
@@ -94,7 +109,7 @@ describe('sentenceMode', () => {
       ['pocket_tts', 'http'],
       ['pocket_tts', 'cli'],
     ] as const) {
-      expect(sentenceMode(type, transport)).toBe('whole');
+      expect(textMode(type, transport)).toBe('whole-text');
     }
     for (const [type, transport] of [
       ['espeak', 'cli'],
@@ -103,7 +118,7 @@ describe('sentenceMode', () => {
       ['xtts', 'xtts_api'],
       ['openai', 'openai'],
     ] as const) {
-      expect(sentenceMode(type, transport)).toBe('per-sentence');
+      expect(textMode(type, transport)).toBe('per-sentence');
     }
   });
 });

@@ -80,6 +80,7 @@ export function createCoquiEngine(opts: CoquiEngineOptions): Engine {
   return {
     name,
     type: 'xtts',
+    textMode: 'per-sentence',
     synthesize,
     voices: (signal) => cache.get(signal),
     probe: (signal) => probeHealth(() => httpReachable(name, joinUrl(opts.url, '/'), withTimeout(signal))),

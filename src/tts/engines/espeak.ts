@@ -127,5 +127,5 @@ export function createEspeakEngine(opts: EspeakEngineOptions): Engine {
   const probe = (signal?: AbortSignal): Promise<EngineHealth> =>
     probeHealth(() => runCliOnce(name, [...argv0, '--version'], { signal }));
 
-  return { name, type: 'espeak', synthesize, voices, probe };
+  return { name, type: 'espeak', textMode: 'per-sentence', synthesize, voices, probe };
 }

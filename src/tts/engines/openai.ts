@@ -102,6 +102,7 @@ export function createOpenAiEngine(opts: OpenAiEngineOptions): Engine {
   return {
     name,
     type: opts.type ?? 'openai',
+    textMode: 'per-sentence',
     synthesize,
     voices: (signal) => cache.get(signal),
     probe: (signal) => probeHealth(() => httpReachable(name, joinUrl(base, '/models'), withTimeout(signal))),

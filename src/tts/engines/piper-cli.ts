@@ -117,5 +117,5 @@ export function createPiperCliEngine(opts: PiperCliEngineOptions): Engine {
       if (problem) throw problem;
     });
 
-  return { name, type: 'piper', synthesize, voices: () => voices.list(), probe };
+  return { name, type: 'piper', textMode: 'whole-text', synthesize, voices: () => voices.list(), probe };
 }

@@ -85,6 +85,7 @@ export function createPiperHttpEngine(opts: PiperHttpEngineOptions): Engine {
   return {
     name,
     type: 'piper',
+    textMode: 'per-sentence',
     synthesize,
     voices: (signal) => cache.get(signal),
     probe: (signal) => probeHealth(() => cache.refresh(signal)),

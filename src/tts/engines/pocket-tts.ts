@@ -140,6 +140,7 @@ export function createPocketTtsHttpEngine(opts: PocketTtsEngineOptions & { url: 
   return {
     name,
     type: 'pocket_tts',
+    textMode: 'whole-text',
     synthesize,
     voices: (signal) => voices.list(signal),
     probe: (signal) =>
@@ -181,6 +182,7 @@ export function createPocketTtsCliEngine(opts: PocketTtsEngineOptions & { comman
   return {
     name,
     type: 'pocket_tts',
+    textMode: 'whole-text',
     synthesize,
     voices: (signal) => voices.list(signal),
     probe: (signal) =>

@@ -84,6 +84,7 @@ export function createWyomingEngine(opts: WyomingEngineOptions): Engine {
   return {
     name: opts.name,
     type: opts.type,
+    textMode: 'per-sentence',
 
     async *synthesize(
       request: SynthesisRequest,

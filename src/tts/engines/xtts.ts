@@ -122,6 +122,7 @@ export function createXttsEngine(opts: XttsEngineOptions): Engine {
   return {
     name,
     type: 'xtts',
+    textMode: opts.transport === 'xtts_stream' ? 'whole-text' : 'per-sentence',
     synthesize,
     voices: (signal) => cache.get(signal),
     probe: (signal) => probeHealth(() => cache.refresh(signal)),
