@@ -2,10 +2,11 @@
  * Issue 2 figures: cache-hit latency (tts/say → tts/result) next to a plain MQTT round trip through the same
  * broker, and miss latency next to calling the same engine and ffmpeg directly. Ratios from one run.
  */
+
 import { performance } from 'node:perf_hooks';
 import mqtt from 'mqtt';
-import { encodeStream } from '../src/audio/encoder.js';
 import type { AudioChunk } from '../src/audio/format.js';
+import { startLiveEncoder } from '../src/say/live-encoder.js';
 import { silentLog } from '../src/shared/log.js';
 import { createEspeakEngine } from '../src/tts/engines/espeak.js';
 import { startInProcessHub } from '../test/helpers/hub-inprocess.js';
@@ -86,11 +87,9 @@ export async function benchMainPath(): Promise<void> {
       async function* replay() {
         yield* pcm;
       }
-      for await (const _ of encodeStream(replay(), {
-        format: 'opus',
-        bitrateKbps: 32,
-        signal: AbortSignal.timeout(20_000),
-      })) {
+      const signal = AbortSignal.timeout(20_000);
+      const encoder = startLiveEncoder({ settings: { format: 'opus', bitrateKbps: 32 }, signal });
+      for await (const _ of encoder.encode(replay())) {
         // drain
       }
       direct.push(performance.now() - t0);

@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { runFfmpeg } from '../src/audio/ffmpeg.js';
+import { recordingEncoderArgs } from '../src/audio/ffmpeg-args.js';
 import { MIC_FORMAT } from '../src/audio/format.js';
 import { oggOpusFileDurationMs } from '../src/audio/ogg.js';
-import { liveEncoderArgs } from '../src/recorder/encoder.js';
 import { createRecorder } from '../src/recorder/recorder.js';
 import type { RecordingSession } from '../src/recorder/session.js';
 import { recorderOptions, repeatedSpeechPcm } from '../test/helpers/recorder.js';
@@ -71,7 +71,7 @@ const speech = (seconds: number): Promise<Buffer> =>
 
 async function bareFfmpegCpuPct(pcm: Buffer, dir: string): Promise<number> {
   const before = await cpuMs();
-  const ff = runFfmpeg(liveEncoderArgs(MIC_FORMAT, 24, join(dir, 'bare.opus')));
+  const ff = runFfmpeg(recordingEncoderArgs(MIC_FORMAT, 24, join(dir, 'bare.opus')));
   ff.stdin.end(pcm);
   ff.stdout.resume();
   await ff.done;

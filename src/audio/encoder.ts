@@ -1,34 +1,16 @@
 /**
- * Encoding PCM chunks to Ogg Opus, MP3 or WAV, overlapping synthesis. Two encoders behind one interface
- * (`EncodedStream`, an AsyncIterable of encoded bytes): Ogg Opus is made in process by default
- * (inprocess-encoder.ts: libopus and our Ogg pages, no child process); MP3, WAV and Opus with
- * `encoder: 'ffmpeg'` go through one ffmpeg child per stream, started when the first chunk arrives, whose
- * output is yielded while the engine is still speaking.
+ * Encoding PCM chunks to Ogg Opus, MP3 or WAV, overlapping synthesis: the settings, and the parts the live
+ * encoder (say/live-encoder.ts, the product's one live encode) is made of. Ogg Opus is made in process by
+ * default (inprocess-encoder.ts: libopus and our Ogg pages, no child process); MP3 and Opus with
+ * `encoder: 'ffmpeg'` go through one ffmpeg child whose output is yielded while the engine is still speaking
+ * (`feedEncoder`). Finished files are transcoded by `transcodeFile`.
  */
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { AppError, toAppError } from '../shared/errors.js';
 import { convertPcm } from './convert.js';
-import { type FfmpegProcess, runFfmpeg } from './ffmpeg.js';
-import {
-  type AudioChunk,
-  type AudioFormat,
-  ffmpegPcmFormat,
-  type OutputFormat,
-  pcmDurationMs,
-} from './format.js';
-import { encodeOpusInProcess } from './inprocess-encoder.js';
+import { type FfmpegProcess, pipeThroughFfmpeg, runFfmpeg } from './ffmpeg.js';
+import { gainArgs, outputArgs } from './ffmpeg-args.js';
+import type { AudioChunk, OutputFormat } from './format.js';
 import { WAV_UNKNOWN_DATA_BYTES, wavHeader } from './wav.js';
-
-/**
- * Ogg page length for live Opus, in µs. A listener gets audio only when a page is complete, so this bounds the
- * time to first audio: 40 ms pages measured 1.0–1.1× Piper's first-sentence time in `npm run bench -- ttfa`,
- * 100 ms pages 1.2–1.3×. The price is about 10 % more bytes at 32 kbit/s (a ~29-byte page header per 2 frames
- * of ~80 bytes, instead of per 5).
- */
-export const OGG_PAGE_DURATION_US = 40_000;
-/** Opus always decodes at 48 kHz; encoding at that rate keeps granule positions simple. */
-const OPUS_RATE_HZ = 48_000;
 
 /** Who makes Ogg Opus: libopus in this process (default), or an ffmpeg child (the `opus.encoder` fallback). */
 export type OpusEncoderKind = 'inprocess' | 'ffmpeg';
@@ -56,64 +38,6 @@ export function encodesInProcess(settings: EncodeSettings): boolean {
   return settings.format === 'opus' && settings.encoder !== 'ffmpeg';
 }
 
-/** EncodeSettings plus the AbortSignal that cancels the encode (and kills ffmpeg). */
-export interface EncodeOptions extends EncodeSettings {
-  signal: AbortSignal;
-}
-
-/** The encoded bytes as they come, plus facts about the PCM that went in (final once iteration ends). */
-export interface EncodedStream extends AsyncIterable<Buffer> {
-  /** The first chunk's format, which fixed ffmpeg's input; undefined before the first chunk. */
-  readonly inputFormat: AudioFormat | undefined;
-  /** Duration of the PCM fed to ffmpeg so far, in ms (after any mid-stream conversion). */
-  readonly inputDurationMs: number;
-}
-
-export function gainArgs(gainDb: number | undefined): string[] {
-  return gainDb && Number.isFinite(gainDb) ? ['-af', `volume=${gainDb}dB`] : [];
-}
-
-/** Codec and muxer arguments of one output format; `live` picks stream-friendly muxer options. */
-export function outputArgs(settings: EncodeSettings, live: boolean): string[] {
-  const bitrate = `${settings.bitrateKbps}k`;
-  switch (settings.format) {
-    case 'opus':
-      return [
-        ...['-c:a', 'libopus', '-b:a', bitrate, '-application', 'audio', '-frame_duration', '20'],
-        ...['-ar', String(OPUS_RATE_HZ), '-map_metadata', '-1'],
-        ...(live ? ['-flush_packets', '1', '-page_duration', String(OGG_PAGE_DURATION_US)] : []),
-        ...['-f', 'ogg'],
-      ];
-    case 'mp3':
-      // A pipe cannot be seeked back to patch a Xing header, so live MP3 goes without one.
-      return [
-        ...['-c:a', 'libmp3lame', '-b:a', bitrate, '-map_metadata', '-1'],
-        ...(live ? ['-write_xing', '0', '-flush_packets', '1'] : []),
-        ...['-f', 'mp3'],
-      ];
-    case 'wav':
-      // Live WAV is raw PCM behind our own header (ffmpeg's would declare a size it cannot patch on a pipe).
-      return ['-c:a', 'pcm_s16le', '-map_metadata', '-1', ...(live ? ['-f', 's16le'] : ['-f', 'wav'])];
-  }
-}
-
-/**
- * ffmpeg arguments that read raw PCM in `input` from stdin and write `settings.format` to stdout.
- * Exported for unit tests and benchmarks.
- */
-export function encoderArgs(input: AudioFormat, settings: EncodeSettings): string[] {
-  const pcm = ['-f', ffmpegPcmFormat(input), '-ar', String(input.rateHz), '-ac', String(input.channels)];
-  return [
-    // Without these ffmpeg reads ~5 s of input to "find stream info" before it writes a single byte.
-    ...['-probesize', '32', '-analyzeduration', '0'],
-    ...pcm,
-    ...['-i', 'pipe:0'],
-    ...gainArgs(settings.gainDb),
-    ...outputArgs(settings, true),
-    'pipe:1',
-  ];
-}
-
 /** The first chunk of `it` that holds PCM (empty chunks skipped), or undefined when the source ends first. */
 export async function firstAudio(it: AsyncIterator<AudioChunk>): Promise<AudioChunk | undefined> {
   for (;;) {
@@ -121,74 +45,6 @@ export async function firstAudio(it: AsyncIterator<AudioChunk>): Promise<AudioCh
     if (next.done) return undefined;
     if (next.value.pcm.length > 0) return next.value;
   }
-}
-
-interface EncodeState {
-  inputFormat: AudioFormat | undefined;
-  inputBytes: number;
-}
-
-/**
- * Encodes PCM chunks as they arrive. Ogg Opus is encoded in process (`encodeOpusInProcess`) unless
- * `opts.encoder` is `ffmpeg`. Otherwise ffmpeg (`-f s16le -ar -ac` from the first chunk's format) starts only
- * when the first non-empty chunk arrives; PCM goes to its stdin with back-pressure while its stdout is yielded,
- * so encoding overlaps synthesis. Opus is libopus in Ogg with 20 ms frames, flushed packets and pages of
- * OGG_PAGE_DURATION_US; MP3 has no Xing header; WAV is s16le behind a header that declares an unknown length
- * (patch it when stored). A chunk whose format differs from the first is converted in process to the first
- * chunk's format. Breaking out of the iteration, or aborting `signal`, kills ffmpeg.
- * The say path does not use this: it encodes with say/live-encoder.ts (ffmpeg started before the first chunk,
- * spares), which shares `feedEncoder`; this plain form serves the encoder tests and `bench/main-path.ts`.
- * @throws AppError ENGINE_FAILED "no audio" when the source yields no PCM; FFMPEG_FAILED when ffmpeg fails;
- *   ENCODER_FAILED when the in-process encoder fails; ABORTED (or ENGINE_TIMEOUT for a timeout signal) on abort; an error thrown by `chunks` is rethrown as is.
- */
-export function encodeStream(chunks: AsyncIterable<AudioChunk>, opts: EncodeOptions): EncodedStream {
-  const state: EncodeState = { inputFormat: undefined, inputBytes: 0 };
-  return {
-    get inputFormat() {
-      return state.inputFormat;
-    },
-    get inputDurationMs() {
-      return state.inputFormat ? pcmDurationMs(state.inputBytes, state.inputFormat) : 0;
-    },
-    [Symbol.asyncIterator]: () => encode(chunks, opts, state)[Symbol.asyncIterator](),
-  };
-}
-
-async function* encode(
-  chunks: AsyncIterable<AudioChunk>,
-  opts: EncodeOptions,
-  state: EncodeState,
-): AsyncGenerator<Buffer> {
-  if (opts.signal.aborted) throw toAppError(opts.signal.reason);
-  const it = chunks[Symbol.asyncIterator]();
-  const first = await firstAudio(it);
-  if (!first) throw new AppError('ENGINE_FAILED', 'the engine produced no audio for this text');
-  state.inputFormat = first.format;
-  const onInput = (bytes: number): void => {
-    state.inputBytes += bytes;
-  };
-  if (encodesInProcess(opts)) {
-    yield* encodeOpusInProcess({
-      first,
-      rest: it,
-      settings: opusSettings(opts),
-      signal: opts.signal,
-      onInput,
-    });
-    return;
-  }
-  const internal = new AbortController();
-  const signal = AbortSignal.any([opts.signal, internal.signal]);
-  const proc = runFfmpeg(encoderArgs(first.format, opts), signal);
-  yield* feedEncoder({
-    proc,
-    first,
-    rest: it,
-    format: opts.format,
-    callerSignal: opts.signal,
-    internal,
-    onInput,
-  });
 }
 
 /** The in-process Opus settings of `settings`. */
@@ -221,47 +77,26 @@ export interface FeedEncoderOptions {
 
 /**
  * Writes PCM to a running encoder's stdin with back-pressure (`stream/promises` pipeline) while yielding its
- * stdout; WAV output gets our header (unknown length) first. Shared by `encodeStream` and the live encoder.
+ * stdout; WAV output gets our header (unknown length) first. Used by the live encoder (say/live-encoder.ts).
  * Returns normally only when ffmpeg exited 0 after all input.
  * @throws the source's own error as is; the caller's abort reason; AppError FFMPEG_FAILED otherwise.
  */
 export async function* feedEncoder(o: FeedEncoderOptions): AsyncGenerator<Buffer> {
-  const { proc, first, rest, internal } = o;
-  const signal = AbortSignal.any([o.callerSignal, internal.signal]);
-  let sourceError: unknown;
+  const { first, rest, internal } = o;
   async function* pcm(): AsyncGenerator<Buffer> {
-    try {
-      o.onInput(first.pcm.length);
-      yield first.pcm;
-      for (let next = await rest.next(); !next.done; next = await rest.next()) {
-        const converted = convertPcm(next.value.pcm, next.value.format, first.format);
-        o.onInput(converted.length);
-        yield converted;
-      }
-    } catch (err) {
-      sourceError = err;
-      internal.abort(err);
-      throw err;
+    o.onInput(first.pcm.length);
+    yield first.pcm;
+    for (let next = await rest.next(); !next.done; next = await rest.next()) {
+      const converted = convertPcm(next.value.pcm, next.value.format, first.format);
+      o.onInput(converted.length);
+      yield converted;
     }
   }
-  let pipeError: unknown;
-  const feeding = pipeline(Readable.from(pcm()), proc.stdin, { signal }).catch((err: unknown) => {
-    pipeError = err;
-  });
   let finished = false;
   try {
     if (o.format === 'wav') yield wavHeader({ ...first.format, widthBytes: 2 }, WAV_UNKNOWN_DATA_BYTES);
-    for await (const buf of proc.stdout) yield buf as Buffer;
-    await feeding;
-    if (sourceError !== undefined) throw sourceError;
-    await proc.done;
-    if (pipeError !== undefined) throw toAppError(pipeError, 'FFMPEG_FAILED');
+    yield* pipeThroughFfmpeg(o.proc, pcm(), o.callerSignal, internal);
     finished = true;
-  } catch (err) {
-    throw (
-      sourceError ??
-      (o.callerSignal.aborted ? toAppError(o.callerSignal.reason) : toAppError(err, 'FFMPEG_FAILED'))
-    );
   } finally {
     if (!finished) {
       internal.abort(new AppError('ABORTED', 'encoding stopped before the end'));

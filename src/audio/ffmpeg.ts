@@ -1,13 +1,13 @@
-import { type ChildProcessByStdio, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { setPriority } from 'node:os';
-import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { PassThrough, Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AppError } from '../shared/errors.js';
+import { AppError, toAppError } from '../shared/errors.js';
+import { type Child, type ChildExit, KILL_GRACE_MS, startChild } from './child-process.js';
 import { isWaiting, leaveQueue, mayStartNow, takeSlot, waitForSlot } from './ffmpeg-slots.js';
 
-/** How long after SIGTERM an aborted ffmpeg gets before SIGKILL, in ms. */
-export const KILL_GRACE_MS = 2000;
-const STDERR_TAIL_LINES = 20;
+/** How long after SIGTERM an aborted ffmpeg gets before SIGKILL, in ms (the one grace of child-process.ts). */
+export { KILL_GRACE_MS };
 
 let ffmpegPath: string | undefined;
 let spawnCount = 0;
@@ -154,19 +154,13 @@ function lowerPriority(pid: number | undefined): void {
 
 /** Spawns ffmpeg now, holding one slot until it has exited. */
 function spawnNow(bin: string, args: string[], signal: AbortSignal | undefined): FfmpegProcess {
+  // -nostdin only disables interactive keys; input still comes from "-i pipe:0" / "-i -".
   const fullArgs = ['-hide_banner', '-nostdin', '-loglevel', 'error', ...args];
   const slot = takeSlot();
   const startedAt = performance.now();
-  // -nostdin only disables interactive keys; input still comes from "-i pipe:0" / "-i -".
-  let child: ChildProcessByStdio<Writable, Readable, Readable>;
+  let child: Child;
   try {
-    child = spawn(bin, fullArgs, {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      shell: false,
-      // Its own process group: a SIGTERM to the hub's group (systemd, Ctrl-C) must not kill the encodes the
-      // hub is finishing within its grace; the hub ends them itself. If the hub dies, the closed pipes end them.
-      detached: true,
-    });
+    child = startChild({ file: bin, args: fullArgs });
   } catch (err) {
     slot.release();
     throw new AppError('FFMPEG_FAILED', `ffmpeg could not start: ${(err as Error).message}`, { cause: err });
@@ -174,56 +168,87 @@ function spawnNow(bin: string, args: string[], signal: AbortSignal | undefined):
   spawnCount++;
   lowerPriority(child.pid);
   slot.spawned(startedAt);
-  const release = slot.release;
-  const tail: string[] = [];
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (text: string) => {
-    for (const line of text.split('\n')) {
-      if (line.trim()) tail.push(line);
-    }
-    if (tail.length > STDERR_TAIL_LINES) tail.splice(0, tail.length - STDERR_TAIL_LINES);
-  });
-  child.stdin.on('error', () => {});
-
-  let killTimer: NodeJS.Timeout | undefined;
-  const kill = (): void => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
-    killTimer.unref();
-  };
-  const onAbort = (): void => kill();
+  const onAbort = (): void => child.kill();
   signal?.addEventListener('abort', onAbort, { once: true });
-
-  const done = new Promise<void>((resolve, reject) => {
-    child.once('error', (err) => {
-      release();
-      reject(new AppError('FFMPEG_FAILED', `ffmpeg could not start: ${err.message}`, { cause: err }));
-    });
-    child.once('close', (code, sig) => {
-      release();
-      clearTimeout(killTimer);
+  const done = child.exited.then(
+    (exit) => {
+      if (signal?.aborted) throw abortReason(signal);
+      if (exit.code === 0) return;
+      throw ffmpegFailed(fullArgs, exit, child.stderrTail());
+    },
+    (err: Error) => {
+      throw new AppError('FFMPEG_FAILED', `ffmpeg could not start: ${err.message}`, { cause: err });
+    },
+  );
+  done
+    .finally(() => {
+      slot.release();
       signal?.removeEventListener('abort', onAbort);
-      if (signal?.aborted) {
-        reject(signal.reason instanceof Error ? signal.reason : new AppError('ABORTED', 'ffmpeg aborted'));
-      } else if (code === 0) {
-        resolve();
-      } else {
-        const how = sig ? `signal ${sig}` : `exit code ${code}`;
-        reject(
-          new AppError(
-            'FFMPEG_FAILED',
-            `ffmpeg failed (${how}): ${tail.slice(-5).join(' | ') || 'no output'}`,
-            {
-              details: { args: fullArgs, code, signal: sig, stderr: tail.join('\n') },
-            },
-          ),
-        );
-      }
-    });
+    })
+    // A caller that only awaits stdout must not see an unhandled rejection from `done`.
+    .catch(() => {});
+  if (signal?.aborted) child.kill();
+  return { stdin: child.stdin, stdout: child.stdout, done, pid: child.pid, queued: false, kill: child.kill };
+}
+
+/** The abort reason of `signal` as an Error (ABORTED when it is not one). */
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new AppError('ABORTED', 'ffmpeg aborted');
+}
+
+/** FFMPEG_FAILED for a non-zero exit: the exit code or signal, the args and the stderr tail. */
+function ffmpegFailed(fullArgs: string[], exit: ChildExit, tail: string[]): AppError {
+  const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
+  return new AppError(
+    'FFMPEG_FAILED',
+    `ffmpeg failed (${how}): ${tail.slice(-5).join(' | ') || 'no output'}`,
+    {
+      details: { args: fullArgs, code: exit.code, signal: exit.signal, stderr: tail.join('\n') },
+    },
+  );
+}
+
+/**
+ * Writes `input` to a running ffmpeg's stdin with back-pressure (`stream/promises` pipeline) while yielding its
+ * stdout. Returns normally only when ffmpeg exited 0 after all input. `proc` must be bound to `internal`'s
+ * signal: it is aborted (killing ffmpeg) when `input` fails or the consumer stops early.
+ * @throws an error thrown by `input` as is; `callerSignal`'s abort reason; AppError FFMPEG_FAILED otherwise.
+ */
+export async function* pipeThroughFfmpeg(
+  proc: FfmpegProcess,
+  input: AsyncIterable<Buffer>,
+  callerSignal: AbortSignal,
+  internal: AbortController,
+): AsyncGenerator<Buffer> {
+  const signal = AbortSignal.any([callerSignal, internal.signal]);
+  let inputError: unknown;
+  async function* source(): AsyncGenerator<Buffer> {
+    try {
+      yield* input;
+    } catch (err) {
+      inputError = err;
+      internal.abort(err);
+      throw err;
+    }
+  }
+  let pipeError: unknown;
+  const feeding = pipeline(Readable.from(source()), proc.stdin, { signal }).catch((err: unknown) => {
+    pipeError = err;
   });
-  // A caller that only awaits stdout must not see an unhandled rejection from `done`.
-  done.catch(() => {});
-  if (signal?.aborted) kill();
-  return { stdin: child.stdin, stdout: child.stdout, done, pid: child.pid, queued: false, kill };
+  let finished = false;
+  try {
+    for await (const buf of proc.stdout) yield buf as Buffer;
+    await feeding;
+    if (inputError !== undefined) throw inputError;
+    await proc.done;
+    if (pipeError !== undefined) throw toAppError(pipeError, 'FFMPEG_FAILED');
+    finished = true;
+  } catch (err) {
+    throw (
+      inputError ??
+      (callerSignal.aborted ? toAppError(callerSignal.reason) : toAppError(err, 'FFMPEG_FAILED'))
+    );
+  } finally {
+    if (!finished) internal.abort(new AppError('ABORTED', 'ffmpeg stopped before the end of its input'));
+  }
 }

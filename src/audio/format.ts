@@ -44,6 +44,20 @@ export function ffmpegPcmFormat(format: AudioFormat): string {
   }
 }
 
+/**
+ * The PCM format of speech where no engine's own format applies: 22,050 Hz, 16-bit, mono (the rate of
+ * espeak-ng and most Piper voices). What PCM targets receive (Wyoming snd services and Hermes audio servers
+ * convert), the mix format of chimes before an engine's format is known, and the chimes' probing format.
+ */
+export const SPEECH_PCM_FORMAT: AudioFormat = { rateHz: 22_050, widthBytes: 2, channels: 1 };
+
+/**
+ * Sample rate of OpenAI's `pcm` format, in Hz: raw 24 kHz 16-bit signed little-endian mono (OpenAI API
+ * reference, "Create speech", `response_format`). Both what `/v1/audio/speech` answers and what an
+ * OpenAI-compatible engine sends.
+ */
+export const OPENAI_PCM_RATE_HZ = 24_000;
+
 /** 16 kHz, 16-bit, mono: what satellites' microphones send (wyoming-mic-external, Hermes). */
 export const MIC_FORMAT: AudioFormat = { rateHz: 16000, widthBytes: 2, channels: 1 };
 

@@ -1,6 +1,6 @@
 /**
  * The in-process twin of `feedEncoder` (encoder.ts) for Ogg Opus: PCM chunks in, Ogg pages out as they are
- * completed, no child process. The say path, `encodeStream` and the live HTTP stream use it unless
+ * completed, no child process. The say path (say/live-encoder.ts) and the live HTTP stream use it unless
  * `opus.encoder` is `ffmpeg`.
  */
 import { AppError, toAppError } from '../shared/errors.js';

@@ -9,7 +9,7 @@
  * the input's exact duration.
  */
 import { convertPcm } from './convert.js';
-import type { AudioFormat } from './format.js';
+import { type AudioFormat, SPEECH_PCM_FORMAT } from './format.js';
 import { applyGain } from './loudness.js';
 import { OggStreamWriter, opusHead, opusTags } from './ogg-writer.js';
 import { createResampler, opusRateFor, type Resampler } from './resampler.js';
@@ -29,7 +29,7 @@ type LibopusEncoderClass = new (o: {
 
 /** 20 ms frames, as the ffmpeg path (`-frame_duration 20`). */
 const FRAME_MS = 20;
-/** Frames per Ogg page: 2 × 20 ms = the 40 ms pages of the live path (OGG_PAGE_DURATION_US). */
+/** Frames per Ogg page: 2 × 20 ms = the 40 ms pages of the live path (OGG_PAGE_DURATION_US, ffmpeg-args.ts). */
 const FRAMES_PER_PAGE = 2;
 const OPUS_PLAYBACK_HZ = 48_000;
 /**
@@ -72,7 +72,7 @@ function buildOf(Encoder: LibopusEncoderClass): LibopusBuild {
  */
 export async function prepareInProcessOpus(): Promise<LibopusBuild> {
   const Encoder = await loadLibopus();
-  const input: AudioFormat = { rateHz: 22_050, widthBytes: 2, channels: 1 };
+  const input: AudioFormat = SPEECH_PCM_FORMAT;
   const enc = await OggOpusEncoder.create(input, { bitrateKbps: 32, complexity: 10 });
   const tone = Buffer.alloc(2 * 2205);
   for (let i = 0; i < 2205; i++) tone.writeInt16LE(Math.round(8000 * Math.sin(i / 5)), i * 2);

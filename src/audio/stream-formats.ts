@@ -5,19 +5,22 @@
  * `atempo` chain for `speed`. Every container here is one a pipe can carry: MP3 without a Xing header, AAC in
  * ADTS frames, FLAC with an unknown total length, Ogg Opus in short pages, WAV behind our own header.
  */
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { AppError, toAppError } from '../shared/errors.js';
-import { OGG_PAGE_DURATION_US } from './encoder.js';
-import { runFfmpeg } from './ffmpeg.js';
+import { AppError } from '../shared/errors.js';
+import { pipeThroughFfmpeg, runFfmpeg } from './ffmpeg.js';
+import {
+  aacOutputArgs,
+  flacOutputArgs,
+  mp3OutputArgs,
+  rawPcmOutputArgs,
+  speechOpusArgs,
+  wavPipeInputArgs,
+} from './ffmpeg-args.js';
+import { OPENAI_PCM_RATE_HZ } from './format.js';
 
 /** The formats of `/v1/audio/speech`, in the API's order. */
 export const STREAM_FORMATS = ['mp3', 'opus', 'aac', 'flac', 'wav', 'pcm'] as const;
 /** One of STREAM_FORMATS. */
 export type StreamFormat = (typeof STREAM_FORMATS)[number];
-
-/** Sample rate of `pcm` answers, in Hz (OpenAI's documented rate). */
-export const PCM_STREAM_RATE_HZ = 24_000;
 
 /** HTTP content type of each streamed format. */
 export const STREAM_CONTENT_TYPES: Record<StreamFormat, string> = {
@@ -26,7 +29,7 @@ export const STREAM_CONTENT_TYPES: Record<StreamFormat, string> = {
   aac: 'audio/aac',
   flac: 'audio/flac',
   wav: 'audio/wav',
-  pcm: `audio/pcm; rate=${PCM_STREAM_RATE_HZ}; channels=1; encoding=s16le`,
+  pcm: `audio/pcm; rate=${OPENAI_PCM_RATE_HZ}; channels=1; encoding=s16le`,
 };
 
 /** True for a known format name. */
@@ -53,28 +56,23 @@ export function atempoFilter(speed: number): string {
 /**
  * ffmpeg output arguments of a streamed `format` at `bitrateKbps` (the Opus bitrate; MP3 and AAC get twice
  * that, at least 64 kbit/s). `wav` is raw s16le here: the caller writes the header (a pipe cannot be patched).
+ * Opus is the speech Opus of ffmpeg-args.ts.
  */
 export function streamOutputArgs(format: StreamFormat, bitrateKbps: number): string[] {
-  const lossy = `${Math.max(bitrateKbps * 2, 64)}k`;
+  const lossyKbps = Math.max(bitrateKbps * 2, 64);
   switch (format) {
     case 'pcm':
-      return [
-        ...['-c:a', 'pcm_s16le', '-ar', String(PCM_STREAM_RATE_HZ), '-ac', '1'],
-        ...['-flush_packets', '1', '-f', 's16le'],
-      ];
+      return rawPcmOutputArgs({ rateHz: OPENAI_PCM_RATE_HZ, channels: 1, flush: true });
     case 'wav':
-      return ['-c:a', 'pcm_s16le', '-flush_packets', '1', '-f', 's16le'];
+      return rawPcmOutputArgs({ flush: true });
     case 'mp3':
-      return ['-c:a', 'libmp3lame', '-b:a', lossy, '-write_xing', '0', '-flush_packets', '1', '-f', 'mp3'];
+      return mp3OutputArgs(lossyKbps, true);
     case 'aac':
-      return ['-c:a', 'aac', '-b:a', lossy, '-flush_packets', '1', '-f', 'adts'];
+      return aacOutputArgs(lossyKbps);
     case 'flac':
-      return ['-c:a', 'flac', '-flush_packets', '1', '-f', 'flac'];
+      return flacOutputArgs();
     case 'opus':
-      return [
-        ...['-c:a', 'libopus', '-b:a', `${bitrateKbps}k`, '-application', 'audio', '-ar', '48000'],
-        ...['-page_duration', String(OGG_PAGE_DURATION_US), '-flush_packets', '1', '-f', 'ogg'],
-      ];
+      return speechOpusArgs(bitrateKbps, true);
   }
 }
 
@@ -85,7 +83,7 @@ export function streamOutputArgs(format: StreamFormat, bitrateKbps: number): str
  */
 export function wavToStreamArgs(format: StreamFormat, speed: number, bitrateKbps: number): string[] {
   return [
-    ...['-probesize', '32', '-analyzeduration', '0', '-f', 'wav', '-i', 'pipe:0'],
+    ...wavPipeInputArgs(),
     ...(speed === 1 ? [] : ['-filter:a', atempoFilter(speed)]),
     ...['-map_metadata', '-1'],
     ...streamOutputArgs(format, bitrateKbps),
@@ -110,35 +108,8 @@ export function startFfmpegPipe(args: string[], signal: AbortSignal): FfmpegPipe
   const internal = new AbortController();
   const sig = AbortSignal.any([signal, internal.signal]);
   const proc = runFfmpeg(args, sig);
-  async function* run(input: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-    let inputError: unknown;
-    async function* source(): AsyncGenerator<Buffer> {
-      try {
-        yield* input;
-      } catch (err) {
-        inputError = err;
-        internal.abort(err);
-        throw err;
-      }
-    }
-    let pipeError: unknown;
-    const feeding = pipeline(Readable.from(source()), proc.stdin, { signal: sig }).catch((err: unknown) => {
-      pipeError = err;
-    });
-    let finished = false;
-    try {
-      for await (const buf of proc.stdout) yield buf as Buffer;
-      await feeding;
-      if (inputError !== undefined) throw inputError;
-      await proc.done;
-      if (pipeError !== undefined) throw toAppError(pipeError, 'FFMPEG_FAILED');
-      finished = true;
-    } catch (err) {
-      throw inputError ?? (signal.aborted ? toAppError(signal.reason) : toAppError(err, 'FFMPEG_FAILED'));
-    } finally {
-      if (!finished) internal.abort(new AppError('ABORTED', 'stream stopped before the end'));
-    }
-  }
+  const run = (input: AsyncIterable<Buffer>): AsyncGenerator<Buffer> =>
+    pipeThroughFfmpeg(proc, input, signal, internal);
   return {
     run,
     discard: () => internal.abort(new AppError('ABORTED', 'ffmpeg not needed')),

@@ -5,8 +5,8 @@
  * header whose sizes the cache writer patches at commit.
  */
 import { AppError, toAppError } from '../shared/errors.js';
-import { gainArgs, outputArgs } from './encoder.js';
 import { runFfmpeg } from './ffmpeg.js';
+import { gainArgs, outputArgs, rawPcmOutputArgs } from './ffmpeg-args.js';
 import type { OutputFormat } from './format.js';
 import { type AudioSource, ffmpegInput } from './source.js';
 import { WAV_UNKNOWN_DATA_BYTES, wavHeader } from './wav.js';
@@ -26,7 +26,7 @@ export async function* transcodeToPipe(
   const input = ffmpegInput(source);
   const output =
     format === 'wav'
-      ? ['-c:a', 'pcm_s16le', '-ar', String(PIPE_WAV_RATE_HZ), '-ac', '1', '-f', 's16le']
+      ? rawPcmOutputArgs({ rateHz: PIPE_WAV_RATE_HZ, channels: 1 })
       : outputArgs({ format, bitrateKbps: opts.bitrateKbps }, true);
   const proc = runFfmpeg([...input.args, ...gainArgs(opts.gainDb), ...output, 'pipe:1'], opts.signal);
   proc.stdin.end(input.stdin);

@@ -6,7 +6,8 @@
  */
 import { LRUCache } from 'lru-cache';
 import { runFfmpeg } from '../audio/ffmpeg.js';
-import { type AudioFormat, bytesPerSecond, pcmDurationMs } from '../audio/format.js';
+import { decodeToPcmArgs } from '../audio/ffmpeg-args.js';
+import { type AudioFormat, bytesPerSecond, pcmDurationMs, SPEECH_PCM_FORMAT } from '../audio/format.js';
 import { AppError, isAppError, toAppError } from '../shared/errors.js';
 import type { ChimeRef } from './library.js';
 
@@ -17,7 +18,7 @@ const DECODE_TIMEOUT_MS = 15_000;
 /** Codec padding tolerated beyond the length limit, in ms (MP3 and Opus frames round the length up). */
 const LENGTH_SLACK_MS = 50;
 /** The format chimes are probed in for listing (their length). */
-const PROBE_FORMAT: AudioFormat = { rateHz: 22_050, widthBytes: 2, channels: 1 };
+const PROBE_FORMAT: AudioFormat = SPEECH_PCM_FORMAT;
 /** Most failed contents remembered. */
 const MAX_FAILURES = 200;
 
@@ -34,15 +35,6 @@ export interface ChimeDecoder {
   probe(ref: ChimeRef, signal: AbortSignal): Promise<{ durationMs: number }>;
 }
 
-/** ffmpeg arguments that decode `path` to s16le at `format`, stopping after `maxSeconds` of output. */
-export function chimeDecodeArgs(path: string, format: AudioFormat, maxSeconds: number): string[] {
-  return [
-    ...['-i', path, '-vn', '-t', maxSeconds.toFixed(3)],
-    ...['-f', 's16le', '-acodec', 'pcm_s16le', '-ar', String(format.rateHz), '-ac', String(format.channels)],
-    'pipe:1',
-  ];
-}
-
 /** `promise`, or the abort reason of `signal` if it aborts first (the work behind `promise` goes on). */
 function orAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason);
@@ -57,7 +49,10 @@ function orAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 async function decodeChime(ref: ChimeRef, format: AudioFormat, maxDurationMs: number): Promise<Buffer> {
   const f: AudioFormat = { ...format, widthBytes: 2 };
   const cap = (maxDurationMs + LENGTH_SLACK_MS + 100) / 1000;
-  const proc = runFfmpeg(chimeDecodeArgs(ref.path, f, cap), AbortSignal.timeout(DECODE_TIMEOUT_MS));
+  const proc = runFfmpeg(
+    decodeToPcmArgs(['-i', ref.path], f, { maxSeconds: cap }),
+    AbortSignal.timeout(DECODE_TIMEOUT_MS),
+  );
   proc.stdin.end();
   const parts: Buffer[] = [];
   for await (const piece of proc.stdout) parts.push(piece as Buffer);

@@ -4,25 +4,12 @@
  */
 
 import { runFfmpeg } from '../audio/ffmpeg.js';
-import type { AudioFormat } from '../audio/format.js';
+import { decodeToPcmArgs } from '../audio/ffmpeg-args.js';
+import { type AudioFormat, SPEECH_PCM_FORMAT } from '../audio/format.js';
 import { type AudioSource, ffmpegInput } from '../audio/source.js';
 
-/** What PCM targets receive: 22050 Hz, 16-bit, mono (Piper's common rate; Wyoming snd services convert). */
-export const PLAYBACK_FORMAT: AudioFormat = { rateHz: 22050, widthBytes: 2, channels: 1 };
-
-/**
- * ffmpeg arguments that decode `input` (`['-i', path]` or `['-i', 'pipe:0']`) to s16le PCM in `format`, scaled
- * by `volume` (linear, 1 = as is). A plain string is taken as a file path.
- */
-export function decodeArgs(input: string | string[], format: AudioFormat, volume?: number): string[] {
-  const gain = volume !== undefined && volume !== 1 ? ['-af', `volume=${volume}`] : [];
-  const from = typeof input === 'string' ? ['-i', input] : input;
-  return [
-    ...[...from, '-vn', ...gain],
-    ...['-f', 's16le', '-acodec', 'pcm_s16le', '-ar', String(format.rateHz), '-ac', String(format.channels)],
-    'pipe:1',
-  ];
-}
+/** What PCM targets receive: SPEECH_PCM_FORMAT (22,050 Hz 16-bit mono; Wyoming snd services convert). */
+export const PLAYBACK_FORMAT: AudioFormat = SPEECH_PCM_FORMAT;
 
 /**
  * Yields the PCM of a cached file (or of audio held in memory) as ffmpeg produces it (pieces of any size,
@@ -34,7 +21,10 @@ export async function* decodeToPcm(
   opts: { format?: AudioFormat; volume?: number; signal: AbortSignal },
 ): AsyncGenerator<Buffer> {
   const input = ffmpegInput(typeof source === 'string' ? { path: source } : source);
-  const proc = runFfmpeg(decodeArgs(input.args, opts.format ?? PLAYBACK_FORMAT, opts.volume), opts.signal);
+  const proc = runFfmpeg(
+    decodeToPcmArgs(input.args, opts.format ?? PLAYBACK_FORMAT, { volume: opts.volume }),
+    opts.signal,
+  );
   proc.stdin.end(input.stdin);
   let finished = false;
   try {

@@ -1,65 +1,12 @@
 /**
  * The streaming Opus encoder of one recording: ffmpeg reads raw PCM on stdin and writes an Ogg Opus file whose
- * packets are flushed at once on short pages, so the partial file decodes while the recording goes on.
+ * packets are flushed at once on short pages, so the partial file decodes while the recording goes on. The
+ * arguments are ffmpeg-args.ts's (`recordingEncoderArgs`, `recordingFileEncoderArgs`, `remuxArgs`).
  */
 import { runFfmpeg } from '../audio/ffmpeg.js';
-import { type AudioFormat, ffmpegPcmFormat } from '../audio/format.js';
+import { recordingEncoderArgs } from '../audio/ffmpeg-args.js';
+import type { AudioFormat } from '../audio/format.js';
 import { AppError, toAppError } from '../shared/errors.js';
-
-/** Ogg page length of the live file, in µs (ffmpeg's default is 1 s). */
-export const LIVE_PAGE_DURATION_US = 100_000;
-
-/** Output options shared by the live and the sidecar encodes: Opus at `bitrateKbps`, small flushed Ogg pages. */
-function opusOutputArgs(bitrateKbps: number, outPath: string): string[] {
-  return [
-    '-c:a',
-    'libopus',
-    '-b:a',
-    `${bitrateKbps}k`,
-    '-frame_duration',
-    '20',
-    '-flush_packets',
-    '1',
-    '-page_duration',
-    String(LIVE_PAGE_DURATION_US),
-    '-f',
-    'ogg',
-    '-y',
-    outPath,
-  ];
-}
-
-/**
- * ffmpeg arguments for a live encode of raw PCM in `format` from stdin to `outPath`. `-probesize 32
- * -analyzeduration 0` keep ffmpeg from waiting for input before it writes the first page.
- */
-export function liveEncoderArgs(format: AudioFormat, bitrateKbps: number, outPath: string): string[] {
-  return [
-    '-probesize',
-    '32',
-    '-analyzeduration',
-    '0',
-    '-f',
-    ffmpegPcmFormat(format),
-    '-ar',
-    String(format.rateHz),
-    '-ac',
-    String(format.channels),
-    '-i',
-    'pipe:0',
-    ...opusOutputArgs(bitrateKbps, outPath),
-  ];
-}
-
-/** ffmpeg arguments that encode a finished WAV file (a sidecar) to Ogg Opus at `outPath`. */
-export function fileEncoderArgs(inPath: string, bitrateKbps: number, outPath: string): string[] {
-  return ['-i', inPath, ...opusOutputArgs(bitrateKbps, outPath)];
-}
-
-/** ffmpeg arguments that keep the decodable part of a truncated Ogg Opus file, copying packets unchanged. */
-export function remuxArgs(inPath: string, outPath: string): string[] {
-  return ['-err_detect', 'ignore_err', '-i', inPath, '-c:a', 'copy', '-f', 'ogg', '-y', outPath];
-}
 
 /**
  * Runs one ffmpeg to completion (file to file).
@@ -72,8 +19,8 @@ export async function runFfmpegToEnd(args: string[], signal?: AbortSignal): Prom
   await proc.done;
 }
 
-/** A running live encoder. */
-export interface LiveEncoder {
+/** A running recording encoder (ffmpeg writing the live `.partial.opus` file). */
+export interface RecordingEncoder {
   /** ffmpeg's process id (tests kill it to prove nothing is lost); undefined while it waits for a slot. */
   readonly pid: number | undefined;
   /** Set once the encoder has failed: ffmpeg exited early, or fell more than `maxLagBytes` behind. */
@@ -87,8 +34,8 @@ export interface LiveEncoder {
   finish(): Promise<void>;
 }
 
-/** What {@link startLiveEncoder} needs. */
-export interface LiveEncoderOptions {
+/** What {@link startRecordingEncoder} needs. */
+export interface RecordingEncoderOptions {
   format: AudioFormat;
   bitrateKbps: number;
   outPath: string;
@@ -103,8 +50,8 @@ export interface LiveEncoderOptions {
  * `maxLagBytes` behind is killed and reported through `onFailure` (the WAV sidecar still has every byte).
  * @throws AppError FFMPEG_NOT_FOUND when ffmpeg is missing.
  */
-export function startLiveEncoder(opts: LiveEncoderOptions): LiveEncoder {
-  const proc = runFfmpeg(liveEncoderArgs(opts.format, opts.bitrateKbps, opts.outPath));
+export function startRecordingEncoder(opts: RecordingEncoderOptions): RecordingEncoder {
+  const proc = runFfmpeg(recordingEncoderArgs(opts.format, opts.bitrateKbps, opts.outPath));
   proc.stdout.resume();
   let failure: AppError | undefined;
   let finishing = false;

@@ -4,10 +4,11 @@
  * else by keeping the decodable part of the partial Ogg file. Leftover temp files are removed.
  */
 import { rename, stat, unlink } from 'node:fs/promises';
+import { recordingFileEncoderArgs, remuxArgs } from '../audio/ffmpeg-args.js';
 import { AppError, toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import { describeFinished, type RecordingFiles } from './catalog.js';
-import { fileEncoderArgs, remuxArgs, runFfmpegToEnd } from './encoder.js';
+import { runFfmpegToEnd } from './encoder.js';
 import { filePath } from './names.js';
 import { fsyncFile } from './session.js';
 import { repairSidecar } from './sidecar.js';
@@ -64,7 +65,7 @@ async function encodeStale(entry: RecordingFiles, opts: RecoveryOptions): Promis
     const sidecar = filePath(entry.loc, 'sidecar');
     const repaired = await repairSidecar(sidecar);
     if (repaired && repaired.dataBytes > 0) {
-      await runFfmpegToEnd(fileEncoderArgs(sidecar, opts.bitrateKbps, temp), opts.signal);
+      await runFfmpegToEnd(recordingFileEncoderArgs(sidecar, opts.bitrateKbps, temp), opts.signal);
       return true;
     }
   }

@@ -5,10 +5,11 @@
  */
 import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { relative } from 'node:path';
+import { recordingFileEncoderArgs } from '../audio/ffmpeg-args.js';
 import { type AudioFormat, bytesPerSecond } from '../audio/format.js';
 import { AppError, toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
-import { fileEncoderArgs, type LiveEncoder, runFfmpegToEnd, startLiveEncoder } from './encoder.js';
+import { type RecordingEncoder, runFfmpegToEnd, startRecordingEncoder } from './encoder.js';
 import { filePath, type RecordingLocation } from './names.js';
 import { openSidecar, type Sidecar } from './sidecar.js';
 import type { RecordingInfo, RecordingSource } from './status.js';
@@ -109,7 +110,7 @@ export class LiveSession implements RecordingSession {
   /** Set when the recording stopped because of an error. */
   error: AppError | undefined;
   /** Started with the first audio: a recording that never gets any costs no ffmpeg. */
-  private encoder: LiveEncoder | undefined;
+  private encoder: RecordingEncoder | undefined;
   private readonly idleTimer: NodeJS.Timeout | undefined;
   private carry: Buffer | undefined;
   private received = 0;
@@ -191,8 +192,8 @@ export class LiveSession implements RecordingSession {
   }
 
   /** The live encoder, started on first use; a start that fails is an encoder failure (the sidecar goes on). */
-  private liveEncoder(): LiveEncoder {
-    this.encoder ??= startLiveEncoder({
+  private liveEncoder(): RecordingEncoder {
+    this.encoder ??= startRecordingEncoder({
       format: this.format,
       bitrateKbps: this.opts.bitrateKbps,
       outPath: this.partialPath,
@@ -301,7 +302,7 @@ export class LiveSession implements RecordingSession {
   private async encodeSidecar(sidecarPath: string): Promise<boolean> {
     const temp = filePath(this.opts.loc, 'temp');
     try {
-      await runFfmpegToEnd(fileEncoderArgs(sidecarPath, this.opts.bitrateKbps, temp));
+      await runFfmpegToEnd(recordingFileEncoderArgs(sidecarPath, this.opts.bitrateKbps, temp));
       await fsyncFile(temp);
       await rename(temp, this.finalPath);
       await unlink(this.partialPath).catch(() => {});

@@ -5,14 +5,14 @@
  * a hit never runs ffmpeg. Both run before any engine is asked, so a bad chime fails the request at once and
  * never counts against an engine.
  */
-import type { AudioFormat } from '../audio/format.js';
+import { type AudioFormat, SPEECH_PCM_FORMAT } from '../audio/format.js';
 import { type ChimeLibrary, type ChimeRef, NO_CHIME } from '../chimes/library.js';
 import type { MixPlan } from '../chimes/mix.js';
 import { AppError } from '../shared/errors.js';
 import type { SayRequest } from './request.js';
 
 /** The chime format when the engine's own is not known yet: 22050 Hz 16-bit mono (Piper, espeak-ng). */
-export const DEFAULT_MIX_FORMAT: AudioFormat = { rateHz: 22_050, widthBytes: 2, channels: 1 };
+export const DEFAULT_MIX_FORMAT: AudioFormat = SPEECH_PCM_FORMAT;
 
 /** A request's chimes (resolved to files) and timing; undefined fields: none. */
 export interface ResolvedMix {

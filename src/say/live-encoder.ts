@@ -10,13 +10,13 @@
 import { convertPcm } from '../audio/convert.js';
 import {
   type EncodeSettings,
-  encoderArgs,
   encodesInProcess,
   feedEncoder,
   firstAudio,
   opusSettings,
 } from '../audio/encoder.js';
 import { type FfmpegProcess, ffmpegLoad, runFfmpeg } from '../audio/ffmpeg.js';
+import { encoderArgs } from '../audio/ffmpeg-args.js';
 import { type AudioChunk, type AudioFormat, pcmDurationMs, sameFormat } from '../audio/format.js';
 import { encodeOpusInProcess } from '../audio/inprocess-encoder.js';
 import { applyGain } from '../audio/loudness.js';
@@ -131,38 +131,59 @@ export function startLiveEncoder(opts: LiveEncoderOptions): LiveEncoder {
   return encodesInProcess(opts.settings) ? startInProcess(opts) : startFfmpeg(opts);
 }
 
-/** The in-process Ogg Opus live encoder (no child process, no pool). */
-function startInProcess(opts: LiveEncoderOptions): LiveEncoder {
-  const internal = new AbortController();
-  const signal = AbortSignal.any([opts.signal, internal.signal]);
-  let inputFormat: AudioFormat | undefined;
-  let inputBytes = 0;
+/** What was fed to an encoder: the first chunk's format and the PCM bytes after conversion. */
+interface InputMeter {
+  format: AudioFormat | undefined;
+  bytes: number;
+}
+
+/** The LiveEncoder of `encode`, reporting `meter`, whose `close()` aborts `internal`. */
+function liveEncoder(
+  encode: LiveEncoder['encode'],
+  meter: InputMeter,
+  internal: AbortController,
+): LiveEncoder {
   return {
-    async *encode(chunks) {
-      const it = chunks[Symbol.asyncIterator]();
-      const first = await firstAudio(it);
-      if (!first) throw new AppError('ENGINE_FAILED', 'the engine produced no audio for this text');
-      inputFormat = first.format;
-      yield* encodeOpusInProcess({
-        first,
-        rest: it,
-        settings: opusSettings(opts.settings),
-        signal,
-        onInput: (bytes) => {
-          inputBytes += bytes;
-        },
-      });
-    },
+    encode,
     get inputDurationMs() {
-      return inputFormat ? pcmDurationMs(inputBytes, inputFormat) : 0;
+      return meter.format ? pcmDurationMs(meter.bytes, meter.format) : 0;
     },
     get inputFormat() {
-      return inputFormat;
+      return meter.format;
     },
     close() {
       if (!internal.signal.aborted) internal.abort(new AppError('ABORTED', 'encoder closed'));
     },
   };
+}
+
+/** The first non-empty chunk of `it`, recorded as the input format of `meter`. @throws ENGINE_FAILED "no audio" */
+async function firstChunk(it: AsyncIterator<AudioChunk>, meter: InputMeter): Promise<AudioChunk> {
+  const first = await firstAudio(it);
+  if (!first) throw new AppError('ENGINE_FAILED', 'the engine produced no audio for this text');
+  meter.format = first.format;
+  return first;
+}
+
+/** The in-process Ogg Opus live encoder (no child process, no pool). */
+function startInProcess(opts: LiveEncoderOptions): LiveEncoder {
+  const internal = new AbortController();
+  const signal = AbortSignal.any([opts.signal, internal.signal]);
+  const meter: InputMeter = { format: undefined, bytes: 0 };
+  async function* encode(chunks: AsyncIterable<AudioChunk>): AsyncGenerator<Buffer> {
+    const it = chunks[Symbol.asyncIterator]();
+    const first = await firstChunk(it, meter);
+    yield* encodeOpusInProcess({
+      first,
+      rest: it,
+      settings: opusSettings(opts.settings),
+      signal,
+      onInput: (bytes) => {
+        meter.bytes += bytes;
+      },
+    });
+  }
+  return liveEncoder(encode, meter, internal);
 }
 
 /** The ffmpeg live encoder (MP3, WAV, and Opus with `opus.encoder: ffmpeg`). */
@@ -177,19 +198,17 @@ function startFfmpeg(opts: LiveEncoderOptions): LiveEncoder {
   const inProcess = opts.settings.format === 'wav';
   let proc: FfmpegProcess | undefined = opts.guess && !inProcess ? spawn(opts.guess) : undefined;
   let procFormat = opts.guess;
-  let inputFormat: AudioFormat | undefined;
-  let inputBytes = 0;
+  const meter: InputMeter = { format: undefined, bytes: 0 };
+  const onInput = (bytes: number): void => {
+    meter.bytes += bytes;
+  };
 
   async function* encode(chunks: AsyncIterable<AudioChunk>): AsyncGenerator<Buffer> {
     const it = chunks[Symbol.asyncIterator]();
-    const first = await firstAudio(it);
-    if (!first) throw new AppError('ENGINE_FAILED', 'the engine produced no audio for this text');
+    const first = await firstChunk(it, meter);
     const format = first.format;
-    inputFormat = format;
     if (inProcess) {
-      yield* wavInProcess(first, it, opts.settings.gainDb ?? 0, (bytes) => {
-        inputBytes += bytes;
-      });
+      yield* wavInProcess(first, it, opts.settings.gainDb ?? 0, onInput);
       return;
     }
     if (!proc || !procFormat || !sameFormat(procFormat, format)) {
@@ -197,33 +216,21 @@ function startFfmpeg(opts: LiveEncoderOptions): LiveEncoder {
       proc = spawn(format);
       procFormat = format;
     }
+    const { format: output } = opts.settings;
     yield* feedEncoder({
       proc,
       first,
       rest: it,
-      format: opts.settings.format,
+      format: output,
       callerSignal: opts.signal,
       internal,
-      onInput: (bytes) => {
-        inputBytes += bytes;
-      },
+      onInput,
     });
     // Before the result goes out, so the spare's start never lands in a later request's time.
     opts.pool?.refill(liveEncoderArgs(format, opts.settings));
   }
 
-  return {
-    encode,
-    get inputDurationMs() {
-      return inputFormat ? pcmDurationMs(inputBytes, inputFormat) : 0;
-    },
-    get inputFormat() {
-      return inputFormat;
-    },
-    close() {
-      if (!internal.signal.aborted) internal.abort(new AppError('ABORTED', 'encoder closed'));
-    },
-  };
+  return liveEncoder(encode, meter, internal);
 }
 
 /**

@@ -9,15 +9,10 @@
  *   through one ffmpeg, started before the first PCM exists so its start-up overlaps synthesis.
  */
 import { runFfmpeg } from '../audio/ffmpeg.js';
-import type { AudioChunk, AudioFormat, OutputFormat } from '../audio/format.js';
+import { type AudioChunk, type AudioFormat, OPENAI_PCM_RATE_HZ, type OutputFormat } from '../audio/format.js';
 import { createResampler } from '../audio/resampler.js';
 import { type AudioSource, ffmpegInput, openAudio } from '../audio/source.js';
-import {
-  PCM_STREAM_RATE_HZ,
-  type StreamFormat,
-  startFfmpegPipe,
-  wavToStreamArgs,
-} from '../audio/stream-formats.js';
+import { type StreamFormat, startFfmpegPipe, wavToStreamArgs } from '../audio/stream-formats.js';
 import { parseWavStream, WAV_UNKNOWN_DATA_BYTES, wavHeader } from '../audio/wav.js';
 import type { SayRequest } from './request.js';
 import type { SayResult, SayService, SayTicket } from './types.js';
@@ -177,13 +172,13 @@ async function* fromPcm(
   }
 }
 
-/** Mono s16le PCM at `fromHz` as s16le at PCM_STREAM_RATE_HZ (passed through when it already is). */
+/** Mono s16le PCM at `fromHz` as s16le at OPENAI_PCM_RATE_HZ (passed through when it already is). */
 async function* resampleMono(chunks: AsyncIterable<AudioChunk>, fromHz: number): AsyncGenerator<Buffer> {
-  if (fromHz === PCM_STREAM_RATE_HZ) {
+  if (fromHz === OPENAI_PCM_RATE_HZ) {
     for await (const chunk of chunks) yield chunk.pcm;
     return;
   }
-  const resampler = await createResampler(fromHz, PCM_STREAM_RATE_HZ, 1);
+  const resampler = await createResampler(fromHz, OPENAI_PCM_RATE_HZ, 1);
   try {
     for await (const chunk of chunks) {
       const out = resampler.push(chunk.pcm);

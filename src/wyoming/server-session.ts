@@ -10,7 +10,7 @@
  * `handler.py` for the sequences).
  */
 import type { Socket } from 'node:net';
-import type { AudioChunk, AudioFormat } from '../audio/format.js';
+import { type AudioChunk, type AudioFormat, SPEECH_PCM_FORMAT } from '../audio/format.js';
 import { createSentenceSplitter, type SentenceSplitter } from '../say/sentences.js';
 import { AppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
@@ -138,7 +138,7 @@ export class Session {
       }
     }
     if (!format) {
-      format = { rateHz: 22050, widthBytes: 2, channels: 1 };
+      format = SPEECH_PCM_FORMAT;
       await this.send({ type: 'audio-start', data: audioData(format) });
     }
     await this.send({ type: 'audio-stop', data: { timestamp: null } });

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { encodeStream, transcodeFile } from '../../src/audio/encoder.js';
+import { type EncodeSettings, transcodeFile } from '../../src/audio/encoder.js';
 import { ffmpegSpawnCount } from '../../src/audio/ffmpeg.js';
 import {
   type AudioChunk,
@@ -13,8 +13,23 @@ import {
 } from '../../src/audio/format.js';
 import { oggOpusDurationMs, oggOpusFileDurationMs } from '../../src/audio/ogg.js';
 import { parseWavStream, patchWavSizes } from '../../src/audio/wav.js';
+import { startLiveEncoder } from '../../src/say/live-encoder.js';
 import { AppError, isAppError } from '../../src/shared/errors.js';
 import { ffprobe } from '../helpers/ffprobe.js';
+
+/** The product's live encode (say/live-encoder.ts, without a pool) of `chunks`: bytes and input facts. */
+function encodeLive(
+  chunks: AsyncIterable<AudioChunk>,
+  opts: EncodeSettings & { signal: AbortSignal },
+): AsyncIterable<Buffer> & { readonly inputDurationMs: number } {
+  const encoder = startLiveEncoder({ settings: opts, signal: opts.signal });
+  return {
+    [Symbol.asyncIterator]: () => encoder.encode(chunks),
+    get inputDurationMs() {
+      return encoder.inputDurationMs;
+    },
+  };
+}
 
 const TEXT = 'The washing machine has finished. Please empty it before the clothes get wrinkled.';
 const MONO_22K: AudioFormat = { rateHz: 22050, widthBytes: 2, channels: 1 };
@@ -80,13 +95,13 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('encodeStream with real espeak-ng speech and ffmpeg', () => {
+describe('the live encoder (say/live-encoder.ts) with real espeak-ng speech and ffmpeg', () => {
   it.each([
     ['opus', 'opus', 'ogg'],
     ['mp3', 'mp3', 'mp3'],
     ['wav', 'pcm_s16le', 'wav'],
   ] as const)('encodes %s of the right duration', async (format: OutputFormat, codec, container) => {
-    const encoded = encodeStream(espeakChunks(TEXT), {
+    const encoded = encodeLive(espeakChunks(TEXT), {
       format,
       bitrateKbps: 32,
       signal: new AbortController().signal,
@@ -120,7 +135,7 @@ describe('encodeStream with real espeak-ng speech and ffmpeg', () => {
     }
     const parts: Buffer[] = [];
     let sawAudioEarly = false;
-    for await (const b of encodeStream(source(), {
+    for await (const b of encodeLive(source(), {
       format: 'opus',
       bitrateKbps: 24,
       signal: AbortSignal.timeout(20_000),
@@ -141,7 +156,7 @@ describe('encodeStream with real espeak-ng speech and ffmpeg', () => {
       yield { format: MONO_22K, pcm: tone(MONO_22K, 700) };
       yield { format: other, pcm: tone(other, 800) };
     }
-    const encoded = encodeStream(source(), {
+    const encoded = encodeLive(source(), {
       format: 'wav',
       bitrateKbps: 0,
       signal: new AbortController().signal,
@@ -159,9 +174,7 @@ describe('encodeStream with real espeak-ng speech and ffmpeg', () => {
     }
     const before = ffmpegSpawnCount();
     const err = await failure(() =>
-      collect(
-        encodeStream(empty(), { format: 'opus', bitrateKbps: 24, signal: new AbortController().signal }),
-      ),
+      collect(encodeLive(empty(), { format: 'opus', bitrateKbps: 24, signal: new AbortController().signal })),
     );
     expect(isAppError(err, 'ENGINE_FAILED')).toBe(true);
     expect((err as Error).message).toMatch(/no audio/);
@@ -174,7 +187,7 @@ describe('encodeStream with real espeak-ng speech and ffmpeg', () => {
     }
     const err = await failure(() =>
       collect(
-        encodeStream(one(), {
+        encodeLive(one(), {
           format: 'opus',
           encoder: 'ffmpeg',
           bitrateKbps: 1_000_000,
@@ -193,7 +206,7 @@ describe('encodeStream with real espeak-ng speech and ffmpeg', () => {
     }
     const err = await failure(() =>
       collect(
-        encodeStream(failing(), {
+        encodeLive(failing(), {
           format: 'opus',
           encoder: 'ffmpeg',
           bitrateKbps: 24,
@@ -215,7 +228,7 @@ describe('encodeStream with real espeak-ng speech and ffmpeg', () => {
     }
     const before = ffmpegSpawnCount();
     const err = await failure(async () => {
-      for await (const _ of encodeStream(endless(), {
+      for await (const _ of encodeLive(endless(), {
         format: 'opus',
         encoder: 'ffmpeg',
         bitrateKbps: 24,
@@ -236,7 +249,7 @@ describe('encodeStream with real espeak-ng speech and ffmpeg', () => {
         await new Promise((r) => setTimeout(r, 20));
       }
     }
-    for await (const _ of encodeStream(endless(), {
+    for await (const _ of encodeLive(endless(), {
       format: 'mp3',
       bitrateKbps: 32,
       signal: new AbortController().signal,
@@ -250,7 +263,7 @@ describe('encodeStream with real espeak-ng speech and ffmpeg', () => {
 describe('transcodeFile and Ogg duration', () => {
   it('derives mp3 and wav from a cached opus file with the same duration', async () => {
     const opus = await collect(
-      encodeStream(espeakChunks(TEXT), {
+      encodeLive(espeakChunks(TEXT), {
         format: 'opus',
         bitrateKbps: 32,
         signal: new AbortController().signal,

@@ -9,13 +9,28 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeStream, type OpusEncoderKind } from '../../src/audio/encoder.js';
+import type { EncodeSettings, OpusEncoderKind } from '../../src/audio/encoder.js';
 import { ffmpegSpawnCount } from '../../src/audio/ffmpeg.js';
 import type { AudioChunk, AudioFormat } from '../../src/audio/format.js';
 import { oggOpusDurationMs } from '../../src/audio/ogg.js';
+import { startLiveEncoder } from '../../src/say/live-encoder.js';
 import { isAppError } from '../../src/shared/errors.js';
 import { ffprobe } from '../helpers/ffprobe.js';
 import { decodesCleanly, loudnessLufs } from '../helpers/loudness.js';
+
+/** The product's live encode (say/live-encoder.ts, without a pool) of `chunks`: bytes and input facts. */
+function encodeLive(
+  chunks: AsyncIterable<AudioChunk>,
+  opts: EncodeSettings & { signal: AbortSignal },
+): AsyncIterable<Buffer> & { readonly inputDurationMs: number } {
+  const encoder = startLiveEncoder({ settings: opts, signal: opts.signal });
+  return {
+    [Symbol.asyncIterator]: () => encoder.encode(chunks),
+    get inputDurationMs() {
+      return encoder.inputDurationMs;
+    },
+  };
+}
 
 const run = promisify(execFile);
 const TEXT =
@@ -55,7 +70,7 @@ async function* chunks(pcm: Buffer, format: AudioFormat): AsyncGenerator<AudioCh
 
 async function encode(pcm: Buffer, format: AudioFormat, encoder: OpusEncoderKind): Promise<Buffer> {
   const parts: Buffer[] = [];
-  for await (const b of encodeStream(chunks(pcm, format), {
+  for await (const b of encodeLive(chunks(pcm, format), {
     format: 'opus',
     bitrateKbps: 32,
     encoder,
@@ -140,7 +155,7 @@ describe('in-process Ogg Opus', () => {
     async function* one(): AsyncGenerator<AudioChunk> {
       yield { format, pcm: speech22k };
     }
-    const it = encodeStream(one(), { format: 'opus', bitrateKbps: 32, signal: AbortSignal.timeout(10_000) })[
+    const it = encodeLive(one(), { format: 'opus', bitrateKbps: 32, signal: AbortSignal.timeout(10_000) })[
       Symbol.asyncIterator
     ]();
     const first = (await it.next()).value as Buffer;
@@ -168,7 +183,7 @@ describe('in-process Ogg Opus', () => {
       yield { format: mono16k, pcm: tone(mono16k, 400) };
     }
     const parts: Buffer[] = [];
-    for await (const b of encodeStream(source(), {
+    for await (const b of encodeLive(source(), {
       format: 'opus',
       bitrateKbps: 48,
       signal: AbortSignal.timeout(10_000),
@@ -196,7 +211,7 @@ describe('in-process Ogg Opus', () => {
     const spawns = ffmpegSpawnCount();
     let err: unknown;
     try {
-      for await (const _ of encodeStream(endless(), { format: 'opus', bitrateKbps: 32, signal: ac.signal })) {
+      for await (const _ of encodeLive(endless(), { format: 'opus', bitrateKbps: 32, signal: ac.signal })) {
         ac.abort();
       }
     } catch (e) {
@@ -215,7 +230,7 @@ describe('in-process Ogg Opus', () => {
     }
     let err: unknown;
     try {
-      for await (const _ of encodeStream(failing(), {
+      for await (const _ of encodeLive(failing(), {
         format: 'opus',
         bitrateKbps: 32,
         signal: AbortSignal.timeout(5000),

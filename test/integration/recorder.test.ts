@@ -10,8 +10,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runFfmpeg } from '../../src/audio/ffmpeg.js';
+import { recordingEncoderArgs } from '../../src/audio/ffmpeg-args.js';
 import { MIC_FORMAT } from '../../src/audio/format.js';
-import { liveEncoderArgs } from '../../src/recorder/encoder.js';
 import { filePath, locate } from '../../src/recorder/names.js';
 import { createRecorder, type Recorder, type RecorderOptions } from '../../src/recorder/recorder.js';
 import type { RecordingSession } from '../../src/recorder/session.js';
@@ -225,7 +225,7 @@ describe('recorder with real ffmpeg', () => {
     shareDir = await mkdtemp(join(tmpdir(), 'rec-'));
     const loc = locate(shareDir, 'attic', 'stale1', new Date('2026-01-02T03:04:05Z'));
     await mkdir(loc.dir, { recursive: true });
-    const ff = runFfmpeg(liveEncoderArgs(MIC_FORMAT, 24, filePath(loc, 'partial')));
+    const ff = runFfmpeg(recordingEncoderArgs(MIC_FORMAT, 24, filePath(loc, 'partial')));
     ff.stdin.end(speech6s.subarray(0, 3 * BYTES_PER_S));
     await ff.done;
     const partial = filePath(loc, 'partial');

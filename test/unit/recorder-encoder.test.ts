@@ -3,8 +3,8 @@
  * pages, so the `.partial.opus` file decodes while the recording goes on.
  */
 import { describe, expect, it } from 'vitest';
+import { RECORDING_PAGE_DURATION_US, recordingEncoderArgs } from '../../src/audio/ffmpeg-args.js';
 import { MIC_FORMAT } from '../../src/audio/format.js';
-import { LIVE_PAGE_DURATION_US, liveEncoderArgs } from '../../src/recorder/encoder.js';
 
 /** The value that follows `flag` in `args`. */
 function argAfter(args: string[], flag: string): string | undefined {
@@ -13,7 +13,7 @@ function argAfter(args: string[], flag: string): string | undefined {
 }
 
 describe('live recorder encoder arguments', () => {
-  const args = liveEncoderArgs(MIC_FORMAT, 24, '/share/recordings/k/2026-01-01/00-00-00_x.partial.opus');
+  const args = recordingEncoderArgs(MIC_FORMAT, 24, '/share/recordings/k/2026-01-01/00-00-00_x.partial.opus');
 
   it('reads s16le 16 kHz mono on stdin without waiting on probing', () => {
     const input = args.slice(0, args.indexOf('-i') + 2);
@@ -29,8 +29,8 @@ describe('live recorder encoder arguments', () => {
     expect(argAfter(args, '-c:a')).toBe('libopus');
     expect(argAfter(args, '-b:a')).toBe('24k');
     expect(argAfter(args, '-flush_packets')).toBe('1');
-    expect(Number(argAfter(args, '-page_duration'))).toBe(LIVE_PAGE_DURATION_US);
-    expect(LIVE_PAGE_DURATION_US).toBeLessThanOrEqual(100_000);
+    expect(Number(argAfter(args, '-page_duration'))).toBe(RECORDING_PAGE_DURATION_US);
+    expect(RECORDING_PAGE_DURATION_US).toBeLessThanOrEqual(100_000);
     expect(args.at(-1)).toMatch(/\.partial\.opus$/);
   });
 });

@@ -1,6 +1,7 @@
 import type { AudioChunk, AudioFormat } from '../../audio/format.js';
 import { parseWavStream } from '../../audio/wav.js';
 import { AppError, isAppError } from '../../shared/errors.js';
+import { httpRequest, responseBytes } from './http-client.js';
 
 /**
  * Turns an engine's byte stream into PCM chunks with engine-level errors: WAV (parsed as it arrives,
@@ -68,4 +69,20 @@ export async function* decodeRawPcm(
     }
   }
   if (bytes === 0) throw badResponse(engine, 'no audio');
+}
+
+/**
+ * Sends `init` to `url` and yields the engine's WAV answer as PCM chunks while it arrives (the HTTP engines:
+ * Coqui, Piper's HTTP server, XTTS, pocket-tts).
+ * @throws as `httpRequest` (ENGINE_UNAVAILABLE, ENGINE_FAILED), `responseBytes` and `decodeWav`
+ *   (ENGINE_BAD_RESPONSE); the abort error.
+ */
+export async function* fetchWav(
+  engine: string,
+  url: string,
+  init: RequestInit,
+  signal: AbortSignal,
+): AsyncGenerator<AudioChunk> {
+  const response = await httpRequest(engine, url, init, signal);
+  yield* decodeWav(engine, responseBytes(engine, response, signal));
 }

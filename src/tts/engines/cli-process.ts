@@ -1,12 +1,11 @@
-import { type ChildProcessByStdio, execFile, spawn } from 'node:child_process';
-import type { Readable, Writable } from 'node:stream';
-import { AppError } from '../../shared/errors.js';
+import { type Child, type ChildExit, startChild } from '../../audio/child-process.js';
+import { AppError, isAppError } from '../../shared/errors.js';
 import { abortError, errorMessage } from './engine-errors.js';
 
 /**
  * Child processes for CLI engines (espeak-ng, `python -m piper`, `pocket-tts generate`): arguments as an
  * array with `shell: false`, text on stdin, stdout streamed as it comes, the stderr tail kept for errors,
- * SIGTERM then SIGKILL on abort. Lifecycle after execa / Node's child_process docs.
+ * SIGTERM then SIGKILL on abort: the one child helper, audio/child-process.ts (execa), in its own process group.
  */
 
 /**
@@ -21,9 +20,8 @@ export function missingCommand(engine: string, exe: string, cause?: unknown): Ap
   );
 }
 
-/** How long after SIGTERM a child gets before SIGKILL, in ms. */
-export const CLI_KILL_GRACE_MS = 2000;
-const STDERR_TAIL_LINES = 10;
+/** Most stdout bytes a short command (`runCliOnce`) may write, in bytes. */
+const MAX_ONCE_STDOUT_BYTES = 4 * 1024 * 1024;
 
 /** What to run: `argv[0]` is the executable, the rest its arguments. */
 export interface CliSpec {
@@ -36,81 +34,60 @@ export interface CliSpec {
   env?: Record<string, string>;
 }
 
-type Child = ChildProcessByStdio<Writable, Readable, Readable>;
-
-function killGracefully(child: Child): void {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  }, CLI_KILL_GRACE_MS);
-  timer.unref();
+/** The error of a child that could not start: ENGINE_MISCONFIGURED for a missing command, else ENGINE_FAILED. */
+function startError(engine: string, exe: string, err: NodeJS.ErrnoException): AppError {
+  return err.code === 'ENOENT'
+    ? missingCommand(engine, exe, err)
+    : new AppError('ENGINE_FAILED', `engine '${engine}' could not start '${exe}': ${err.message}`, {
+        cause: err,
+      });
 }
 
-function keepTail(stream: Readable): string[] {
-  const tail: string[] = [];
-  stream.setEncoding('utf8');
-  stream.on('data', (text: string) => {
-    for (const line of text.split('\n')) if (line.trim()) tail.push(line.trim());
-    if (tail.length > STDERR_TAIL_LINES) tail.splice(0, tail.length - STDERR_TAIL_LINES);
-  });
-  return tail;
+/** Starts `argv` (own process group, see audio/child-process.ts) with `env` on top of `process.env`. */
+function startCli(engine: string, argv: string[], env?: Record<string, string>): Child {
+  const [exe, ...args] = argv;
+  if (exe === undefined) throw new AppError('CONFIG_INVALID', `engine '${engine}' has no command`);
+  return startChild({ file: exe, args, ...(env ? { env } : {}) });
 }
 
-function waitForExit(spec: CliSpec, child: Child, tail: string[]): Promise<void> {
-  const exe = spec.argv[0];
-  return new Promise<void>((resolve, reject) => {
-    child.once('error', (err: NodeJS.ErrnoException) => {
-      reject(
-        err.code === 'ENOENT'
-          ? missingCommand(spec.engine, exe ?? '', err)
-          : new AppError(
-              'ENGINE_FAILED',
-              `engine '${spec.engine}' could not start '${exe}': ${err.message}`,
-              {
-                cause: err,
-              },
-            ),
-      );
-    });
-    child.once('close', (code, sig) => {
-      if (code === 0) return resolve();
-      const how = sig ? `signal ${sig}` : `exit code ${code}`;
-      const stderr = tail.slice(-3).join(' | ') || 'no error output';
-      reject(
-        new AppError('ENGINE_FAILED', `engine '${spec.engine}' failed (${exe}, ${how}): ${stderr}`, {
-          details: { engine: spec.engine, argv: spec.argv, code, signal: sig, stderr: tail.join('\n') },
-        }),
-      );
-    });
+/** Waits for `child` to close: resolves on exit code 0, else rejects with ENGINE_FAILED (stderr tail). */
+async function waitForExit(spec: CliSpec, child: Child): Promise<void> {
+  const exe = spec.argv[0] ?? '';
+  let exit: ChildExit;
+  try {
+    exit = await child.exited;
+  } catch (err) {
+    throw startError(spec.engine, exe, err as NodeJS.ErrnoException);
+  }
+  if (exit.code === 0) return;
+  const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
+  const tail = child.stderrTail();
+  const stderr = tail.slice(-3).join(' | ') || 'no error output';
+  throw new AppError('ENGINE_FAILED', `engine '${spec.engine}' failed (${exe}, ${how}): ${stderr}`, {
+    details: {
+      engine: spec.engine,
+      argv: spec.argv,
+      code: exit.code,
+      signal: exit.signal,
+      stderr: tail.join('\n'),
+    },
   });
 }
 
 /**
  * Runs `spec.argv` and yields its stdout as it arrives. After stdout ends it waits for the exit.
  * Ending the iteration early, or aborting `signal`, kills the child (SIGTERM, then SIGKILL after
- * {@link CLI_KILL_GRACE_MS}).
+ * KILL_GRACE_MS of audio/child-process.ts).
  * @throws AppError ENGINE_UNAVAILABLE (executable not found), ENGINE_FAILED (non-zero exit, with the
  *   stderr tail), or the abort error (ENGINE_TIMEOUT for a timeout signal, see `abortError`).
  */
 export async function* streamCli(spec: CliSpec, signal: AbortSignal): AsyncGenerator<Buffer> {
   if (signal.aborted) throw abortError(spec.engine, signal);
-  const [exe, ...args] = spec.argv;
-  if (exe === undefined) throw new AppError('CONFIG_INVALID', `engine '${spec.engine}' has no command`);
-  const child: Child = spawn(exe, args, {
-    stdio: ['pipe', 'pipe', 'pipe'],
-    shell: false,
-    env: spec.env ? { ...process.env, ...spec.env } : process.env,
-    // Own process group, as ffmpeg's (audio/ffmpeg.ts): a group SIGTERM leaves the hub its grace time.
-    detached: true,
-  });
-  const tail = keepTail(child.stderr);
-  const exited = waitForExit(spec, child, tail);
+  const child = startCli(spec.engine, spec.argv, spec.env);
+  const exited = waitForExit(spec, child);
   exited.catch(() => {});
-  const onAbort = (): void => killGracefully(child);
+  const onAbort = (): void => child.kill();
   signal.addEventListener('abort', onAbort, { once: true });
-  // EPIPE when the child exits before reading all of stdin; the exit status reports the failure.
-  child.stdin.on('error', () => {});
   child.stdin.end(spec.stdinText, 'utf8');
   try {
     for await (const chunk of child.stdout) {
@@ -125,44 +102,52 @@ export async function* streamCli(spec: CliSpec, signal: AbortSignal): AsyncGener
     throw err;
   } finally {
     signal.removeEventListener('abort', onAbort);
-    killGracefully(child);
+    child.kill();
   }
 }
 
 /**
- * Runs a short command (`--version`, `--voices`) to completion and returns its stdout.
- * @throws AppError ENGINE_UNAVAILABLE when it cannot start, ENGINE_FAILED on a non-zero exit or after
- *   `timeoutMs` (default 10 s); the abort error when `signal` aborts.
+ * Runs a short command (`--version`, `--voices`) to completion and returns its stdout (stdin closed at once).
+ * @throws AppError ENGINE_MISCONFIGURED when the command is missing, ENGINE_FAILED when it cannot start, on a
+ *   non-zero exit, past 4 MiB of output or after `timeoutMs` (default 10 s); the abort error when `signal`
+ *   aborts.
  */
-export function runCliOnce(
+export async function runCliOnce(
   engine: string,
   argv: string[],
   opts: { signal?: AbortSignal; timeoutMs?: number } = {},
 ): Promise<string> {
-  const [exe, ...args] = argv;
-  if (exe === undefined)
-    return Promise.reject(new AppError('CONFIG_INVALID', `engine '${engine}' has no command`));
-  return new Promise<string>((resolve, reject) => {
-    execFile(
-      exe,
-      args,
-      {
-        timeout: opts.timeoutMs ?? 10_000,
-        signal: opts.signal,
-        maxBuffer: 4 * 1024 * 1024,
-        encoding: 'utf8',
-      },
-      (err, stdout, stderr) => {
-        if (!err) return resolve(stdout);
-        if (opts.signal?.aborted) return reject(abortError(engine, opts.signal));
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return reject(missingCommand(engine, exe, err));
-        const detail = stderr.trim().split('\n').slice(-3).join(' | ') || errorMessage(err);
-        reject(
-          new AppError('ENGINE_FAILED', `engine '${engine}': '${argv.join(' ')}' failed: ${detail}`, {
-            cause: err,
-          }),
-        );
-      },
-    );
-  });
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+  if (opts.signal?.aborted) throw abortError(engine, opts.signal);
+  const child = startCli(engine, argv);
+  child.stdin.end();
+  const onAbort = (): void => child.kill();
+  signal.addEventListener('abort', onAbort, { once: true });
+  const parts: Buffer[] = [];
+  let bytes = 0;
+  try {
+    const exited = waitForExit({ engine, argv, stdinText: '' }, child);
+    exited.catch(() => {});
+    for await (const piece of child.stdout) {
+      bytes += (piece as Buffer).length;
+      if (bytes > MAX_ONCE_STDOUT_BYTES)
+        throw new Error(`more than ${MAX_ONCE_STDOUT_BYTES} bytes of output`);
+      parts.push(piece as Buffer);
+    }
+    await exited;
+    return Buffer.concat(parts).toString('utf8');
+  } catch (err) {
+    if (opts.signal?.aborted) throw abortError(engine, opts.signal);
+    if (isAppError(err, 'ENGINE_MISCONFIGURED')) throw err;
+    const why = timeout.aborted ? `timed out after ${timeoutMs} ms` : errorMessage(err);
+    const detail = child.stderrTail().slice(-3).join(' | ') || why;
+    throw new AppError('ENGINE_FAILED', `engine '${engine}': '${argv.join(' ')}' failed: ${detail}`, {
+      cause: err,
+    });
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    child.kill();
+  }
 }

@@ -1,10 +1,9 @@
 import type { AudioChunk } from '../../audio/format.js';
 import { isAppError } from '../../shared/errors.js';
-import type { Log } from '../../shared/log.js';
 import type { Engine, SynthesisRequest, Voice } from '../engine.js';
-import { decodeWav } from './audio-source.js';
+import { fetchWav } from './audio-source.js';
 import { probeHealth, voiceNotFound } from './engine-errors.js';
-import { httpReachable, httpRequest, joinUrl, responseBytes, withTimeout } from './http-client.js';
+import { type HttpEngineOptions, httpReachable, httpRequest, joinUrl, withTimeout } from './http-client.js';
 import { createVoiceCache, findVoice } from './voice-list.js';
 
 /**
@@ -16,18 +15,8 @@ import { createVoiceCache, findVoice } from './voice-list.js';
  * - `GET /` → the demo page (used as the health check).
  */
 
-/** Options of {@link createCoquiEngine}. */
-export interface CoquiEngineOptions {
-  name: string;
-  /** Base URL, e.g. `http://127.0.0.1:5002`. */
-  url: string;
-  /** Default speaker id (multi-speaker models). */
-  voice?: string;
-  speaker?: string;
-  /** Default `language_id` (multilingual models). */
-  language?: string;
-  log: Log;
-}
+/** Options of {@link createCoquiEngine} (URL e.g. `http://127.0.0.1:5002`; `voice`/`speaker`: speaker id). */
+export type CoquiEngineOptions = HttpEngineOptions;
 
 /**
  * Parses the MaryTTS-style `/voices` text: `<name> <locale> <gender>` per line. Names may contain spaces
@@ -85,13 +74,7 @@ export function createCoquiEngine(opts: CoquiEngineOptions): Engine {
     if (speaker) query.set('speaker_id', speaker);
     if (language) query.set('language_id', language);
     log.debug({ speaker, language, chars: request.text.length }, 'coqui synthesize');
-    const response = await httpRequest(
-      name,
-      `${joinUrl(opts.url, '/api/tts')}?${query}`,
-      { method: 'GET' },
-      signal,
-    );
-    yield* decodeWav(name, responseBytes(name, response, signal));
+    yield* fetchWav(name, `${joinUrl(opts.url, '/api/tts')}?${query}`, { method: 'GET' }, signal);
   }
 
   return {

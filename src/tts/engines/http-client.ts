@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { AppError } from '../../shared/errors.js';
+import type { Log } from '../../shared/log.js';
 import { abortError, errorMessage } from './engine-errors.js';
 
 /**
@@ -9,6 +10,20 @@ import { abortError, errorMessage } from './engine-errors.js';
  * drops mid-body → ENGINE_FAILED; a body that is not what the API promises → ENGINE_BAD_RESPONSE;
  * abort → ENGINE_TIMEOUT (timeout signal) or ABORTED.
  */
+
+/** Options of an HTTP engine with voices: Coqui, Piper's HTTP server. */
+export interface HttpEngineOptions {
+  name: string;
+  /** Base URL, e.g. `http://127.0.0.1:5000`. */
+  url: string;
+  /** Default voice (Piper: a voice id such as `en_US-lessac-medium`, else the server's default). */
+  voice?: string;
+  /** Default speaker (name, or id as digits) for multi-speaker voices or models. */
+  speaker?: string;
+  /** Default language (Coqui: `language_id` of multilingual models; Piper: picks a voice). */
+  language?: string;
+  log: Log;
+}
 
 /** Timeout for small requests (voices, health) when the caller gives none, in ms. */
 export const HTTP_SMALL_TIMEOUT_MS = 5000;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { AudioChunk, AudioFormat } from '../../audio/format.js';
+import { type AudioChunk, type AudioFormat, OPENAI_PCM_RATE_HZ } from '../../audio/format.js';
 import type { Log } from '../../shared/log.js';
 import type { Engine, SynthesisRequest, Voice } from '../engine.js';
 import { decodeRawPcm, decodeWav } from './audio-source.js';
@@ -39,7 +39,7 @@ export interface OpenAiEngineOptions {
 }
 
 /** OpenAI's `pcm` response format: 24 kHz, 16-bit, mono. */
-export const OPENAI_PCM_FORMAT: AudioFormat = { rateHz: 24000, widthBytes: 2, channels: 1 };
+export const OPENAI_PCM_FORMAT: AudioFormat = { rateHz: OPENAI_PCM_RATE_HZ, widthBytes: 2, channels: 1 };
 
 const VoicesSchema = z.object({
   voices: z.array(z.union([z.string(), z.object({ id: z.string() })])),

@@ -1,14 +1,12 @@
-import { access, readdir, readFile } from 'node:fs/promises';
-import { basename, isAbsolute, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { AudioChunk, AudioFormat } from '../../audio/format.js';
 import { AppError } from '../../shared/errors.js';
 import type { Log } from '../../shared/log.js';
-import type { Engine, SynthesisRequest, Voice } from '../engine.js';
+import type { Engine, SynthesisRequest } from '../engine.js';
 import { decodeRawPcm } from './audio-source.js';
 import { runCliOnce, streamCli } from './cli-process.js';
-import { probeHealth, splitCommand, voiceNotFound } from './engine-errors.js';
-import { type PiperVoiceConfig, PiperVoiceConfigSchema, piperSpeaker, piperVoice } from './piper-voice.js';
-import { createVoiceCache, voiceForLanguage } from './voice-list.js';
+import { probeHealth, splitCommand } from './engine-errors.js';
+import { PiperLocalVoices } from './piper-local-voices.js';
 
 /**
  * Piper as a command line (piper1-gpl `python -m piper`). Source: OHF-Voice/piper1-gpl `src/piper/__main__.py`:
@@ -38,13 +36,6 @@ export interface PiperCliEngineOptions {
   log: Log;
 }
 
-/** A voice found on disk: its id, model path and parsed config. */
-interface LocalVoice {
-  voice: Voice;
-  modelPath: string;
-  config: PiperVoiceConfig;
-}
-
 /** The `--data-dir` values in a piper command line, resolved; the working directory is always searched too. */
 export function piperDataDirs(argv: readonly string[]): string[] {
   const dirs: string[] = [];
@@ -54,22 +45,6 @@ export function piperDataDirs(argv: readonly string[]): string[] {
     else if ((arg === '--data-dir' || arg === '--data_dir') && argv[i + 1]) dirs.push(argv[i + 1] as string);
   });
   return [...dirs, process.cwd()].map((d) => resolve(d));
-}
-
-const exists = (path: string): Promise<boolean> =>
-  access(path).then(
-    () => true,
-    () => false,
-  );
-
-/** ENGINE_MISCONFIGURED for a missing voice file, with the command that downloads it into `home`. */
-function misconfigured(engine: string, what: string, home: string, id: string): AppError {
-  return new AppError(
-    'ENGINE_MISCONFIGURED',
-    `engine '${engine}': ${what}; put the voice's .onnx and .onnx.json files in ${home} ` +
-      `(e.g. 'python3 -m piper.download_voices --data-dir ${home} ${id}'; see DOCS, Piper voices)`,
-    { details: { engine, dir: home } },
-  );
 }
 
 /**
@@ -88,31 +63,6 @@ function missingModule(engine: string, argv0: readonly string[], err: unknown): 
   );
 }
 
-async function loadLocalVoice(modelPath: string): Promise<LocalVoice | undefined> {
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(`${modelPath}.json`, 'utf8'));
-  } catch {
-    return undefined;
-  }
-  const parsed = PiperVoiceConfigSchema.safeParse(json);
-  if (!parsed.success) return undefined;
-  const id = basename(modelPath).replace(/\.onnx$/, '');
-  return { voice: piperVoice(id, parsed.data), modelPath, config: parsed.data };
-}
-
-async function scanDataDirs(dirs: readonly string[], extra: string | undefined): Promise<LocalVoice[]> {
-  const paths = extra?.endsWith('.onnx') ? [resolve(extra)] : [];
-  for (const dir of dirs) {
-    const names = await readdir(dir).catch(() => [] as string[]);
-    paths.push(...names.filter((n) => n.endsWith('.onnx')).map((n) => join(dir, n)));
-  }
-  const found = await Promise.all([...new Set(paths)].map(loadLocalVoice));
-  const byId = new Map<string, LocalVoice>();
-  for (const v of found) if (v && !byId.has(v.voice.name)) byId.set(v.voice.name, v);
-  return [...byId.values()];
-}
-
 /**
  * Creates the Piper CLI engine. Voice: request `voice`, else one for request `language`, else the options'
  * voice, else one for the options' language, else the first voice found. Each synthesis starts one piper
@@ -128,102 +78,17 @@ export function createPiperCliEngine(opts: PiperCliEngineOptions): Engine {
   const dirs = [
     ...new Set([...commandDirs.slice(0, -1), ...(opts.dataDirs ?? []).map((d) => resolve(d)), process.cwd()]),
   ];
-  /** Where a missing voice should go: the first folder the user named (`<share>/piper` in the add-on). */
-  const home = opts.dataDirs?.[0] ? resolve(opts.dataDirs[0]) : (dirs[0] as string);
-  let local: LocalVoice[] = [];
-  const cache = createVoiceCache(async () => {
-    local = await scanDataDirs(dirs, opts.voice);
-    return local.map((v) => v.voice);
+  const voices = new PiperLocalVoices({
+    engine: name,
+    dirs,
+    // Where a missing voice should go: the first folder the user named (`<share>/piper` in the add-on).
+    home: opts.dataDirs?.[0] ? resolve(opts.dataDirs[0]) : (dirs[0] as string),
+    voice: opts.voice,
+    language: opts.language,
   });
-
-  const byName = async (wanted: string): Promise<LocalVoice> => {
-    const id = basename(wanted).replace(/\.onnx$/, '');
-    await cache.get();
-    let hit = local.find((v) => v.voice.name === id);
-    if (!hit && (isAbsolute(wanted) || wanted.endsWith('.onnx'))) hit = await loadLocalVoice(resolve(wanted));
-    if (!hit) {
-      await cache.refresh();
-      hit = local.find((v) => v.voice.name === id);
-    }
-    if (!hit)
-      throw voiceNotFound(
-        name,
-        `voice '${wanted}'`,
-        local.map((v) => v.voice.name),
-      );
-    return hit;
-  };
-
-  /** ENGINE_MISCONFIGURED naming the missing file of the configured voice (or of any voice), else undefined. */
-  const configProblem = async (): Promise<AppError | undefined> => {
-    if (!opts.voice) {
-      const voices = await cache.refresh();
-      return voices.length
-        ? undefined
-        : misconfigured(
-            name,
-            `no Piper voice (<id>.onnx with <id>.onnx.json) in ${dirs.join(', ')}`,
-            home,
-            'en_US-lessac-medium',
-          );
-    }
-    const asPath = isAbsolute(opts.voice) || opts.voice.endsWith('.onnx');
-    const id = basename(opts.voice).replace(/\.onnx$/, '');
-    const candidates = asPath ? [resolve(opts.voice)] : dirs.map((d) => join(d, `${id}.onnx`));
-    for (const model of candidates) {
-      if (!(await exists(model))) continue;
-      if (!(await exists(`${model}.json`))) {
-        return misconfigured(
-          name,
-          `Piper model config '${model}.json' is missing (it comes with the model)`,
-          home,
-          id,
-        );
-      }
-      return undefined;
-    }
-    const expected = asPath ? (candidates[0] as string) : join(home, `${id}.onnx`);
-    return misconfigured(name, `Piper model '${id}' is missing: '${expected}' not found`, home, id);
-  };
-
-  const pickVoice = async (request: SynthesisRequest): Promise<LocalVoice> => {
-    if (!request.voice || request.voice === opts.voice) {
-      const problem = await configProblem();
-      if (problem) throw problem;
-    }
-    if (request.voice) return byName(request.voice);
-    const language = request.language ?? (opts.voice ? undefined : opts.language);
-    if (!language && opts.voice) return byName(opts.voice);
-    const voices = await cache.get();
-    const voice = language ? voiceForLanguage(voices, language) : voices[0];
-    const hit = voice && local.find((v) => v.voice.name === voice.name);
-    if (!hit)
-      throw voiceNotFound(
-        name,
-        `a voice for language '${language ?? 'any'}'`,
-        voices.map((v) => v.name),
-      );
-    return hit;
-  };
-
-  const speakerId = (voice: LocalVoice, speaker: string | undefined): number | undefined => {
-    const s = piperSpeaker(speaker);
-    if (!s || voice.config.num_speakers <= 1) return undefined;
-    if ('id' in s) return s.id;
-    const id = voice.config.speaker_id_map[s.name];
-    if (id === undefined) {
-      throw voiceNotFound(
-        name,
-        `speaker '${s.name}' of voice '${voice.voice.name}'`,
-        voice.voice.speakers ?? [],
-      );
-    }
-    return id;
-  };
-
   async function* synthesize(request: SynthesisRequest, signal: AbortSignal): AsyncGenerator<AudioChunk> {
-    const voice = await pickVoice(request);
-    const id = speakerId(voice, request.speaker ?? opts.speaker);
+    const voice = await voices.pick(request);
+    const id = voices.speakerId(voice, request.speaker ?? opts.speaker);
     const format: AudioFormat = { rateHz: voice.config.audio.sample_rate, widthBytes: 2, channels: 1 };
     const argv = [
       ...argv0,
@@ -248,9 +113,9 @@ export function createPiperCliEngine(opts: PiperCliEngineOptions): Engine {
       } catch (err) {
         throw missingModule(name, argv0, err) ?? err;
       }
-      const problem = await configProblem();
+      const problem = await voices.configProblem();
       if (problem) throw problem;
     });
 
-  return { name, type: 'piper', synthesize, voices: () => cache.get(), probe };
+  return { name, type: 'piper', synthesize, voices: () => voices.list(), probe };
 }

@@ -1,9 +1,8 @@
 import type { AudioChunk } from '../../audio/format.js';
-import type { Log } from '../../shared/log.js';
 import type { Engine, SynthesisRequest, Voice } from '../engine.js';
-import { decodeWav } from './audio-source.js';
+import { fetchWav } from './audio-source.js';
 import { probeHealth, voiceNotFound } from './engine-errors.js';
-import { getJson, httpRequest, joinUrl, responseBytes, withTimeout } from './http-client.js';
+import { getJson, type HttpEngineOptions, joinUrl, withTimeout } from './http-client.js';
 import { PiperVoicesSchema, piperSpeaker, piperVoice } from './piper-voice.js';
 import { createVoiceCache, findVoice, voiceForLanguage } from './voice-list.js';
 
@@ -18,18 +17,7 @@ import { createVoiceCache, findVoice, voiceForLanguage } from './voice-list.js';
  */
 
 /** Options of {@link createPiperHttpEngine}. */
-export interface PiperHttpEngineOptions {
-  name: string;
-  /** Base URL, e.g. `http://127.0.0.1:5000`. */
-  url: string;
-  /** Default voice id (e.g. `en_US-lessac-medium`); else the server's default. */
-  voice?: string;
-  /** Default speaker (name, or id as digits) for multi-speaker voices. */
-  speaker?: string;
-  /** Default language; picks a voice when neither request nor options name one. */
-  language?: string;
-  log: Log;
-}
+export type PiperHttpEngineOptions = HttpEngineOptions;
 
 /**
  * Creates the Piper HTTP engine. Voice: request `voice`, else a voice for request `language`, else the
@@ -86,13 +74,12 @@ export function createPiperHttpEngine(opts: PiperHttpEngineOptions): Engine {
       ...(speaker && 'name' in speaker ? { speaker: speaker.name } : {}),
     };
     log.debug({ voice: voice?.name, chars: request.text.length }, 'piper http synthesize');
-    const response = await httpRequest(
-      name,
-      joinUrl(opts.url, '/synthesize'),
-      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) },
-      signal,
-    );
-    yield* decodeWav(name, responseBytes(name, response, signal));
+    const init = {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    };
+    yield* fetchWav(name, joinUrl(opts.url, '/synthesize'), init, signal);
   }
 
   return {

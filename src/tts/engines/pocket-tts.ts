@@ -3,10 +3,10 @@ import { z } from 'zod';
 import type { AudioChunk } from '../../audio/format.js';
 import type { Log } from '../../shared/log.js';
 import type { Engine, SynthesisRequest, Voice } from '../engine.js';
-import { decodeWav } from './audio-source.js';
+import { decodeWav, fetchWav } from './audio-source.js';
 import { runCliOnce, streamCli } from './cli-process.js';
 import { probeHealth, splitCommand, voiceNotFound } from './engine-errors.js';
-import { getJson, httpRequest, joinUrl, responseBytes, withTimeout } from './http-client.js';
+import { getJson, joinUrl, withTimeout } from './http-client.js';
 import { fileVoiceRow, type PocketVoice, scanPocketVoices, VOICE_URL } from './pocket-voices.js';
 import { createVoiceCache } from './voice-list.js';
 
@@ -133,13 +133,7 @@ export function createPocketTtsHttpEngine(opts: PocketTtsEngineOptions & { url: 
       form.set('voice_url', 'file' in voice ? (voice.file.url as string) : voice.name);
     }
     log.debug({ voice: request.voice ?? opts.voice, chars: request.text.length }, 'pocket-tts synthesize');
-    const response = await httpRequest(
-      name,
-      joinUrl(opts.url, '/tts'),
-      { method: 'POST', body: form },
-      signal,
-    );
-    yield* decodeWav(name, responseBytes(name, response, signal));
+    yield* fetchWav(name, joinUrl(opts.url, '/tts'), { method: 'POST', body: form }, signal);
   }
 
   const health = z.object({ status: z.literal('healthy') });

@@ -2,9 +2,9 @@ import { z } from 'zod';
 import type { AudioChunk } from '../../audio/format.js';
 import type { Log } from '../../shared/log.js';
 import type { Engine, SynthesisRequest, Voice } from '../engine.js';
-import { decodeWav } from './audio-source.js';
+import { fetchWav } from './audio-source.js';
 import { probeHealth, voiceNotFound } from './engine-errors.js';
-import { getJson, httpRequest, joinUrl, responseBytes, withTimeout } from './http-client.js';
+import { getJson, joinUrl, withTimeout } from './http-client.js';
 import { createVoiceCache, findVoice, normalizeLanguage } from './voice-list.js';
 
 /**
@@ -102,22 +102,21 @@ export function createXttsEngine(opts: XttsEngineOptions): Engine {
     return wanted;
   };
 
-  const request = async (text: string, speaker: string, language: string, signal: AbortSignal) => {
+  const request = (text: string, speaker: string, language: string, signal: AbortSignal) => {
     if (opts.transport === 'xtts_stream') {
       const query = new URLSearchParams({ text, speaker_wav: speaker, language });
-      return httpRequest(name, `${joinUrl(opts.url, '/tts_stream')}?${query}`, { method: 'GET' }, signal);
+      return fetchWav(name, `${joinUrl(opts.url, '/tts_stream')}?${query}`, { method: 'GET' }, signal);
     }
     const body = JSON.stringify({ text, speaker_wav: speaker, language });
     const init = { method: 'POST', headers: { 'content-type': 'application/json' }, body };
-    return httpRequest(name, joinUrl(opts.url, '/tts_to_audio/'), init, signal);
+    return fetchWav(name, joinUrl(opts.url, '/tts_to_audio/'), init, signal);
   };
 
   async function* synthesize(req: SynthesisRequest, signal: AbortSignal): AsyncGenerator<AudioChunk> {
     const speaker = await pickSpeaker(req, signal);
     const language = xttsLanguage(req.language ?? opts.language ?? 'en');
     log.debug({ speaker, language, transport: opts.transport, chars: req.text.length }, 'xtts synthesize');
-    const response = await request(req.text, speaker, language, signal);
-    yield* decodeWav(name, responseBytes(name, response, signal));
+    yield* request(req.text, speaker, language, signal);
   }
 
   return {
