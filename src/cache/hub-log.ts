@@ -67,6 +67,38 @@ export function parseHubLog(text: string): HubLogEvent[] {
   return events;
 }
 
+/**
+ * Reads what hub log `name` in `dir` gained since `cursor` (from the start when the file was replaced or cut),
+ * and stores the new cursor in `cursors`; a missing file gives no events.
+ */
+async function readOne(
+  dir: string,
+  cursors: Map<string, Cursor>,
+  name: string,
+  cursor: Cursor | undefined,
+): Promise<HubLogEvent[]> {
+  const path = join(dir, name);
+  const file = await open(path, 'r').catch(() => undefined);
+  if (!file) return [];
+  try {
+    const s = await file.stat();
+    let c = cursor ?? { ino: s.ino, offset: 0, rest: '' };
+    if (c.ino !== s.ino || s.size < c.offset) c = { ino: s.ino, offset: 0, rest: '' };
+    if (s.size === c.offset) {
+      cursors.set(name, c);
+      return [];
+    }
+    const buf = Buffer.alloc(s.size - c.offset);
+    const { bytesRead } = await file.read(buf, 0, buf.length, c.offset);
+    const text = c.rest + buf.subarray(0, bytesRead).toString('utf8');
+    const cut = text.lastIndexOf('\n') + 1;
+    cursors.set(name, { ino: s.ino, offset: c.offset + bytesRead, rest: text.slice(cut) });
+    return parseHubLog(text.slice(0, cut));
+  } finally {
+    await file.close();
+  }
+}
+
 /** Creates the log of hub `hubId` in `<cacheDir>/.hubs`. */
 export function createHubLog(opts: { cacheDir: string; hubId: string; log: Log }): HubLog {
   const dir = join(opts.cacheDir, HUB_LOG_DIR);
@@ -85,29 +117,6 @@ export function createHubLog(opts: { cacheDir: string; hubId: string; log: Log }
         appended += line.length;
       })
       .catch((err) => opts.log.warn({ err: (err as Error).message }, 'cache hub log write failed'));
-  };
-
-  const readOne = async (name: string, cursor: Cursor | undefined): Promise<HubLogEvent[]> => {
-    const path = join(dir, name);
-    const file = await open(path, 'r').catch(() => undefined);
-    if (!file) return [];
-    try {
-      const s = await file.stat();
-      let c = cursor ?? { ino: s.ino, offset: 0, rest: '' };
-      if (c.ino !== s.ino || s.size < c.offset) c = { ino: s.ino, offset: 0, rest: '' };
-      if (s.size === c.offset) {
-        cursors.set(name, c);
-        return [];
-      }
-      const buf = Buffer.alloc(s.size - c.offset);
-      const { bytesRead } = await file.read(buf, 0, buf.length, c.offset);
-      const text = c.rest + buf.subarray(0, bytesRead).toString('utf8');
-      const cut = text.lastIndexOf('\n') + 1;
-      cursors.set(name, { ino: s.ino, offset: c.offset + bytesRead, rest: text.slice(cut) });
-      return parseHubLog(text.slice(0, cut));
-    } finally {
-      await file.close();
-    }
   };
 
   return {
@@ -136,7 +145,7 @@ export function createHubLog(opts: { cacheDir: string; hubId: string; log: Log }
       const events: HubLogEvent[] = [];
       for (const name of names) {
         if (name === own || !name.endsWith('.log')) continue;
-        events.push(...(await readOne(name, cursors.get(name))));
+        events.push(...(await readOne(dir, cursors, name, cursors.get(name))));
       }
       return events;
     },

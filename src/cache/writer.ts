@@ -100,24 +100,7 @@ export function createCacheWriter(deps: WriterDeps): CacheWriter {
     if (ended) throw new AppError('INTERNAL', `cache writer for ${deps.key}.${deps.format} already ended`);
   };
 
-  /** Joins the buffers written so far into a memory entry (WAV sizes patched) and hands it to the store. */
-  const commitInMemory = (info: CommitInfo): CacheEntry | undefined => {
-    const data = Buffer.concat(parts);
-    parts.length = 0;
-    if (data.length === 0) throw new AppError('CACHE_IO', `refusing to cache empty audio ${deps.key}`);
-    if (deps.format === 'wav') patchWavSizes(data, data.length);
-    const meta = metaOf(deps, info, data.length);
-    const entry: CacheEntry = {
-      key: deps.key,
-      format: deps.format,
-      path: '',
-      bytes: data.length,
-      durationMs: meta.duration_ms,
-      meta,
-      data,
-    };
-    return deps.keepInMemory?.(entry);
-  };
+  const commitInMemory = (info: CommitInfo): CacheEntry | undefined => memoryEntry(deps, parts, info);
 
   return {
     key: deps.key,
@@ -143,11 +126,7 @@ export function createCacheWriter(deps: WriterDeps): CacheWriter {
       if (inMemory) return commitInMemory(info);
       try {
         await closeHandle();
-        const bytes = await finishTemp(temp, deps.format);
-        const meta = metaOf(deps, info, bytes);
-        await writeSidecar(final, meta);
-        await rename(temp, final);
-        await syncDir(shardDir(deps.dir, deps.key));
+        const { bytes, meta } = await publishTemp(deps, temp, final, info);
         parts.length = 0;
         deps.onDiskCommit?.();
         return await deps.index({
@@ -174,6 +153,43 @@ export function createCacheWriter(deps: WriterDeps): CacheWriter {
       await unlinkIfPresent(temp);
     },
   };
+}
+
+/**
+ * Joins the buffers written so far (`parts`, emptied) into a memory entry (WAV sizes patched) and hands it to
+ * the store. @throws CACHE_IO when nothing was written.
+ */
+function memoryEntry(deps: WriterDeps, parts: Buffer[], info: CommitInfo): CacheEntry | undefined {
+  const data = Buffer.concat(parts);
+  parts.length = 0;
+  if (data.length === 0) throw new AppError('CACHE_IO', `refusing to cache empty audio ${deps.key}`);
+  if (deps.format === 'wav') patchWavSizes(data, data.length);
+  const meta = metaOf(deps, info, data.length);
+  const entry: CacheEntry = {
+    key: deps.key,
+    format: deps.format,
+    path: '',
+    bytes: data.length,
+    durationMs: meta.duration_ms,
+    meta,
+    data,
+  };
+  return deps.keepInMemory?.(entry);
+}
+
+/** Finishes the temp file, writes its sidecar, renames it to `final` and syncs the shard folder. */
+async function publishTemp(
+  deps: WriterDeps,
+  temp: string,
+  final: string,
+  info: CommitInfo,
+): Promise<{ bytes: number; meta: CacheMeta }> {
+  const bytes = await finishTemp(temp, deps.format);
+  const meta = metaOf(deps, info, bytes);
+  await writeSidecar(final, meta);
+  await rename(temp, final);
+  await syncDir(shardDir(deps.dir, deps.key));
+  return { bytes, meta };
 }
 
 /** The sidecar of an entry of `bytes` bytes committed now. */

@@ -45,6 +45,47 @@ function orAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
+/** Runs ffmpeg once on a chime: 16-bit PCM in `format`; @throws CHIME_INVALID (the file's fault) or FFMPEG_FAILED. */
+async function decodeChime(ref: ChimeRef, format: AudioFormat, maxDurationMs: number): Promise<Buffer> {
+  const f: AudioFormat = { ...format, widthBytes: 2 };
+  const cap = (maxDurationMs + LENGTH_SLACK_MS + 100) / 1000;
+  const proc = runFfmpeg(
+    decodeToPcmArgs(['-i', ref.path], f, { maxSeconds: cap }),
+    AbortSignal.timeout(DECODE_TIMEOUT_MS),
+  );
+  proc.stdin.end();
+  const parts: Buffer[] = [];
+  for await (const piece of proc.stdout) parts.push(piece as Buffer);
+  try {
+    await proc.done;
+  } catch (err) {
+    // ffmpeg exiting with an error code is the file's fault; a timeout or a killed ffmpeg is not (retried later).
+    if (!isAppError(err, 'FFMPEG_FAILED') || typeof err.details?.code !== 'number') {
+      throw new AppError('FFMPEG_FAILED', `chime '${ref.name}' could not be decoded now: ${String(err)}`, {
+        cause: err,
+      });
+    }
+    const why = err.message.replace(/^ffmpeg failed \([^)]*\): /, '');
+    throw new AppError('CHIME_INVALID', `chime '${ref.name}' does not decode as audio: ${why}`, {
+      cause: err,
+    });
+  }
+  const frameBytes = 2 * f.channels;
+  const pcm = Buffer.concat(parts);
+  const whole = pcm.subarray(0, pcm.length - (pcm.length % frameBytes));
+  if (whole.length < bytesPerSecond(f) / 100) {
+    throw new AppError('CHIME_INVALID', `chime '${ref.name}' holds no audio (under 10 ms decoded)`);
+  }
+  const ms = pcmDurationMs(whole.length, f);
+  if (ms > maxDurationMs + LENGTH_SLACK_MS) {
+    throw new AppError(
+      'CHIME_INVALID',
+      `chime '${ref.name}' is longer than ${maxDurationMs / 1000} s (chimes.max_duration_s); shorten it`,
+    );
+  }
+  return whole;
+}
+
 /** Creates a decoder that refuses chimes longer than `maxDurationMs`. */
 export function createChimeDecoder(opts: { maxDurationMs: number }): ChimeDecoder {
   const decoded = new LRUCache<string, Buffer>({
@@ -54,46 +95,6 @@ export function createChimeDecoder(opts: { maxDurationMs: number }): ChimeDecode
   const failed = new Map<string, AppError>();
   const running = new Map<string, Promise<Buffer>>();
 
-  async function decode(ref: ChimeRef, format: AudioFormat): Promise<Buffer> {
-    const f: AudioFormat = { ...format, widthBytes: 2 };
-    const cap = (opts.maxDurationMs + LENGTH_SLACK_MS + 100) / 1000;
-    const proc = runFfmpeg(
-      decodeToPcmArgs(['-i', ref.path], f, { maxSeconds: cap }),
-      AbortSignal.timeout(DECODE_TIMEOUT_MS),
-    );
-    proc.stdin.end();
-    const parts: Buffer[] = [];
-    for await (const piece of proc.stdout) parts.push(piece as Buffer);
-    try {
-      await proc.done;
-    } catch (err) {
-      // ffmpeg exiting with an error code is the file's fault; a timeout or a killed ffmpeg is not (retried later).
-      if (!isAppError(err, 'FFMPEG_FAILED') || typeof err.details?.code !== 'number') {
-        throw new AppError('FFMPEG_FAILED', `chime '${ref.name}' could not be decoded now: ${String(err)}`, {
-          cause: err,
-        });
-      }
-      const why = err.message.replace(/^ffmpeg failed \([^)]*\): /, '');
-      throw new AppError('CHIME_INVALID', `chime '${ref.name}' does not decode as audio: ${why}`, {
-        cause: err,
-      });
-    }
-    const frameBytes = 2 * f.channels;
-    const pcm = Buffer.concat(parts);
-    const whole = pcm.subarray(0, pcm.length - (pcm.length % frameBytes));
-    if (whole.length < bytesPerSecond(f) / 100) {
-      throw new AppError('CHIME_INVALID', `chime '${ref.name}' holds no audio (under 10 ms decoded)`);
-    }
-    const ms = pcmDurationMs(whole.length, f);
-    if (ms > opts.maxDurationMs + LENGTH_SLACK_MS) {
-      throw new AppError(
-        'CHIME_INVALID',
-        `chime '${ref.name}' is longer than ${opts.maxDurationMs / 1000} s (chimes.max_duration_s); shorten it`,
-      );
-    }
-    return whole;
-  }
-
   function pcm(ref: ChimeRef, format: AudioFormat, signal: AbortSignal): Promise<Buffer> {
     const known = failed.get(ref.hash);
     if (known) return Promise.reject(known);
@@ -102,7 +103,7 @@ export function createChimeDecoder(opts: { maxDurationMs: number }): ChimeDecode
     if (hit) return Promise.resolve(hit);
     let run = running.get(id);
     if (!run) {
-      run = decode(ref, format).then(
+      run = decodeChime(ref, format, opts.maxDurationMs).then(
         (buf) => {
           decoded.set(id, buf);
           return buf;

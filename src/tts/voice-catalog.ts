@@ -77,6 +77,37 @@ export function splitQualified(
   return engines.includes(engine) ? { engine, voice: name.slice(at + 1) } : undefined;
 }
 
+/** The one entry an engine shows when it lists no voices (or has not answered yet): its configured voice. */
+function placeholder(entry: EngineEntry): CatalogVoice[] {
+  const name = entry.engine.name;
+  const voice = entry.voice ?? DEFAULT_VOICE;
+  return [
+    {
+      id: `${name}:${voice}`,
+      engine: name,
+      voice: entry.voice,
+      languages: [entry.language ?? 'en'],
+      speakers: [],
+      description: label(name, voice, undefined),
+    },
+  ];
+}
+
+/** Asks one engine for its voices, as catalog entries; @throws what the engine's `voices` throws. */
+async function load(entry: EngineEntry, signal: AbortSignal): Promise<CatalogVoice[]> {
+  const name = entry.engine.name;
+  const voices = await entry.engine.voices(signal);
+  const list = voices.map((v) => ({
+    id: `${name}:${v.name}`,
+    engine: name,
+    voice: v.name,
+    languages: v.languages.length ? v.languages : [entry.language ?? 'en'],
+    speakers: v.speakers ?? [],
+    description: label(name, v.name, v.description),
+  }));
+  return list.length ? list : placeholder(entry);
+}
+
 /** Builds the catalog. @param timeoutMs per-engine limit of `list`, default CATALOG_TIMEOUT_MS. */
 export function createVoiceCatalog(opts: {
   entries: readonly EngineEntry[];
@@ -86,35 +117,6 @@ export function createVoiceCatalog(opts: {
   const timeoutMs = opts.timeoutMs ?? CATALOG_TIMEOUT_MS;
   const known = new Map<string, CatalogVoice[]>();
   const names = entries.map((e) => e.engine.name);
-
-  const placeholder = (entry: EngineEntry): CatalogVoice[] => {
-    const name = entry.engine.name;
-    const voice = entry.voice ?? DEFAULT_VOICE;
-    return [
-      {
-        id: `${name}:${voice}`,
-        engine: name,
-        voice: entry.voice,
-        languages: [entry.language ?? 'en'],
-        speakers: [],
-        description: label(name, voice, undefined),
-      },
-    ];
-  };
-
-  const load = async (entry: EngineEntry, signal: AbortSignal): Promise<CatalogVoice[]> => {
-    const name = entry.engine.name;
-    const voices = await entry.engine.voices(signal);
-    const list = voices.map((v) => ({
-      id: `${name}:${v.name}`,
-      engine: name,
-      voice: v.name,
-      languages: v.languages.length ? v.languages : [entry.language ?? 'en'],
-      speakers: v.speakers ?? [],
-      description: label(name, v.name, v.description),
-    }));
-    return list.length ? list : placeholder(entry);
-  };
 
   /** Every engine's voices; an engine slower than `limitMs` contributes its last known list. */
   const listWithin = async (signal: AbortSignal, limitMs: number): Promise<CatalogVoice[]> => {

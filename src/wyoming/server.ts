@@ -89,6 +89,55 @@ export interface WyomingServerOptions {
 /** How long a refused connection may take to read its error event before it is destroyed, in ms. */
 const REFUSED_LINGER_MS = 2000;
 
+/** What `accept` needs from its server: the open sockets, their limit, the log and the per-connection loop. */
+interface AcceptState {
+  sockets: Set<Socket>;
+  maxConnections: number;
+  log: Log;
+  serve: (socket: Socket) => Promise<void>;
+}
+
+/** Answers one refused connection (over `maxConnections`) with a LIMIT_REACHED error event, then closes it. */
+function refuse(socket: Socket, state: AcceptState): void {
+  const { log, sockets, maxConnections } = state;
+  log.warn({ connections: sockets.size, maxConnections }, 'wyoming connection refused: too many');
+  const text = `too many connections: ${maxConnections} at once (wyoming_server.max_connections)`;
+  socket.end(encodeEvent(errorEvent(new AppError('LIMIT_REACHED', text))));
+  setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
+}
+
+/** Takes a new connection: refused over the limit, else served until it ends, then closed. */
+function accept(socket: Socket, state: AcceptState): void {
+  const { sockets, log } = state;
+  socket.on('error', () => {});
+  if (sockets.size >= state.maxConnections) {
+    refuse(socket, state);
+    return;
+  }
+  sockets.add(socket);
+  socket.setNoDelay(true);
+  state
+    .serve(socket)
+    .catch((err) => log.debug({ err: (err as Error).message }, 'wyoming connection ended'))
+    .finally(() => {
+      sockets.delete(socket);
+      socket.end();
+      // A client that never reads would keep a half-closed socket (and its buffers) forever.
+      setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
+    });
+}
+
+/** Listens on `host:port`; @throws the listen error (e.g. EADDRINUSE). */
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
 /** Builds the server; nothing listens until `start()`. */
 export function createWyomingServer(opts: WyomingServerOptions): WyomingServer {
   const { log } = opts;
@@ -140,39 +189,10 @@ export function createWyomingServer(opts: WyomingServerOptions): WyomingServer {
     }
   };
 
-  const refuse = (socket: Socket): void => {
-    log.warn({ connections: sockets.size, maxConnections }, 'wyoming connection refused: too many');
-    const text = `too many connections: ${maxConnections} at once (wyoming_server.max_connections)`;
-    socket.end(encodeEvent(errorEvent(new AppError('LIMIT_REACHED', text))));
-    setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
-  };
-
-  const server: Server = createServer((socket) => {
-    socket.on('error', () => {});
-    if (sockets.size >= maxConnections) {
-      refuse(socket);
-      return;
-    }
-    sockets.add(socket);
-    socket.setNoDelay(true);
-    serve(socket)
-      .catch((err) => log.debug({ err: (err as Error).message }, 'wyoming connection ended'))
-      .finally(() => {
-        sockets.delete(socket);
-        socket.end();
-        // A client that never reads would keep a half-closed socket (and its buffers) forever.
-        setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
-      });
-  });
+  const server: Server = createServer((socket) => accept(socket, { sockets, maxConnections, log, serve }));
   return {
     async start() {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(opts.port, opts.host ?? '0.0.0.0', () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
+      await listen(server, opts.port, opts.host ?? '0.0.0.0');
       log.info({ port: this.port(), maxConnections, idleTimeoutMs }, 'wyoming server listening');
     },
     async stop() {
