@@ -33,6 +33,69 @@ function waitUnlessAborted<T>(job: Promise<T>, signal: AbortSignal): Promise<T> 
   });
 }
 
+/** What a derivation needs from the deriver's options. */
+interface DeriveOpts {
+  cache: CacheStore;
+  bitrateKbps: number;
+}
+
+/** Transcodes `source` to `format` and commits it under `key` (an existing entry when already cached). */
+async function run(
+  opts: DeriveOpts,
+  source: CacheEntry,
+  key: string,
+  format: OutputFormat,
+  signal: AbortSignal,
+): Promise<CacheEntry> {
+  const existing = opts.cache.get(key, format);
+  if (existing) return existing;
+  let writer = opts.cache.beginWrite(key, format);
+  try {
+    if (source.data || opts.cache.health().degraded) {
+      await viaPipe(opts, source, writer, format, signal);
+    } else {
+      try {
+        await mkdir(dirname(writer.tempPath), { recursive: true });
+        await transcodeFile(source.path, writer.tempPath, format, {
+          bitrateKbps: opts.bitrateKbps,
+          signal,
+        });
+      } catch (err) {
+        // The disk filled up under ffmpeg: start over through a pipe, which the writer keeps in memory.
+        if (!FFMPEG_SPACE_ERROR.test(err instanceof Error ? err.message : '')) throw err;
+        await writer.abort();
+        writer = opts.cache.beginWrite(key, format);
+        await viaPipe(opts, source, writer, format, signal);
+      }
+    }
+    const entry = await writer.commit({
+      text: source.meta.text,
+      engine: source.meta.engine,
+      voice: source.meta.voice,
+      durationMs: source.durationMs,
+    });
+    if (!entry)
+      throw new AppError('CACHE_IO', 'the derived audio is larger than the whole cache; raise cache.max_mb');
+    return entry;
+  } catch (err) {
+    await writer.abort();
+    throw err;
+  }
+}
+
+/** Transcodes through pipes into `writer` (which holds the result in memory when the disk refuses it). */
+async function viaPipe(
+  opts: DeriveOpts,
+  source: CacheEntry,
+  writer: CacheWriter,
+  format: OutputFormat,
+  signal: AbortSignal,
+): Promise<void> {
+  for await (const buf of transcodeToPipe(source, format, { bitrateKbps: opts.bitrateKbps, signal })) {
+    await writer.write(buf);
+  }
+}
+
 /**
  * Builds the deriver over `cache`; `bitrateKbps` is the Opus/MP3 bitrate; `timeoutMs` the longest one derivation
  * may take (default DERIVE_TIMEOUT_MS), after which it fails with FFMPEG_FAILED.
@@ -40,63 +103,6 @@ function waitUnlessAborted<T>(job: Promise<T>, signal: AbortSignal): Promise<T> 
 export function createDeriver(opts: { cache: CacheStore; bitrateKbps: number; timeoutMs?: number }): Deriver {
   const timeoutMs = opts.timeoutMs ?? DERIVE_TIMEOUT_MS;
   const running = new Map<string, Promise<CacheEntry>>();
-
-  async function run(
-    source: CacheEntry,
-    key: string,
-    format: OutputFormat,
-    signal: AbortSignal,
-  ): Promise<CacheEntry> {
-    const existing = opts.cache.get(key, format);
-    if (existing) return existing;
-    let writer = opts.cache.beginWrite(key, format);
-    try {
-      if (source.data || opts.cache.health().degraded) {
-        await viaPipe(source, writer, format, signal);
-      } else {
-        try {
-          await mkdir(dirname(writer.tempPath), { recursive: true });
-          await transcodeFile(source.path, writer.tempPath, format, {
-            bitrateKbps: opts.bitrateKbps,
-            signal,
-          });
-        } catch (err) {
-          // The disk filled up under ffmpeg: start over through a pipe, which the writer keeps in memory.
-          if (!FFMPEG_SPACE_ERROR.test(err instanceof Error ? err.message : '')) throw err;
-          await writer.abort();
-          writer = opts.cache.beginWrite(key, format);
-          await viaPipe(source, writer, format, signal);
-        }
-      }
-      const entry = await writer.commit({
-        text: source.meta.text,
-        engine: source.meta.engine,
-        voice: source.meta.voice,
-        durationMs: source.durationMs,
-      });
-      if (!entry)
-        throw new AppError(
-          'CACHE_IO',
-          'the derived audio is larger than the whole cache; raise cache.max_mb',
-        );
-      return entry;
-    } catch (err) {
-      await writer.abort();
-      throw err;
-    }
-  }
-
-  /** Transcodes through pipes into `writer` (which holds the result in memory when the disk refuses it). */
-  async function viaPipe(
-    source: CacheEntry,
-    writer: CacheWriter,
-    format: OutputFormat,
-    signal: AbortSignal,
-  ): Promise<void> {
-    for await (const buf of transcodeToPipe(source, format, { bitrateKbps: opts.bitrateKbps, signal })) {
-      await writer.write(buf);
-    }
-  }
 
   return {
     derive(source, key, format, signal) {
@@ -113,7 +119,7 @@ export function createDeriver(opts: { cache: CacheStore; bitrateKbps: number; ti
               { details: { key, format, timeout_ms: timeoutMs } },
             ),
         );
-        job = run(source, key, format, limit).finally(() => running.delete(id));
+        job = run(opts, source, key, format, limit).finally(() => running.delete(id));
         job.catch(() => {});
         running.set(id, job);
       }
