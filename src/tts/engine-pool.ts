@@ -5,7 +5,11 @@
  * balance: least outstanding requests (weighted: running ÷ weight), or smooth weighted round robin (the
  * algorithm nginx uses for `upstream` weights). An instance whose breaker is open is skipped; when every
  * instance a request may still use is out of service, the request is refused at once so the fallback chain
- * can take it. p-limit and p-queue have neither instances nor priorities across them, hence this module.
+ * can take it. Why not p-queue (issue 14 asked): it has priorities, FIFO within one and per-task abort, but one
+ * global concurrency count: no instances to hand a waiter, no skipping a waiter whose allowed instances are busy
+ * for a later one that can run, no capacity that follows the breakers, and its `timeout` starts when a task runs,
+ * not while it waits (a deadline here applies in the queue). One p-queue per instance would lose the engine-wide
+ * order. Hence this module.
  */
 import { performance } from 'node:perf_hooks';
 import { AppError } from '../shared/errors.js';
