@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type EncodeSettings, transcodeFile } from '../../src/audio/encoder.js';
+import { transcodeFile } from '../../src/audio/encoder.js';
 import { ffmpegSpawnCount } from '../../src/audio/ffmpeg.js';
 import {
   type AudioChunk,
@@ -13,23 +13,9 @@ import {
 } from '../../src/audio/format.js';
 import { oggOpusDurationMs, oggOpusFileDurationMs } from '../../src/audio/ogg.js';
 import { parseWavStream, patchWavSizes } from '../../src/audio/wav.js';
-import { startLiveEncoder } from '../../src/say/live-encoder.js';
 import { AppError, isAppError } from '../../src/shared/errors.js';
 import { ffprobe } from '../helpers/ffprobe.js';
-
-/** The product's live encode (say/live-encoder.ts, without a pool) of `chunks`: bytes and input facts. */
-function encodeLive(
-  chunks: AsyncIterable<AudioChunk>,
-  opts: EncodeSettings & { signal: AbortSignal },
-): AsyncIterable<Buffer> & { readonly inputDurationMs: number } {
-  const encoder = startLiveEncoder({ settings: opts, signal: opts.signal });
-  return {
-    [Symbol.asyncIterator]: () => encoder.encode(chunks),
-    get inputDurationMs() {
-      return encoder.inputDurationMs;
-    },
-  };
-}
+import { encodeLive, heldSource, readReleasingAtFirstAudio, tone } from '../helpers/live-encode.js';
 
 const TEXT = 'The washing machine has finished. Please empty it before the clothes get wrinkled.';
 const MONO_22K: AudioFormat = { rateHz: 22050, widthBytes: 2, channels: 1 };
@@ -53,17 +39,6 @@ async function failure(run: () => Promise<unknown>): Promise<unknown> {
     return err;
   }
   throw new Error('expected a failure');
-}
-
-/** A sine tone in `format`, `ms` long: a stand-in for nothing, just PCM with a known length. */
-function tone(format: AudioFormat, ms: number): Buffer {
-  const frames = Math.round((format.rateHz * ms) / 1000);
-  const buf = Buffer.alloc(frames * 2 * format.channels);
-  for (let f = 0; f < frames; f++) {
-    const v = Math.round(Math.sin((2 * Math.PI * 440 * f) / format.rateHz) * 8000);
-    for (let c = 0; c < format.channels; c++) buf.writeInt16LE(v, (f * format.channels + c) * 2);
-  }
-  return buf;
 }
 
 function ffmpegChildren(): number[] {
@@ -124,30 +99,13 @@ describe('the live encoder (say/live-encoder.ts) with real espeak-ng speech and 
   });
 
   it('yields Ogg pages with audio before the source has finished', async () => {
-    let release: () => void = () => {};
-    const released = new Promise<void>((r) => {
-      release = r;
-    });
-    async function* source(): AsyncIterable<AudioChunk> {
-      yield { format: MONO_22K, pcm: tone(MONO_22K, 1000) };
-      await released;
-      yield { format: MONO_22K, pcm: tone(MONO_22K, 500) };
-    }
-    const parts: Buffer[] = [];
-    let sawAudioEarly = false;
-    for await (const b of encodeLive(source(), {
-      format: 'opus',
-      bitrateKbps: 24,
-      signal: AbortSignal.timeout(20_000),
-    })) {
-      parts.push(b);
-      if (!sawAudioEarly && (oggOpusDurationMs(Buffer.concat(parts)) ?? 0) > 0) {
-        sawAudioEarly = true;
-        release();
-      }
-    }
+    const held = heldSource(MONO_22K, 1000, 500);
+    const { all, sawAudioEarly } = await readReleasingAtFirstAudio(
+      encodeLive(held.source, { format: 'opus', bitrateKbps: 24, signal: AbortSignal.timeout(20_000) }),
+      held.release,
+    );
     expect(sawAudioEarly).toBe(true);
-    expect((await ffprobe(Buffer.concat(parts))).durationMs).toBeCloseTo(1500, -2);
+    expect((await ffprobe(all)).durationMs).toBeCloseTo(1500, -2);
   });
 
   it('converts a chunk whose format changes mid-stream to the first format', async () => {

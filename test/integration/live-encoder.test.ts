@@ -8,7 +8,6 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { EncodeSettings } from '../../src/audio/encoder.js';
 import { ffmpegSpawnCount } from '../../src/audio/ffmpeg.js';
 import { type AudioChunk, type AudioFormat, MIC_FORMAT } from '../../src/audio/format.js';
-import { oggOpusDurationMs } from '../../src/audio/ogg.js';
 import {
   createEncoderPool,
   type EncoderPool,
@@ -17,21 +16,11 @@ import {
 } from '../../src/say/live-encoder.js';
 import { isAppError } from '../../src/shared/errors.js';
 import { ffprobe } from '../helpers/ffprobe.js';
+import { heldSource, readReleasingAtFirstAudio, tone } from '../helpers/live-encode.js';
 
 const MONO_22K: AudioFormat = { rateHz: 22050, widthBytes: 2, channels: 1 };
 const MP3: EncodeSettings = { format: 'mp3', bitrateKbps: 32 };
 const OPUS_FFMPEG: EncodeSettings = { format: 'opus', bitrateKbps: 24, encoder: 'ffmpeg' };
-
-/** A 440 Hz sine in `format`, `ms` long. */
-function tone(format: AudioFormat, ms: number): Buffer {
-  const frames = Math.round((format.rateHz * ms) / 1000);
-  const buf = Buffer.alloc(frames * 2 * format.channels);
-  for (let f = 0; f < frames; f++) {
-    const v = Math.round(Math.sin((2 * Math.PI * 440 * f) / format.rateHz) * 8000);
-    for (let c = 0; c < format.channels; c++) buf.writeInt16LE(v, (f * format.channels + c) * 2);
-  }
-  return buf;
-}
 
 async function* tones(ms: number[]): AsyncGenerator<AudioChunk> {
   for (const m of ms) yield { format: MONO_22K, pcm: tone(MONO_22K, m) };
@@ -89,32 +78,16 @@ describe('live encoder with its spare pool', () => {
   it('serves a listener mid-stream: Ogg pages with audio come before the source has finished', async () => {
     pool = createEncoderPool();
     pool.refill(liveEncoderArgs(MONO_22K, OPUS_FFMPEG));
-    let release: () => void = () => {};
-    const released = new Promise<void>((r) => {
-      release = r;
-    });
-    async function* source(): AsyncGenerator<AudioChunk> {
-      yield { format: MONO_22K, pcm: tone(MONO_22K, 1000) };
-      await released;
-      yield { format: MONO_22K, pcm: tone(MONO_22K, 500) };
-    }
+    const held = heldSource(MONO_22K, 1000, 500);
     const encoder = startLiveEncoder({
       settings: OPUS_FFMPEG,
       guess: MONO_22K,
       signal: AbortSignal.timeout(20_000),
       pool,
     });
-    const parts: Buffer[] = [];
-    let sawAudioEarly = false;
-    for await (const b of encoder.encode(source())) {
-      parts.push(b);
-      if (!sawAudioEarly && (oggOpusDurationMs(Buffer.concat(parts)) ?? 0) > 0) {
-        sawAudioEarly = true;
-        release();
-      }
-    }
+    const { all, sawAudioEarly } = await readReleasingAtFirstAudio(encoder.encode(held.source), held.release);
     expect(sawAudioEarly).toBe(true);
-    expect((await ffprobe(Buffer.concat(parts))).durationMs).toBeCloseTo(1500, -2);
+    expect((await ffprobe(all)).durationMs).toBeCloseTo(1500, -2);
   });
 
   it('replaces a wrongly guessed ffmpeg when the first chunk shows the real format', async () => {

@@ -9,28 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EncodeSettings, OpusEncoderKind } from '../../src/audio/encoder.js';
+import type { OpusEncoderKind } from '../../src/audio/encoder.js';
 import { ffmpegSpawnCount } from '../../src/audio/ffmpeg.js';
 import type { AudioChunk, AudioFormat } from '../../src/audio/format.js';
 import { oggOpusDurationMs } from '../../src/audio/ogg.js';
-import { startLiveEncoder } from '../../src/say/live-encoder.js';
 import { isAppError } from '../../src/shared/errors.js';
 import { ffprobe } from '../helpers/ffprobe.js';
+import { encodeLive } from '../helpers/live-encode.js';
 import { decodesCleanly, loudnessLufs } from '../helpers/loudness.js';
-
-/** The product's live encode (say/live-encoder.ts, without a pool) of `chunks`: bytes and input facts. */
-function encodeLive(
-  chunks: AsyncIterable<AudioChunk>,
-  opts: EncodeSettings & { signal: AbortSignal },
-): AsyncIterable<Buffer> & { readonly inputDurationMs: number } {
-  const encoder = startLiveEncoder({ settings: opts, signal: opts.signal });
-  return {
-    [Symbol.asyncIterator]: () => encoder.encode(chunks),
-    get inputDurationMs() {
-      return encoder.inputDurationMs;
-    },
-  };
-}
 
 const run = promisify(execFile);
 const TEXT =
