@@ -94,14 +94,9 @@ export type AnnounceFields = Pick<
  * A request as an input read it, before the domain's checks: names already camelCase, values as sent
  * (`format` and `priority` unchecked strings, `wait` as sent, `clean` unset for the input's default).
  */
-export interface SayFields extends AnnounceFields {
-  id: string;
-  text: string;
-  engine?: string;
-  voice?: string;
-  speaker?: string;
-  language?: string;
-  targets: string[];
+export interface SayFields
+  extends AnnounceFields,
+    Pick<SayRequest, 'id' | 'text' | 'engine' | 'voice' | 'speaker' | 'language' | 'targets'> {
   format?: string;
   cache?: boolean;
   priority?: string;
