@@ -137,15 +137,9 @@ export function createPocketTtsHttpEngine(opts: PocketTtsEngineOptions & { url: 
   }
 
   const health = z.object({ status: z.literal('healthy') });
-  return {
-    name,
-    type: 'pocket_tts',
-    textMode: 'whole-text',
-    synthesize,
-    voices: (signal) => voices.list(signal),
-    probe: (signal) =>
-      probeHealth(() => getJson(name, joinUrl(opts.url, '/health'), health, withTimeout(signal))),
-  };
+  return pocketEngine(name, voices, synthesize, (signal) =>
+    probeHealth(() => getJson(name, joinUrl(opts.url, '/health'), health, withTimeout(signal))),
+  );
 }
 
 /**
@@ -179,13 +173,24 @@ export function createPocketTtsCliEngine(opts: PocketTtsEngineOptions & { comman
     yield* decodeWav(name, streamCli({ engine: name, argv, stdinText: request.text }, signal));
   }
 
+  return pocketEngine(name, voices, synthesize, (signal) =>
+    probeHealth(() => runCliOnce(name, [...base.filter((a) => a !== 'generate'), '--help'], { signal })),
+  );
+}
+
+/** The Engine of either pocket-tts front (server or CLI): whole texts only (the model has no sentence mode). */
+function pocketEngine(
+  name: string,
+  voices: { list(signal?: AbortSignal): Promise<Voice[]> },
+  synthesize: Engine['synthesize'],
+  probe: Engine['probe'],
+): Engine {
   return {
     name,
     type: 'pocket_tts',
     textMode: 'whole-text',
     synthesize,
     voices: (signal) => voices.list(signal),
-    probe: (signal) =>
-      probeHealth(() => runCliOnce(name, [...base.filter((a) => a !== 'generate'), '--help'], { signal })),
+    probe,
   };
 }
