@@ -228,6 +228,8 @@ function launch(
   const job = deps.registry.create(key, request.format);
   // Built in two steps: the dispatch needs the flight (its deadline, reachedEngine), the audio its outcome.
   const flight = { job, controller: new AbortController(), waiting: 0, deadline, reachedEngine: false };
+  // Registered before fly starts, so its `finally` (which removes it and wakes idle()) always runs after this.
+  flights.running.set(job, flight as Flight);
   const outcome = fly(deps, flights, { request, job, flight: flight as Flight, lookups, mix });
   const final = outcome.then((o) => finalAudio(deps.audioDeps, o.produced.entry, o.produced.voice.keyFor));
   outcome.catch(() => {});
@@ -238,7 +240,6 @@ function launch(
     outcome,
     audio: liveAudio(deps.audioDeps, key, request.format, final, derive),
   });
-  flights.running.set(job, full);
   return full;
 }
 
