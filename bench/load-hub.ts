@@ -3,7 +3,7 @@
  * that of the children it reaped: espeak-ng, ffmpeg), an MQTT client that times `tts/say` → `tts/result`, and
  * fresh announcement texts that neither the cache nor the phrase cache has heard.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import mqtt from 'mqtt';
 import { splitSentences } from '../src/say/sentences.js';
@@ -14,12 +14,50 @@ import { corpus } from './corpus.js';
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
 const TICKS_PER_S = 100;
 
-/** CPU ms used so far by `pid` and its reaped children (utime + stime + cutime + cstime). */
+/** The fields after the command of /proc/<pid>/stat (state is index 0), or undefined once the process is gone. */
+function statFields(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The live descendants of `pid` (children, grandchildren, …), from the parent ids in /proc. */
+function descendants(pid: number): number[] {
+  const parentOf = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const fields = statFields(Number(name));
+    if (fields) parentOf.set(Number(name), Number(fields[1]));
+  }
+  const found: number[] = [];
+  const walk = (p: number): void => {
+    for (const [child, parent] of parentOf) {
+      if (parent === p) {
+        found.push(child);
+        walk(child);
+      }
+    }
+  };
+  walk(pid);
+  return found;
+}
+
+/** utime + stime + cutime + cstime of one process (fields 14–17 of its stat), in ticks; 0 once it is gone. */
+function ticksOf(pid: number): number {
+  const fields = statFields(pid);
+  return fields ? [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0) : 0;
+}
+
+/**
+ * CPU ms used so far by `pid`, the children it reaped (espeak-ng, ffmpeg: cutime + cstime) and its live
+ * descendants (long-lived helpers such as the warm espeak-ng processes, whose time reaches cutime only when they
+ * exit). Differences of two readings count each process's CPU within the interval once.
+ */
 export function processCpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // After the command: state is field 3 (index 0 here); utime, stime, cutime, cstime are fields 14–17.
-  const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
+  const ticks = [pid, ...descendants(pid)].reduce((sum, p) => sum + ticksOf(p), 0);
   return (ticks * 1000) / TICKS_PER_S;
 }
 

@@ -13,19 +13,17 @@ import { parseArgs } from 'node:util';
 import { startHub } from '../test/helpers/hub-process.js';
 import { startMosquitto } from '../test/helpers/mosquitto.js';
 import { freePort } from '../test/helpers/ports.js';
-import { freshText, sayTimer } from './load-hub.js';
+import { freshText, processCpuMs, sayTimer } from './load-hub.js';
 
-/** utime+stime (own) and cutime+cstime (reaped children) of `pid`, in ms. */
+/** The hub's own CPU ms (utime + stime) and its children's (reaped and live: processCpuMs less its own). */
 function cpu(pid: number): { own: number; children: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat
     .slice(stat.lastIndexOf(')') + 2)
     .split(' ')
     .map(Number);
-  return {
-    own: ((f[11] as number) + (f[12] as number)) * 10,
-    children: ((f[13] as number) + (f[14] as number)) * 10,
-  };
+  const own = ((f[11] as number) + (f[12] as number)) * 10;
+  return { own, children: processCpuMs(pid) - own };
 }
 
 const { values } = parseArgs({
