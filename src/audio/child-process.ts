@@ -38,6 +38,11 @@ export interface Child {
   stderrTail(): string[];
   /** SIGTERM now, SIGKILL after KILL_GRACE_MS if still running; nothing once it has exited. */
   kill(): void;
+  /**
+   * Whether the child (its process handle and pipes) keeps the hub's event loop alive; true from the start.
+   * A long-lived child that waits idle is unref'd, so it never holds the hub up at exit.
+   */
+  setRef(on: boolean): void;
 }
 
 /** What to start: the executable, its arguments, and extra environment on top of `process.env`. */
@@ -105,6 +110,15 @@ export function startChild(spec: ChildSpec): Child {
     kill() {
       if (ended || subprocess.exitCode !== null || subprocess.signalCode !== null) return;
       subprocess.kill('SIGTERM');
+    },
+    setRef(on) {
+      if (on) subprocess.ref();
+      else subprocess.unref();
+      for (const pipe of [subprocess.stdin, subprocess.stdout, subprocess.stderr]) {
+        const handle = pipe as unknown as { ref?(): void; unref?(): void } | null;
+        if (on) handle?.ref?.();
+        else handle?.unref?.();
+      }
     },
   };
 }

@@ -1,9 +1,11 @@
 import type { AudioChunk } from '../../audio/format.js';
+import { AppError } from '../../shared/errors.js';
 import type { Log } from '../../shared/log.js';
 import type { Engine, EngineHealth, SynthesisRequest, Voice } from '../engine.js';
 import { decodeWav } from './audio-source.js';
 import { runCliOnce, streamCli } from './cli-process.js';
 import { probeHealth, splitCommand, voiceNotFound } from './engine-errors.js';
+import { createEspeakServers, type EspeakServers } from './espeak-server.js';
 import { createVoiceCache, normalizeLanguage } from './voice-list.js';
 
 /**
@@ -11,6 +13,8 @@ import { createVoiceCache, normalizeLanguage } from './voice-list.js';
  * header claims a bogus size when streaming to a pipe, so the WAV is parsed as it arrives and the size is
  * ignored. Voices come from `espeak-ng --voices` (columns: Pty, Language, Age/Gender, VoiceName, File,
  * Other Languages). Source: espeak-ng `src/espeak-ng.c` and `docs/mkvoice.md`; checked against 1.51.
+ * With the default command, says go to warm espeak-ng processes (espeak-server.ts: libespeak-ng loaded once,
+ * the CLI's synthesis settings) instead of one `espeak-ng` process each.
  */
 
 /** Options of {@link createEspeakEngine}. */
@@ -23,6 +27,14 @@ export interface EspeakEngineOptions {
   log: Log;
   /** Executable and fixed arguments; default `espeak-ng`. */
   command?: string;
+  /**
+   * Speak through warm espeak-ng processes (espeak-server.ts) instead of one `espeak-ng` per say; default true
+   * unless `command` is set (a custom command is always run as given). Falls back to the CLI, with a warning,
+   * when no warm process can start here.
+   */
+  warm?: boolean;
+  /** The Python interpreter of the warm processes; default `python3`. */
+  python?: string;
 }
 
 /** Voice used when neither request nor options name a voice or a language. */
@@ -74,10 +86,25 @@ export function resolveEspeakVoice(voices: Voice[], requested: string): string |
   return variant ? `${byName.name}+${variant}` : byName.name;
 }
 
+/** One `espeak-ng --stdout` process for `text`, its WAV parsed as it arrives. */
+async function* speakCli(
+  name: string,
+  argv0: string[],
+  voice: string,
+  text: string,
+  signal: AbortSignal,
+): AsyncGenerator<AudioChunk> {
+  // --stdin reads the whole text as one utterance (without it espeak-ng speaks line by line);
+  // -b 1: UTF-8 input. The text never becomes an argument, so a leading '-' is harmless.
+  const argv = [...argv0, '--stdout', '--stdin', '-b', '1', '-v', voice];
+  yield* decodeWav(name, streamCli({ engine: name, argv, stdinText: text }, signal));
+}
+
 /**
  * Creates the espeak-ng engine. Voice choice: request `voice`, else a voice for request `language`, else
  * the options' `voice`, else a voice for the options' `language`, else `en`.
- * `synthesize` yields 22050 Hz s16le mono chunks as espeak-ng writes them; aborting kills espeak-ng.
+ * `synthesize` yields 22050 Hz s16le mono chunks as espeak-ng writes them; aborting kills espeak-ng (the
+ * process serving the request, warm or not).
  * @throws (from synthesize) AppError VOICE_NOT_FOUND (names known voices), ENGINE_UNAVAILABLE (espeak-ng
  *   not installed), ENGINE_FAILED (non-zero exit, stderr tail), ENGINE_BAD_RESPONSE (not a WAV), or the
  *   abort error (ENGINE_TIMEOUT for a timeout signal).
@@ -114,14 +141,38 @@ export function createEspeakEngine(opts: EspeakEngineOptions): Engine {
     }
   };
 
+  let servers: EspeakServers | undefined =
+    (opts.warm ?? opts.command === undefined)
+      ? createEspeakServers({ engine: name, ...(opts.python ? { python: opts.python } : {}) })
+      : undefined;
+
+  /** Through a warm process; through the CLI (from then on) when none can start here. */
+  async function* viaServer(voice: string, text: string, signal: AbortSignal): AsyncGenerator<AudioChunk> {
+    const warm = servers;
+    if (!warm) {
+      yield* speakCli(name, argv0, voice, text, signal);
+      return;
+    }
+    const it = warm.synthesize(voice, text, signal);
+    let first: IteratorResult<AudioChunk>;
+    try {
+      first = await it.next();
+    } catch (err) {
+      if (!(err instanceof AppError && err.code === 'ENGINE_UNAVAILABLE') || signal.aborted) throw err;
+      log.warn({ err: err.message }, 'warm espeak-ng unavailable; running espeak-ng per request');
+      servers = undefined;
+      yield* speakCli(name, argv0, voice, text, signal);
+      return;
+    }
+    if (first.done) return;
+    yield first.value;
+    yield* it;
+  }
+
   async function* synthesize(request: SynthesisRequest, signal: AbortSignal): AsyncGenerator<AudioChunk> {
     const voice = await pickVoice(request, signal);
     log.debug({ voice, chars: request.text.length }, 'espeak synthesize');
-    // --stdin reads the whole text as one utterance (without it espeak-ng speaks line by line);
-    // -b 1: UTF-8 input. The text never becomes an argument, so a leading '-' is harmless.
-    const argv = [...argv0, '--stdout', '--stdin', '-b', '1', '-v', voice];
-    const bytes = streamCli({ engine: name, argv, stdinText: request.text }, signal);
-    yield* decodeWav(name, bytes);
+    yield* viaServer(voice, request.text, signal);
   }
 
   const probe = (signal?: AbortSignal): Promise<EngineHealth> =>
