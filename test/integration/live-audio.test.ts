@@ -59,7 +59,9 @@ describe('live audio, single-flight, formats, loudness and phrase reuse', () => 
         engines: [
           { name: 'piper', type: 'piper', url: piper.url, voice: PIPER_VOICE, loudnorm: true },
           { name: 'espeak', type: 'espeak', loudnorm: true },
-          { name: 'plain', type: 'espeak' },
+          // `command` set: one espeak-ng process per say (the CLI), whose audio for a sentence is the same bytes
+          // every time, as the joined-duration check below needs; a warm espeak-ng varies by a few ms of pause.
+          { name: 'plain', type: 'espeak', command: 'espeak-ng' },
         ],
       },
       broker.url,
