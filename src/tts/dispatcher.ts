@@ -1,8 +1,9 @@
-import { AppError, type ErrorCode, toAppError } from '../shared/errors.js';
+import { AppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
-import { type Deadline, NO_DEADLINE, remainingMs } from './deadline.js';
+import type { Deadline } from './deadline.js';
+import { runChain } from './dispatch-chain.js';
 import type { Engine, Priority } from './engine.js';
-import { type EngineAttempt, type EngineContext, runOnEngine } from './engine-attempt.js';
+import type { EngineContext } from './engine-attempt.js';
 import {
   type Balance,
   createEnginePool,
@@ -75,17 +76,6 @@ export interface RunOptions {
   chars?: number;
 }
 
-/** Errors that another engine cannot fix: no fallback after these. */
-const NO_FALLBACK: ReadonlySet<ErrorCode> = new Set([
-  'ABORTED',
-  'CACHE_IO',
-  'DISK_FULL',
-  'FFMPEG_NOT_FOUND',
-  'SHUTTING_DOWN',
-  'TEXT_EMPTY',
-  'TEXT_TOO_LONG',
-]);
-
 /**
  * Work run on one instance: gets the entry (its `engine` is the chosen instance's client), a signal that aborts
  * on the caller's abort, the engine's timeout or the request's deadline, whether this is a fallback engine, and
@@ -137,19 +127,8 @@ export interface Dispatcher {
   onOutcome(listener: (outcome: EngineOutcome) => void): void;
 }
 
-/**
- * Builds the dispatcher over `entries` (config order = fallback order).
- * @param defaultEngine the engine used when a request names none; empty: the first entry.
- */
-export function createDispatcher(opts: {
-  entries: EngineEntry[];
-  defaultEngine?: string;
-  speed?: EngineSpeed;
-  log: Log;
-}): Dispatcher {
-  const { entries, log } = opts;
-  const speed = opts.speed ?? createEngineSpeed();
-  const byName = new Map(entries.map((e) => [e.engine.name, e]));
+/** The pool of each entry, by engine name; each breaker change is logged. */
+function createPools(entries: readonly EngineEntry[], log: Log): Map<string, EnginePool> {
   const pools = new Map<string, EnginePool>(
     entries.map((e) => [
       e.engine.name,
@@ -170,6 +149,38 @@ export function createDispatcher(opts: {
       );
     }
   }
+  return pools;
+}
+
+/** Calls each listener with `outcome`; a throwing listener is logged and the others still run. */
+function emitOutcome(
+  listeners: ReadonlyArray<(o: EngineOutcome) => void>,
+  log: Log,
+  outcome: EngineOutcome,
+): void {
+  for (const listener of listeners) {
+    try {
+      listener(outcome);
+    } catch (err) {
+      log.warn({ err }, 'engine outcome listener failed');
+    }
+  }
+}
+
+/**
+ * Builds the dispatcher over `entries` (config order = fallback order).
+ * @param defaultEngine the engine used when a request names none; empty: the first entry.
+ */
+export function createDispatcher(opts: {
+  entries: EngineEntry[];
+  defaultEngine?: string;
+  speed?: EngineSpeed;
+  log: Log;
+}): Dispatcher {
+  const { entries, log } = opts;
+  const speed = opts.speed ?? createEngineSpeed();
+  const byName = new Map(entries.map((e) => [e.engine.name, e]));
+  const pools = createPools(entries, log);
   const listeners: Array<(o: EngineOutcome) => void> = [];
   const defaultName = opts.defaultEngine || entries[0]?.engine.name;
 
@@ -187,70 +198,25 @@ export function createDispatcher(opts: {
     get(name);
     return pools.get(name) as EnginePool;
   };
-
   const chain = (requested?: string): EngineEntry[] => {
     const first = get(requested || (defaultName as string));
     return [first, ...entries.filter((e) => e !== first)];
   };
-
-  const emit = (outcome: EngineOutcome): void => {
-    for (const listener of listeners) {
-      try {
-        listener(outcome);
-      } catch (err) {
-        log.warn({ err }, 'engine outcome listener failed');
-      }
-    }
+  const engineContext: EngineContext = {
+    pool: poolOf,
+    speed,
+    emit: (outcome) => emitOutcome(listeners, log, outcome),
+    log,
   };
-
-  const engineContext: EngineContext = { pool: poolOf, speed, emit, log };
-
-  function failedChain(failures: Array<{ engine: string; error: AppError }>, deadline: Deadline): AppError {
-    const late = failures.find((f) => f.error.code === 'DEADLINE_EXCEEDED');
-    if (late && remainingMs(deadline) <= 0) return late.error;
-    if (failures.length === 1) return (failures[0] as { error: AppError }).error;
-    const summary = failures.map((f) => `${f.engine}: ${f.error.message}`).join('; ');
-    return new AppError('ALL_ENGINES_FAILED', `every engine failed (${summary})`, {
-      details: { failures: failures.map((f) => ({ engine: f.engine, code: f.error.code })) },
-    });
-  }
 
   return {
     entries,
     speed,
     get,
     chain,
+    // async: an unknown engine name rejects the promise rather than throwing at the call.
     async run(requested, signal, work, options = {}) {
-      const order = chain(requested);
-      const deadline = options.deadline ?? NO_DEADLINE;
-      const failures: Array<{ engine: string; error: AppError }> = [];
-      for (const [i, entry] of order.entries()) {
-        const attempt: EngineAttempt = {
-          entry,
-          rest: order.slice(i + 1),
-          isFallback: failures.length > 0,
-          priority: options.priority ?? 'normal',
-          deadline,
-          chars: options.chars ?? 0,
-        };
-        try {
-          const { value, instance } = await runOnEngine(engineContext, attempt, signal, work);
-          return { value, engine: entry, instance, fallbackFrom: failures.map((f) => f.engine) };
-        } catch (err) {
-          if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : toAppError(err);
-          const error = toAppError(err, 'ENGINE_FAILED');
-          if (NO_FALLBACK.has(error.code)) throw error;
-          // The engine asked for cannot run as configured: say so (naming the fix) instead of another engine's
-          // audio. Reached as a fallback, it is only skipped.
-          if (error.code === 'ENGINE_MISCONFIGURED' && failures.length === 0) throw error;
-          failures.push({ engine: entry.engine.name, error });
-          const details = error.details ?? {};
-          if (details.breaker) log.debug({ engine: entry.engine.name }, 'engine skipped: out of service');
-          else if (details.busy) log.info({ engine: entry.engine.name }, 'engine busy past the deadline');
-          else log.warn({ engine: entry.engine.name, code: error.code, err: error.message }, 'engine failed');
-        }
-      }
-      throw failedChain(failures, deadline);
+      return runChain(engineContext, chain(requested), signal, work, options);
     },
     queueDepth: () => [...pools.values()].reduce((n, p) => n + p.queued, 0),
     activeCount: () => [...pools.values()].reduce((n, p) => n + p.active, 0),

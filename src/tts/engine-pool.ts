@@ -9,12 +9,19 @@
  * global concurrency count: no instances to hand a waiter, no skipping a waiter whose allowed instances are busy
  * for a later one that can run, no capacity that follows the breakers, and its `timeout` starts when a task runs,
  * not while it waits (a deadline here applies in the queue). One p-queue per instance would lose the engine-wide
- * order. Hence this module.
+ * order. Hence this module and its queue, `engine-pool-queue.ts`.
  */
-import { performance } from 'node:perf_hooks';
-import { AppError } from '../shared/errors.js';
 import type { Engine, Priority } from './engine.js';
 import { createEngineBreaker, type EngineBreaker } from './engine-breaker.js';
+import {
+  acquire,
+  activeCount,
+  createPoolQueue,
+  inService,
+  pump,
+  queuedCount,
+  type Slot,
+} from './engine-pool-queue.js';
 
 /** How requests are spread over an engine's instances (`engines[].balance`). */
 export type Balance = 'least_outstanding' | 'round_robin';
@@ -109,195 +116,44 @@ export function endpointOf(url: string | undefined): string {
   }
 }
 
-interface Slot extends EngineInstance {
-  active: number;
-  served: number;
-  /** A half-open trial was given to a request and has not ended. */
-  trialing: boolean;
-  /** Smooth weighted round robin: the running weight. */
-  current: number;
+/** An instance's record: its client, address, weight and breaker, with zeroed counters. */
+function createSlot(opts: EnginePoolOptions, spec: PoolInstanceSpec, index: number): Slot {
+  const endpoint = endpointOf(spec.url);
+  return {
+    index,
+    endpoint,
+    engine: spec.engine,
+    weight: spec.weight ?? 1,
+    breaker: createEngineBreaker({
+      engine: opts.name,
+      ...(opts.instances.length > 1 ? { instance: endpoint } : {}),
+      failures: opts.breakerFailures,
+      resetMs: opts.breakerResetMs,
+    }),
+    active: 0,
+    served: 0,
+    trialing: false,
+    current: 0,
+  };
 }
-
-interface Waiter {
-  exclude: ReadonlySet<number> | undefined;
-  grant(slot: Slot): void;
-  fail(err: unknown): void;
-}
-
-const NONE: ReadonlySet<number> = new Set();
 
 /** Builds the pool of one engine. Nothing is contacted. */
 export function createEnginePool(opts: EnginePoolOptions): EnginePool {
   const { maxParallel } = opts;
-  const balance = opts.balance ?? 'least_outstanding';
-  const several = opts.instances.length > 1;
-  const slots: Slot[] = opts.instances.map((spec, index) => {
-    const endpoint = endpointOf(spec.url);
-    return {
-      index,
-      endpoint,
-      engine: spec.engine,
-      weight: spec.weight ?? 1,
-      breaker: createEngineBreaker({
-        engine: opts.name,
-        ...(several ? { instance: endpoint } : {}),
-        failures: opts.breakerFailures,
-        resetMs: opts.breakerResetMs,
-      }),
-      active: 0,
-      served: 0,
-      trialing: false,
-      current: 0,
-    };
-  });
-  const queues: Record<Priority, Waiter[]> = { high: [], normal: [] };
-
-  /** Can take a request now or after its running ones: breaker closed, or a trial due that nobody holds. */
-  const usable = (s: Slot): boolean =>
-    s.breaker.state() === 'closed' || (s.breaker.admits() && !s.trialing && s.active === 0);
-  const allowed = (s: Slot, exclude: ReadonlySet<number>): boolean => !exclude.has(s.index);
-  const inService = (exclude: ReadonlySet<number> = NONE): boolean =>
-    slots.some((s) => allowed(s, exclude) && usable(s));
-
-  function pick(exclude: ReadonlySet<number>): Slot | undefined {
-    const free = slots.filter((s) => allowed(s, exclude) && usable(s) && s.active < maxParallel);
-    if (free.length <= 1) return free[0];
-    if (balance === 'round_robin') {
-      const total = free.reduce((sum, s) => sum + s.weight, 0);
-      let best = free[0] as Slot;
-      for (const s of free) {
-        s.current += s.weight;
-        if (s.current > best.current) best = s;
-      }
-      best.current -= total;
-      return best;
-    }
-    // Least outstanding: fewest running per unit of weight; ties go to the one that served least so far.
-    const load = (s: Slot): number => (s.active + 1) / s.weight;
-    return free.reduce((best, s) => {
-      const d = load(s) - load(best);
-      return d < 0 || (d === 0 && s.served / s.weight < best.served / best.weight) ? s : best;
-    });
-  }
-
-  function downError(exclude: ReadonlySet<number>): AppError {
-    const left = slots.filter((s) => allowed(s, exclude));
-    if (left.length === 1) return (left[0] as Slot).breaker.skipError();
-    const reasons = left.map((s) => `${s.endpoint}: ${s.breaker.lastError ?? 'out of service'}`);
-    return new AppError(
-      'ENGINE_UNAVAILABLE',
-      `every instance of engine '${opts.name}' is out of service (${reasons.join('; ')})`,
-      { details: { engine: opts.name, breaker: 'open' } },
-    );
-  }
-
-  let pumping = false;
-  let again = false;
-  /** Grants free slots to waiters in order; refuses waiters left with no instance in service. */
-  function pump(): void {
-    if (pumping) {
-      again = true;
-      return;
-    }
-    pumping = true;
-    try {
-      do {
-        again = false;
-        for (const queue of [queues.high, queues.normal]) {
-          for (let i = 0; i < queue.length; ) {
-            const w = queue[i] as Waiter;
-            const exclude = w.exclude ?? NONE;
-            const slot = inService(exclude) ? pick(exclude) : undefined;
-            if (slot) {
-              queue.splice(i, 1);
-              w.grant(slot);
-            } else if (!inService(exclude)) {
-              queue.splice(i, 1);
-              w.fail(downError(exclude));
-            } else i++;
-          }
-        }
-      } while (again);
-    } finally {
-      pumping = false;
-    }
-  }
-  for (const s of slots) s.breaker.onChange(() => pump());
-
-  const take = (slot: Slot): PoolGrant => {
-    slot.active++;
-    slot.served++;
-    if (slot.breaker.state() !== 'closed') slot.trialing = true;
-    let released = false;
-    return {
-      instance: slot,
-      release() {
-        if (released) return;
-        released = true;
-        slot.active--;
-        slot.trialing = false;
-        pump();
-      },
-    };
-  };
-
-  const pool: EnginePool = {
+  const slots = opts.instances.map((spec, index) => createSlot(opts, spec, index));
+  const queue = createPoolQueue(opts.name, slots, maxParallel, opts.balance ?? 'least_outstanding');
+  for (const s of slots) s.breaker.onChange(() => pump(queue));
+  return {
     name: opts.name,
     instances: slots,
     maxParallel,
     get active() {
-      return slots.reduce((n, s) => n + s.active, 0);
+      return activeCount(queue);
     },
     get queued() {
-      return queues.high.length + queues.normal.length;
+      return queuedCount(queue);
     },
-    inService,
-    acquire({ priority, signal, exclude, giveUpAt }) {
-      if (signal.aborted) return Promise.reject(signal.reason);
-      if (!inService(exclude)) return Promise.reject(downError(exclude ?? NONE));
-      return new Promise<PoolGrant>((resolve, reject) => {
-        const queue = queues[priority];
-        let timer: NodeJS.Timeout | undefined;
-        const done = (): void => {
-          clearTimeout(timer);
-          signal.removeEventListener('abort', onAbort);
-        };
-        const leave = (err: unknown): void => {
-          const at = queue.indexOf(waiter);
-          if (at >= 0) queue.splice(at, 1);
-          done();
-          reject(err);
-        };
-        const onAbort = (): void => leave(signal.reason);
-        const waiter: Waiter = {
-          exclude,
-          grant(slot) {
-            done();
-            resolve(take(slot));
-          },
-          fail(err) {
-            done();
-            reject(err);
-          },
-        };
-        queue.push(waiter);
-        signal.addEventListener('abort', onAbort, { once: true });
-        pump();
-        if (giveUpAt === undefined || !queue.includes(waiter)) return;
-        const busy = (): void =>
-          leave(
-            new AppError(
-              'ENGINE_UNAVAILABLE',
-              `engine '${opts.name}' is busy (${pool.active} running on ${slots.length} instance(s), ` +
-                `${pool.queued} waiting); waiting longer would leave too little of the deadline for the fallback`,
-              { details: { engine: opts.name, busy: true } },
-            ),
-          );
-        const wait = giveUpAt - performance.now();
-        if (wait <= 0) busy();
-        else timer = setTimeout(busy, wait);
-      });
-    },
+    inService: (exclude) => inService(queue, exclude),
+    acquire: (acquireOpts) => acquire(queue, acquireOpts),
   };
-  return pool;
 }
