@@ -41,7 +41,7 @@ describe('requests in flight', () => {
         };
         maxRunning = Math.max(maxRunning, health.requests.running);
         maxQueued = Math.max(maxQueued, health.requests.queued);
-        await new Promise((r) => setTimeout(r, 10));
+        await new Promise((r) => setTimeout(r, 10)); // the sampling period; waits for nothing
       }
     })();
     const answers = ids.map((id) =>
