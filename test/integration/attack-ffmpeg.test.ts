@@ -7,8 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ffmpegLoad, ffmpegSpawnCount, runFfmpeg } from '../../src/audio/ffmpeg.js';
 import { sampleMax } from '../helpers/attack.js';
-import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
-import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
+import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
 import { ffmpegChildren } from '../helpers/recorder.js';
 
 /** An ffmpeg that holds its slot until `stdin` ends (it reads raw PCM from stdin into nothing). */
@@ -34,21 +33,18 @@ async function holdAllSlots(): Promise<ReturnType<typeof holdSlot>[]> {
 }
 
 describe('the global ffmpeg cap', () => {
-  let broker: RunningMosquitto;
-  let hub: InProcessHub;
+  let fx: HubFixture;
   const TEXT = 'The dishwasher has finished.';
 
   beforeAll(async () => {
-    broker = await startMosquitto();
-    hub = await startInProcessHub({ limits: { ffmpeg_processes: 4 } }, broker.url);
+    fx = await startHubFixture({ limits: { ffmpeg_processes: 4 } });
   });
   afterAll(async () => {
-    await hub?.close();
-    await broker?.stop();
+    await fx?.close();
   });
 
   const speech = (signal?: AbortSignal) =>
-    fetch(`${hub.baseUrl}/v1/audio/speech`, {
+    fetch(`${fx.url}/v1/audio/speech`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'espeak', input: TEXT, response_format: 'aac' }),
