@@ -2,6 +2,13 @@ import mqtt, { type IClientPublishOptions, type MqttClient, type Packet } from '
 import { AppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import { redactCredentials } from '../shared/redact.js';
+import {
+  type BusState,
+  endSession,
+  leaveShareGroup,
+  trackOutstanding,
+  waitForConnect,
+} from './bus-session.js';
 import { holdAcks, sendPuback } from './manual-ack.js';
 import { publishTopicProblem } from './topic-check.js';
 
@@ -81,16 +88,87 @@ export function topicMatches(filter: string, topic: string): boolean {
   return f.length === t.length;
 }
 
-/** A QoS 1 publish of ours waiting for its PUBACK: on which connection it was last sent, and how often the
- * broker closed the connection while it was outstanding. */
-interface Outstanding {
-  topic: string;
-  connection: number;
-  strikes: number;
+type BusOptions = Parameters<typeof createMqttBus>[0];
+
+/** True when a `manualAck` subscription matches `topic`. */
+function manual(s: BusState, topic: string): boolean {
+  return s.handlers.some((h) => h.manualAck && topicMatches(h.filter, topic));
 }
 
-/** Closes in a row with a publish outstanding after which it is taken as refused and dropped. */
-const REFUSED_AFTER_CLOSES = 2;
+/** Creates the mqtt.js client: persistent session, `offline` as the will, MQTT 5 properties from `opts`. */
+function connectClient(opts: BusOptions): MqttClient {
+  const properties =
+    opts.protocolVersion === 5
+      ? {
+          sessionExpiryInterval: 24 * 3600,
+          ...(opts.receiveMaximum ? { receiveMaximum: opts.receiveMaximum } : {}),
+          ...(opts.maxPacketBytes ? { maximumPacketSize: opts.maxPacketBytes } : {}),
+        }
+      : undefined;
+  return mqtt.connect(opts.url, {
+    clientId: opts.clientId,
+    username: opts.username,
+    password: opts.password,
+    clean: false,
+    protocolVersion: opts.protocolVersion,
+    properties,
+    reconnectPeriod: 2000,
+    connectTimeout: 10_000,
+    ...(opts.keepaliveS ? { keepalive: opts.keepaliveS } : {}),
+    reconnectOnConnackError: true,
+    will: { topic: opts.availabilityTopic, payload: Buffer.from('offline'), qos: 1, retain: true },
+  });
+}
+
+/**
+ * Hands a message that arrived on `c` to every matching handler, with an `ack` that sends the PUBACK of a
+ * held QoS 1 message once, and only on the connection it arrived on.
+ */
+function routeMessage(s: BusState, c: MqttClient, topic: string, payload: Buffer, packet: Packet): void {
+  const publishPacket = packet as mqtt.IPublishPacket;
+  const held = publishPacket.qos === 1 && manual(s, topic);
+  const arrivedOn = s.connection;
+  let acked = false;
+  const ack = (): boolean => {
+    if (!held || acked) return true;
+    if (arrivedOn !== s.connection || !c.connected || publishPacket.messageId === undefined) return false;
+    acked = true;
+    sendPuback(c, publishPacket.messageId);
+    return true;
+  };
+  for (const { filter, handler } of s.handlers) {
+    if (!topicMatches(filter, topic)) continue;
+    try {
+      handler(topic, payload, publishPacket, ack);
+    } catch (err) {
+      s.log.error({ err, topic }, 'mqtt handler threw');
+    }
+  }
+}
+
+/** `MqttBus.start(signal)`: connects, wires the client's events, waits for the first connect, subscribes. */
+async function startBus(s: BusState, opts: BusOptions, signal?: AbortSignal): Promise<void> {
+  const { log } = s;
+  s.client = connectClient(opts);
+  const c = s.client;
+  trackOutstanding(s, c);
+  holdAcks(c, (packet) => manual(s, packet.topic));
+  c.on('connect', () => {
+    // Small result messages must not wait on Nagle + delayed ACK (~40 ms per hop on loopback).
+    const stream = c.stream as { setNoDelay?: (on: boolean) => void };
+    stream.setNoDelay?.(true);
+    log.info({ url: redactCredentials(opts.url) }, 'mqtt connected');
+    c.publish(opts.availabilityTopic, 'online', { qos: 1, retain: true });
+  });
+  c.on('reconnect', () => log.debug('mqtt reconnecting'));
+  c.on('offline', () => log.warn('mqtt offline'));
+  c.on('error', (err) => log.warn({ err: err.message }, 'mqtt error'));
+  c.on('message', (topic: string, payload: Buffer, packet: Packet) =>
+    routeMessage(s, c, topic, payload, packet),
+  );
+  await waitForConnect(c, signal);
+  for (const { subscription, qos } of s.handlers) await c.subscribeAsync(subscription, { qos });
+}
 
 /**
  * Creates the MQTT bus: a persistent session (clean: false, fixed client id) so QoS 1 requests published while
@@ -126,172 +204,33 @@ export function createMqttBus(opts: {
   maxPacketBytes?: number;
   log: Log;
 }): MqttBus {
-  const { log } = opts;
-  const handlers: Array<{
-    filter: string;
-    /** What is sent to the broker: the filter, or `$share/<group>/<filter>`. */
-    subscription: string;
-    qos: 0 | 1;
-    handler: MessageHandler;
-    manualAck: boolean;
-  }> = [];
-  let client: MqttClient | undefined;
-  /** Counts CONNACKs: a PUBACK is only valid on the connection its publish arrived on. */
-  let connection = 0;
-  const outstanding = new Map<number, Outstanding>();
-
-  const manual = (topic: string): boolean =>
-    handlers.some((h) => h.manualAck && topicMatches(h.filter, topic));
+  const s: BusState = {
+    log: opts.log,
+    handlers: [],
+    client: undefined,
+    connection: 0,
+    outstanding: new Map(),
+  };
 
   const publish: PublishFn = async (topic, payload, pubOpts = {}) => {
-    if (!client) throw new Error('mqtt bus not started');
+    if (!s.client) throw new Error('mqtt bus not started');
     const problem = publishTopicProblem(topic);
     if (problem)
       throw new AppError('INTERNAL', `refusing to publish to topic '${topic.slice(0, 80)}': it ${problem}`);
-    await client.publishAsync(topic, payload, { qos: 0, retain: false, ...pubOpts });
-  };
-
-  const track = (c: MqttClient): void => {
-    c.on('packetreceive', (packet: Packet) => {
-      if (packet.cmd === 'connack') connection++;
-      if (packet.cmd === 'puback' && packet.messageId !== undefined) outstanding.delete(packet.messageId);
-    });
-    c.on('packetsend', (packet: Packet) => {
-      if (packet.cmd !== 'publish' || !packet.qos || packet.messageId === undefined) return;
-      const known = outstanding.get(packet.messageId);
-      if (known && known.topic === packet.topic) known.connection = connection;
-      else outstanding.set(packet.messageId, { topic: packet.topic, connection, strikes: 0 });
-    });
-    c.on('close', () => {
-      for (const [messageId, o] of outstanding) {
-        if (o.connection !== connection) continue;
-        o.strikes++;
-        if (o.strikes < REFUSED_AFTER_CLOSES) continue;
-        outstanding.delete(messageId);
-        log.warn(
-          { topic: o.topic, closes: o.strikes },
-          'broker closed the connection each time this publish was sent; dropped it',
-        );
-        c.removeOutgoingMessage(messageId);
-      }
-    });
+    await s.client.publishAsync(topic, payload, { qos: 0, retain: false, ...pubOpts });
   };
 
   return {
     protocolVersion: opts.protocolVersion,
     publish,
-    connected: () => client?.connected ?? false,
-    async start(signal) {
-      const properties =
-        opts.protocolVersion === 5
-          ? {
-              sessionExpiryInterval: 24 * 3600,
-              ...(opts.receiveMaximum ? { receiveMaximum: opts.receiveMaximum } : {}),
-              ...(opts.maxPacketBytes ? { maximumPacketSize: opts.maxPacketBytes } : {}),
-            }
-          : undefined;
-      client = mqtt.connect(opts.url, {
-        clientId: opts.clientId,
-        username: opts.username,
-        password: opts.password,
-        clean: false,
-        protocolVersion: opts.protocolVersion,
-        properties,
-        reconnectPeriod: 2000,
-        connectTimeout: 10_000,
-        ...(opts.keepaliveS ? { keepalive: opts.keepaliveS } : {}),
-        reconnectOnConnackError: true,
-        will: { topic: opts.availabilityTopic, payload: Buffer.from('offline'), qos: 1, retain: true },
-      });
-      const c = client;
-      track(c);
-      holdAcks(c, (packet) => manual(packet.topic));
-      c.on('connect', () => {
-        // Small result messages must not wait on Nagle + delayed ACK (~40 ms per hop on loopback).
-        const stream = c.stream as { setNoDelay?: (on: boolean) => void };
-        stream.setNoDelay?.(true);
-        log.info({ url: redactCredentials(opts.url) }, 'mqtt connected');
-        c.publish(opts.availabilityTopic, 'online', { qos: 1, retain: true });
-      });
-      c.on('reconnect', () => log.debug('mqtt reconnecting'));
-      c.on('offline', () => log.warn('mqtt offline'));
-      c.on('error', (err) => log.warn({ err: err.message }, 'mqtt error'));
-      c.on('message', (topic: string, payload: Buffer, packet: Packet) => {
-        const publishPacket = packet as mqtt.IPublishPacket;
-        const held = publishPacket.qos === 1 && manual(topic);
-        const arrivedOn = connection;
-        let acked = false;
-        const ack = (): boolean => {
-          if (!held || acked) return true;
-          if (arrivedOn !== connection || !c.connected || publishPacket.messageId === undefined) return false;
-          acked = true;
-          sendPuback(c, publishPacket.messageId);
-          return true;
-        };
-        for (const { filter, handler } of handlers) {
-          if (!topicMatches(filter, topic)) continue;
-          try {
-            handler(topic, payload, publishPacket, ack);
-          } catch (err) {
-            log.error({ err, topic }, 'mqtt handler threw');
-          }
-        }
-      });
-      await new Promise<void>((resolve, reject) => {
-        const onAbort = (): void => reject(signal?.reason);
-        signal?.addEventListener('abort', onAbort, { once: true });
-        c.once('connect', () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        });
-      });
-      for (const { subscription, qos } of handlers) await c.subscribeAsync(subscription, { qos });
-    },
+    connected: () => s.client?.connected ?? false,
+    start: (signal) => startBus(s, opts, signal),
     async subscribe(filter, qos, handler, subOpts = {}) {
       const subscription = subOpts.share && opts.shareGroup ? sharedFilter(opts.shareGroup, filter) : filter;
-      handlers.push({ filter, subscription, qos, handler, manualAck: subOpts.manualAck ?? false });
-      if (client?.connected) await client.subscribeAsync(subscription, { qos });
+      s.handlers.push({ filter, subscription, qos, handler, manualAck: subOpts.manualAck ?? false });
+      if (s.client?.connected) await s.client.subscribeAsync(subscription, { qos });
     },
-    async leaveShareGroup(timeoutMs = 3000) {
-      // Handlers stay: what the broker sent before the UNSUBACK still arrives and is handled. mqtt.js forgets an
-      // unsubscribed filter, so a reconnect does not subscribe it again.
-      const shared = handlers.filter((h) => h.subscription !== h.filter).map((h) => h.subscription);
-      const c = client;
-      if (!shared.length || !c?.connected) return;
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        c
-          .unsubscribeAsync(shared)
-          .catch((err) => log.warn({ err: String(err) }, 'leaving the share group failed')),
-        new Promise<void>((r) => {
-          timer = setTimeout(r, timeoutMs);
-        }),
-      ]);
-      clearTimeout(timer);
-      log.info({ subscriptions: shared }, 'left the share group');
-    },
-    async stop(timeoutMs = 3000) {
-      const c = client;
-      if (!c) return;
-      client = undefined;
-      if (c.connected) {
-        await Promise.race([
-          c.publishAsync(opts.availabilityTopic, 'offline', { qos: 1, retain: true }).catch(() => {}),
-          new Promise((r) => setTimeout(r, timeoutMs).unref()),
-        ]);
-      }
-      // mqtt.js waits for outstanding publishes before it disconnects; a broker that is gone never acks them.
-      // After the timeout the socket is destroyed; what was outstanding stays with the broker's session.
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<'timeout'>((r) => {
-        timer = setTimeout(() => r('timeout'), timeoutMs);
-      });
-      const ended = c.endAsync().then(
-        () => 'ended' as const,
-        () => 'ended' as const,
-      );
-      if ((await Promise.race([ended, timedOut])) === 'timeout') c.stream?.destroy();
-      clearTimeout(timer);
-    },
+    leaveShareGroup: (timeoutMs = 3000) => leaveShareGroup(s, timeoutMs),
+    stop: (timeoutMs = 3000) => endSession(s, opts.availabilityTopic, timeoutMs),
   };
 }

@@ -16,39 +16,132 @@
  */
 
 import type { IPublishPacket } from 'mqtt';
-import type { DeliveryLedger } from '../say/types.js';
-import { AppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import { topicMatches } from './client.js';
-import type { InboxContext, InboxDepth, InboxHandler, InboxMessage, RequestInbox } from './inbox-types.js';
+import {
+  type Entry,
+  enqueue,
+  type InboxState,
+  oversized,
+  pump,
+  type Route,
+  stopInbox,
+} from './inbox-runner.js';
+import type { InboxDepth, InboxMessage, RequestInbox } from './inbox-types.js';
 import { deliveryKey, type JournaledRequest, type RequestJournal } from './request-journal.js';
 
 export type { InboxContext, InboxDepth, InboxHandler, InboxMessage, RequestInbox } from './inbox-types.js';
 
-interface Route {
-  filter: string;
-  handler: InboxHandler;
-  priorityOf: (payload: Buffer) => 'high' | 'normal';
-  maxPayloadBytes: number;
+function routeFor(s: InboxState, topic: string): Route | undefined {
+  return s.routes.find((r) => topicMatches(r.filter, topic));
 }
 
-interface Entry {
-  msg: InboxMessage;
-  route: Route;
-  /** The journal record; undefined when the journal was full or failed (then acked only when finished). */
-  record?: JournaledRequest;
-  /** Targets that have the audio, for a request that is not journaled. */
-  targets: Set<string>;
-  committed: Promise<void>;
-  ack: () => boolean;
+/** Queues a request read from a journal (replayed); one whose topic is no longer subscribed is dropped. */
+function enqueueRecord(s: InboxState, r: JournaledRequest): void {
+  const route = routeFor(s, r.topic);
+  if (!route) {
+    s.log.warn({ topic: r.topic }, 'journaled request for a topic no longer subscribed; dropped');
+    s.journal.done(r.seq);
+    return;
+  }
+  const msg: InboxMessage = {
+    topic: r.topic,
+    payload: r.payload,
+    responseTopic: r.responseTopic,
+    correlationData: r.correlationData,
+    replayed: true,
+    receivedAt: r.receivedAt,
+    expiryS: r.expiryS,
+  };
+  enqueue(s, { msg, route, record: r, targets: new Set(), committed: Promise.resolve(), ack: () => true });
 }
 
-/** The error a request started too often is answered with. */
-function abandonedError(attempts: number): AppError {
-  return new AppError(
-    'REQUEST_ABANDONED',
-    `the request was started ${attempts} times and the hub stopped or crashed each time before it finished; it is not run again (mqtt.max_attempts)`,
-  );
+/**
+ * Takes a fresh request that arrived on broker session `session`: a redelivery of one already taken is only
+ * acknowledged (once the original is on disk); any other is journaled when there is room (acknowledged once
+ * committed) and queued. Nothing is taken, nor acknowledged, while stopping or before the journal is open.
+ */
+function accept(
+  s: InboxState,
+  route: Route,
+  packet: IPublishPacket,
+  ack: () => boolean,
+  session: string,
+): void {
+  if (s.stopping || !s.opened) return; // not acknowledged: the broker keeps it for the next start
+  const { topic } = packet;
+  const payload = packet.payload as Buffer;
+  const key = deliveryKey(session, topic, packet.messageId, payload);
+  if (packet.dup && s.journal.knows(key)) {
+    // A redelivery of a request already taken (its PUBACK was lost): acknowledge, never run it twice.
+    const original = s.inMemory.get(key);
+    if (original) void original.then(ack, () => {});
+    else ack();
+    s.log.info({ topic, messageId: packet.messageId }, 'redelivered request already taken; acknowledged');
+    return;
+  }
+  const msg: InboxMessage = {
+    topic,
+    payload,
+    responseTopic: packet.properties?.responseTopic,
+    correlationData: packet.properties?.correlationData,
+    replayed: false,
+    receivedAt: Date.now(),
+    expiryS: packet.properties?.messageExpiryInterval,
+  };
+  const e: Entry = {
+    msg,
+    route,
+    targets: new Set(),
+    committed: Promise.reject(new Error('not journaled')),
+    ack,
+  };
+  e.committed.catch(() => {});
+  if (s.journal.pending() < s.maxPending && !oversized(route, payload)) {
+    const { request, committed } = s.journal.add({ ...msg, key });
+    e.record = request;
+    e.committed = committed;
+    s.inMemory.set(key, committed);
+    committed.then(
+      () => e.ack(),
+      () => {
+        // Not on disk: it stays unacknowledged at the broker until it is finished.
+        e.record = undefined;
+        s.inMemory.delete(key);
+        s.journal.done(request.seq);
+      },
+    );
+  }
+  enqueue(s, e);
+}
+
+/** `RequestInbox.open()`: opens the journal and queues its unfinished requests. */
+async function openInbox(s: InboxState): Promise<void> {
+  const pending = await s.journal.open();
+  s.opened = true;
+  for (const r of pending) enqueueRecord(s, r);
+  if (pending.length) s.log.info({ requests: pending.length }, 'replaying unfinished requests');
+}
+
+/** `RequestInbox.run()`: drops stolen replays (see there), then starts working. */
+async function runInbox(s: InboxState): Promise<void> {
+  if (await s.journal.stolen().catch(() => false)) {
+    // Only what was replayed from the file goes: requests taken since were journaled here.
+    const replayed = new Set<number>();
+    for (const lane of [s.lanes.high, s.lanes.normal]) {
+      for (const e of lane.filter((x) => x.msg.replayed)) {
+        if (e.record) replayed.add(e.record.seq);
+        lane.splice(lane.indexOf(e), 1);
+      }
+    }
+    await s.journal.rebuild((r) => !replayed.has(r.seq));
+    s.log.warn(
+      { dropped: replayed.size },
+      "another hub took over this hub's journal while it was away; that hub speaks those requests",
+    );
+  }
+  s.started = true;
+  pump(s);
 }
 
 /** Creates the inbox over `journal`. */
@@ -65,173 +158,27 @@ export function createRequestInbox(opts: {
   log: Log;
 }): RequestInbox {
   const { journal, log } = opts;
-  const maxAttempts = opts.maxAttempts ?? 3;
-  const routes: Route[] = [];
-  const lanes: Record<'high' | 'normal', Entry[]> = { high: [], normal: [] };
-  const active = new Set<AbortController>();
-  /** Commit promises of requests in memory, by delivery key (a redelivery waits for the original's commit). */
-  const inMemory = new Map<string, Promise<void>>();
-  let running = 0;
-  let started = false;
-  let stopping = false;
-  let opened = false;
-  let idle: (() => void) | undefined;
-
-  const routeFor = (topic: string): Route | undefined => routes.find((r) => topicMatches(r.filter, topic));
-
-  const ledgerOf = (e: Entry): DeliveryLedger => ({
-    ready: e.committed.catch(() => {}),
-    delivered: (target) => (e.record ? e.record.targets.has(target) : e.targets.has(target)),
-    record: (target) => {
-      if (e.record)
-        journal.target(e.record.seq, target).catch(() => {}); // logged by the journal
-      else e.targets.add(target);
-    },
-    commit: async (target) => {
-      if (e.record) await journal.target(e.record.seq, target).catch(() => {});
-      else e.targets.add(target);
-    },
-    forget: (target) => {
-      if (e.record) journal.untarget(e.record.seq, target);
-      else e.targets.delete(target);
-    },
-  });
-
-  const finish = (e: Entry, finished: boolean): void => {
-    if (!finished) return;
-    if (e.record) {
-      inMemory.delete(e.record.key);
-      journal.done(e.record.seq);
-    }
-    e.ack();
+  const s: InboxState = {
+    journal,
+    log,
+    maxInFlight: opts.maxInFlight,
+    maxPending: opts.maxPending,
+    maxAttempts: opts.maxAttempts ?? 3,
+    routes: [],
+    lanes: { high: [], normal: [] },
+    active: new Set(),
+    inMemory: new Map(),
+    running: 0,
+    started: false,
+    stopping: false,
+    opened: false,
+    idle: undefined,
   };
-
-  /** Counts this start; the error to answer instead when the request was started too often already. */
-  const countAttempt = async (e: Entry): Promise<AppError | undefined> => {
-    if (!e.record) return undefined;
-    if (e.record.attempts >= maxAttempts) return abandonedError(e.record.attempts);
-    const written = journal.attempt(e.record.seq);
-    // A replay must be counted on disk before it runs, or a request that kills the hub is never given up.
-    if (e.msg.replayed) await written.catch(() => {});
-    else written.catch(() => {});
-    return undefined;
-  };
-
-  const runEntry = async (e: Entry): Promise<void> => {
-    const controller = new AbortController();
-    active.add(controller);
-    running++;
-    try {
-      const abandoned = await countAttempt(e);
-      if (abandoned) log.error({ topic: e.msg.topic, attempts: e.record?.attempts }, 'request abandoned');
-      const ctx: InboxContext = {
-        signal: controller.signal,
-        ledger: ledgerOf(e),
-        stopping: () => stopping,
-        ...(abandoned ? { abandoned } : {}),
-      };
-      const finished = await e.route.handler(e.msg, ctx);
-      finish(e, finished && !controller.signal.aborted);
-    } catch (err) {
-      // A handler bug must not replay the request forever: take it as finished.
-      log.error({ err, topic: e.msg.topic }, 'request handler threw');
-      finish(e, true);
-    } finally {
-      active.delete(controller);
-      running--;
-      if (running === 0) idle?.();
-      pump();
-    }
-  };
-
-  const pump = (): void => {
-    while (started && !stopping && running < opts.maxInFlight) {
-      const e = lanes.high.shift() ?? lanes.normal.shift();
-      if (!e) return;
-      void runEntry(e);
-    }
-  };
-
-  const oversized = (route: Route, payload: Buffer): boolean => payload.length > route.maxPayloadBytes;
-
-  const enqueue = (e: Entry): void => {
-    const lane = oversized(e.route, e.msg.payload) ? 'normal' : e.route.priorityOf(e.msg.payload);
-    lanes[lane].push(e);
-    pump();
-  };
-
-  const enqueueRecord = (r: JournaledRequest): void => {
-    const route = routeFor(r.topic);
-    if (!route) {
-      log.warn({ topic: r.topic }, 'journaled request for a topic no longer subscribed; dropped');
-      journal.done(r.seq);
-      return;
-    }
-    const msg: InboxMessage = {
-      topic: r.topic,
-      payload: r.payload,
-      responseTopic: r.responseTopic,
-      correlationData: r.correlationData,
-      replayed: true,
-      receivedAt: r.receivedAt,
-      expiryS: r.expiryS,
-    };
-    enqueue({ msg, route, record: r, targets: new Set(), committed: Promise.resolve(), ack: () => true });
-  };
-
-  const accept = (route: Route, packet: IPublishPacket, ack: () => boolean, session: string): void => {
-    if (stopping || !opened) return; // not acknowledged: the broker keeps it for the next start
-    const { topic } = packet;
-    const payload = packet.payload as Buffer;
-    const key = deliveryKey(session, topic, packet.messageId, payload);
-    if (packet.dup && journal.knows(key)) {
-      // A redelivery of a request already taken (its PUBACK was lost): acknowledge, never run it twice.
-      const original = inMemory.get(key);
-      if (original) void original.then(ack, () => {});
-      else ack();
-      log.info({ topic, messageId: packet.messageId }, 'redelivered request already taken; acknowledged');
-      return;
-    }
-    const msg: InboxMessage = {
-      topic,
-      payload,
-      responseTopic: packet.properties?.responseTopic,
-      correlationData: packet.properties?.correlationData,
-      replayed: false,
-      receivedAt: Date.now(),
-      expiryS: packet.properties?.messageExpiryInterval,
-    };
-    const e: Entry = {
-      msg,
-      route,
-      targets: new Set(),
-      committed: Promise.reject(new Error('not journaled')),
-      ack,
-    };
-    e.committed.catch(() => {});
-    if (journal.pending() < opts.maxPending && !oversized(route, payload)) {
-      const { request, committed } = journal.add({ ...msg, key });
-      e.record = request;
-      e.committed = committed;
-      inMemory.set(key, committed);
-      committed.then(
-        () => e.ack(),
-        () => {
-          // Not on disk: it stays unacknowledged at the broker until it is finished.
-          e.record = undefined;
-          inMemory.delete(key);
-          journal.done(request.seq);
-        },
-      );
-    }
-    enqueue(e);
-  };
-
   return {
     async subscribe(bus, filter, handler, priorityOf = () => 'normal', limits = {}) {
       const maxPayloadBytes = limits.maxPayloadBytes ?? Number.POSITIVE_INFINITY;
       const route: Route = { filter, handler, priorityOf, maxPayloadBytes };
-      routes.push(route);
+      s.routes.push(route);
       await bus.subscribe(
         filter,
         1,
@@ -242,14 +189,14 @@ export function createRequestInbox(opts: {
             ack();
             return;
           }
-          accept(route, packet, ack, opts.session);
+          accept(s, route, packet, ack, opts.session);
         },
         { manualAck: true, share: true },
       );
     },
-    filters: () => routes.map((r) => r.filter),
+    filters: () => s.routes.map((r) => r.filter),
     takeMessage(packet, ack, session, theirs) {
-      const route = routeFor(packet.topic);
+      const route = routeFor(s, packet.topic);
       if (!route || packet.retain) return false;
       const key = deliveryKey(session, packet.topic, packet.messageId, packet.payload as Buffer);
       if (theirs.has(key)) {
@@ -257,56 +204,20 @@ export function createRequestInbox(opts: {
         ack();
         return true;
       }
-      accept(route, packet, ack, session);
+      accept(s, route, packet, ack, session);
       return true;
     },
     async takeJournal(path) {
       const taken = await journal.takeOver(path);
-      for (const r of taken) enqueueRecord(r);
+      for (const r of taken) enqueueRecord(s, r);
       return taken.length;
     },
-    async open() {
-      const pending = await journal.open();
-      opened = true;
-      for (const r of pending) enqueueRecord(r);
-      if (pending.length) log.info({ requests: pending.length }, 'replaying unfinished requests');
-    },
-    async run() {
-      if (await journal.stolen().catch(() => false)) {
-        // Only what was replayed from the file goes: requests taken since were journaled here.
-        const replayed = new Set<number>();
-        for (const lane of [lanes.high, lanes.normal]) {
-          for (const e of lane.filter((x) => x.msg.replayed)) {
-            if (e.record) replayed.add(e.record.seq);
-            lane.splice(lane.indexOf(e), 1);
-          }
-        }
-        await journal.rebuild((r) => !replayed.has(r.seq));
-        log.warn(
-          { dropped: replayed.size },
-          "another hub took over this hub's journal while it was away; that hub speaks those requests",
-        );
-      }
-      started = true;
-      pump();
-    },
-    async stop(graceMs) {
-      stopping = true;
-      if (running > 0) {
-        const settled = new Promise<void>((r) => {
-          idle = r;
-        });
-        const grace = new Promise<void>((r) => setTimeout(r, graceMs).unref());
-        await Promise.race([settled, grace]);
-        for (const c of active) c.abort(new AppError('SHUTTING_DOWN', 'the hub is stopping'));
-        // A handler that ignores its abort must not hold the stop forever.
-        await Promise.race([settled, new Promise<void>((r) => setTimeout(r, 2000).unref())]);
-      }
-      await journal.close();
-    },
+    open: () => openInbox(s),
+    run: () => runInbox(s),
+    stop: (graceMs) => stopInbox(s, graceMs),
     depth: (): InboxDepth => ({
-      running,
-      queued: lanes.high.length + lanes.normal.length,
+      running: s.running,
+      queued: s.lanes.high.length + s.lanes.normal.length,
       journaled: journal.pending(),
     }),
   };

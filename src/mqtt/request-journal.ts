@@ -16,17 +16,24 @@
  * hub took this hub's journal while it was away, `stolen()` says so (the file at the path is not the open one).
  */
 import { randomBytes } from 'node:crypto';
-import { type FileHandle, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Log } from '../shared/log.js';
-import { type JournaledRequest, liveLines, readJournal, requestLine } from './journal-file.js';
+import { type JournaledRequest, liveLines, requestLine } from './journal-file.js';
+import {
+  appendQuietly,
+  appendRecord,
+  compactJournal,
+  createJournalState,
+  drainJournal,
+  importJournalFile,
+  type JournalState,
+  retire,
+} from './journal-writer.js';
 
 export { deliveryKey, type JournaledRequest } from './journal-file.js';
+export { COMPACT_AFTER_BYTES, RECENT_KEYS } from './journal-writer.js';
 
-/** Bytes appended after which the journal is compacted. */
-export const COMPACT_AFTER_BYTES = 1024 * 1024;
-/** Keys of finished requests remembered (to recognise a redelivery of one), newest kept. */
-export const RECENT_KEYS = 2000;
 /** The journal's file name inside its dir. */
 export const JOURNAL_FILE = 'requests.journal';
 /** Suffix of a journal file claimed for import (own leftovers and journals taken over from other hubs). */
@@ -85,13 +92,6 @@ export interface RequestJournal {
   close(): Promise<void>;
 }
 
-interface Waiter {
-  resolve(): void;
-  reject(err: unknown): void;
-  /** Resolve once the bytes are written (in the page cache: they survive a killed process), before the sync. */
-  onWrite?: boolean;
-}
-
 /** A unique name for a claimed file in the journal's dir. */
 function claimName(what: string): string {
   return `${what}-${Date.now()}-${randomBytes(4).toString('hex')}${CLAIM_SUFFIX}`;
@@ -108,188 +108,96 @@ async function claim(from: string, to: string): Promise<boolean> {
   }
 }
 
+/**
+ * `RequestJournal.open()` of the journal in `dir`: claims its own file and imports it with any claimed file
+ * left in `dir`, compacts them into a fresh journal and resolves with the unfinished requests in arrival order.
+ * @throws the file system's error (creating `dir`, renaming, reading, writing).
+ */
+async function openJournal(s: JournalState, dir: string): Promise<JournaledRequest[]> {
+  await mkdir(dir, { recursive: true });
+  await claim(s.path, join(dir, claimName('own')));
+  await rm(`${s.path}.tmp`, { force: true });
+  const claimed = (await readdir(dir)).filter((n) => n.endsWith(CLAIM_SUFFIX)).sort();
+  for (const name of claimed) await importJournalFile(s, join(dir, name));
+  await compactJournal(s);
+  // The fresh journal holds everything now: the claimed files can go.
+  for (const name of claimed) await unlink(join(dir, name)).catch(() => {});
+  if (s.live.size)
+    s.log.info({ pending: s.live.size, path: s.path }, 'request journal: unfinished requests found');
+  return [...s.live.values()].sort((a, b) => a.seq - b.seq);
+}
+
+/** `RequestJournal.takeOver(foreign)`: claims the file into `dir`, adopts and journals its unknown requests. */
+async function takeOverJournal(s: JournalState, dir: string, foreign: string): Promise<JournaledRequest[]> {
+  const file = join(dir, claimName('takeover'));
+  if (!(await claim(foreign, file))) return [];
+  const adopted = await importJournalFile(s, file);
+  if (adopted.length) await appendRecord(s, adopted.flatMap(liveLines).join(''));
+  await unlink(file);
+  return adopted;
+}
+
+/** `RequestJournal.stolen()`: true when the file at the journal's path is not the one open here. */
+async function journalStolen(s: JournalState): Promise<boolean> {
+  if (!s.fh) return false;
+  try {
+    const [mine, there] = await Promise.all([s.fh.stat(), stat(s.path)]);
+    return mine.ino !== there.ino || mine.dev !== there.dev;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true;
+    throw err;
+  }
+}
+
 /** Creates the journal in `dir`; nothing is read until `open()`. */
 export function createRequestJournal(opts: { dir: string; log: Log }): RequestJournal {
-  const path = join(opts.dir, JOURNAL_FILE);
-  const live = new Map<number, JournaledRequest>();
-  const liveKeys = new Set<string>();
-  const recent = new Set<string>();
-  let seq = 0;
-  let fh: FileHandle | undefined;
-  let buffer: string[] = [];
-  let waiters: Waiter[] = [];
-  let writing: Promise<void> | undefined;
-  let appended = 0;
-  let syncs = 0;
-
-  const remember = (key: string): void => {
-    recent.delete(key);
-    recent.add(key);
-    if (recent.size > RECENT_KEYS) recent.delete(recent.values().next().value as string);
-  };
-
-  const compact = async (): Promise<void> => {
-    const lines: string[] = [];
-    for (const key of recent) lines.push(`${JSON.stringify({ s: key })}\n`);
-    for (const r of live.values()) lines.push(...liveLines(r));
-    const tmp = `${path}.tmp`;
-    const out = await open(tmp, 'w');
-    try {
-      await out.write(lines.join(''));
-      await out.datasync();
-    } finally {
-      await out.close();
-    }
-    await fh?.close();
-    await rename(tmp, path);
-    fh = await open(path, 'a');
-    appended = 0;
-  };
-
-  const writeLoop = async (): Promise<void> => {
-    // One turn of the event loop first, so records added in the same tick share the first sync.
-    await new Promise((r) => setImmediate(r));
-    while (buffer.length) {
-      const lines = buffer;
-      const batch = waiters;
-      buffer = [];
-      waiters = [];
-      try {
-        if (!fh) throw new Error('request journal is not open');
-        const text = lines.join('');
-        await fh.write(text);
-        for (const w of batch) if (w.onWrite) w.resolve();
-        await fh.datasync();
-        syncs++;
-        appended += Buffer.byteLength(text);
-        for (const w of batch) if (!w.onWrite) w.resolve();
-      } catch (err) {
-        opts.log.error({ err: (err as Error).message, path }, 'request journal write failed');
-        for (const w of batch) w.reject(err);
-      }
-      if (appended >= COMPACT_AFTER_BYTES) {
-        await compact().catch((err) =>
-          opts.log.error({ err: (err as Error).message, path }, 'request journal compaction failed'),
-        );
-      }
-    }
-    writing = undefined;
-  };
-
-  const append = (text: string, onWrite = false): Promise<void> => {
-    buffer.push(text);
-    const done = new Promise<void>((resolve, reject) => waiters.push({ resolve, reject, onWrite }));
-    writing ??= writeLoop();
-    return done;
-  };
-  const appendQuietly = (line: string): void => {
-    append(line).catch(() => {}); // logged by the writer
-  };
-
-  /** Adopts `r` under a new seq unless its key is known; returns the adopted record. */
-  const adopt = (r: JournaledRequest): JournaledRequest | undefined => {
-    if (liveKeys.has(r.key) || recent.has(r.key)) return undefined;
-    const own: JournaledRequest = { ...r, seq: ++seq, targets: new Set(r.targets) };
-    live.set(own.seq, own);
-    liveKeys.add(own.key);
-    return own;
-  };
-
-  /** Reads a claimed file into memory: finished keys first, then unfinished requests. */
-  const importFile = async (file: string): Promise<JournaledRequest[]> => {
-    const contents = await readJournal(file);
-    if (contents.torn)
-      opts.log.warn({ path: file, lines: contents.torn }, 'request journal: torn lines ignored');
-    for (const key of contents.finished) remember(key);
-    const adopted: JournaledRequest[] = [];
-    for (const r of [...contents.live.values()].sort((a, b) => a.seq - b.seq)) {
-      const own = adopt(r);
-      if (own) adopted.push(own);
-    }
-    return adopted;
-  };
-
+  const s = createJournalState(join(opts.dir, JOURNAL_FILE), opts.log);
   return {
-    path,
-    async open() {
-      await mkdir(opts.dir, { recursive: true });
-      await claim(path, join(opts.dir, claimName('own')));
-      await rm(`${path}.tmp`, { force: true });
-      const claimed = (await readdir(opts.dir)).filter((n) => n.endsWith(CLAIM_SUFFIX)).sort();
-      for (const name of claimed) await importFile(join(opts.dir, name));
-      await compact();
-      // The fresh journal holds everything now: the claimed files can go.
-      for (const name of claimed) await unlink(join(opts.dir, name)).catch(() => {});
-      if (live.size)
-        opts.log.info({ pending: live.size, path }, 'request journal: unfinished requests found');
-      return [...live.values()].sort((a, b) => a.seq - b.seq);
-    },
+    path: s.path,
+    open: () => openJournal(s, opts.dir),
     add(req) {
-      const request: JournaledRequest = { ...req, seq: ++seq, targets: new Set(), attempts: 0 };
-      live.set(request.seq, request);
-      liveKeys.add(request.key);
-      return { request, committed: append(requestLine(request)) };
+      const request: JournaledRequest = { ...req, seq: ++s.seq, targets: new Set(), attempts: 0 };
+      s.live.set(request.seq, request);
+      s.liveKeys.add(request.key);
+      return { request, committed: appendRecord(s, requestLine(request)) };
     },
-    attempt(s) {
-      const r = live.get(s);
+    attempt(seq) {
+      const r = s.live.get(seq);
       if (!r) return Promise.resolve();
       r.attempts++;
-      return append(`${JSON.stringify({ a: s })}\n`);
+      return appendRecord(s, `${JSON.stringify({ a: seq })}\n`);
     },
-    target(s, target) {
-      const r = live.get(s);
+    target(seq, target) {
+      const r = s.live.get(seq);
       if (!r || r.targets.has(target)) return Promise.resolve();
       r.targets.add(target);
-      return append(`${JSON.stringify({ g: s, n: target })}\n`, true);
+      return appendRecord(s, `${JSON.stringify({ g: seq, n: target })}\n`, true);
     },
-    untarget(s, target) {
-      const r = live.get(s);
+    untarget(seq, target) {
+      const r = s.live.get(seq);
       if (!r?.targets.delete(target)) return;
-      appendQuietly(`${JSON.stringify({ x: s, n: target })}\n`);
+      appendQuietly(s, `${JSON.stringify({ x: seq, n: target })}\n`);
     },
-    done(s) {
-      const r = live.get(s);
+    done(seq) {
+      const r = s.live.get(seq);
       if (!r) return;
-      live.delete(s);
-      liveKeys.delete(r.key);
-      remember(r.key);
-      appendQuietly(`${JSON.stringify({ d: s })}\n`);
+      retire(s, r);
+      appendQuietly(s, `${JSON.stringify({ d: seq })}\n`);
     },
-    knows: (key) => liveKeys.has(key) || recent.has(key),
-    async takeOver(foreign) {
-      const file = join(opts.dir, claimName('takeover'));
-      if (!(await claim(foreign, file))) return [];
-      const adopted = await importFile(file);
-      if (adopted.length) await append(adopted.flatMap(liveLines).join(''));
-      await unlink(file);
-      return adopted;
-    },
-    async stolen() {
-      if (!fh) return false;
-      try {
-        const [mine, there] = await Promise.all([fh.stat(), stat(path)]);
-        return mine.ino !== there.ino || mine.dev !== there.dev;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true;
-        throw err;
-      }
-    },
+    knows: (key) => s.liveKeys.has(key) || s.recent.has(key),
+    takeOver: (foreign) => takeOverJournal(s, opts.dir, foreign),
+    stolen: () => journalStolen(s),
     async rebuild(keep) {
-      while (writing) await writing;
-      for (const r of [...live.values()]) {
-        if (keep(r)) continue;
-        live.delete(r.seq);
-        liveKeys.delete(r.key);
-        remember(r.key);
-      }
-      await compact();
+      await drainJournal(s);
+      for (const r of [...s.live.values()]) if (!keep(r)) retire(s, r);
+      await compactJournal(s);
     },
-    pending: () => live.size,
-    syncs: () => syncs,
+    pending: () => s.live.size,
+    syncs: () => s.syncs,
     async close() {
-      while (writing) await writing;
-      await fh?.close();
-      fh = undefined;
+      await drainJournal(s);
+      await s.fh?.close();
+      s.fh = undefined;
     },
   };
 }
