@@ -14,16 +14,25 @@
  * place, so one valid file wins; neither waits for the other (no single-flight across hubs).
  */
 import { stat, utimes } from 'node:fs/promises';
-import { LRUCache } from 'lru-cache';
 import type { OutputFormat } from '../audio/format.js';
 import { OUTPUT_FORMATS } from '../audio/format.js';
 import type { Log } from '../shared/log.js';
 import type { CacheEntry } from './files.js';
-import { checkKey, ioError, isSpaceError, mediaPath, sidecarPath, unlinkIfPresent } from './files.js';
-import { createHubLog, type HubLog } from './hub-log.js';
+import { checkKey, isSpaceError, mediaPath, sidecarPath } from './files.js';
 import { isCacheKey } from './key.js';
-import { type CacheDegradedState, createMemoryFallback, diskTakesData, entryId } from './memory-fallback.js';
+import { type CacheDegradedState, entryId } from './memory-fallback.js';
 import { readEntry, rebuild } from './rebuild.js';
+import {
+  createStoreState,
+  evict,
+  indexEntry,
+  removeFilesOrThrow,
+  retryDisk,
+  type StoreState,
+  settle,
+  sync,
+  track,
+} from './store-index.js';
 import { type CacheWriter, createCacheWriter } from './writer.js';
 
 export type { CacheEntry, CacheMeta } from './files.js';
@@ -91,218 +100,24 @@ export interface CacheStore {
 
 /** Creates the cache store; no disk access until `start()`. */
 export function createCacheStore(opts: CacheStoreOptions): CacheStore {
-  const log = opts.log.child({ mod: 'cache' });
-  const pending = new Set<Promise<void>>();
-  const track = (p: Promise<void>): void => {
-    pending.add(p);
-    void p.finally(() => pending.delete(p));
-  };
-  const settle = async (): Promise<void> => {
-    while (pending.size > 0) await Promise.allSettled([...pending]);
-  };
-
-  const hubLog: HubLog | undefined = opts.shared
-    ? createHubLog({ cacheDir: opts.dir, hubId: opts.shared.hubId, log })
-    : undefined;
-  // No bound of its own: `evict()` applies the bounds after each commit (and to other hubs' adds only then).
-  const index = new LRUCache<string, CacheEntry>({
-    maxSize: Number.MAX_SAFE_INTEGER,
-    sizeCalculation: (entry) => Math.max(1, entry.bytes),
-    dispose: (entry, id, reason) => {
-      // Only eviction deletes here; delete() and clear() delete files themselves and report errors.
-      if (reason !== 'evict') return;
-      track(removeFiles(entry.path, log));
-      hubLog?.removed(id);
-    },
-  });
-  const evict = (): void => {
-    while (index.size && (index.size > opts.maxEntries || index.calculatedSize > opts.maxBytes)) index.pop();
-  };
-
-  /** Applies what the other hubs did since the last read. */
-  let syncing: Promise<void> | undefined;
-  const sync = (): Promise<void> => {
-    syncing ??= (async () => {
-      for (const event of (await hubLog?.read()) ?? []) {
-        const dot = event.id.lastIndexOf('.');
-        const key = event.id.slice(0, dot);
-        const format = event.id.slice(dot + 1) as OutputFormat;
-        if (!isCacheKey(key) || !OUTPUT_FORMATS.includes(format)) continue;
-        if (event.kind === 'remove') index.delete(event.id);
-        else if (event.kind === 'use') index.get(event.id);
-        else if (!index.has(event.id)) {
-          const found = await readEntry(mediaPath(opts.dir, key, format), key, format);
-          if (found) index.set(event.id, found.entry);
-        }
-      }
-    })().finally(() => {
-      syncing = undefined;
-    });
-    return syncing;
-  };
-
-  const indexEntry = async (entry: CacheEntry): Promise<CacheEntry | undefined> => {
-    const id = entryId(entry.key, entry.format);
-    if (entry.bytes > opts.maxBytes) {
-      log.warn(
-        { key: entry.key, bytes: entry.bytes, maxBytes: opts.maxBytes },
-        'entry larger than the cache',
-      );
-      await removeFiles(entry.path, log);
-      return undefined;
-    }
-    // Learn the other hubs' adds first, so the eviction below counts them.
-    await sync().catch((err) => log.warn({ err }, 'reading the other hubs’ cache logs failed'));
-    index.set(id, entry);
-    hubLog?.added(id);
-    evict();
-    await settle();
-    await hubLog?.compactIfLarge(() => index.keys());
-    return entry;
-  };
-
-  const memoryMaxBytes = opts.memoryMaxBytes ?? 32 * 1024 * 1024;
-  const memory = createMemoryFallback({ maxBytes: memoryMaxBytes, log });
-  const diskWriter = (key: string, format: OutputFormat): CacheWriter =>
-    createCacheWriter({
-      dir: opts.dir,
-      key,
-      format,
-      index: indexEntry,
-      onDiskCommit: () => memory.diskOk(),
-    });
-  let recheck: NodeJS.Timeout | undefined;
-  let syncTimer: NodeJS.Timeout | undefined;
-  let rechecking = false;
-
-  /** Moves memory entries to disk, oldest first; with none, probes the disk. Stops at the first space error. */
-  const retryDisk = async (): Promise<void> => {
-    const held = memory.entries();
-    if (!held.length) {
-      if (memory.state().degraded && (await diskTakesData(opts.dir))) memory.diskOk();
-      return;
-    }
-    for (const [id, entry] of held) {
-      if (!entry.data || index.has(id)) {
-        memory.delete(id);
-        continue;
-      }
-      const writer = diskWriter(entry.key, entry.format);
-      try {
-        await writer.write(entry.data);
-        const { text, engine, voice } = entry.meta;
-        await writer.commit({ text, engine, voice, durationMs: entry.durationMs });
-        memory.delete(id);
-      } catch (err) {
-        await writer.abort().catch(() => {});
-        if (isSpaceError(err)) return memory.spaceError(err);
-        throw err;
-      }
-    }
-  };
-
+  const st = createStoreState(opts);
+  const { index, memory, hubLog } = st;
+  const timers: StoreTimers = {};
   return {
-    async start() {
-      try {
-        await rebuild(opts.dir, index, log, hubLog ? SHARED_LEFTOVER_GRACE_MS : 0);
-        evict();
-        await hubLog?.start();
-      } catch (err) {
-        // A read-only or full share still lets the hub speak: from memory, degraded, until the disk takes data.
-        if (!isSpaceError(err) || memoryMaxBytes <= 0) throw err;
-        memory.spaceError(err);
-      }
-      await settle();
-      log.info({ entries: index.size, bytes: index.calculatedSize }, 'cache index rebuilt');
-      recheck = setInterval(() => {
-        if (rechecking || (!memory.state().degraded && !memory.state().memory_entries)) return;
-        rechecking = true;
-        retryDisk()
-          .catch((err) => log.warn({ err }, 'cache disk retry failed'))
-          .finally(() => {
-            rechecking = false;
-          });
-      }, opts.recheckMs ?? 10_000);
-      recheck.unref();
-      if (hubLog) {
-        syncTimer = setInterval(() => {
-          sync().catch((err) => log.warn({ err }, 'reading the other hubs’ cache logs failed'));
-        }, SYNC_MS);
-        syncTimer.unref();
-      }
-    },
+    start: () => startStore(st, timers),
     async stop() {
-      clearInterval(recheck);
-      clearInterval(syncTimer);
-      await syncing?.catch(() => {});
-      await settle();
+      clearInterval(timers.recheck);
+      clearInterval(timers.sync);
+      await st.syncing?.catch(() => {});
+      await settle(st);
       await hubLog?.stop();
     },
-    get(key, format) {
-      const id = entryId(key, format);
-      const entry = index.get(id);
-      if (entry) {
-        track(touch(entry.path, log));
-        hubLog?.used(id);
-      }
-      return entry ?? memory.get(id);
-    },
-    async lookup(key, format) {
-      const hit = this.get(key, format);
-      if (!hubLog || hit?.data) return hit;
-      const id = entryId(key, format);
-      if (hit) {
-        if (
-          await stat(hit.path).then(
-            () => true,
-            () => false,
-          )
-        )
-          return hit;
-        index.delete(id); // another hub evicted it
-      }
-      if (!isCacheKey(key) || !OUTPUT_FORMATS.includes(format)) return undefined;
-      const found = await readEntry(mediaPath(opts.dir, key, format), key, format);
-      if (!found) return undefined;
-      index.set(id, found.entry);
-      return found.entry;
-    },
+    get: (key, format) => getEntry(st, key, format),
+    lookup: (key, format) => lookupEntry(st, key, format),
     has: (key, format) => index.has(entryId(key, format)) || memory.has(entryId(key, format)),
-    beginWrite(key, format) {
-      checkKey(key, format);
-      if (memoryMaxBytes <= 0) return createCacheWriter({ dir: opts.dir, key, format, index: indexEntry });
-      return createCacheWriter({
-        dir: opts.dir,
-        key,
-        format,
-        index: indexEntry,
-        keepInMemory: (entry) => memory.keep(entryId(key, format), entry),
-        onSpaceError: (err) => memory.spaceError(err),
-        onDiskCommit: () => memory.diskOk(),
-      });
-    },
-    async delete(key) {
-      let found = false;
-      for (const format of OUTPUT_FORMATS) {
-        checkKey(key, format);
-        found = memory.delete(entryId(key, format)) || found;
-        found = index.delete(entryId(key, format)) || found;
-        await removeFilesOrThrow(mediaPath(opts.dir, key, format));
-        hubLog?.removed(entryId(key, format));
-      }
-      return found;
-    },
-    async clear() {
-      await sync().catch(() => {});
-      const entries = [...index.entries()];
-      index.clear();
-      const inMemory = memory.clear();
-      for (const [id, entry] of entries) {
-        await removeFilesOrThrow(entry.path);
-        hubLog?.removed(id);
-      }
-      return entries.length + inMemory;
-    },
+    beginWrite: (key, format) => beginWrite(st, key, format),
+    delete: (key) => deleteKey(st, key),
+    clear: () => clearAll(st),
     stats: () => ({ entries: index.size, bytes: index.calculatedSize }),
     keys: () => [...new Set([...index.values()].map((e) => e.key))],
     health: () => memory.state(),
@@ -310,22 +125,121 @@ export function createCacheStore(opts: CacheStoreOptions): CacheStore {
   };
 }
 
-async function removeFilesOrThrow(media: string): Promise<void> {
+/** The store's background timers: the disk retry while degraded, and reading the other hubs' logs. */
+interface StoreTimers {
+  recheck?: NodeJS.Timeout;
+  sync?: NodeJS.Timeout;
+}
+
+/** See CacheStore.start: rebuilds the index, then starts the disk retry and (shared) the log reads. */
+async function startStore(st: StoreState, timers: StoreTimers): Promise<void> {
+  const { opts, index, log, memory, hubLog } = st;
   try {
-    await unlinkIfPresent(media);
-    await unlinkIfPresent(sidecarPath(media));
+    await rebuild(opts.dir, index, log, hubLog ? SHARED_LEFTOVER_GRACE_MS : 0);
+    evict(st);
+    await hubLog?.start();
   } catch (err) {
-    throw ioError(err, 'delete', media);
+    // A read-only or full share still lets the hub speak: from memory, degraded, until the disk takes data.
+    if (!isSpaceError(err) || st.memoryMaxBytes <= 0) throw err;
+    memory.spaceError(err);
+  }
+  await settle(st);
+  log.info({ entries: index.size, bytes: index.calculatedSize }, 'cache index rebuilt');
+  let rechecking = false;
+  timers.recheck = setInterval(() => {
+    if (rechecking || (!memory.state().degraded && !memory.state().memory_entries)) return;
+    rechecking = true;
+    retryDisk(st)
+      .catch((err) => log.warn({ err }, 'cache disk retry failed'))
+      .finally(() => {
+        rechecking = false;
+      });
+  }, opts.recheckMs ?? 10_000);
+  timers.recheck.unref();
+  if (hubLog) {
+    timers.sync = setInterval(() => {
+      sync(st).catch((err) => log.warn({ err }, 'reading the other hubs’ cache logs failed'));
+    }, SYNC_MS);
+    timers.sync.unref();
   }
 }
 
-/** Deletes an entry's files, logging (never throwing) on failure: runs from the eviction callback. */
-async function removeFiles(media: string, log: Log): Promise<void> {
-  try {
-    await removeFilesOrThrow(media);
-  } catch (err) {
-    log.warn({ err, path: media }, 'could not delete evicted cache file');
+/** See CacheStore.get. */
+function getEntry(st: StoreState, key: string, format: OutputFormat): CacheEntry | undefined {
+  const id = entryId(key, format);
+  const entry = st.index.get(id);
+  if (entry) {
+    track(st, touch(entry.path, st.log));
+    st.hubLog?.used(id);
   }
+  return entry ?? st.memory.get(id);
+}
+
+/** See CacheStore.lookup. */
+async function lookupEntry(
+  st: StoreState,
+  key: string,
+  format: OutputFormat,
+): Promise<CacheEntry | undefined> {
+  const hit = getEntry(st, key, format);
+  if (!st.hubLog || hit?.data) return hit;
+  const id = entryId(key, format);
+  if (hit) {
+    const present = await stat(hit.path).then(
+      () => true,
+      () => false,
+    );
+    if (present) return hit;
+    st.index.delete(id); // another hub evicted it
+  }
+  if (!isCacheKey(key) || !OUTPUT_FORMATS.includes(format)) return undefined;
+  const found = await readEntry(mediaPath(st.opts.dir, key, format), key, format);
+  if (!found) return undefined;
+  st.index.set(id, found.entry);
+  return found.entry;
+}
+
+/** See CacheStore.beginWrite. */
+function beginWrite(st: StoreState, key: string, format: OutputFormat): CacheWriter {
+  checkKey(key, format);
+  const { dir } = st.opts;
+  const index = (entry: CacheEntry): Promise<CacheEntry | undefined> => indexEntry(st, entry);
+  if (st.memoryMaxBytes <= 0) return createCacheWriter({ dir, key, format, index });
+  return createCacheWriter({
+    dir,
+    key,
+    format,
+    index,
+    keepInMemory: (entry) => st.memory.keep(entryId(key, format), entry),
+    onSpaceError: (err) => st.memory.spaceError(err),
+    onDiskCommit: () => st.memory.diskOk(),
+  });
+}
+
+/** See CacheStore.delete. */
+async function deleteKey(st: StoreState, key: string): Promise<boolean> {
+  let found = false;
+  for (const format of OUTPUT_FORMATS) {
+    checkKey(key, format);
+    found = st.memory.delete(entryId(key, format)) || found;
+    found = st.index.delete(entryId(key, format)) || found;
+    await removeFilesOrThrow(mediaPath(st.opts.dir, key, format));
+    st.hubLog?.removed(entryId(key, format));
+  }
+  return found;
+}
+
+/** See CacheStore.clear. */
+async function clearAll(st: StoreState): Promise<number> {
+  await sync(st).catch(() => {});
+  const entries = [...st.index.entries()];
+  st.index.clear();
+  const inMemory = st.memory.clear();
+  for (const [id, entry] of entries) {
+    await removeFilesOrThrow(entry.path);
+    st.hubLog?.removed(id);
+  }
+  return entries.length + inMemory;
 }
 
 /** Marks an entry used on disk (sidecar mtime) so the LRU order survives a restart. */

@@ -6,20 +6,17 @@
  * only when its inode, size, mtime or ctime moved. Its PCM is decoded with ffmpeg once per content and format
  * (chimes/decode.ts), never on a cache hit.
  */
-import { createHash } from 'node:crypto';
-import type { BigIntStats } from 'node:fs';
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { mkdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AudioFormat } from '../audio/format.js';
 import { AppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import { type ChimeDecoder, createChimeDecoder } from './decode.js';
+import { CHIME_NAME, findChimeFile, type HashMemo, hashChimeFile, namesIn } from './files.js';
 
-/** File extensions a chime may have, in lookup order. */
-export const CHIME_EXTENSIONS = ['ogg', 'mp3', 'wav', 'flac'] as const;
-/** A chime name: the file name without its extension. */
-export const CHIME_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+export { CHIME_EXTENSIONS, CHIME_NAME } from './files.js';
+
 /** Largest chime file read, in bytes: checked before reading or decoding (10 s of 48 kHz stereo WAV is 1.9 MB). */
 export const CHIME_MAX_BYTES = 8 * 1024 * 1024;
 /** The request value that asks for no chime (overrides a target's preset); an empty string means the same. */
@@ -91,149 +88,117 @@ export interface ChimeLibraryOptions {
   log: Log;
 }
 
-interface Hashed {
-  /** inode, size, mtime and ctime (ns) joined: the file is re-read when this changes. */
-  stamp: string;
-  hash: string;
-}
-
 /** Most chimes `list` reports (each is decoded once to learn its length). */
 export const MAX_LISTED_CHIMES = 200;
-/** Most file hashes remembered (one per chime file seen). */
-const MAX_HASHES = 1000;
 
 /** Creates the library; nothing is read until used. */
 export function createChimeLibrary(opts: ChimeLibraryOptions): ChimeLibrary {
-  const builtinDir = opts.builtinDir ?? BUILTIN_CHIMES_DIR;
-  const hashes = new Map<string, Hashed>();
-  const decoder: ChimeDecoder = createChimeDecoder({ maxDurationMs: opts.maxDurationMs });
-
-  /** The file of `name` in `dir` with its stat, or undefined. */
-  async function findIn(dir: string, name: string) {
-    for (const ext of CHIME_EXTENSIONS) {
-      const path = join(dir, `${name}.${ext}`);
-      const st = await stat(path, { bigint: true }).catch(() => undefined);
-      if (st?.isFile()) return { path, st };
-    }
-    return undefined;
-  }
-
-  async function hashOf(name: string, path: string, st: BigIntStats): Promise<string> {
-    const stamp = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
-    const known = hashes.get(path);
-    if (known?.stamp === stamp) return known.hash;
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(path);
-    } catch (err) {
-      throw new AppError('CHIME_INVALID', `chime '${name}' cannot be read: ${(err as Error).message}`, {
-        cause: err,
-      });
-    }
-    const hash = createHash('sha256').update(bytes).digest('hex');
-    if (hashes.size >= MAX_HASHES) hashes.clear();
-    hashes.set(path, { stamp, hash });
-    return hash;
-  }
-
-  /** Chime names found in `dir` (valid names and extensions only), first extension wins. */
-  async function namesIn(dir: string): Promise<Map<string, string>> {
-    const files = await readdir(dir).catch(() => [] as string[]);
-    const found = new Map<string, string>();
-    for (const file of files.sort()) {
-      const ext = extname(file).slice(1).toLowerCase();
-      const name = file.slice(0, -(ext.length + 1));
-      if (!(CHIME_EXTENSIONS as readonly string[]).includes(ext) || !CHIME_NAME.test(name)) continue;
-      if (!found.has(name)) found.set(name, file);
-    }
-    return found;
-  }
-
-  async function knownNames(): Promise<string[]> {
-    const [user, builtin] = await Promise.all([namesIn(opts.userDir), namesIn(builtinDir)]);
-    return [...new Set([...user.keys(), ...builtin.keys()])].sort();
-  }
-
-  async function resolve(name: string): Promise<ChimeRef> {
-    const found = CHIME_NAME.test(name)
-      ? ((await findIn(opts.userDir, name).then((f) => f && { ...f, source: 'user' as const })) ??
-        (await findIn(builtinDir, name).then((f) => f && { ...f, source: 'builtin' as const })))
-      : undefined;
-    if (!found) {
-      throw new AppError(
-        'CHIME_NOT_FOUND',
-        `chime '${name}' not found; known chimes: ${(await knownNames()).join(', ') || 'none'}; add your own as ${opts.userDir}/<name>.ogg (or .mp3, .wav, .flac)`,
-      );
-    }
-    const bytes = Number(found.st.size);
-    if (bytes > CHIME_MAX_BYTES) {
-      throw new AppError(
-        'CHIME_INVALID',
-        `chime '${name}' is ${bytes} bytes; chime files may have at most ${CHIME_MAX_BYTES} bytes`,
-      );
-    }
-    if (bytes === 0) throw new AppError('CHIME_INVALID', `chime '${name}' is an empty file`);
-    return {
-      name,
-      source: found.source,
-      path: found.path,
-      bytes,
-      hash: await hashOf(name, found.path, found.st),
-    };
-  }
-
-  const stopping = new AbortController();
-  async function warmUp(names: string[], format: AudioFormat): Promise<void> {
-    for (const name of new Set(names)) {
-      if (stopping.signal.aborted) return;
-      try {
-        await decoder.pcm(await resolve(name), format, stopping.signal);
-      } catch (err) {
-        if (stopping.signal.aborted) return;
-        const e = err as AppError;
-        opts.log.warn(
-          { chime: name, code: e.code, err: e.message },
-          'chime named in the options is unusable',
-        );
-      }
-    }
-  }
-
+  const st: LibraryState = {
+    opts,
+    builtinDir: opts.builtinDir ?? BUILTIN_CHIMES_DIR,
+    hashes: new Map(),
+    decoder: createChimeDecoder({ maxDurationMs: opts.maxDurationMs }),
+    stopping: new AbortController(),
+  };
   return {
     userDir: opts.userDir,
     async start(warm) {
       await mkdir(opts.userDir, { recursive: true }).catch((err: unknown) =>
         opts.log.warn({ dir: opts.userDir, err: (err as Error).message }, 'cannot create the chimes folder'),
       );
-      if (warm?.names.length) void warmUp(warm.names, warm.format);
+      if (warm?.names.length) void warmUp(st, warm.names, warm.format);
     },
-    stop: () => stopping.abort(new AppError('SHUTTING_DOWN', 'chime warm-up stopped')),
-    async list(signal) {
-      const [user, builtin] = await Promise.all([namesIn(opts.userDir), namesIn(builtinDir)]);
-      const names = [...user.keys(), ...[...builtin.keys()].filter((n) => !user.has(n))].slice(
-        0,
-        MAX_LISTED_CHIMES,
-      );
-      const rows: ChimeInfo[] = [];
-      for (const name of names) {
-        const source = user.has(name) ? 'user' : 'builtin';
-        const file = (user.get(name) ?? builtin.get(name)) as string;
-        const size = await stat(join(source === 'user' ? opts.userDir : builtinDir, file)).then(
-          (st) => st.size,
-          () => 0,
-        );
-        try {
-          const ref = await resolve(name);
-          const info = await decoder.probe(ref, signal);
-          rows.push({ name, source, file, bytes: ref.bytes, durationMs: info.durationMs });
-        } catch (err) {
-          if (signal.aborted) throw signal.reason;
-          rows.push({ name, source, file, bytes: size, error: (err as Error).message });
-        }
-      }
-      return rows;
-    },
-    resolve,
-    pcm: (ref, format, signal) => decoder.pcm(ref, format, signal),
+    stop: () => st.stopping.abort(new AppError('SHUTTING_DOWN', 'chime warm-up stopped')),
+    list: (signal) => listChimes(st, signal),
+    resolve: (name) => resolveChime(st, name),
+    pcm: (ref, format, signal) => st.decoder.pcm(ref, format, signal),
   };
+}
+
+/** What the library's functions share. */
+interface LibraryState {
+  opts: ChimeLibraryOptions;
+  builtinDir: string;
+  /** Content hashes by path, re-read when the file's stamp moves. */
+  hashes: HashMemo;
+  decoder: ChimeDecoder;
+  /** Aborted by stop(): ends a background warm-up. */
+  stopping: AbortController;
+}
+
+/** Every chime name, user and built-in, sorted (for the CHIME_NOT_FOUND message). */
+async function knownNames(st: LibraryState): Promise<string[]> {
+  const [user, builtin] = await Promise.all([namesIn(st.opts.userDir), namesIn(st.builtinDir)]);
+  return [...new Set([...user.keys(), ...builtin.keys()])].sort();
+}
+
+/** See ChimeLibrary.resolve. */
+async function resolveChime(st: LibraryState, name: string): Promise<ChimeRef> {
+  const { userDir } = st.opts;
+  const found = CHIME_NAME.test(name)
+    ? ((await findChimeFile(userDir, name).then((f) => f && { ...f, source: 'user' as const })) ??
+      (await findChimeFile(st.builtinDir, name).then((f) => f && { ...f, source: 'builtin' as const })))
+    : undefined;
+  if (!found) {
+    throw new AppError(
+      'CHIME_NOT_FOUND',
+      `chime '${name}' not found; known chimes: ${(await knownNames(st)).join(', ') || 'none'}; add your own as ${userDir}/<name>.ogg (or .mp3, .wav, .flac)`,
+    );
+  }
+  const bytes = Number(found.st.size);
+  if (bytes > CHIME_MAX_BYTES) {
+    throw new AppError(
+      'CHIME_INVALID',
+      `chime '${name}' is ${bytes} bytes; chime files may have at most ${CHIME_MAX_BYTES} bytes`,
+    );
+  }
+  if (bytes === 0) throw new AppError('CHIME_INVALID', `chime '${name}' is an empty file`);
+  const hash = await hashChimeFile(st.hashes, name, found.path, found.st);
+  return { name, source: found.source, path: found.path, bytes, hash };
+}
+
+/** Decodes the named chimes at `format` one after another; an unusable one is logged once at warn. */
+async function warmUp(st: LibraryState, names: string[], format: AudioFormat): Promise<void> {
+  const { signal } = st.stopping;
+  for (const name of new Set(names)) {
+    if (signal.aborted) return;
+    try {
+      await st.decoder.pcm(await resolveChime(st, name), format, signal);
+    } catch (err) {
+      if (signal.aborted) return;
+      const e = err as AppError;
+      st.opts.log.warn(
+        { chime: name, code: e.code, err: e.message },
+        'chime named in the options is unusable',
+      );
+    }
+  }
+}
+
+/** See ChimeLibrary.list. */
+async function listChimes(st: LibraryState, signal: AbortSignal): Promise<ChimeInfo[]> {
+  const { userDir } = st.opts;
+  const [user, builtin] = await Promise.all([namesIn(userDir), namesIn(st.builtinDir)]);
+  const names = [...user.keys(), ...[...builtin.keys()].filter((n) => !user.has(n))].slice(
+    0,
+    MAX_LISTED_CHIMES,
+  );
+  const rows: ChimeInfo[] = [];
+  for (const name of names) {
+    const source = user.has(name) ? 'user' : 'builtin';
+    const file = (user.get(name) ?? builtin.get(name)) as string;
+    const size = await stat(join(source === 'user' ? userDir : st.builtinDir, file)).then(
+      (s) => s.size,
+      () => 0,
+    );
+    try {
+      const ref = await resolveChime(st, name);
+      const info = await st.decoder.probe(ref, signal);
+      rows.push({ name, source, file, bytes: ref.bytes, durationMs: info.durationMs });
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      rows.push({ name, source, file, bytes: size, error: (err as Error).message });
+    }
+  }
+  return rows;
 }

@@ -7,7 +7,7 @@
  */
 import { ASSIST_SATELLITE_FEATURES, checkEntity } from '../entity-check.js';
 import { formatFor, holdForDuration, type SinkFactory } from '../sink.js';
-import { requireHomeAssistant } from './media-player.js';
+import { requireHomeAssistant, startPlaying } from './media-player.js';
 
 /** Builds an assist_satellite sink. */
 export const createAssistSatelliteSink: SinkFactory = (spec, deps) => ({
@@ -22,19 +22,13 @@ export const createAssistSatelliteSink: SinkFactory = (spec, deps) => ({
       signal,
     );
     const media = await audio.as(formatFor(spec, ctx), signal);
-    await ctx.claim?.();
-    const startedAt = performance.now();
-    await ha.callService(
-      'assist_satellite',
-      'announce',
-      {
-        entity_id: entityId,
-        media_id: media.url,
-        ...(spec.preannounce === undefined ? {} : { preannounce: spec.preannounce }),
-      },
-      signal,
-    );
-    ctx.accepted?.();
+    const data = {
+      entity_id: entityId,
+      media_id: media.url,
+      ...(spec.preannounce === undefined ? {} : { preannounce: spec.preannounce }),
+    };
+    const call = { domain: 'assist_satellite', service: 'announce', data };
+    const startedAt = await startPlaying(ha, ctx, call, signal);
     const final = await media.ready(signal);
     await holdForDuration(startedAt, final.durationMs, signal);
     return 'estimated';

@@ -16,7 +16,7 @@ import { checkEntity, MEDIA_PLAYER_FEATURES, type RequiredFeature } from '../ent
 import type { HomeAssistantClient } from '../home-assistant.js';
 import { HA_CALL_TIMEOUT_MS } from '../home-assistant.js';
 import { followPlayback } from '../media-state.js';
-import { formatFor, holdForDuration, type SinkFactory } from '../sink.js';
+import { formatFor, holdForDuration, type PlayContext, type SinkFactory } from '../sink.js';
 
 /** The Home Assistant client, or a SINK_UNREACHABLE error saying why there is none. */
 export function requireHomeAssistant(
@@ -28,6 +28,25 @@ export function requireHomeAssistant(
     'SINK_UNREACHABLE',
     `target '${target}' needs Home Assistant, but no Supervisor token is set (SUPERVISOR_TOKEN); run as the add-on with homeassistant_api`,
   );
+}
+
+/**
+ * Claims the delivery in its ledger (`ctx.claim`), calls the Home Assistant service `domain.service` with
+ * `data` that starts the audio, and marks the delivery accepted once Home Assistant answered.
+ * Resolves to `performance.now()` (ms) taken just before the call: when the audio starts.
+ * @throws the claim's or the call's error (AppError SINK_UNREACHABLE, SINK_FAILED…), or the abort reason.
+ */
+export async function startPlaying(
+  ha: HomeAssistantClient,
+  ctx: PlayContext,
+  call: { domain: string; service: string; data: Record<string, unknown> },
+  signal: AbortSignal,
+): Promise<number> {
+  await ctx.claim?.();
+  const startedAt = performance.now();
+  await ha.callService(call.domain, call.service, call.data, signal);
+  ctx.accepted?.();
+  return startedAt;
 }
 
 /** Builds a media_player sink. */
@@ -66,20 +85,18 @@ export const createMediaPlayerSink: SinkFactory = (spec, deps) => ({
       );
     }
     try {
-      await ctx.claim?.();
-      const startedAt = performance.now();
-      await ha.callService(
-        'media_player',
-        'play_media',
-        {
-          entity_id: entityId,
-          media_content_id: media.url,
-          media_content_type: ctx.mediaContentType ?? spec.mediaContentType ?? CONTENT_TYPES[media.format],
-          announce: announce ?? announces(state.attributes.supported_features),
-        },
+      const data = {
+        entity_id: entityId,
+        media_content_id: media.url,
+        media_content_type: ctx.mediaContentType ?? spec.mediaContentType ?? CONTENT_TYPES[media.format],
+        announce: announce ?? announces(state.attributes.supported_features),
+      };
+      const startedAt = await startPlaying(
+        ha,
+        ctx,
+        { domain: 'media_player', service: 'play_media', data },
         signal,
       );
-      ctx.accepted?.();
       const durationMs = async (): Promise<number> => (await media.ready(signal)).durationMs;
       if (ctx.waitAll) {
         const before = state;
