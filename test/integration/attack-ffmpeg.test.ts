@@ -4,11 +4,10 @@
  * ffmpeg processes at once, and a client that disconnected early still cost its transcode. Since issue 12 pcm
  * is resampled in process, so these requests ask for aac, which still takes one ffmpeg per answer.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ffmpegLoad, ffmpegSpawnCount, runFfmpeg } from '../../src/audio/ffmpeg.js';
 import { sampleMax } from '../helpers/attack.js';
-import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
-import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
+import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
 import { ffmpegChildren } from '../helpers/recorder.js';
 
 /** An ffmpeg that holds its slot until `stdin` ends (it reads raw PCM from stdin into nothing). */
@@ -22,40 +21,30 @@ function holdSlot() {
  */
 async function holdAllSlots(): Promise<ReturnType<typeof holdSlot>[]> {
   const held: ReturnType<typeof holdSlot>[] = [];
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const { running, waiting, limit } = ffmpegLoad();
-    if (running === limit && waiting === 0) return held;
-    if (Date.now() > deadline) throw new Error('timed out waiting for every slot held');
-    if (running + waiting < limit) held.push(holdSlot());
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await vi.waitFor(
+    () => {
+      const { running, waiting, limit } = ffmpegLoad();
+      if (running + waiting < limit) held.push(holdSlot());
+      expect({ running, waiting }, 'every slot held').toEqual({ running: limit, waiting: 0 });
+    },
+    { timeout: 10_000, interval: 10 },
+  );
+  return held;
 }
 
 describe('the global ffmpeg cap', () => {
-  let broker: RunningMosquitto;
-  let hub: InProcessHub;
+  let fx: HubFixture;
   const TEXT = 'The dishwasher has finished.';
 
   beforeAll(async () => {
-    broker = await startMosquitto();
-    hub = await startInProcessHub({ limits: { ffmpeg_processes: 4 } }, broker.url);
+    fx = await startHubFixture({ limits: { ffmpeg_processes: 4 } });
   });
   afterAll(async () => {
-    await hub?.close();
-    await broker?.stop();
+    await fx?.close();
   });
 
   const speech = (signal?: AbortSignal) =>
-    fetch(`${hub.baseUrl}/v1/audio/speech`, {
+    fetch(`${fx.url}/v1/audio/speech`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'espeak', input: TEXT, response_format: 'aac' }),
@@ -90,13 +79,17 @@ describe('the global ffmpeg cap', () => {
       const spawned = ffmpegSpawnCount();
       const leaving = new AbortController();
       const request = speech(leaving.signal).catch(() => undefined);
-      await until(() => ffmpegLoad().waiting === 1, 'the transcode in line');
+      await expect
+        .poll(() => ffmpegLoad().waiting === 1, { timeout: 10_000, message: 'the transcode in line' })
+        .toBe(true);
       leaving.abort();
       await request;
-      await until(() => ffmpegLoad().waiting === 0, 'the transcode dropped');
+      await expect
+        .poll(() => ffmpegLoad().waiting === 0, { timeout: 10_000, message: 'the transcode dropped' })
+        .toBe(true);
       for (const p of held) p.stdin.end();
       await Promise.allSettled(held.map((p) => p.done));
-      await new Promise((r) => setTimeout(r, 300));
+      await new Promise((r) => setTimeout(r, 300)); // proves a negative: the dropped transcode never spawns
       expect(ffmpegSpawnCount()).toBe(spawned);
     } finally {
       for (const p of held) p.kill();
@@ -120,10 +113,14 @@ describe('the global ffmpeg cap', () => {
     expect(waiting[1]?.queued).toBe(false);
     // One slot frees: the first in line starts, the third still waits.
     held[0]?.stdin.end();
-    await until(() => waiting[0]?.pid !== undefined, 'the first in line to start');
+    await expect
+      .poll(() => waiting[0]?.pid !== undefined, { timeout: 10_000, message: 'the first in line to start' })
+      .toBe(true);
     expect(waiting[2]?.queued).toBe(true);
     held[1]?.stdin.end();
-    await until(() => waiting[2]?.pid !== undefined, 'the third to start');
+    await expect
+      .poll(() => waiting[2]?.pid !== undefined, { timeout: 10_000, message: 'the third to start' })
+      .toBe(true);
     await Promise.all([waiting[0]?.done, waiting[2]?.done]);
     expect(waiting[1]?.pid).toBeUndefined();
     for (const p of held) p.stdin.end();

@@ -6,8 +6,7 @@
  */
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
-import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
+import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
 
 /** POSTs (or DELETEs) `bytes` of JSON-ish body; resolves with the status, the body, and when it answered. */
 function send(
@@ -50,21 +49,18 @@ function send(
 }
 
 describe('HTTP body limits', () => {
-  let broker: RunningMosquitto;
-  let hub: InProcessHub;
+  let fx: HubFixture;
 
   beforeAll(async () => {
-    broker = await startMosquitto();
-    hub = await startInProcessHub({ limits: { max_payload_kb: 64, http_body_kb: 16 } }, broker.url);
+    fx = await startHubFixture({ limits: { max_payload_kb: 64, http_body_kb: 16 } });
   });
   afterAll(async () => {
-    await hub?.close();
-    await broker?.stop();
+    await fx?.close();
   });
 
   it('a 5 MB POST /api/say and /v1/audio/speech are refused with 413 PAYLOAD_TOO_LARGE before the body is read', async () => {
     for (const path of ['/api/say', '/v1/audio/speech']) {
-      const answer = await send(`${hub.baseUrl}${path}`, 'POST', 5 * 1024 * 1024);
+      const answer = await send(`${fx.url}${path}`, 'POST', 5 * 1024 * 1024);
       expect(answer.status, path).toBe(413);
       expect(answer.body.error?.code).toBe('PAYLOAD_TOO_LARGE');
       expect(answer.body.error?.message).toMatch(/limits\.max_payload_kb/);
@@ -74,7 +70,7 @@ describe('HTTP body limits', () => {
   });
 
   it('a say body within limits.max_payload_kb still speaks', async () => {
-    const res = await fetch(`${hub.baseUrl}/api/say`, {
+    const res = await fetch(`${fx.url}/api/say`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ text: `Hello.${' '.repeat(40_000)}` }),
@@ -84,7 +80,7 @@ describe('HTTP body limits', () => {
   });
 
   it('any other route takes at most limits.http_body_kb', async () => {
-    const big = await send(`${hub.baseUrl}/api/cache`, 'DELETE', 100 * 1024);
+    const big = await send(`${fx.url}/api/cache`, 'DELETE', 100 * 1024);
     expect(big.status).toBe(413);
     expect(big.body.error?.code).toBe('PAYLOAD_TOO_LARGE');
     expect(big.body.error?.message).toMatch(/limits\.http_body_kb/);

@@ -12,14 +12,6 @@ import { connectSayClient, type SayClient } from '../helpers/mqtt.js';
 
 const MB = 1024 * 1024;
 
-async function waitFor(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe('oversized say messages on MQTT', () => {
   let broker: RunningMosquitto;
   let hub: HubProcess;
@@ -49,7 +41,7 @@ describe('oversized say messages on MQTT', () => {
     await client.client.publishAsync('tts/say', big, { qos: 1 });
     const result = await client.say(JSON.stringify({ text: 'Still here.', id: 'after-big' }), 'after-big');
     expect(result).toMatchObject({ id: 'after-big', ok: true });
-    await new Promise((r) => setTimeout(r, 1000));
+    await new Promise((r) => setTimeout(r, 1000)); // proves a negative: the health probe sees no stall after it
     const health = await probe.stop();
     expect(health.failures).toBe(0);
     expect(health.maxMs).toBeLessThan(1000);
@@ -76,7 +68,9 @@ describe('oversized say messages on MQTT', () => {
     // Logged once (the log line may reach stdout just after the result).
     const refusals = () =>
       hub.logs().filter((l) => l.msg === 'say request refused' && l.code === 'PAYLOAD_TOO_LARGE');
-    await waitFor(() => refusals().length > 0, 'the refusal in the log');
+    await expect
+      .poll(() => refusals().length > 0, { timeout: 10_000, message: 'the refusal in the log' })
+      .toBe(true);
     expect(refusals()).toHaveLength(1);
   });
 
@@ -92,10 +86,12 @@ describe('oversized say messages on MQTT', () => {
       JSON.stringify({ text: 'h'.repeat(100 * 1024), siteId: 'den', id: 'h-big' }),
       { qos: 1 },
     );
-    await waitFor(
-      () => hub.logs().some((l) => l.msg === 'hermes/tts/say refused: over limits.max_payload_kb'),
-      'the hermes refusal in the log',
-    );
+    await expect
+      .poll(() => hub.logs().some((l) => l.msg === 'hermes/tts/say refused: over limits.max_payload_kb'), {
+        timeout: 10_000,
+        message: 'the hermes refusal in the log',
+      })
+      .toBe(true);
     const ok = client.next('tts/result', (p) => JSON.parse(p.toString()).ok === true);
     await client.client.publishAsync('tts/notify', 'The washing is done.', { qos: 1 });
     expect(JSON.parse((await ok).toString())).toMatchObject({ ok: true, text_chars: 20 });

@@ -13,18 +13,6 @@ import { type HubProcess, startHub } from '../helpers/hub-process.js';
 import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
 import { ffmpegChildren } from '../helpers/recorder.js';
 
-async function until(
-  check: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 15_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** Every file under `dir` (recursively); empty when it does not exist. */
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
@@ -94,12 +82,16 @@ describe('recorder bounds', () => {
     await Promise.all(
       Array.from({ length: 200 }, (_, i) => pub.publishAsync(`recorder/idle${i}/start`, '', { qos: 1 })),
     );
-    await until(() => idleStatuses().length > 0, 'the first recordings');
+    await expect
+      .poll(() => idleStatuses().length > 0, { timeout: 15_000, message: 'the first recordings' })
+      .toBe(true);
     // Each ends after the 1 s idle timeout (a slot frees for a later start); then all are idle.
-    await until(
-      () => idleStatuses().every(([, p]) => JSON.parse(p).state === 'idle'),
-      'every recording ended',
-    );
+    await expect
+      .poll(() => idleStatuses().every(([, p]) => JSON.parse(p).state === 'idle'), {
+        timeout: 15_000,
+        message: 'every recording ended',
+      })
+      .toBe(true);
     expect(await recordingNow.stop()).toBeLessThanOrEqual(4);
     const started = hub.logs().filter((l) => l.msg === 'recording started').length;
     expect(started).toBeLessThan(200);
@@ -123,25 +115,42 @@ describe('recorder bounds', () => {
     );
     const finished = async () =>
       (await filesUnder(recordingsDir())).filter((f) => /_[0-9a-f]+\.opus$/.test(f));
-    await until(async () => (await finished()).length >= 4, 'four finished recordings');
-    await until(async () => (await ffmpegChildren(pid())).length === 0, 'the encoders to end');
+    await expect
+      .poll(async () => (await finished()).length >= 4, {
+        timeout: 15_000,
+        message: 'four finished recordings',
+      })
+      .toBe(true);
+    await expect
+      .poll(async () => (await ffmpegChildren(pid())).length === 0, {
+        timeout: 15_000,
+        message: 'the encoders to end',
+      })
+      .toBe(true);
     expect(await ffmpeg.stop()).toBeLessThanOrEqual(4);
     const kept = (await finished()).length;
     expect(
       hub.logs().filter((l) => l.msg === 'recording started' && /^talk/.test(String(l.device))),
     ).toHaveLength(kept);
-    await until(() => entities().length === 3, 'three recorder devices in discovery');
-    await new Promise((r) => setTimeout(r, 500));
+    await expect
+      .poll(() => entities().length === 3, {
+        timeout: 15_000,
+        message: 'three recorder devices in discovery',
+      })
+      .toBe(true);
+    await new Promise((r) => setTimeout(r, 500)); // proves a negative: no fourth device shows up later
     expect(entities()).toHaveLength(3);
   });
 
   it('a recording that reaches recorder.max_duration_s is ended and kept; more audio waits for a start', async () => {
     await pub.publishAsync('recorder/long/start', '{}', { qos: 1 });
     await pub.publishAsync('recorder/long/audio', Buffer.alloc(5 * 32_000, 0), { qos: 1 });
-    await until(
-      () => statusOf(seen.last, 'long')?.error?.code === 'LIMIT_REACHED',
-      'the limit in the status',
-    );
+    await expect
+      .poll(() => statusOf(seen.last, 'long')?.error?.code === 'LIMIT_REACHED', {
+        timeout: 15_000,
+        message: 'the limit in the status',
+      })
+      .toBe(true);
     const status = statusOf(seen.last, 'long');
     expect(status?.error?.message).toMatch(/recorder\.max_duration_s/);
     expect(Math.abs((status?.last?.duration_ms ?? 0) - 3000)).toBeLessThanOrEqual(20);
@@ -149,10 +158,15 @@ describe('recorder bounds', () => {
     expect(Math.abs((await ffprobe(file)).durationMs - 3000)).toBeLessThanOrEqual(150);
     // Audio without a start does not begin another recording.
     await pub.publishAsync('recorder/long/audio', Buffer.alloc(32_000, 0), { qos: 1 });
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, 500)); // proves a negative: no recording begins
     expect(statusOf(seen.last, 'long')?.state).not.toBe('recording');
     await pub.publishAsync('recorder/long/start', '{}', { qos: 1 });
-    await until(() => statusOf(seen.last, 'long')?.state === 'recording', 'a new recording after start');
+    await expect
+      .poll(() => statusOf(seen.last, 'long')?.state === 'recording', {
+        timeout: 15_000,
+        message: 'a new recording after start',
+      })
+      .toBe(true);
     await pub.publishAsync('recorder/long/stop', '', { qos: 1 });
   });
 
@@ -163,7 +177,12 @@ describe('recorder bounds', () => {
     // Two messages under limits.mqtt_max_packet_kb (1 MiB), together over the recording's 1 MiB.
     for (let i = 0; i < 2; i++)
       await pub.publishAsync('recorder/big/audio', Buffer.alloc(768 * 1024, 0), { qos: 1 });
-    await until(() => statusOf(seen.last, 'big')?.error?.code === 'LIMIT_REACHED', 'the limit in the status');
+    await expect
+      .poll(() => statusOf(seen.last, 'big')?.error?.code === 'LIMIT_REACHED', {
+        timeout: 15_000,
+        message: 'the limit in the status',
+      })
+      .toBe(true);
     const status = statusOf(seen.last, 'big');
     expect(status?.error?.message).toMatch(/recorder\.max_recording_mb/);
     // 1 MiB at 48 kHz, 2 channels, 4 bytes: 2.73 s.
@@ -176,7 +195,12 @@ describe('recorder bounds', () => {
       ['surround', { channels: 6 }],
     ] as const) {
       await pub.publishAsync(`recorder/${device}/start`, JSON.stringify(start), { qos: 1 });
-      await until(() => statusOf(seen.last, device)?.state === 'error', `${device} refused`);
+      await expect
+        .poll(() => statusOf(seen.last, device)?.state === 'error', {
+          timeout: 15_000,
+          message: `${device} refused`,
+        })
+        .toBe(true);
       expect(statusOf(seen.last, device)?.error?.code).toBe('BAD_PAYLOAD');
       expect(statusOf(seen.last, device)?.error?.message).toMatch(/48000|\b2\b/);
     }
@@ -212,14 +236,21 @@ describe('recorder device allowlist', () => {
       await pub.publishAsync(`recorder/${device}/audio`, Buffer.alloc(16_000, 0), { qos: 1 });
       await pub.publishAsync(`recorder/${device}/stop`, '', { qos: 1 });
     }
-    await until(() => statusOf(seen.last, 'kitchen')?.last !== undefined, 'the kitchen recording');
+    await expect
+      .poll(() => statusOf(seen.last, 'kitchen')?.last !== undefined, {
+        timeout: 15_000,
+        message: 'the kitchen recording',
+      })
+      .toBe(true);
     expect(seen.last.has('recorder/garage/status')).toBe(false);
     const files = await filesUnder(join(hub.shareDir, 'recordings'));
     expect(files.some((f) => f.includes('kitchen'))).toBe(true);
     expect(files.some((f) => f.includes('garage'))).toBe(false);
-    await until(
-      () => hub.logs().some((l) => l.code === 'INVALID_DEVICE' && /recorder\.devices/.test(String(l.err))),
-      'the refusal in the log',
-    );
+    await expect
+      .poll(
+        () => hub.logs().some((l) => l.code === 'INVALID_DEVICE' && /recorder\.devices/.test(String(l.err))),
+        { timeout: 15_000, message: 'the refusal in the log' },
+      )
+      .toBe(true);
   });
 });

@@ -10,11 +10,10 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ffprobe } from '../helpers/ffprobe.js';
-import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
-import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
-import { connectSayClient, type SayClient } from '../helpers/mqtt.js';
+import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
+import type { SayClient } from '../helpers/mqtt.js';
 import { startWyomingSpeaker, type WyomingSpeaker } from '../servers/wyoming-speaker.js';
 
 const mountPoint = mkdtempSync(join(tmpdir(), 'cache-full-'));
@@ -54,42 +53,28 @@ async function statusSays(client: SayClient, degraded: boolean): Promise<void> {
   await client.next('tts/status', says, 10_000);
 }
 
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 describe.skipIf(!mounted)('cache on a full disk', () => {
-  let broker: RunningMosquitto;
   let speaker: WyomingSpeaker;
-  let hub: InProcessHub;
+  let fixture: HubFixture;
   let client: SayClient;
   const filler = join(mountPoint, 'filler');
 
   beforeAll(async () => {
-    broker = await startMosquitto();
     speaker = await startWyomingSpeaker();
-    hub = await startInProcessHub(
+    fixture = await startHubFixture(
       {
         share_dir: mountPoint,
         recorder: { enabled: false },
         targets: [{ name: 'pi', type: 'wyoming', url: speaker.url }],
       },
-      broker.url,
+      { client: { extraTopics: ['tts/status'] } },
     );
-    client = await connectSayClient(broker.url, { extraTopics: ['tts/status'] });
+    client = fixture.client;
     fillDisk(filler);
   });
   afterAll(async () => {
-    await client?.close();
-    await hub?.close();
+    await fixture?.close();
     await speaker?.stop();
-    await broker?.stop();
     if (mounted) execFileSync('umount', [mountPoint]);
     rmSync(mountPoint, { recursive: true, force: true });
   });
@@ -124,7 +109,7 @@ describe.skipIf(!mounted)('cache on a full disk', () => {
     expect((await part.arrayBuffer()).byteLength).toBe(100);
 
     // Degraded where a dashboard looks: the HTTP figures and the retained status the binary sensor reads.
-    const figures = (await (await fetch(`${hub.baseUrl}/api/cache`)).json()) as Record<string, unknown>;
+    const figures = (await (await fetch(`${fixture.url}/api/cache`)).json()) as Record<string, unknown>;
     expect(figures).toMatchObject({ degraded: true, memory_entries: 1 });
     await statusSays(client, true);
 
@@ -139,10 +124,14 @@ describe.skipIf(!mounted)('cache on a full disk', () => {
 
     // Space returns: within the retry period the memory entries go to disk and the state clears.
     rmSync(filler);
-    const healed = await until(async () => {
-      const f = (await (await fetch(`${hub.baseUrl}/api/cache`)).json()) as Record<string, unknown>;
-      return f.degraded === false && f.memory_entries === 0 ? f : undefined;
-    }, 25_000);
+    const healed = await vi.waitFor(
+      async () => {
+        const f = (await (await fetch(`${fixture.url}/api/cache`)).json()) as Record<string, unknown>;
+        expect(f).toMatchObject({ degraded: false, memory_entries: 0 });
+        return f;
+      },
+      { timeout: 25_000, interval: 250 },
+    );
     expect(healed.entries).toBe(2);
     expect(audioFiles(mountPoint)).toHaveLength(2);
     await statusSays(client, false);

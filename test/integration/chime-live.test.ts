@@ -6,8 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ffprobe } from '../helpers/ffprobe.js';
 import { useGatedOpenAiServer } from '../helpers/gated-openai.js';
-import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
-import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
+import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
 
 type Json = Record<string, unknown>;
 
@@ -34,24 +33,20 @@ async function post(baseUrl: string, body: Json): Promise<Json> {
 
 describe('live stream with a chime', () => {
   const gate = useGatedOpenAiServer();
-  let broker: RunningMosquitto;
-  let hub: InProcessHub;
+  let fx: HubFixture;
 
   beforeAll(async () => {
-    broker = await startMosquitto();
-    hub = await startInProcessHub(
-      { engines: [{ name: 'kokoro', type: 'openai', url: gate().url, voice: 'af_heart', timeout_s: 60 }] },
-      broker.url,
-    );
+    fx = await startHubFixture({
+      engines: [{ name: 'kokoro', type: 'openai', url: gate().url, voice: 'af_heart', timeout_s: 60 }],
+    });
   });
   afterAll(async () => {
-    await hub?.close();
-    await broker?.stop();
+    await fx?.close();
   });
 
   it('sends the chime before the engine has spoken, then the speech with no gap', async () => {
     const text = 'The front door has been open for ten minutes. Please close it.';
-    const plain = await post(hub.baseUrl, { text });
+    const plain = await post(fx.url, { text });
     expect(plain).toMatchObject({ ok: true });
     const speechMs = (await ffprobe(Buffer.from(await (await fetch(plain.url as string)).arrayBuffer())))
       .durationMs;
@@ -62,7 +57,7 @@ describe('live stream with a chime', () => {
       const asked = gate().requests.length;
       const t0 = performance.now();
       // cache: false, so the sentences spoken above are not reused from the phrase cache: the engine is asked.
-      const started = await post(hub.baseUrl, {
+      const started = await post(fx.url, {
         text,
         chime: 'dingdong',
         cache: false,

@@ -14,9 +14,8 @@ import { ffmpegSpawnCount } from '../../src/audio/ffmpeg.js';
 import { BUILTIN_CHIMES_DIR, createChimeLibrary } from '../../src/chimes/library.js';
 import { DEFAULT_MIX_FORMAT } from '../../src/say/chimes.js';
 import { ffprobe } from '../helpers/ffprobe.js';
-import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
-import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
-import { connectSayClient, type SayClient } from '../helpers/mqtt.js';
+import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
+import type { SayClient } from '../helpers/mqtt.js';
 
 type Json = Record<string, unknown>;
 const TEXT = 'The laundry is done.';
@@ -30,14 +29,13 @@ function tone(path: string, seconds: number, hz: number): void {
 }
 
 describe('chimes around speech', () => {
-  let broker: RunningMosquitto;
-  let hub: InProcessHub;
+  let fx: HubFixture;
   let client: SayClient;
   let scratch: string;
   let chimesDir: string;
 
   const post = async (body: Json): Promise<{ status: number; body: Json }> => {
-    const res = await fetch(`${hub.baseUrl}/api/say`, {
+    const res = await fetch(`${fx.url}/api/say`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
@@ -53,15 +51,12 @@ describe('chimes around speech', () => {
 
   beforeAll(async () => {
     scratch = mkdtempSync(join(tmpdir(), 'chimes-'));
-    broker = await startMosquitto();
-    hub = await startInProcessHub({ chimes: { max_duration_s: 2 } }, broker.url);
-    chimesDir = join(hub.shareDir, 'chimes');
-    client = await connectSayClient(broker.url);
+    fx = await startHubFixture({ chimes: { max_duration_s: 2 } });
+    chimesDir = join(fx.shareDir, 'chimes');
+    client = fx.client;
   });
   afterAll(async () => {
-    await client?.close();
-    await hub?.close();
-    await broker?.stop();
+    await fx?.close();
     rmSync(scratch, { recursive: true, force: true });
   });
 
@@ -112,7 +107,7 @@ describe('chimes around speech', () => {
     expect(second.body.url).not.toBe(first.body.url);
     const grew = (second.body.duration_ms as number) - (first.body.duration_ms as number);
     expect(Math.abs(grew - 400)).toBeLessThanOrEqual(50);
-    const listed = (await (await fetch(`${hub.baseUrl}/api/chimes`)).json()) as {
+    const listed = (await (await fetch(`${fx.url}/api/chimes`)).json()) as {
       dir: string;
       chimes: Array<{ name: string; source: string; duration_ms?: number }>;
     };
@@ -122,7 +117,7 @@ describe('chimes around speech', () => {
     const names = listed.chimes.map((c) => c.name);
     for (const builtin of ['ding', 'dingdong', 'attention', 'soft', 'alert', 'done'])
       expect(names).toContain(builtin);
-    const preview = await fetch(`${hub.baseUrl}/api/chimes/ding/audio`);
+    const preview = await fetch(`${fx.url}/api/chimes/ding/audio`);
     expect(preview.headers.get('content-type')).toBe('audio/ogg');
     expect((await ffprobe(Buffer.from(await preview.arrayBuffer()))).codec).toBe('opus');
   });
@@ -160,14 +155,14 @@ describe('chimes around speech', () => {
       expect(r.body.error, name).toMatchObject({ code: 'CHIME_INVALID' });
       expect((r.body.error as Json).message as string, name).toMatch(message);
     }
-    const listed = (await (await fetch(`${hub.baseUrl}/api/chimes`)).json()) as {
+    const listed = (await (await fetch(`${fx.url}/api/chimes`)).json()) as {
       chimes: Array<{ name: string; error?: string }>;
     };
     expect(listed.chimes.find((c) => c.name === 'long')?.error).toMatch(/longer than/);
     // Nothing else is affected: a say with a good chime and a plain one still work.
     expect((await post({ text: 'Still here.', chime: 'alert' })).body).toMatchObject({ ok: true });
     expect((await post({ text: 'Still here.' })).body).toMatchObject({ ok: true });
-    expect((await (await fetch(`${hub.baseUrl}/api/health`)).json()) as Json).toMatchObject({ status: 'ok' });
+    expect((await (await fetch(`${fx.url}/api/health`)).json()) as Json).toMatchObject({ status: 'ok' });
   });
 
   it('takes chime fields in notify data (a JSON message on the notify entity)', async () => {

@@ -73,8 +73,7 @@ describe('a request whose deadline passes in the queue', () => {
         await client.close();
       }
       expect(await first).toMatchObject({ ok: true, engine: 'kokoro' });
-      // Give any (wrongly) queued request time to reach the engine before looking.
-      await new Promise((r) => setTimeout(r, 500));
+      await new Promise((r) => setTimeout(r, 500)); // proves a negative: no late request reaches the engine
       const bodies = gate.requests.map((r) => r.body).join('\n');
       expect(bodies).not.toContain('Too late over HTTP.');
       expect(bodies).not.toContain('Too late over MQTT.');
@@ -140,7 +139,7 @@ describe('a target still busy when the deadline passes', () => {
         expect(late).toMatchObject({ ok: true, targets: [{ name: 'hall', ok: false }] });
         expect((late.targets as Json[])[0]?.error).toMatch(/^DEADLINE_EXCEEDED/);
         expect(await first).toMatchObject({ ok: true, targets: [{ name: 'hall', ok: true }] });
-        await new Promise((r) => setTimeout(r, 500));
+        await new Promise((r) => setTimeout(r, 500)); // proves a negative: the late one never starts playing
         expect(speaker.reports.filter((r) => r.event === 'start')).toHaveLength(1);
         expect(await metric(hub, 'tts_hub_deadline_exceeded_total{stage="target"}')).toBe(1);
       });

@@ -3,30 +3,22 @@
  * two at a time (the rest wait in the journal, as `/api/health` `requests` shows), and all are answered.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
-import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
-import { connectSayClient, type SayClient } from '../helpers/mqtt.js';
+import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
+import type { SayClient } from '../helpers/mqtt.js';
 
 describe('requests in flight', () => {
-  let broker: RunningMosquitto;
+  let fx: HubFixture;
   let client: SayClient;
-  let hub: InProcessHub;
 
   beforeAll(async () => {
-    broker = await startMosquitto();
-    client = await connectSayClient(broker.url);
-    hub = await startInProcessHub(
-      {
-        mqtt: { max_in_flight: 2, receive_maximum: 5 },
-        engines: [{ name: 'espeak', type: 'espeak', max_parallel: 4 }],
-      },
-      broker.url,
-    );
+    fx = await startHubFixture({
+      mqtt: { max_in_flight: 2, receive_maximum: 5 },
+      engines: [{ name: 'espeak', type: 'espeak', max_parallel: 4 }],
+    });
+    client = fx.client;
   });
   afterAll(async () => {
-    await hub?.close();
-    await client?.close();
-    await broker?.stop();
+    await fx?.close();
   });
 
   it('works on at most max_in_flight requests at once and answers them all', async () => {
@@ -36,12 +28,12 @@ describe('requests in flight', () => {
     let polling = true;
     const poll = (async () => {
       while (polling) {
-        const health = (await (await fetch(`${hub.baseUrl}/api/health`)).json()) as {
+        const health = (await (await fetch(`${fx.url}/api/health`)).json()) as {
           requests: { running: number; queued: number };
         };
         maxRunning = Math.max(maxRunning, health.requests.running);
         maxQueued = Math.max(maxQueued, health.requests.queued);
-        await new Promise((r) => setTimeout(r, 10));
+        await new Promise((r) => setTimeout(r, 10)); // the sampling period; waits for nothing
       }
     })();
     const answers = ids.map((id) =>

@@ -3,6 +3,8 @@
  * child process in its own process group; signals go to the whole group (`process.kill(-pid, …)`), as systemd,
  * Ctrl-C and `kill -- -PGID` send them, so the hub's ffmpeg and engine children die with it.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type HubProcess, startHub } from '../helpers/hub-process.js';
 import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
@@ -28,6 +30,18 @@ function resultsById(client: SayClient): Map<string, Result[]> {
     byId.set(r.id, [...(byId.get(r.id) ?? []), r]);
   }
   return byId;
+}
+
+/** Whether a request journal under `shareDir` records that `target` has the audio (a `{"g": seq, "n": target}` line). */
+function journalHasTarget(shareDir: string, target: string): boolean {
+  const files = readdirSync(shareDir, { recursive: true, encoding: 'utf8' }).filter((f) =>
+    f.endsWith('requests.journal'),
+  );
+  return files.some((f) =>
+    readFileSync(join(shareDir, f), 'utf8')
+      .split('\n')
+      .some((line) => line.includes('"g":') && line.includes(`"n":${JSON.stringify(target)}`)),
+  );
 }
 
 /** A say each: distinct texts, so nothing is a cache hit and each costs a real synthesis. */
@@ -88,7 +102,7 @@ describe('at-least-once delivery through faults', () => {
     for (const [i, id] of ids.entries()) {
       await client.client.publishAsync('tts/say', JSON.stringify({ id, text: sayText(100 + i) }), { qos: 1 });
       if (i === 5) stopping = first.stop(15_000);
-      await sleep(100);
+      await sleep(100); // paces the publishes so that some arrive during the shutdown; waits for nothing
     }
     expect(await stopping).toBe(0);
     const second = await startHub(options('term-1'), { shareDir: first.shareDir });
@@ -121,7 +135,8 @@ describe('at-least-once delivery through faults', () => {
       });
       // The speaker has all the audio (audio-stop) and plays it in real time; the hub waits for `played`.
       await speaker.waitFor((r) => r.event === 'stop', 30_000);
-      await sleep(300); // the journal's group commit of the target record
+      // The journal's group commit of the target record.
+      await expect.poll(() => journalHasTarget(first.shareDir, 'den'), { timeout: 5000 }).toBe(true);
       expect(resultsById(client).get('replay-1')).toBeUndefined();
       first.signalGroup('SIGKILL');
       await first.exited;
@@ -131,7 +146,7 @@ describe('at-least-once delivery through faults', () => {
       expect(resultsById(client).get('replay-1')).toEqual([
         expect.objectContaining({ ok: true, delivered: true, targets: [{ name: 'den', ok: true }] }),
       ]);
-      await sleep(500);
+      await sleep(500); // proves a negative: no second playback starts after the replayed result
       expect(speaker.reports.filter((r) => r.event === 'start')).toHaveLength(1);
       expect(await second.stop()).toBe(0);
     });

@@ -37,15 +37,6 @@ async function engineRow(hub: InProcessHub, name: string): Promise<Json> {
   return engines.find((e) => e.name === name) as Json;
 }
 
-/** Polls `check` every 100 ms until it is true; fails after `timeoutMs`. */
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /** Every file under the share dir's cache folder (names only). */
 function cacheFiles(hub: InProcessHub): string[] {
   const root = join(hub.shareDir, 'cache');
@@ -176,7 +167,9 @@ describe('the circuit breaker', () => {
 
         const closed = expectStatus('closed');
         gate.mode = 'pass';
-        await until(async () => (await engineRow(hub, 'kokoro')).breaker === 'closed', 'breaker closed');
+        await expect
+          .poll(async () => (await engineRow(hub, 'kokoro')).breaker, { timeout: 15_000 })
+          .toBe('closed');
         expect(await engineRow(hub, 'kokoro')).toMatchObject({ healthy: true });
         const back = await say(hub, { text: 'Kokoro is back.' });
         expect(back).toMatchObject({ ok: true, engine: 'kokoro' });
@@ -205,7 +198,7 @@ describe('priority', () => {
             .say(JSON.stringify({ id, text: `Request ${id} in line.`, priority }), id)
             .then((r) => order.push(`${r.id}:${r.ok}`));
         const normals = ['n1', 'n2', 'n3', 'n4'].map((id) => send(id, 'normal'));
-        await until(async () => (await engineRow(hub, 'slow')).queued === 3, 'three queued');
+        await expect.poll(async () => (await engineRow(hub, 'slow')).queued, { timeout: 15_000 }).toBe(3);
         const high = send('h', 'high');
         await Promise.all([...normals, high]);
         expect(order).toEqual(['n1:true', 'h:true', 'n2:true', 'n3:true', 'n4:true']);

@@ -181,7 +181,7 @@ describe('the live encoder (say/live-encoder.ts) with real espeak-ng speech and 
     async function* endless(): AsyncIterable<AudioChunk> {
       while (!ac.signal.aborted) {
         yield { format: MONO_22K, pcm: tone(MONO_22K, 100) };
-        await new Promise((r) => setTimeout(r, 20));
+        await new Promise((r) => setTimeout(r, 20)); // paces the source like a live one; waits for nothing
       }
     }
     const before = ffmpegSpawnCount();
@@ -204,7 +204,7 @@ describe('the live encoder (say/live-encoder.ts) with real espeak-ng speech and 
     async function* endless(): AsyncIterable<AudioChunk> {
       for (;;) {
         yield { format: MONO_22K, pcm: tone(MONO_22K, 100) };
-        await new Promise((r) => setTimeout(r, 20));
+        await new Promise((r) => setTimeout(r, 20)); // paces the source like a live one; waits for nothing
       }
     }
     for await (const _ of encodeLive(endless(), {

@@ -84,13 +84,7 @@ describe('periodic health probes', () => {
     const dispatcher = createDispatcher({ entries, log });
     const monitor = createHealthMonitor({ entries, dispatcher, intervalMs: 200, log });
     const healthy = () => monitor.snapshot()[0]?.healthy;
-    const until = async (want: boolean) => {
-      const deadline = Date.now() + 15_000;
-      while (healthy() !== want) {
-        if (Date.now() > deadline) throw new Error(`engine never became healthy=${want}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    };
+    const until = (want: boolean) => expect.poll(healthy, { timeout: 15_000 }).toBe(want);
     gate.mode = 'pass';
     await monitor.start();
     try {

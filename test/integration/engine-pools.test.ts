@@ -104,7 +104,7 @@ describe('engine pool of two wyoming-piper instances', () => {
         }),
       ),
     );
-    while (done < 8) await new Promise((r) => setTimeout(r, 20));
+    await expect.poll(() => done, { timeout: 60_000, interval: 20 }).toBeGreaterThanOrEqual(8);
     await pipers[1]!.kill();
     const results = await all;
     expect(results.filter((r) => r.ok !== true)).toEqual([]);

@@ -10,8 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ffprobe } from '../helpers/ffprobe.js';
-import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
-import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
+import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
 
 const run = promisify(execFile);
 const TOKEN = 'secret-token-123';
@@ -44,20 +43,17 @@ async function probePcm(pcm: Buffer): Promise<{ codec: string; rate: number; cha
 }
 
 describe('HTTP: API token, OpenAI speech endpoint, metrics', () => {
-  let broker: RunningMosquitto;
-  let hub: InProcessHub;
+  let fx: HubFixture;
 
   beforeAll(async () => {
-    broker = await startMosquitto();
-    hub = await startInProcessHub({ http: { api_token: TOKEN } }, broker.url);
+    fx = await startHubFixture({ http: { api_token: TOKEN } });
   });
   afterAll(async () => {
-    await hub?.close();
-    await broker?.stop();
+    await fx?.close();
   });
 
   it('refuses a LAN peer without the token (401, error body) and accepts it with the token', async () => {
-    const app = hub.hub.http;
+    const app = fx.hub.http;
     const refused = await app.inject({ method: 'GET', url: '/api/health', remoteAddress: LAN });
     expect(refused.statusCode).toBe(401);
     expect(refused.headers['www-authenticate']).toBe('Bearer');
@@ -86,7 +82,7 @@ describe('HTTP: API token, OpenAI speech endpoint, metrics', () => {
   });
 
   it('trusts loopback and the ingress proxy, and the ingress header opens nothing for others', async () => {
-    const app = hub.hub.http;
+    const app = fx.hub.http;
     const loop = await app.inject({ method: 'GET', url: '/api/health', remoteAddress: '127.0.0.1' });
     expect(loop.statusCode).toBe(200);
     const ingress = await app.inject({
@@ -117,11 +113,11 @@ describe('HTTP: API token, OpenAI speech endpoint, metrics', () => {
       '/api/recordings/%2e%2e/audio',
       '/ui/..%2f..%2f..%2fpackage.json',
     ]) {
-      const res = await hub.hub.http.inject({ method: 'GET', url });
+      const res = await fx.hub.http.inject({ method: 'GET', url });
       expect([400, 404], url).toContain(res.statusCode);
       expect(res.body, url).not.toMatch(/tts-hub|root:/);
     }
-    const del = await hub.hub.http.inject({
+    const del = await fx.hub.http.inject({
       method: 'DELETE',
       url: '/api/recordings/..%2f..%2fpackage.json',
     });
@@ -129,7 +125,7 @@ describe('HTTP: API token, OpenAI speech endpoint, metrics', () => {
   });
 
   it('refuses bodies over the size limit', async () => {
-    const res = await hub.hub.http.inject({
+    const res = await fx.hub.http.inject({
       method: 'POST',
       url: '/v1/audio/speech',
       payload: { model: 'x', input: 'a'.repeat(70 * 1024) },
@@ -142,7 +138,7 @@ describe('HTTP: API token, OpenAI speech endpoint, metrics', () => {
     ['mp3', 'audio/mpeg', 'mp3', 'mp3'],
     ['wav', 'audio/wav', 'pcm_s16le', 'wav'],
   ])('answers response_format %s as %s', async (format, type, codec, container) => {
-    const res = await hub.hub.http.inject({
+    const res = await fx.hub.http.inject({
       method: 'POST',
       url: '/v1/audio/speech',
       payload: { model: 'espeak', input: `Format ${format} test.`, voice: 'alloy', response_format: format },
@@ -157,14 +153,14 @@ describe('HTTP: API token, OpenAI speech endpoint, metrics', () => {
 
   it('answers pcm as raw s16le 24 kHz mono, and speed changes the duration', async () => {
     const body = { model: 'tts-1', input: 'Raw samples please.', response_format: 'pcm' };
-    const normal = await hub.hub.http.inject({ method: 'POST', url: '/v1/audio/speech', payload: body });
+    const normal = await fx.hub.http.inject({ method: 'POST', url: '/v1/audio/speech', payload: body });
     expect(normal.statusCode).toBe(200);
     expect(normal.headers['content-type']).toMatch(/^audio\/pcm/);
     expect(normal.rawPayload.subarray(0, 4).toString('latin1')).not.toBe('RIFF');
     const probe = await probePcm(normal.rawPayload);
     expect(probe).toMatchObject({ codec: 'pcm_s16le', rate: 24000, channels: 1 });
     expect(probe.ms).toBeGreaterThan(500);
-    const fast = await hub.hub.http.inject({
+    const fast = await fx.hub.http.inject({
       method: 'POST',
       url: '/v1/audio/speech',
       payload: { ...body, speed: 2 },
@@ -174,7 +170,7 @@ describe('HTTP: API token, OpenAI speech endpoint, metrics', () => {
   });
 
   it('reports errors in the OpenAI shape', async () => {
-    const bad = await hub.hub.http.inject({
+    const bad = await fx.hub.http.inject({
       method: 'POST',
       url: '/v1/audio/speech',
       payload: { model: 'tts-1', input: 'x', response_format: 'vorbis' },
@@ -187,7 +183,7 @@ describe('HTTP: API token, OpenAI speech endpoint, metrics', () => {
         message: expect.stringContaining('vorbis'),
       },
     });
-    const empty = await hub.hub.http.inject({
+    const empty = await fx.hub.http.inject({
       method: 'POST',
       url: '/v1/audio/speech',
       payload: { model: 'tts-1', input: '   ' },
@@ -197,15 +193,15 @@ describe('HTTP: API token, OpenAI speech endpoint, metrics', () => {
   });
 
   it('exposes counters, histograms, queue depth and engine health on /metrics', async () => {
-    await hub.hub.http.inject({ method: 'POST', url: '/api/say', payload: { text: 'Metrics check.' } });
-    await hub.hub.http.inject({ method: 'POST', url: '/api/say', payload: { text: 'Metrics check.' } });
-    const failed = await hub.hub.http.inject({
+    await fx.hub.http.inject({ method: 'POST', url: '/api/say', payload: { text: 'Metrics check.' } });
+    await fx.hub.http.inject({ method: 'POST', url: '/api/say', payload: { text: 'Metrics check.' } });
+    const failed = await fx.hub.http.inject({
       method: 'POST',
       url: '/api/say',
       payload: { text: 'No such engine.', engine: 'nope' },
     });
     expect(failed.statusCode).toBe(400);
-    const res = await hub.hub.http.inject({ method: 'GET', url: '/metrics' });
+    const res = await fx.hub.http.inject({ method: 'GET', url: '/metrics' });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toContain('text/plain');
     const text = res.body;
@@ -219,7 +215,7 @@ describe('HTTP: API token, OpenAI speech endpoint, metrics', () => {
     expect(text).toMatch(/^tts_hub_queue_depth 0$/m);
     expect(text).toMatch(/^tts_hub_engine_healthy\{engine="espeak"\} 1$/m);
     expect(text).toMatch(/^tts_hub_recorded_bytes \d+$/m);
-    const lan = await hub.hub.http.inject({ method: 'GET', url: '/metrics', remoteAddress: LAN });
+    const lan = await fx.hub.http.inject({ method: 'GET', url: '/metrics', remoteAddress: LAN });
     expect(lan.statusCode).toBe(401);
   });
 });

@@ -7,8 +7,7 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
-import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
+import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
 
 interface Operation {
   parameters?: Array<{ in: string; name: string }>;
@@ -40,20 +39,17 @@ function registeredRoutes(app: FastifyInstance): string[] {
 }
 
 describe('OpenAPI document and docs page', () => {
-  let broker: RunningMosquitto;
-  let hub: InProcessHub;
+  let fx: HubFixture;
 
   beforeAll(async () => {
-    broker = await startMosquitto();
-    hub = await startInProcessHub({}, broker.url);
+    fx = await startHubFixture({});
   });
   afterAll(async () => {
-    await hub?.close();
-    await broker?.stop();
+    await fx?.close();
   });
 
   it('validates with an OpenAPI validator and lists every registered route with its schemas', async () => {
-    const res = await fetch(`${hub.baseUrl}/api/openapi.json`);
+    const res = await fetch(`${fx.url}/api/openapi.json`);
     expect(res.status).toBe(200);
     const doc = (await res.json()) as OpenApiDoc;
     const result = await new Validator().validate(doc as unknown as Parameters<Validator['validate']>[0]);
@@ -61,7 +57,7 @@ describe('OpenAPI document and docs page', () => {
     expect(result.valid).toBe(true);
 
     // The docs page's own files (swagger-ui assets, its copy of the document) are the docs, not the API.
-    const routes = registeredRoutes(hub.hub.http).filter((r) => !r.split(' ')[1]?.startsWith('/api/docs'));
+    const routes = registeredRoutes(fx.hub.http).filter((r) => !r.split(' ')[1]?.startsWith('/api/docs'));
     expect(routes).toContain('POST /api/say');
     expect(routes).toContain('GET /api/recordings/{id}/audio');
     expect(routes.length).toBeGreaterThan(25);
@@ -90,7 +86,7 @@ describe('OpenAPI document and docs page', () => {
   });
 
   it('describes bodies, queries and binary answers', async () => {
-    const doc = (await (await fetch(`${hub.baseUrl}/api/openapi.json`)).json()) as OpenApiDoc;
+    const doc = (await (await fetch(`${fx.url}/api/openapi.json`)).json()) as OpenApiDoc;
     const say = doc.paths['/api/say']?.post;
     const body = say?.requestBody?.content['application/json']?.schema as { properties: object };
     expect(Object.keys(body.properties)).toEqual(expect.arrayContaining(['text', 'target', 'deadline_s']));
@@ -105,26 +101,26 @@ describe('OpenAPI document and docs page', () => {
   });
 
   it('serves the docs page with relative URLs (ingress) from the package, behind the API access rules', async () => {
-    const page = await fetch(`${hub.baseUrl}/api/docs/`, {
+    const page = await fetch(`${fx.url}/api/docs/`, {
       headers: { 'x-ingress-path': '/api/hassio_ingress/abc' },
     });
     expect(page.status).toBe(200);
     const html = await page.text();
     expect(html).toContain('href="./static/swagger-ui.css"');
     expect(html).not.toMatch(/(src|href)="\/(?!\/)/);
-    const css = await fetch(`${hub.baseUrl}/api/docs/static/swagger-ui.css`);
+    const css = await fetch(`${fx.url}/api/docs/static/swagger-ui.css`);
     expect(css.status).toBe(200);
     expect((await css.text()).length).toBeGreaterThan(1000);
-    const init = await (await fetch(`${hub.baseUrl}/api/docs/static/swagger-initializer.js`)).text();
+    const init = await (await fetch(`${fx.url}/api/docs/static/swagger-initializer.js`)).text();
     expect(init).toContain("resolveUrl('./json')");
 
     // Without the slash the page's relative URLs would leave the prefix: a relative redirect keeps it.
-    const bare = await fetch(`${hub.baseUrl}/api/docs`, { redirect: 'manual' });
+    const bare = await fetch(`${fx.url}/api/docs`, { redirect: 'manual' });
     expect(bare.status).toBe(302);
     expect(bare.headers.get('location')).toBe('docs/');
 
     for (const url of ['/api/openapi.json', '/api/docs/', '/api/docs/json']) {
-      const lan = await hub.hub.http.inject({ url, remoteAddress: '192.168.1.50' });
+      const lan = await fx.hub.http.inject({ url, remoteAddress: '192.168.1.50' });
       expect(lan.statusCode, url).toBe(401);
       expect(lan.json().error.code).toBe('UNAUTHORIZED');
     }

@@ -70,7 +70,7 @@ describe('two hubs, one broker, one share volume', () => {
       for (let i = p; i < ids.length; i += 3) {
         const body = { id: ids[i], text: text(i), target: `sat${i % TARGETS}` };
         await pub.publishAsync('tts/say', JSON.stringify(body), { qos: 1 });
-        await sleep(100);
+        await sleep(100); // paces the publishers so that the kill lands mid-run; waits for nothing
       }
     });
     // Kill hub A (its whole process group) while requests keep coming: it holds some in every state.
@@ -124,15 +124,15 @@ describe('two hubs, one broker, one share volume', () => {
         const id = `r-${i}`;
         ids.push(id);
         await pub.publishAsync('tts/say', JSON.stringify({ id, text: text(i, 10) }), { qos: 1 });
-        await sleep(200);
+        await sleep(200); // a steady stream during the restarts; waits for nothing
       }
     })();
     for (const id of ['hub_a', 'hub_b']) {
-      await sleep(1500);
+      await sleep(1500); // requests keep flowing between restarts; waits for nothing
       expect(await hubs.get(id)?.stop()).toBe(0);
       await start(id, 2);
     }
-    await sleep(1500);
+    await sleep(1500); // a last stretch of requests after both restarts; waits for nothing
     sending = false;
     await steady;
     await expect.poll(() => answeredOk(ids), { timeout: 120_000 }).toBe(true);

@@ -41,7 +41,7 @@ describe('recorder ownership across two hubs', () => {
   const speak = async (ms: number): Promise<void> => {
     for (let t = 0; t < ms; t += 100) {
       await mic.publishAsync('recorder/porch/audio', Buffer.alloc(1600, 3));
-      await sleep(100);
+      await sleep(100); // real-time pace, as a microphone sends; waits for nothing
     }
   };
 

@@ -52,9 +52,12 @@ describe('hub lifecycle', () => {
     );
     await client.client.publishAsync('tts/say', JSON.stringify({ text, id: 'in-flight' }), { qos: 1 });
     // SIGTERM as soon as the hub has taken the request, while it is being synthesized.
-    while (!hub.logs().some((l) => l.msg === 'say received' && l.id === 'in-flight')) {
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    await expect
+      .poll(() => hub.logs().some((l) => l.msg === 'say received' && l.id === 'in-flight'), {
+        timeout: 30_000,
+        interval: 5,
+      })
+      .toBe(true);
     expect(hub.logs().some((l) => l.msg === 'said' && l.id === 'in-flight')).toBe(false);
     const code = hub.stop();
     expect(JSON.parse((await answer).toString())).toMatchObject({ id: 'in-flight', ok: true });
@@ -64,7 +67,12 @@ describe('hub lifecycle', () => {
 
   it('on SIGTERM cancels a say stuck on a hung engine within the grace time without answering SHUTTING_DOWN, and the next start answers it', async () => {
     const port = await freePort();
-    const hanging: Server = createServer(() => {}); // accepts, never answers
+    let synthesizing = false; // the engine has the request (a describe probe does not count)
+    const hanging: Server = createServer((socket) => {
+      socket.on('data', (d) => {
+        if (d.includes('synthesize')) synthesizing = true;
+      });
+    }); // accepts, reads, never answers
     await new Promise<void>((r) => hanging.listen(port, '127.0.0.1', r));
     try {
       const hub = await startHub({
@@ -81,7 +89,7 @@ describe('hub lifecycle', () => {
         JSON.stringify({ text: 'Hello?', id: 'stuck-1', engine: 'stuck' }),
         { qos: 1 },
       );
-      await new Promise((r) => setTimeout(r, 500));
+      await expect.poll(() => synthesizing, { timeout: 10_000 }).toBe(true);
       const offline = client.next('tts/availability', (p) => p.toString() === 'offline', 15_000);
       const started = Date.now();
       expect(await hub.stop(15_000)).toBe(0);
@@ -134,7 +142,7 @@ describe('hub lifecycle', () => {
     try {
       await broker.restart();
       // The test client reconnects on its own; the hub may still be waiting to reconnect (2 s period).
-      while (!client.client.connected) await new Promise((r) => setTimeout(r, 20));
+      await expect.poll(() => client.client.connected, { timeout: 10_000, interval: 20 }).toBe(true);
       const answer = client.next(
         'tts/result',
         (p) => (JSON.parse(p.toString()) as { id: string }).id === 'after-restart',

@@ -7,8 +7,8 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEN_SENTENCES } from '../helpers/announcements.js';
-import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
-import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
+import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
+import { startInProcessHub } from '../helpers/hub-inprocess.js';
 import { connectSayClient, type SayClient } from '../helpers/mqtt.js';
 import { PIPER_VOICE, type RunningPiper, startWyomingPiper } from '../helpers/piper.js';
 import { type CutProxy, startCutProxy } from '../helpers/wyoming-cut-proxy.js';
@@ -21,33 +21,29 @@ function filesUnder(dir: string): string[] {
 }
 
 describe('a synthesis that fails halfway', () => {
-  let broker: RunningMosquitto;
   let piper: RunningPiper;
   let proxy: CutProxy;
-  let hub: InProcessHub;
+  let fx: HubFixture;
   let client: SayClient;
 
   beforeAll(async () => {
-    [broker, piper] = await Promise.all([startMosquitto(), startWyomingPiper()]);
+    piper = await startWyomingPiper();
     proxy = await startCutProxy(piper.url, 1);
-    hub = await startInProcessHub(
-      { engines: [{ name: 'piper', type: 'piper', url: proxy.url, voice: PIPER_VOICE }] },
-      broker.url,
-    );
-    client = await connectSayClient(broker.url);
+    fx = await startHubFixture({
+      engines: [{ name: 'piper', type: 'piper', url: proxy.url, voice: PIPER_VOICE }],
+    });
+    client = fx.client;
   });
   afterAll(async () => {
-    await client?.close();
-    await hub?.close();
+    await fx?.close();
     await proxy?.stop();
     await piper?.stop();
-    await broker?.stop();
   });
 
   it('cuts the live stream, publishes an error result and leaves no cache entry', async () => {
     const result = client.say(JSON.stringify({ text: TEN_SENTENCES, id: 'cut-1' }), 'cut-1');
     // An identical HTTP request joins the same synthesis and answers with its URL at once.
-    const res = await fetch(`${hub.baseUrl}/api/say`, {
+    const res = await fetch(`${fx.url}/api/say`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ text: TEN_SENTENCES, wait: false, id: 'cut-2' }),
@@ -80,7 +76,7 @@ describe('a synthesis that fails halfway', () => {
     expect(await result).toMatchObject({ id: 'cut-1', ok: false, error: { code: 'ENGINE_FAILED' } });
     const after = await fetch(started.url);
     expect(after.status).toBe(404);
-    expect(filesUnder(join(hub.shareDir, 'cache'))).toEqual([]);
+    expect(filesUnder(join(fx.shareDir, 'cache'))).toEqual([]);
   });
 
   it('restarts the live audio on the fallback engine: the early URL then serves its audio', async () => {
@@ -94,9 +90,9 @@ describe('a synthesis that fails halfway', () => {
         // Its own topics: the first hub listens on the default ones.
         topics: { say: 'fallback/say', result: 'fallback/result' },
       },
-      broker.url,
+      fx.broker.url,
     );
-    const own = await connectSayClient(broker.url, {
+    const own = await connectSayClient(fx.broker.url, {
       sayTopic: 'fallback/say',
       resultTopic: 'fallback/result',
     });
@@ -146,9 +142,9 @@ describe('a synthesis that fails halfway', () => {
         targets: [{ name: 'den', type: 'mqtt', url: 'early/den' }],
         topics: { say: 'early/say', result: 'early/result' },
       },
-      broker.url,
+      fx.broker.url,
     );
-    const own = await connectSayClient(broker.url, {
+    const own = await connectSayClient(fx.broker.url, {
       sayTopic: 'early/say',
       resultTopic: 'early/result',
       extraTopics: ['early/den'],

@@ -11,10 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ffmpegSpawnCount } from '../../src/audio/ffmpeg.js';
 import { TEN_SENTENCES } from '../helpers/announcements.js';
 import { ffprobe } from '../helpers/ffprobe.js';
-import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
+import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
 import { decodesCleanly, loudnessLufs } from '../helpers/loudness.js';
-import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
-import { connectSayClient, type SayClient } from '../helpers/mqtt.js';
+import type { SayClient } from '../helpers/mqtt.js';
 import { PIPER_VOICE, type RunningPiper, startWyomingPiper } from '../helpers/piper.js';
 
 type Json = Record<string, unknown>;
@@ -40,9 +39,8 @@ async function readAll(url: string, onFirst?: () => void) {
 }
 
 describe('live audio, single-flight, formats, loudness and phrase reuse', () => {
-  let broker: RunningMosquitto;
   let piper: RunningPiper;
-  let hub: InProcessHub;
+  let fx: HubFixture;
   let client: SayClient;
   let dir: string;
   const save = (name: string, buf: Buffer): string => {
@@ -53,31 +51,26 @@ describe('live audio, single-flight, formats, loudness and phrase reuse', () => 
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'live-audio-'));
-    [broker, piper] = await Promise.all([startMosquitto(), startWyomingPiper()]);
-    hub = await startInProcessHub(
-      {
-        engines: [
-          { name: 'piper', type: 'piper', url: piper.url, voice: PIPER_VOICE, loudnorm: true },
-          { name: 'espeak', type: 'espeak', loudnorm: true },
-          // `command` set: one espeak-ng process per say (the CLI), whose audio for a sentence is the same bytes
-          // every time, as the joined-duration check below needs; a warm espeak-ng varies by a few ms of pause.
-          { name: 'plain', type: 'espeak', command: 'espeak-ng' },
-        ],
-      },
-      broker.url,
-    );
-    client = await connectSayClient(broker.url);
+    piper = await startWyomingPiper();
+    fx = await startHubFixture({
+      engines: [
+        { name: 'piper', type: 'piper', url: piper.url, voice: PIPER_VOICE, loudnorm: true },
+        { name: 'espeak', type: 'espeak', loudnorm: true },
+        // `command` set: one espeak-ng process per say (the CLI), whose audio for a sentence is the same bytes
+        // every time, as the joined-duration check below needs; a warm espeak-ng varies by a few ms of pause.
+        { name: 'plain', type: 'espeak', command: 'espeak-ng' },
+      ],
+    });
+    client = fx.client;
   });
   afterAll(async () => {
-    await client?.close();
-    await hub?.close();
+    await fx?.close();
     await piper?.stop();
-    await broker?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('streams the URL live to two listeners at once, then serves the same bytes as a cached file', async () => {
-    const started = await post(hub.baseUrl, { text: TEN_SENTENCES, wait: false, id: 'live-1' });
+    const started = await post(fx.url, { text: TEN_SENTENCES, wait: false, id: 'live-1' });
     expect(started).toMatchObject({ id: 'live-1', ok: true, live: true, engine: 'piper', format: 'opus' });
     const url = started.url as string;
     let late: Promise<Awaited<ReturnType<typeof readAll>>> | undefined;
@@ -116,7 +109,7 @@ describe('live audio, single-flight, formats, loudness and phrase reuse', () => 
   });
 
   it('shares one synthesis between identical requests in flight', async () => {
-    const before = hub.hub.sayService.stats();
+    const before = fx.hub.sayService.stats();
     const text = 'The garage door is still open. It is getting dark.';
     const [a, b] = await Promise.all([
       client.say(JSON.stringify({ text, id: 'sf-1' }), 'sf-1'),
@@ -128,7 +121,7 @@ describe('live audio, single-flight, formats, loudness and phrase reuse', () => 
     expect(latency.first_audio).toBeGreaterThan(0);
     expect(latency.first_audio).toBeLessThan(latency.total);
     expect(b).toMatchObject({ ok: true, engine: 'piper', url: a.url, bytes: a.bytes });
-    const after = hub.hub.sayService.stats();
+    const after = fx.hub.sayService.stats();
     expect(after.engineRuns.piper).toBe((before.engineRuns.piper ?? 0) + 1);
     expect(after.sharedRuns).toBe(before.sharedRuns + 1);
   });
@@ -141,10 +134,10 @@ describe('live audio, single-flight, formats, loudness and phrase reuse', () => 
     // Derived from the cached opus: no engine run.
     const text = 'Mail has arrived. It is in the box by the gate.';
     const opus = await say(text, 'opus', 'f-opus');
-    const runs = hub.hub.sayService.stats().engineRuns.piper;
+    const runs = fx.hub.sayService.stats().engineRuns.piper;
     const mp3 = await say(text, 'mp3', 'f-mp3');
     const wav = await say(text, 'wav', 'f-wav');
-    expect(hub.hub.sayService.stats().engineRuns.piper).toBe(runs);
+    expect(fx.hub.sayService.stats().engineRuns.piper).toBe(runs);
     const opusMs = (await ffprobe(await fetchFile(opus, 'a.opus'))).durationMs;
     for (const [r, name, codec] of [
       [mp3, 'a.mp3', 'mp3'],
@@ -198,9 +191,9 @@ describe('live audio, single-flight, formats, loudness and phrase reuse', () => 
   it('reuses a cached sentence inside a new text, joined without a gap', async () => {
     const say = (body: Json, id: string) => client.say(JSON.stringify({ ...body, id, engine: 'plain' }), id);
     await say({ text: 'Welcome home! The heating has been switched on.' }, 'p-1');
-    const before = hub.hub.sayService.stats();
+    const before = fx.hub.sayService.stats();
     const reused = await say({ text: 'Welcome home! The lights in the hall are on.' }, 'p-2');
-    const after = hub.hub.sayService.stats();
+    const after = fx.hub.sayService.stats();
     expect(reused).toMatchObject({ ok: true, cached: false });
     expect(after.phraseHits).toBe(before.phraseHits + 1);
     expect(after.engineRequests.plain).toBe((before.engineRequests.plain ?? 0) + 1);

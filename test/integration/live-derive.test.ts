@@ -9,8 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toSayRequest } from '../../src/inputs/say-payload.js';
 import { ffprobe } from '../helpers/ffprobe.js';
 import { useGatedOpenAiServer } from '../helpers/gated-openai.js';
-import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
-import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
+import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
 
 async function timedGet(url: string, t0: number): Promise<{ first: number; total: number; body: Buffer }> {
   const res = await fetch(url);
@@ -25,28 +24,24 @@ async function timedGet(url: string, t0: number): Promise<{ first: number; total
 }
 
 describe('live stream of a say in another format', () => {
-  let broker: RunningMosquitto;
-  let hub: InProcessHub;
+  let fx: HubFixture;
   const gate = useGatedOpenAiServer((g) => {
     g.delayMs = 1000;
   });
 
   beforeAll(async () => {
-    broker = await startMosquitto();
-    hub = await startInProcessHub(
-      { engines: [{ name: 'slow', type: 'openai', url: `${gate().url}/v1`, voice: 'af_heart' }] },
-      broker.url,
-    );
+    fx = await startHubFixture({
+      engines: [{ name: 'slow', type: 'openai', url: `${gate().url}/v1`, voice: 'af_heart' }],
+    });
   });
   afterAll(async () => {
-    await hub?.close();
-    await broker?.stop();
+    await fx?.close();
   });
 
   it('streams mp3 and wav of a live opus say from its first sentence, and caches them', async () => {
     const text = 'The laundry is done. Please take it out soon. The dryer is next.';
     const t0 = performance.now();
-    const ticket = await hub.hub.sayService.begin(toSayRequest({ text, format: 'opus' }, 2000));
+    const ticket = await fx.hub.sayService.begin(toSayRequest({ text, format: 'opus' }, 2000));
     const signal = AbortSignal.timeout(60_000);
     const [mp3, wav] = await Promise.all([ticket.audio.as('mp3', signal), ticket.audio.as('wav', signal)]);
     expect(mp3.live).toBe(true);

@@ -113,7 +113,7 @@ describe('live encoder with its spare pool', () => {
     async function* endless(): AsyncGenerator<AudioChunk> {
       while (!ac.signal.aborted) {
         yield { format: MONO_22K, pcm: tone(MONO_22K, 100) };
-        await new Promise((r) => setTimeout(r, 20));
+        await new Promise((r) => setTimeout(r, 20)); // paces the source like a live one; waits for nothing
       }
     }
     const encoder = startLiveEncoder({ settings: MP3, guess: MONO_22K, signal: ac.signal, pool });

@@ -5,50 +5,43 @@
  * its requests are spoken by the other (no fallback) and its breaker shows open.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
-import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
+import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
 import { type EngineGate, startEngineGate } from '../servers/engine-gate.js';
 import { startOpenAiSpeechServer } from '../servers/openai-speech-server.js';
 import type { StandIn } from '../servers/speech.js';
 
 type Json = Record<string, unknown>;
 
-let broker: RunningMosquitto;
 let servers: StandIn[];
 let gate: EngineGate;
-let hub: InProcessHub;
+let fx: HubFixture;
 
 beforeAll(async () => {
-  broker = await startMosquitto();
   servers = await Promise.all([startOpenAiSpeechServer(), startOpenAiSpeechServer()]);
   gate = await startEngineGate(servers[1]!.url);
-  hub = await startInProcessHub(
-    {
-      engines: [
-        {
-          name: 'kokoro',
-          type: 'openai',
-          urls: [servers[0]!.url, gate.url],
-          voice: 'af_heart',
-          breaker_failures: 2,
-          breaker_reset_s: 600,
-        },
-        { name: 'espeak', type: 'espeak' },
-      ],
-    },
-    broker.url,
-  );
+  fx = await startHubFixture({
+    engines: [
+      {
+        name: 'kokoro',
+        type: 'openai',
+        urls: [servers[0]!.url, gate.url],
+        voice: 'af_heart',
+        breaker_failures: 2,
+        breaker_reset_s: 600,
+      },
+      { name: 'espeak', type: 'espeak' },
+    ],
+  });
 }, 60_000);
 
 afterAll(async () => {
-  await hub?.close();
+  await fx?.close();
   await gate?.close();
   await Promise.all((servers ?? []).map((s) => s.close()));
-  await broker?.stop();
 });
 
 async function say(text: string): Promise<Json> {
-  const res = await fetch(`${hub.baseUrl}/api/say`, {
+  const res = await fetch(`${fx.url}/api/say`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ text }),
@@ -58,7 +51,7 @@ async function say(text: string): Promise<Json> {
 
 /** The value of the sample line that starts with `series` (name and labels), or NaN. */
 async function sample(series: string): Promise<number> {
-  const text = await (await fetch(`${hub.baseUrl}/metrics`)).text();
+  const text = await (await fetch(`${fx.url}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line ? Number(line.slice(series.length + 1)) : Number.NaN;
 }
@@ -91,7 +84,7 @@ describe('metrics of an engine pool', () => {
     expect(await sample(`tts_hub_engine_breaker_state{engine="kokoro",endpoint="${gate.url}"}`)).toBe(2);
     expect(await sample(`tts_hub_engine_instance_healthy{engine="kokoro",endpoint="${gate.url}"}`)).toBe(0);
     expect(await sample('tts_hub_engine_healthy{engine="kokoro"}')).toBe(1);
-    const { engines } = (await (await fetch(`${hub.baseUrl}/api/engines`)).json()) as { engines: Json[] };
+    const { engines } = (await (await fetch(`${fx.url}/api/engines`)).json()) as { engines: Json[] };
     expect(engines.find((e) => e.name === 'kokoro')).toMatchObject({ healthy: true, breaker: 'closed' });
   });
 });

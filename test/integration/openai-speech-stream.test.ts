@@ -16,8 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useGatedOpenAiServer } from '../helpers/gated-openai.js';
-import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
-import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
+import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
+import { startInProcessHub } from '../helpers/hub-inprocess.js';
 import { venvPython } from '../helpers/piper.js';
 
 const run = promisify(execFile);
@@ -67,25 +67,22 @@ async function decode(file: string, format: string): Promise<{ codec: string; ms
 }
 
 describe('/v1/audio/speech with the official openai client', () => {
-  let broker: RunningMosquitto;
-  let hub: InProcessHub;
+  let fx: HubFixture;
   let dir: string;
 
   beforeAll(async () => {
-    broker = await startMosquitto();
-    hub = await startInProcessHub({}, broker.url);
+    fx = await startHubFixture({});
     dir = await mkdtemp(join(tmpdir(), 'openai-client-'));
   });
   afterAll(async () => {
-    await hub?.close();
-    await broker?.stop();
+    await fx?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it('streams every format, plain and as SSE; each decodes to the same length; SSE reassembles the audio', async () => {
     const text = 'The front door is open. Please close it before you leave. Thank you.';
     const specs = [...FORMATS, ...FORMATS.map((f) => `${f}:sse`), 'mp3@2'];
-    const results = await openaiClient(hub.baseUrl, dir, text, specs);
+    const results = await openaiClient(fx.url, dir, text, specs);
     const byFormat = new Map(results.map((r) => [r.spec, r]));
     const reference = await decode(byFormat.get('wav')?.file as string, 'wav');
     expect(reference.ms).toBeGreaterThan(2500);
@@ -114,34 +111,28 @@ describe('/v1/audio/speech with the official openai client', () => {
   });
 
   it('answers errors in the OpenAI shape through the client', async () => {
-    const [bad] = await openaiClient(hub.baseUrl, dir, ' ', ['mp3']);
+    const [bad] = await openaiClient(fx.url, dir, ' ', ['mp3']);
     expect(bad?.error?.status).toBe(400);
     expect(bad?.error?.body.error).toMatchObject({ code: 'TEXT_EMPTY', type: 'invalid_request_error' });
   });
 });
 
 describe('/v1/audio/speech streams while the engine speaks', () => {
-  let broker: RunningMosquitto;
-  let hub: InProcessHub;
+  let fx: HubFixture;
   const gate = useGatedOpenAiServer((g) => {
     g.delayMs = 1200;
   });
 
   beforeAll(async () => {
-    broker = await startMosquitto();
-    hub = await startInProcessHub(
-      {
-        engines: [
-          { name: 'slow', type: 'openai', url: `${gate().url}/v1`, voice: 'af_heart', max_parallel: 6 },
-          { name: 'espeak', type: 'espeak' },
-        ],
-      },
-      broker.url,
-    );
+    fx = await startHubFixture({
+      engines: [
+        { name: 'slow', type: 'openai', url: `${gate().url}/v1`, voice: 'af_heart', max_parallel: 6 },
+        { name: 'espeak', type: 'espeak' },
+      ],
+    });
   });
   afterAll(async () => {
-    await hub?.close();
-    await broker?.stop();
+    await fx?.close();
   });
 
   it('sends the first bytes of every format long before the last sentence is spoken', async () => {
@@ -150,7 +141,7 @@ describe('/v1/audio/speech streams while the engine speaks', () => {
         // A text per format: the phrase cache would otherwise share sentences between the says.
         const text = `First ${format} sentence is here. Second ${format} one follows. Third ${format} ends it.`;
         const t0 = performance.now();
-        const res = await fetch(`${hub.baseUrl}/v1/audio/speech`, {
+        const res = await fetch(`${fx.url}/v1/audio/speech`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ model: 'slow', input: text, response_format: format }),
@@ -176,7 +167,7 @@ describe('/v1/audio/speech streams while the engine speaks', () => {
   it('answers an engine failure before any audio with the OpenAI error JSON', async () => {
     const alone = await startInProcessHub(
       { engines: [{ name: 'slow', type: 'openai', url: `${gate().url}/v1`, voice: 'af_heart' }] },
-      broker.url,
+      fx.broker.url,
     );
     gate().mode = 'reset';
     try {

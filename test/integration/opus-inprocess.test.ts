@@ -188,7 +188,7 @@ describe('in-process Ogg Opus', () => {
       try {
         for (;;) {
           yield { format, pcm: speech22k.subarray(0, 4410) };
-          await new Promise((r) => setTimeout(r, 5));
+          await new Promise((r) => setTimeout(r, 5)); // paces the source like a live one; waits for nothing
         }
       } finally {
         sourceClosed = true;

@@ -8,13 +8,11 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
-import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
+import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
 import { PIPER_VOICE, piperVoiceDir, venvPython } from '../helpers/piper.js';
 
 describe('Piper voices in <share>/piper and missing models', () => {
-  let broker: RunningMosquitto;
-  let hub: InProcessHub;
+  let fx: HubFixture;
   const share = mkdtempSync(join(tmpdir(), 'piper-share-'));
   const piperDir = join(share, 'piper');
 
@@ -23,41 +21,36 @@ describe('Piper voices in <share>/piper and missing models', () => {
     for (const ext of ['.onnx', '.onnx.json']) {
       symlinkSync(join(piperVoiceDir(), `${PIPER_VOICE}${ext}`), join(piperDir, `${PIPER_VOICE}${ext}`));
     }
-    broker = await startMosquitto();
-    hub = await startInProcessHub(
-      {
-        share_dir: share,
-        recorder: { enabled: false },
-        engines: [
-          {
-            name: 'piper',
-            type: 'piper',
-            transport: 'cli',
-            command: `${venvPython()} -m piper`,
-            voice: PIPER_VOICE,
-          },
-          {
-            name: 'piper_missing',
-            type: 'piper',
-            transport: 'cli',
-            command: `${venvPython()} -m piper`,
-            voice: 'en_US-lessac-medium',
-          },
-          { name: 'piper_nocmd', type: 'piper', transport: 'cli', command: '/opt/nowhere/python3 -m piper' },
-          { name: 'espeak', type: 'espeak' },
-        ],
-      },
-      broker.url,
-    );
+    fx = await startHubFixture({
+      share_dir: share,
+      recorder: { enabled: false },
+      engines: [
+        {
+          name: 'piper',
+          type: 'piper',
+          transport: 'cli',
+          command: `${venvPython()} -m piper`,
+          voice: PIPER_VOICE,
+        },
+        {
+          name: 'piper_missing',
+          type: 'piper',
+          transport: 'cli',
+          command: `${venvPython()} -m piper`,
+          voice: 'en_US-lessac-medium',
+        },
+        { name: 'piper_nocmd', type: 'piper', transport: 'cli', command: '/opt/nowhere/python3 -m piper' },
+        { name: 'espeak', type: 'espeak' },
+      ],
+    });
   });
   afterAll(async () => {
-    await hub?.close();
-    await broker?.stop();
+    await fx?.close();
     rmSync(share, { recursive: true, force: true });
   });
 
   const say = async (body: Record<string, unknown>) => {
-    const res = await fetch(`${hub.baseUrl}/api/say`, {
+    const res = await fetch(`${fx.url}/api/say`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
@@ -66,7 +59,7 @@ describe('Piper voices in <share>/piper and missing models', () => {
   };
 
   it('speaks with a voice found in <share>/piper', async () => {
-    const voices = (await (await fetch(`${hub.baseUrl}/api/voices?engine=piper`)).json()) as {
+    const voices = (await (await fetch(`${fx.url}/api/voices?engine=piper`)).json()) as {
       engines: Array<{ voices: Array<{ name: string }> }>;
     };
     expect(voices.engines[0]?.voices.map((v) => v.name)).toContain(PIPER_VOICE);
@@ -77,7 +70,7 @@ describe('Piper voices in <share>/piper and missing models', () => {
 
   it('reports the missing model and command at start', async () => {
     const missingModel = join(piperDir, 'en_US-lessac-medium.onnx');
-    const { engines } = (await (await fetch(`${hub.baseUrl}/api/engines`)).json()) as {
+    const { engines } = (await (await fetch(`${fx.url}/api/engines`)).json()) as {
       engines: Array<{ name: string; healthy: boolean; code?: string; error?: string }>;
     };
     const row = (name: string) => engines.find((e) => e.name === name);
@@ -87,14 +80,14 @@ describe('Piper voices in <share>/piper and missing models', () => {
     expect(row('piper_missing')?.error).toContain('piper.download_voices');
     expect(row('piper_nocmd')).toMatchObject({ healthy: false, code: 'ENGINE_MISCONFIGURED' });
     expect(row('piper_nocmd')?.error).toContain('/opt/nowhere/python3');
-    const health = (await (await fetch(`${hub.baseUrl}/api/health`)).json()) as {
+    const health = (await (await fetch(`${fx.url}/api/health`)).json()) as {
       problems: Array<{ engine: string; code: string; message: string }>;
     };
     expect(health.problems.map((p) => p.engine).sort()).toEqual(['piper_missing', 'piper_nocmd']);
   });
 
   it('answers a say naming the broken engine with the missing file, not espeak-ng audio', async () => {
-    const runs = () => ({ ...hub.hub.sayService.stats().engineRuns });
+    const runs = () => ({ ...fx.hub.sayService.stats().engineRuns });
     const before = runs();
     const { status, body } = await say({ engine: 'piper_missing', text: 'Is anyone home?' });
     expect(status).toBe(503);

@@ -12,8 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
-import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
+import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
 import { venvPython } from '../helpers/piper.js';
 import { freePort } from '../helpers/ports.js';
 import { type PocketTtsStandIn, startPocketTtsServer } from '../servers/pocket-tts-server.js';
@@ -40,9 +39,8 @@ function safetensors(): Buffer {
 const sha256 = (buf: Buffer): string => createHash('sha256').update(buf).digest('hex');
 
 describe('pocket-tts voice files', () => {
-  let broker: RunningMosquitto;
   let server: PocketTtsStandIn;
-  let hub: InProcessHub;
+  let fx: HubFixture;
   let wyomingPort: number;
   const share = mkdtempSync(join(tmpdir(), 'pocket-voices-'));
   const voices = join(share, 'voices', 'pocket-tts');
@@ -71,32 +69,27 @@ describe('pocket-tts voice files', () => {
       }),
     );
     process.env.POCKET_TTS_LOG = cliLog;
-    broker = await startMosquitto();
     server = await startPocketTtsServer();
     wyomingPort = await freePort();
-    hub = await startInProcessHub(
-      {
-        share_dir: share,
-        recorder: { enabled: false },
-        wyoming_server: { enabled: true, port: wyomingPort },
-        engines: [
-          { name: 'pocket', type: 'pocket_tts', url: server.url },
-          { name: 'pocket_cli', type: 'pocket_tts', transport: 'cli', command: POCKET_CLI },
-        ],
-      },
-      broker.url,
-    );
+    fx = await startHubFixture({
+      share_dir: share,
+      recorder: { enabled: false },
+      wyoming_server: { enabled: true, port: wyomingPort },
+      engines: [
+        { name: 'pocket', type: 'pocket_tts', url: server.url },
+        { name: 'pocket_cli', type: 'pocket_tts', transport: 'cli', command: POCKET_CLI },
+      ],
+    });
   });
   afterAll(async () => {
     delete process.env.POCKET_TTS_LOG;
-    await hub?.close();
+    await fx?.close();
     await server?.close();
-    await broker?.stop();
     rmSync(share, { recursive: true, force: true });
   });
 
   const say = async (body: Record<string, unknown>): Promise<Record<string, unknown>> => {
-    const res = await fetch(`${hub.baseUrl}/api/say`, {
+    const res = await fetch(`${fx.url}/api/say`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
@@ -105,7 +98,7 @@ describe('pocket-tts voice files', () => {
   };
 
   it('lists the voice files with their manifest fields, warning where a licence is missing', async () => {
-    const res = await fetch(`${hub.baseUrl}/api/voices?engine=pocket`);
+    const res = await fetch(`${fx.url}/api/voices?engine=pocket`);
     const body = (await res.json()) as { engines: Array<{ voices: Array<Record<string, unknown>> }> };
     const byName = new Map(body.engines[0]?.voices.map((v) => [v.name, v]));
     expect(byName.get('alba')).toBeDefined();

@@ -40,7 +40,7 @@ describe.skipIf(!mounted)('recorder on a full disk', () => {
     try {
       for (let i = 0; i < 30 && session.active; i++) {
         session.write(second);
-        await sleep(20);
+        await sleep(20); // paces the writes like a microphone; waits for nothing
       }
     } catch (err) {
       refused = err;

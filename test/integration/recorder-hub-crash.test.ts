@@ -3,9 +3,11 @@
  * again on the same share: the recording comes back from its WAV sidecar with at least 95 % of the audio the hub
  * received, the status says it was recovered, and it is listed as finished.
  */
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
+import { WAV_HEADER_BYTES } from '../../src/audio/wav.js';
 import type { DeviceStatus, RecordingRow } from '../../src/recorder/index.js';
 import { ffprobe } from '../helpers/ffprobe.js';
 import { type HubProcess, startHub } from '../helpers/hub-process.js';
@@ -14,6 +16,12 @@ import { connectSayClient, type SayClient } from '../helpers/mqtt.js';
 import { ffmpegChildren, sinePcm } from '../helpers/recorder.js';
 
 const FED_S = 4;
+
+/** Bytes of PCM in the WAV sidecars under `shareDir` (header excluded), the largest one. */
+function sidecarPcmBytes(shareDir: string): number {
+  const wavs = readdirSync(shareDir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.wav'));
+  return Math.max(0, ...wavs.map((f) => statSync(join(shareDir, f)).size - WAV_HEADER_BYTES));
+}
 
 let broker: RunningMosquitto | undefined;
 let client: SayClient | undefined;
@@ -40,6 +48,7 @@ describe('recorder crash recovery in the hub', () => {
       await client.client.publishAsync('recorder/crashdev/audio', pcm.subarray(i * 3200, (i + 1) * 3200), {
         qos: 1,
       });
+      // Real-time pace, as a microphone sends: paces the input, waits for nothing.
       const wait = t0 + (i + 1) * 100 - performance.now();
       if (wait > 0) await sleep(wait);
     }
@@ -48,7 +57,10 @@ describe('recorder crash recovery in the hub', () => {
       const s = JSON.parse(p.toString()) as DeviceStatus;
       return s.in_progress && s.duration_ms >= FED_S * 1000;
     });
-    await sleep(300); // the sidecar's write of the last chunk
+    // The sidecar's write of the last chunk.
+    await expect
+      .poll(() => sidecarPcmBytes(first.shareDir), { timeout: 5000 })
+      .toBeGreaterThanOrEqual(pcm.length);
     const encoders = await ffmpegChildren(first.child.pid as number);
     expect(encoders).toHaveLength(1);
     first.child.kill('SIGKILL');

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runFfmpeg } from '../../src/audio/ffmpeg.js';
 import { recordingEncoderArgs } from '../../src/audio/ffmpeg-args.js';
 import { MIC_FORMAT } from '../../src/audio/format.js';
@@ -123,11 +123,28 @@ async function startRecorder(extra: Partial<RecorderOptions> = {}): Promise<Reco
   return recorder;
 }
 
-beforeAll(async () => {
-  speech6s = await speechPcm(6);
-});
+/**
+ * Records `seconds` of speech on devices a, b and c in turn and returns their ids; `spaced` lets 1.1 s pass after
+ * each, so their start times differ.
+ */
+async function recordThree(rec: Recorder, seconds: number, spaced: boolean): Promise<string[]> {
+  const ids: string[] = [];
+  for (const device of ['a', 'b', 'c']) {
+    const s = await rec.open(device);
+    s.write(speech6s.subarray(0, seconds * BYTES_PER_S));
+    await s.close();
+    ids.push(s.id);
+    // Start times have whole-second precision: the wall clock must move, nothing to wait on.
+    if (spaced) await sleep(1100);
+  }
+  return ids;
+}
 
-describe('recorder with real ffmpeg', () => {
+/** Each test of the calling describe gets a fresh share dir; afterwards its recorder is stopped and all removed. */
+function freshRecorderEachTest(): void {
+  beforeEach(async () => {
+    shareDir = await mkdtemp(join(tmpdir(), 'rec-'));
+  });
   afterEach(async () => {
     await recorder?.stop();
     recorder = undefined;
@@ -135,9 +152,16 @@ describe('recorder with real ffmpeg', () => {
     totals.length = 0;
     await rm(shareDir, { recursive: true, force: true });
   });
+}
+
+beforeAll(async () => {
+  speech6s = await speechPcm(6);
+});
+
+describe('recorder with real ffmpeg: recording', () => {
+  freshRecorderEachTest();
 
   it('records 6 s at real-time pace: growing live status, a partial file that decodes mid-way, a finished 6 s .opus', async () => {
-    shareDir = await mkdtemp(join(tmpdir(), 'rec-'));
     const rec = await startRecorder();
     const session = await rec.open('kitchen', MIC_FORMAT, { source: 'mqtt' });
     let midwayMs = 0;
@@ -168,7 +192,6 @@ describe('recorder with real ffmpeg', () => {
   });
 
   it('streams a recording in progress from its start and follows it to the end', async () => {
-    shareDir = await mkdtemp(join(tmpdir(), 'rec-'));
     const rec = await startRecorder();
     const session = await rec.open('desk');
     await feed(session, speech6s.subarray(0, BYTES_PER_S));
@@ -185,25 +208,12 @@ describe('recorder with real ffmpeg', () => {
     await writeFile(copy, Buffer.concat(parts));
     expect(Math.abs((await decodedMs(copy)) - 3000)).toBeLessThanOrEqual(400);
   });
+});
 
-  it('a second open on the same device finalizes the first recording', async () => {
-    shareDir = await mkdtemp(join(tmpdir(), 'rec-'));
-    const rec = await startRecorder();
-    const first = await rec.open('hall');
-    first.write(speech6s.subarray(0, BYTES_PER_S));
-    const second = await rec.open('hall');
-    expect(first.active).toBe(false);
-    expect(rec.active('hall')).toBe(second);
-    const rows = await rec.list();
-    expect(rows.map((r) => [r.id, r.in_progress])).toEqual([
-      [second.id, true],
-      [first.id, false],
-    ]);
-    expect(rows[1]?.duration_ms).toBe(1000);
-  });
+describe('recorder with real ffmpeg: crash recovery', () => {
+  freshRecorderEachTest();
 
   it('keeps every byte when only ffmpeg is killed mid-recording, and says so in the status', async () => {
-    shareDir = await mkdtemp(join(tmpdir(), 'rec-'));
     const rec = await startRecorder({ keepWav: true });
     const session = await rec.open('porch');
     // The live encoder starts with the first audio.
@@ -223,7 +233,6 @@ describe('recorder with real ffmpeg', () => {
   });
 
   it('recovers the playable part of a stale partial file that has no sidecar', async () => {
-    shareDir = await mkdtemp(join(tmpdir(), 'rec-'));
     const loc = locate(shareDir, 'attic', 'stale1', new Date('2026-01-02T03:04:05Z'));
     await mkdir(loc.dir, { recursive: true });
     const ff = runFfmpeg(recordingEncoderArgs(MIC_FORMAT, 24, filePath(loc, 'partial')));
@@ -240,9 +249,27 @@ describe('recorder with real ffmpeg', () => {
     expect(statuses.find((s) => s.device === 'attic')?.last).toMatchObject({ id: 'stale1', recovered: true });
     expect(await filesUnder(shareDir)).toEqual(['03-04-05_stale1.opus']);
   });
+});
+
+describe('recorder with real ffmpeg: devices, ids and the idle timeout', () => {
+  freshRecorderEachTest();
+
+  it('a second open on the same device finalizes the first recording', async () => {
+    const rec = await startRecorder();
+    const first = await rec.open('hall');
+    first.write(speech6s.subarray(0, BYTES_PER_S));
+    const second = await rec.open('hall');
+    expect(first.active).toBe(false);
+    expect(rec.active('hall')).toBe(second);
+    const rows = await rec.list();
+    expect(rows.map((r) => [r.id, r.in_progress])).toEqual([
+      [second.id, true],
+      [first.id, false],
+    ]);
+    expect(rows[1]?.duration_ms).toBe(1000);
+  });
 
   it('refuses bad device names and ids, and deleting a recording in progress', async () => {
-    shareDir = await mkdtemp(join(tmpdir(), 'rec-'));
     const rec = await startRecorder();
     for (const bad of ['../etc', 'a b', '', 'x'.repeat(65), 'kitchen/../../x', 'é']) {
       await expect(rec.open(bad)).rejects.toSatisfy((e) => isAppError(e, 'INVALID_DEVICE'));
@@ -269,7 +296,6 @@ describe('recorder with real ffmpeg', () => {
   });
 
   it('ends a recording that gets no audio for the idle timeout', async () => {
-    shareDir = await mkdtemp(join(tmpdir(), 'rec-'));
     const rec = await startRecorder({ idleTimeoutMs: 400 });
     const session = await rec.open('satellite1', MIC_FORMAT, { source: 'hermes' });
     session.write(speech6s.subarray(0, BYTES_PER_S));
@@ -284,18 +310,14 @@ describe('recorder with real ffmpeg', () => {
     expect(row).toMatchObject({ id: session.id, in_progress: false });
     expect(Math.abs((row?.duration_ms ?? 0) - 1000)).toBeLessThanOrEqual(100);
   });
+});
+
+describe('recorder with real ffmpeg: retention', () => {
+  freshRecorderEachTest();
 
   it('prunes recordings older than retention_days, oldest first, never the recording in progress', async () => {
-    shareDir = await mkdtemp(join(tmpdir(), 'rec-'));
     const rec = await startRecorder({ retentionDays: 1 });
-    const ids: string[] = [];
-    for (const device of ['a', 'b', 'c']) {
-      const s = await rec.open(device);
-      s.write(speech6s.subarray(0, BYTES_PER_S));
-      await s.close();
-      ids.push(s.id);
-      await sleep(1100); // start times have whole-second precision: the wall clock must move, nothing to wait on
-    }
+    const ids = await recordThree(rec, 1, true);
     const current = await rec.open('d');
     current.write(speech6s.subarray(0, BYTES_PER_S));
     expect((await rec.prune()).deleted).toEqual([]);
@@ -307,32 +329,17 @@ describe('recorder with real ffmpeg', () => {
   });
 
   it('prunes the oldest recordings first when the total size is over max_total_mb', async () => {
-    shareDir = await mkdtemp(join(tmpdir(), 'rec-'));
     const rec = await startRecorder({ maxTotalMb: 0.01 }); // ~10 KB: room for about one 2 s recording
-    const ids: string[] = [];
-    for (const device of ['a', 'b', 'c']) {
-      const s = await rec.open(device);
-      s.write(speech6s.subarray(0, 2 * BYTES_PER_S));
-      await s.close();
-      ids.push(s.id);
-      await sleep(1100); // start times have whole-second precision: the wall clock must move, nothing to wait on
-    }
+    const ids = await recordThree(rec, 2, true);
     const result = await rec.prune();
     expect(result.deleted).toEqual(ids.slice(0, 2));
     expect((await rec.list()).map((r) => r.id)).toEqual([ids[2]]);
   });
 
   it('runs retention from its node-cron schedule, without being called', async () => {
-    shareDir = await mkdtemp(join(tmpdir(), 'rec-'));
     // Every second instead of hourly; nothing below calls prune() itself.
     const rec = await startRecorder({ maxTotalMb: 0.01, pruneCron: '* * * * * *' });
-    const ids: string[] = [];
-    for (const device of ['a', 'b', 'c']) {
-      const s = await rec.open(device);
-      s.write(speech6s.subarray(0, 2 * BYTES_PER_S));
-      await s.close();
-      ids.push(s.id);
-    }
+    const ids = await recordThree(rec, 2, false);
     // Only start() and the schedule prune (start() ran on an empty share), so fewer than 3 means the cron ran.
     await expect.poll(async () => (await rec.list()).length, { timeout: 10_000 }).toBeLessThan(3);
     expect((await rec.list()).map((r) => r.id)).toContain(ids[2]);

@@ -6,24 +6,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ffmpegSpawnCount } from '../../src/audio/ffmpeg.js';
 import { ffprobe } from '../helpers/ffprobe.js';
-import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
-import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
-import { connectSayClient, type SayClient } from '../helpers/mqtt.js';
+import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
+import type { SayClient } from '../helpers/mqtt.js';
 
 describe('tts/say → tts/result with cached Ogg Opus', () => {
-  let broker: RunningMosquitto;
-  let hub: InProcessHub;
+  let fx: HubFixture;
   let client: SayClient;
 
   beforeAll(async () => {
-    broker = await startMosquitto();
-    hub = await startInProcessHub({}, broker.url);
-    client = await connectSayClient(broker.url);
+    fx = await startHubFixture({});
+    client = fx.client;
   });
   afterAll(async () => {
-    await client?.close();
-    await hub?.close();
-    await broker?.stop();
+    await fx?.close();
   });
 
   it('speaks plain text, serves Ogg Opus of the reported length, and answers a repeat from the cache', async () => {
@@ -59,7 +54,7 @@ describe('tts/say → tts/result with cached Ogg Opus', () => {
     expect(probe.durationMs).toBeGreaterThan(1000);
 
     const spawnsBefore = ffmpegSpawnCount();
-    const runsBefore = hub.hub.sayService.stats().engineRuns.espeak ?? 0;
+    const runsBefore = fx.hub.sayService.stats().engineRuns.espeak ?? 0;
     const second = await client.say(text);
     expect(second).toMatchObject({
       ok: true,
@@ -69,7 +64,7 @@ describe('tts/say → tts/result with cached Ogg Opus', () => {
       duration_ms: first.duration_ms,
     });
     expect(ffmpegSpawnCount()).toBe(spawnsBefore);
-    expect(hub.hub.sayService.stats().engineRuns.espeak ?? 0).toBe(runsBefore);
+    expect(fx.hub.sayService.stats().engineRuns.espeak ?? 0).toBe(runsBefore);
   });
 
   it('serves byte ranges and HEAD for cached audio', async () => {
@@ -86,10 +81,10 @@ describe('tts/say → tts/result with cached Ogg Opus', () => {
 
   it('refuses audio names that are not a cache key, and unknown keys', async () => {
     for (const name of ['..%2F..%2Fetc%2Fpasswd', 'abc.opus', `${'0'.repeat(64)}.exe`]) {
-      const res = await fetch(`${hub.baseUrl}/api/audio/${name}`);
+      const res = await fetch(`${fx.url}/api/audio/${name}`);
       expect(res.status).toBe(404);
     }
-    const missing = await fetch(`${hub.baseUrl}/api/audio/${'a'.repeat(64)}.opus`);
+    const missing = await fetch(`${fx.url}/api/audio/${'a'.repeat(64)}.opus`);
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
   });
@@ -112,14 +107,14 @@ describe('tts/say → tts/result with cached Ogg Opus', () => {
   });
 
   it('answers POST /api/say with the same result shape', async () => {
-    const res = await fetch(`${hub.baseUrl}/api/say`, {
+    const res = await fetch(`${fx.url}/api/say`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ text: 'Someone is at the front door.', id: 'http-1' }),
     });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ id: 'http-1', ok: true, engine: 'espeak', format: 'opus' });
-    const health = (await (await fetch(`${hub.baseUrl}/api/health`)).json()) as { status: string };
+    const health = (await (await fetch(`${fx.url}/api/health`)).json()) as { status: string };
     expect(health.status).toBe('ok');
   });
 });

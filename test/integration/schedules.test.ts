@@ -6,24 +6,19 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseOptions } from '../../src/config/load.js';
 import type { SayEvent } from '../../src/say/events.js';
-import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
-import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
+import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
 
 describe('schedules', () => {
-  let broker: RunningMosquitto | undefined;
-  let hub: InProcessHub | undefined;
+  let fx: HubFixture | undefined;
   afterEach(async () => {
-    await hub?.close();
-    await broker?.stop();
-    hub = undefined;
-    broker = undefined;
+    await fx?.close();
+    fx = undefined;
   });
 
   it('says the announcement of a cron that fires every second', async () => {
-    broker = await startMosquitto();
-    hub = await startInProcessHub({ schedules: [{ cron: '* * * * * *', say: 'Tick tock.' }] }, broker.url);
+    fx = await startHubFixture({ schedules: [{ cron: '* * * * * *', say: 'Tick tock.' }] });
     const said: SayEvent[] = [];
-    hub.hub.events.on('say', (e) => said.push(e));
+    fx.hub.events.on('say', (e) => said.push(e));
     await expect.poll(() => said.length, { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
     expect(said[0]?.result).toMatchObject({ engine: 'espeak', textChars: 'Tick tock.'.length });
     // The second run is the same text: a cache hit.
@@ -31,12 +26,11 @@ describe('schedules', () => {
   });
 
   it('pre-caches listed phrases, so asking for them later is a cache hit', async () => {
-    broker = await startMosquitto();
     const phrases = ['Good morning.', 'The door is open.'];
-    hub = await startInProcessHub({ schedules: [{ cron: '* * * * * *', precache: phrases }] }, broker.url);
-    const h = hub;
+    const h = await startHubFixture({ schedules: [{ cron: '* * * * * *', precache: phrases }] });
+    fx = h;
     await expect.poll(() => h.hub.cache.stats().entries, { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
-    const res = await fetch(`${h.baseUrl}/api/say`, {
+    const res = await fetch(`${h.url}/api/say`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ text: 'The door is open.' }),

@@ -5,26 +5,21 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
-import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
-import { connectSayClient, type SayClient } from '../helpers/mqtt.js';
+import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
+import type { SayClient } from '../helpers/mqtt.js';
 
 const answer = readFileSync(new URL('../fixtures/llm-answer.md', import.meta.url), 'utf8');
 
 describe('text clean-up through the hub', () => {
-  let broker: RunningMosquitto;
-  let hub: InProcessHub;
+  let fx: HubFixture;
   let client: SayClient;
 
   beforeAll(async () => {
-    broker = await startMosquitto();
-    hub = await startInProcessHub({ recorder: { enabled: false } }, broker.url);
-    client = await connectSayClient(broker.url);
+    fx = await startHubFixture({ recorder: { enabled: false } });
+    client = fx.client;
   });
   afterAll(async () => {
-    await client?.close();
-    await hub?.close();
-    await broker?.stop();
+    await fx?.close();
   });
 
   /** Publishes `text` on the notify entity's topic and waits for its result. */
@@ -35,7 +30,7 @@ describe('text clean-up through the hub', () => {
   };
 
   it('speaks a notify message cleaned, and the same message again from the cache', async () => {
-    const runs = () => Object.values(hub.hub.sayService.stats().engineRuns).reduce((a, b) => a + b, 0);
+    const runs = () => Object.values(fx.hub.sayService.stats().engineRuns).reduce((a, b) => a + b, 0);
     const first = await notify(answer);
     expect(first).toMatchObject({ ok: true, cached: false });
     const cleanedChars = first.text_chars as number;
@@ -52,7 +47,7 @@ describe('text clean-up through the hub', () => {
     expect(raw).toMatchObject({ ok: true, cached: false });
     expect(raw.text_chars as number).toBeGreaterThan(cleanedChars);
 
-    const entry = hub.hub.cache.get(hub.hub.cacheKeyOfUrl(String(first.url)) ?? '', 'opus');
+    const entry = fx.hub.cache.get(fx.hub.cacheKeyOfUrl(String(first.url)) ?? '', 'opus');
     expect(entry?.meta.text).not.toMatch(/\*\*|https?:|```|😊/);
   }, 120_000);
 });

@@ -10,8 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ffmpegSpawnCount } from '../../src/audio/ffmpeg.js';
-import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
-import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
+import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
 import { PIPER_VOICE, type RunningPiper, startWyomingPiper, venvPython } from '../helpers/piper.js';
 import { freePort } from '../helpers/ports.js';
 
@@ -49,29 +48,24 @@ interface ClientOutput {
 }
 
 describe('Wyoming TTS server with the real wyoming client', () => {
-  let broker: RunningMosquitto;
   let piper: RunningPiper;
-  let hub: InProcessHub;
+  let fx: HubFixture;
   let port: number;
 
   beforeAll(async () => {
-    [broker, piper] = await Promise.all([startMosquitto(), startWyomingPiper()]);
+    piper = await startWyomingPiper();
     port = await freePort();
-    hub = await startInProcessHub(
-      {
-        wyoming_server: { enabled: true, port },
-        engines: [
-          { name: 'espeak', type: 'espeak' },
-          { name: 'piper', type: 'piper', url: piper.url, voice: PIPER_VOICE, timeout_s: 60 },
-        ],
-      },
-      broker.url,
-    );
+    fx = await startHubFixture({
+      wyoming_server: { enabled: true, port },
+      engines: [
+        { name: 'espeak', type: 'espeak' },
+        { name: 'piper', type: 'piper', url: piper.url, voice: PIPER_VOICE, timeout_s: 60 },
+      ],
+    });
   });
   afterAll(async () => {
-    await hub?.close();
+    await fx?.close();
     await piper?.stop();
-    await broker?.stop();
   });
 
   const client = async (voice = '', text?: string): Promise<ClientOutput> => {
@@ -81,7 +75,7 @@ describe('Wyoming TTS server with the real wyoming client', () => {
   };
 
   it('describes, synthesizes and streams per sentence through the say service', async () => {
-    const entriesBefore = hub.hub.cache.stats().entries;
+    const entriesBefore = fx.hub.cache.stats().entries;
     const out = await client();
 
     // One program (Home Assistant uses only the first) with every engine's voices, named <engine>:<voice>.
@@ -120,11 +114,11 @@ describe('Wyoming TTS server with the real wyoming client', () => {
     ]);
     expect(out.stream.groups.every((g) => g.bytes > 10_000)).toBe(true);
     // Three texts said (one plain, two sentences), each cached as Ogg Opus.
-    expect(hub.hub.cache.stats().entries).toBeGreaterThanOrEqual(entriesBefore + 3);
+    expect(fx.hub.cache.stats().entries).toBeGreaterThanOrEqual(entriesBefore + 3);
   });
 
   it("reaches the second engine through the first program's voice list, PCM complete", async () => {
-    const runsBefore = hub.hub.sayService.stats().engineRuns.piper ?? 0;
+    const runsBefore = fx.hub.sayService.stats().engineRuns.piper ?? 0;
     const spawnsBefore = ffmpegSpawnCount();
     const text = 'Piper answers through the hub. Every sample arrives.';
     const out = await client(`piper:${PIPER_VOICE}`, text);
@@ -132,10 +126,10 @@ describe('Wyoming TTS server with the real wyoming client', () => {
     expect(ffmpegSpawnCount()).toBe(spawnsBefore);
     expect(out.synthesize.error).toBeNull();
     expect(out.synthesize.groups).toEqual([expect.objectContaining({ rate: 22050, width: 2, channels: 1 })]);
-    expect(hub.hub.sayService.stats().engineRuns.piper ?? 0).toBeGreaterThan(runsBefore);
+    expect(fx.hub.sayService.stats().engineRuns.piper ?? 0).toBeGreaterThan(runsBefore);
     // The same text, engine and voice as WAV is now a cache hit: its duration is what the client got.
     const cachedMs = async (said: string): Promise<number> => {
-      const res = await fetch(`${hub.baseUrl}/api/say`, {
+      const res = await fetch(`${fx.url}/api/say`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         // `clean`: the text of Home Assistant is cleaned up (text.clean), so the key is the cleaned text's.
@@ -156,7 +150,7 @@ describe('Wyoming TTS server with the real wyoming client', () => {
   });
 
   it('routes a bare voice name to the engine that has it, and answers the same text from the cache', async () => {
-    const hitsBefore = hub.hub.sayService.stats().cacheHits;
+    const hitsBefore = fx.hub.sayService.stats().cacheHits;
     const out = await client('en-us');
     expect(out.info[0]?.voices.map((v) => v.name)).toContain('espeak:en-us');
     expect(out.synthesize.error).toBeNull();
@@ -164,6 +158,6 @@ describe('Wyoming TTS server with the real wyoming client', () => {
     const again = await client('en-us');
     expect(again.synthesize.error).toBeNull();
     expect(again.synthesize.bytes).toBe(out.synthesize.bytes);
-    expect(hub.hub.sayService.stats().cacheHits).toBeGreaterThan(hitsBefore);
+    expect(fx.hub.sayService.stats().cacheHits).toBeGreaterThan(hitsBefore);
   });
 });

@@ -61,6 +61,7 @@ describe('warm Wyoming connections (real wyoming-piper)', () => {
     expect(await speak(engine, 'First sentence.')).toBeGreaterThan(0);
     const before = proxy.connections;
     proxy.dropAll(); // the idle connection is closed from the service's side, as a restarted wyoming-piper would
+    // Lets the close reach the engine's idle socket; the engine's pool has no event or state to wait on.
     await new Promise((r) => setTimeout(r, 100));
     expect(await speak(engine, 'Second sentence after the service went away.')).toBeGreaterThan(0);
     expect(proxy.connections - before).toBe(1);

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IPublishPacket } from 'mqtt';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { MessageHandler, MqttBus } from '../../src/mqtt/client.js';
 import type { InboxContext } from '../../src/mqtt/inbox-types.js';
 import { createRequestInbox } from '../../src/mqtt/request-inbox.js';
@@ -81,17 +81,16 @@ describe('request inbox', () => {
       acked = true;
       return true;
     });
-    await tick();
-    expect(acked).toBe(true); // journaled, then acknowledged
+    await vi.waitFor(() => expect(acked).toBe(true)); // journaled, then acknowledged
     await first.journal.close();
     for (let restart = 0; restart < 3; restart++) {
       const hub = await start(dir, dying);
-      await tick();
+      await vi.waitFor(() => expect(seen).toHaveLength(restart + 2)); // this start replayed it
       await hub.journal.close();
     }
     expect(seen).toEqual([undefined, undefined, undefined, 'REQUEST_ABANDONED']);
     const after = await start(dir, dying);
-    await tick();
+    await tick(); // proves a negative: nothing is replayed
     expect(seen).toHaveLength(4); // finished: nothing left to replay
     await after.journal.close();
   });
@@ -114,8 +113,8 @@ describe('request inbox', () => {
       const taken = hub.inbox.takeMessage(p, () => acks.add(id).has(id), 'hub_b', theirs);
       expect(taken).toBe(true);
     }
-    await tick();
-    expect([...acks].sort()).toEqual([3, 4]);
+    await vi.waitFor(() => expect([...acks].sort()).toEqual([3, 4]));
+    await vi.waitFor(() => expect(ran).toContain('queued for b'));
     expect(hub.inbox.depth().journaled).toBe(0);
     expect(ran).toEqual(['queued for b']);
     await hub.inbox.stop(100);

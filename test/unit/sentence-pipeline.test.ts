@@ -13,7 +13,7 @@ describe('sentence pipeline', () => {
     const pipeline = createSentencePipeline({
       synthesize: async function* (text) {
         started.push(text);
-        await sleep(delays[text] ?? 0);
+        await sleep(delays[text] ?? 0); // simulated synthesis time, so sentences finish out of order
         yield { format: { rateHz: 16000, widthBytes: 2, channels: 1 }, pcm: Buffer.from(`${text}1`) };
         yield { format: { rateHz: 16000, widthBytes: 2, channels: 1 }, pcm: Buffer.from(`${text}2`) };
       },
