@@ -22,6 +22,7 @@ import { startMosquitto } from '../test/helpers/mosquitto.js';
 import { PIPER_VOICE, startWyomingPiper, venvPython } from '../test/helpers/piper.js';
 import { freePort } from '../test/helpers/ports.js';
 import { line, ms, percentile, ratio } from './stats.js';
+import { opusEncodeMs, sayTotalMs } from './whole-text.js';
 
 const run = promisify(execFile);
 const CLIENT = join(dirname(fileURLToPath(import.meta.url)), 'engine_server_client.py');
@@ -55,6 +56,33 @@ async function runJobs(jobs: Job[]): Promise<Timing[]> {
 }
 
 const median = (values: number[]): number => percentile(values, 50);
+
+/** The hub's default speech Opus bitrate (`audio.bitrate_kbps`), in kbit/s. */
+const SPEECH_KBPS = 32;
+
+/**
+ * Prints, per path, the whole ten-sentence text through the hub (a miss) against the engine alone on such a
+ * text plus the Opus encode of its PCM, taken in the same run (median of the per-run ratios; target ≤ 1.05).
+ */
+function printWholeText(rows: Record<string, Timing[]>): void {
+  const totals = (name: string): number[] => (rows[name] ?? []).map((t) => t.total_ms);
+  const base = totals('engine + encode');
+  line('whole text: engine alone + Opus encode', ms(median(base)));
+  const paths: Array<[string, string]> = [
+    ['Wyoming plain', 'plain hub'],
+    ['Wyoming streaming', 'stream hub'],
+    ['HTTP say (wait)', 'whole say'],
+    ['/v1/audio/speech opus', 'whole openai opus'],
+  ];
+  for (const [label, name] of paths) {
+    const hub = totals(name);
+    const r = median(hub.map((x, i) => x / (base[i] as number)));
+    line(
+      `whole text via ${label}: ${ms(median(hub))}, hub ÷ (engine + encode) (target ≤ 1.05)`,
+      ratio(r, 1.05),
+    );
+  }
+}
 
 /** Runs the engine-server benchmark and prints its lines. */
 export async function benchEngineServer(): Promise<void> {
@@ -106,8 +134,16 @@ export async function benchEngineServer(): Promise<void> {
           { kind: 'plain', ...direct, text: splitSentences(next())[0] as string },
           { kind: 'openai', base_url: openaiUrl, text: short(), format },
         ]),
+        // The whole ten sentences as Ogg Opus through /v1/audio/speech (a miss).
+        { kind: 'openai', base_url: openaiUrl, text: next(), format: 'opus' },
       ];
       const t = await runJobs(jobs);
+      add('whole openai opus', t[6 + 2 * STREAM_FORMATS.length]);
+      add('whole say', { first_ms: 0, total_ms: await sayTotalMs(hub.baseUrl, next()), bytes: 0 });
+      // The engine alone plus its encode: this run's plain direct total and the Opus encode of as much PCM.
+      const engine = t[0] as Timing;
+      const encode = await opusEncodeMs(engine.bytes, SPEECH_KBPS);
+      add('engine + encode', { first_ms: 0, total_ms: engine.total_ms + encode, bytes: engine.bytes });
       const names = ['plain direct', 'plain hub', 'plain hit', 'stream direct', 'stream hub', 'stream hit'];
       for (const [i, name] of names.entries()) add(name, t[i]);
       for (const [i, format] of STREAM_FORMATS.entries()) {
@@ -149,6 +185,7 @@ export async function benchEngineServer(): Promise<void> {
       const hit = first(`${mode} hit`);
       line(`${label}: a hit's first chunk (target ≤ 20 ms)`, `${ms(hit)}${hit <= 20 ? '  ✓' : '  ✗'}`);
     }
+    printWholeText(rows);
     for (const format of STREAM_FORMATS) {
       const ttfb = values(`openai ${format}`, (t) => t.first_ms);
       const sentence = values(`sentence ${format}`, (t) => t.total_ms);
