@@ -58,6 +58,19 @@ export function takeSlot(): { spawned(startedAt: number): void; release(): void 
   };
 }
 
+/** Ways to free a slot held by an idle process (spare encoders); see onSlotShortage. */
+const reclaimers = new Set<() => boolean>();
+
+/**
+ * Registers `reclaim`, called while starts wait because every slot is taken: it should end one idle
+ * process of its own (whose exit frees a slot) and return true, or return false when it has none. Idle spares
+ * thus never make real work wait. Returns the function that unregisters it.
+ */
+export function onSlotShortage(reclaim: () => boolean): () => void {
+  reclaimers.add(reclaim);
+  return () => reclaimers.delete(reclaim);
+}
+
 /** Queues `start`, called (with a slot to take) when its turn comes. */
 export function waitForSlot(start: () => void): void {
   waiting.push(start);
@@ -90,5 +103,9 @@ function startWaiting(): void {
       return;
     }
     (waiting.shift() as () => void)();
+  }
+  // Starts wait for a slot (not for the pacing): an idle process asked to end frees one when it exits.
+  if (waiting.length > 0 && running >= limit) {
+    for (const reclaim of reclaimers) if (reclaim()) break;
   }
 }

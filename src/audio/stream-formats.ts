@@ -6,7 +6,7 @@
  * ADTS frames, FLAC with an unknown total length, Ogg Opus in short pages, WAV behind our own header.
  */
 import { AppError } from '../shared/errors.js';
-import { pipeThroughFfmpeg, runFfmpeg } from './ffmpeg.js';
+import { type FfmpegProcess, pipeThroughFfmpeg, runFfmpeg } from './ffmpeg.js';
 import {
   aacOutputArgs,
   flacOutputArgs,
@@ -103,11 +103,18 @@ export interface FfmpegPipe {
   discard(): void;
 }
 
-/** Starts ffmpeg with `args` (input `pipe:0`, output `pipe:1`) now; see FfmpegPipe. */
-export function startFfmpegPipe(args: string[], signal: AbortSignal): FfmpegPipe {
+/**
+ * Starts ffmpeg with `args` (input `pipe:0`, output `pipe:1`) now, or takes a running one from `take` (a
+ * spare pool: it must give a process for exactly `args`, killed when the signal aborts); see FfmpegPipe.
+ */
+export function startFfmpegPipe(
+  args: string[],
+  signal: AbortSignal,
+  take: (args: string[], signal: AbortSignal) => FfmpegProcess = runFfmpeg,
+): FfmpegPipe {
   const internal = new AbortController();
   const sig = AbortSignal.any([signal, internal.signal]);
-  const proc = runFfmpeg(args, sig);
+  const proc = take(args, sig);
   const run = (input: AsyncIterable<Buffer>): AsyncGenerator<Buffer> =>
     pipeThroughFfmpeg(proc, input, signal, internal);
   return {

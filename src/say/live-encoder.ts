@@ -17,6 +17,7 @@ import {
 } from '../audio/encoder.js';
 import { type FfmpegProcess, ffmpegLoad, runFfmpeg } from '../audio/ffmpeg.js';
 import { encoderArgs } from '../audio/ffmpeg-args.js';
+import { onSlotShortage } from '../audio/ffmpeg-slots.js';
 import { type AudioChunk, type AudioFormat, pcmDurationMs, sameFormat } from '../audio/format.js';
 import { encodeOpusInProcess } from '../audio/inprocess-encoder.js';
 import { applyGain } from '../audio/loudness.js';
@@ -33,7 +34,8 @@ const MP3_RATE_HZ = 48_000;
  * Idle ffmpeg processes started ahead of need, one per argument list (at most MAX_SPARES): the next live
  * encode with the same input format and settings takes one and so pays no start-up at all. A spare waits on
  * its stdin and uses no CPU, but holds a slot under the ffmpeg cap, so spares start only while at least one
- * more slot stays free and nothing waits. `close()` kills them (service stop).
+ * more slot stays free and nothing waits, and a start that finds the cap full ends the oldest spare
+ * (ffmpeg-slots.ts `onSlotShortage`). `close()` kills them (service stop).
  */
 export interface EncoderPool {
   /** A running ffmpeg for `args`: a spare when one matches (killed when `signal` aborts), else a new one. */
@@ -44,13 +46,24 @@ export interface EncoderPool {
   close(): void;
 }
 
-/** Most spares kept at once (one per recent input format and settings). */
-const MAX_SPARES = 2;
+/**
+ * Most spares kept at once (one per recent input format and settings: the live MP3 encode, and the AAC and
+ * FLAC of /v1/audio/speech, with one left for a second engine's input format).
+ */
+const MAX_SPARES = 4;
 
 /** Creates an empty pool. */
 export function createEncoderPool(): EncoderPool {
   const spares = new Map<string, FfmpegProcess>();
   const closing = new AbortController();
+  // A start waiting for a slot under a full cap ends the oldest spare: its exit frees the slot.
+  const stopReclaiming = onSlotShortage(() => {
+    const oldest = spares.entries().next().value as [string, FfmpegProcess] | undefined;
+    if (!oldest) return false;
+    spares.delete(oldest[0]);
+    oldest[1].kill();
+    return true;
+  });
   return {
     take(args, signal) {
       const id = JSON.stringify(args);
@@ -84,6 +97,7 @@ export function createEncoderPool(): EncoderPool {
       }
     },
     close() {
+      stopReclaiming();
       closing.abort(new AppError('SHUTTING_DOWN', 'encoder pool closed'));
       spares.clear();
     },

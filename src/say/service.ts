@@ -122,6 +122,7 @@ export function createSayService(deps: SayServiceDeps): SayService {
     },
     liveAudio: (key, format) => ctx.registry.get(key, format),
     audioKey: (key, format) => ctx.registry.resolve(key, format),
+    encoderPool: ctx.attemptDeps.pool,
     inFlight: () => ctx.flights.size,
     stats: () => structuredClone(ctx.counters),
     stop: (graceMs = SHUTDOWN_GRACE_MS) => stop(ctx, graceMs),

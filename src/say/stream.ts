@@ -15,6 +15,7 @@ import { type AudioSource, ffmpegInput, openAudio } from '../audio/source.js';
 import { type StreamFormat, startFfmpegPipe, wavToStreamArgs } from '../audio/stream-formats.js';
 import { parseWavStream, WAV_UNKNOWN_DATA_BYTES, wavHeader } from '../audio/wav.js';
 import type { LiveJob } from './live-audio.js';
+import type { EncoderPool } from './live-encoder.js';
 import type { SayRequest } from './request.js';
 import type { SayResult, SayService, SayTicket } from './types.js';
 
@@ -60,7 +61,11 @@ export async function streamSay(
   ticket.done.catch(() => {});
   const bytes = direct(shape)
     ? encodedBytes(deps.sayService, ticket, signal)
-    : fromPcm(sayPcmOf(deps.sayService, ticket, signal), shape, deps.bitrateKbps, signal);
+    : fromPcm(sayPcmOf(deps.sayService, ticket, signal), shape, {
+        bitrateKbps: deps.bitrateKbps,
+        pool: deps.sayService.encoderPool,
+        signal,
+      });
   return { cached: ticket.cached, bytes, result: ticket.done };
 }
 
@@ -141,12 +146,21 @@ async function* asWav(pcm: AsyncIterable<AudioChunk>): AsyncGenerator<Buffer> {
   }
 }
 
-/** `pcm` in `shape`'s format and speed (see the module comment). */
+/** How `fromPcm` encodes: the Opus bitrate (kbit/s), the spare pool (if any), the caller's signal. */
+interface FromPcmOptions {
+  bitrateKbps: number;
+  pool: EncoderPool | undefined;
+  signal: AbortSignal;
+}
+
+/**
+ * `pcm` in `shape`'s format and speed (see the module comment). At speed 1 the ffmpeg is taken from the spare
+ * pool when one waits, and a finished encode starts the next spare, so the next request pays no start-up.
+ */
 async function* fromPcm(
   pcm: AsyncIterable<AudioChunk>,
   shape: StreamShape,
-  bitrateKbps: number,
-  signal: AbortSignal,
+  { bitrateKbps, pool, signal }: FromPcmOptions,
 ): AsyncGenerator<Buffer> {
   const it = pcm[Symbol.asyncIterator]();
   const rest: AsyncIterable<AudioChunk> = { [Symbol.asyncIterator]: () => it };
@@ -166,7 +180,9 @@ async function* fromPcm(
   }
   // ffmpeg starts now, before the first PCM exists, so its start-up overlaps synthesis. Whatever way this
   // generator ends, an ffmpeg still running is killed (`discard` after a finished run does nothing).
-  const ffmpeg = startFfmpegPipe(wavToStreamArgs(shape.format, shape.speed, bitrateKbps), signal);
+  const args = wavToStreamArgs(shape.format, shape.speed, bitrateKbps);
+  const pooled = pool && shape.speed === 1 ? pool : undefined;
+  const ffmpeg = startFfmpegPipe(args, signal, pooled ? (a, s) => pooled.take(a, s) : undefined);
   try {
     const first = await it.next();
     if (first.done) return;
@@ -174,6 +190,7 @@ async function* fromPcm(
     // ffmpeg writes raw s16le for wav, at the source's rate and channels (atempo keeps both).
     if (shape.format === 'wav') yield wavHeader({ ...format, widthBytes: 2 }, WAV_UNKNOWN_DATA_BYTES);
     yield* ffmpeg.run(asWav(prepend(first.value, rest)));
+    pooled?.refill(args);
   } finally {
     ffmpeg.discard();
   }

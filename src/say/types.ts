@@ -11,6 +11,7 @@ import type { Log } from '../shared/log.js';
 import type { Dispatcher } from '../tts/dispatcher.js';
 import type { SayAudio } from './audio.js';
 import type { LiveJob } from './live-audio.js';
+import type { EncoderPool } from './live-encoder.js';
 import type { PhraseCache } from './phrases.js';
 import type { AudioPreset } from './presets.js';
 import type { SayRequest } from './request.js';
@@ -169,6 +170,11 @@ export interface SayService {
   liveAudio(key: string, format: OutputFormat): LiveJob | undefined;
   /** The key whose cache entry serves `<key>.<format>`: itself, or the key a fallback engine produced. */
   audioKey(key: string, format: OutputFormat): string;
+  /**
+   * The pool of pre-started ffmpeg spares (killed by `stop`), for other ffmpeg encodes of the say's audio
+   * (the streamed formats of /v1/audio/speech). Absent in fakes.
+   */
+  readonly encoderPool?: EncoderPool;
   /** Syntheses in flight now. */
   inFlight(): number;
   /** Counters since start. */

@@ -20,12 +20,17 @@ function holdSlot() {
  * encoder of the say path or an earlier transcode, may hold some for a while; starts are paced).
  */
 async function holdAllSlots(): Promise<ReturnType<typeof holdSlot>[]> {
-  const held: ReturnType<typeof holdSlot>[] = [];
+  // The test's own processes take every slot: a start that finds the cap full ends an idle spare encoder
+  // (ffmpeg-slots.ts onSlotShortage), so none of the hub's spares keeps a slot.
+  const held = Array.from({ length: ffmpegLoad().limit }, () => holdSlot());
   await vi.waitFor(
     () => {
       const { running, waiting, limit } = ffmpegLoad();
-      if (running + waiting < limit) held.push(holdSlot());
       expect({ running, waiting }, 'every slot held').toEqual({ running: limit, waiting: 0 });
+      expect(
+        held.every((p) => p.pid !== undefined),
+        'every slot held by the test',
+      ).toBe(true);
     },
     { timeout: 10_000, interval: 10 },
   );

@@ -8,13 +8,15 @@
  * - errors keep the OpenAI shape, also for an engine that fails before any audio.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ffmpegSpawnCount } from '../../src/audio/ffmpeg.js';
+import { ffmpegLoad } from '../../src/audio/ffmpeg-slots.js';
 import { useGatedOpenAiServer } from '../helpers/gated-openai.js';
 import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
 import { startInProcessHub } from '../helpers/hub-inprocess.js';
@@ -108,6 +110,43 @@ describe('/v1/audio/speech with the official openai client', () => {
     const fast = await decode(byFormat.get('mp3@2')?.file as string, 'mp3');
     expect(fast.ms).toBeGreaterThan(reference.ms * 0.4);
     expect(fast.ms).toBeLessThan(reference.ms * 0.6);
+  });
+
+  it('takes a pre-started ffmpeg for aac and flac and leaves a new one; the answers still decode', async () => {
+    /** Streams one answer to a file; `atFirst` runs when its first bytes have arrived. */
+    const speak = async (format: string, text: string, atFirst = (): void => {}): Promise<string> => {
+      const res = await fetch(`${fx.url}/v1/audio/speech`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ input: text, response_format: format }),
+      });
+      expect(res.status, format).toBe(200);
+      const parts: Buffer[] = [];
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        if (parts.length === 0) atFirst();
+        parts.push(Buffer.from(chunk));
+      }
+      const file = join(dir, `spare-${format}-${text.length}.${format}`);
+      await writeFile(file, Buffer.concat(parts));
+      return file;
+    };
+    for (const format of ['aac', 'flac'] as const) {
+      // The first miss of a format starts its ffmpeg and, once done, a spare for the next request.
+      // (The answer ends after its ffmpeg has exited, so what still runs are the spares.)
+      await speak(format, `A first ${format} request starts the spare.`);
+      const spares = ffmpegLoad().running;
+      expect(spares).toBeGreaterThanOrEqual(1);
+      const before = ffmpegSpawnCount();
+      // The second takes the spare: its audio flows with no start of its own, and then one replacement starts.
+      const file = await speak(format, `A second ${format} request, with a number: ${Date.now()}.`, () =>
+        expect(ffmpegSpawnCount(), format).toBe(before),
+      );
+      expect(ffmpegSpawnCount(), format).toBe(before + 1);
+      await vi.waitFor(() => expect(ffmpegLoad().running).toBe(spares));
+      const decoded = await decode(file, format);
+      expect(decoded.codec, format).toBe(CODECS[format]);
+      expect(decoded.ms, format).toBeGreaterThan(1000);
+    }
   });
 
   it('answers errors in the OpenAI shape through the client', async () => {
