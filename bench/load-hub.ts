@@ -73,7 +73,10 @@ export function freshText(): string {
   return (first as string).replace(/([.!?])$/, `, number ${n}$1`);
 }
 
-/** A hub process on espeak-ng with the given Opus encoder, its Wyoming server on a free port. */
+/**
+ * A hub process on espeak-ng with the given Opus encoder, its Wyoming server on a free port; `threads` sets
+ * `opus.threads` (unset: the hub's default), `name` its topics (default: the encoder's name).
+ */
 export interface BenchHub {
   proc: HubProcess;
   wyomingUrl: string;
@@ -82,12 +85,17 @@ export interface BenchHub {
 }
 
 /** Starts a hub process (espeak-ng, `max_parallel` 2 as by default) against `brokerUrl`. */
-export async function startBenchHub(brokerUrl: string, encoder: 'inprocess' | 'ffmpeg'): Promise<BenchHub> {
+export async function startBenchHub(
+  brokerUrl: string,
+  encoder: 'inprocess' | 'ffmpeg',
+  opts: { threads?: number; name?: string } = {},
+): Promise<BenchHub> {
   const wyomingPort = await freePort();
+  const name = opts.name ?? encoder;
   const proc = await startHub({
-    mqtt: { url: brokerUrl, client_id: `bench-load-${encoder}-${wyomingPort}` },
-    topics: { discovery: false, result: `bench/${encoder}/result`, say: `bench/${encoder}/say` },
-    opus: { encoder },
+    mqtt: { url: brokerUrl, client_id: `bench-load-${name}-${wyomingPort}` },
+    topics: { discovery: false, result: `bench/${name}/result`, say: `bench/${name}/say` },
+    opus: { encoder, ...(opts.threads === undefined ? {} : { threads: opts.threads }) },
     recorder: { enabled: false },
     wyoming_server: { enabled: true, port: wyomingPort },
   });

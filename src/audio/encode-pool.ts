@@ -43,9 +43,15 @@ interface EncodeThread {
   error: Error | undefined;
 }
 
-/** The default number of encode threads: one less than the cores (the main thread's), at most 2; none on 1 core. */
+/**
+ * The default number of encode threads: 2 when the process may use 2 cores or more, else none (a thread on a
+ * single core only adds overhead). Two, not one, on two cores: measured with espeak-ng at 30 distinct says a
+ * second for 20 s (bench/load-profile.ts --rate 30), p50 say→result was 3.6 s on the main thread alone (a
+ * growing queue), 490 ms with one thread and 83 ms with two, because with one thread the encodes wait for each
+ * other while the main thread's core idles. More than two are never needed: two encode about 70 says a second.
+ */
 export function defaultEncodeThreads(): number {
-  return Math.max(0, Math.min(2, availableParallelism() - 1));
+  return availableParallelism() >= 2 ? 2 : 0;
 }
 
 /**

@@ -220,8 +220,8 @@ export const OptionsSchema = z.object({
        */
       complexity: z.number().int().min(0).max(10).default(5),
       /**
-       * Threads that run the in-process encodes beside the main thread (node:worker_threads). Unset: one less
-       * than the cores, at most 2 (none on one core); 0: encode on the main thread.
+       * Threads that run the in-process encodes beside the main thread (node:worker_threads). Unset: 2 when the
+       * process may use 2 cores or more, none on one core; 0: encode on the main thread.
        */
       threads: z.number().int().min(0).max(8).optional(),
     })

@@ -72,6 +72,19 @@ function completePages(buf: Buffer): { bytes: Buffer; granule: bigint } {
   return { bytes: buf.subarray(0, at), granule };
 }
 
+/**
+ * Reads `it` until it throws; returns the error. Pages that left the thread before it died are still handed
+ * out first. Fails the test when the encode ends normally.
+ */
+async function failureOf(it: AsyncIterator<Buffer>): Promise<unknown> {
+  for (let n = 0; n < 20; n++) {
+    const next = await it.next().catch((e: unknown) => ({ failed: e }));
+    if ('failed' in next) return next.failed;
+    expect(next.done).toBe(false);
+  }
+  throw new Error('the encode never failed');
+}
+
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'opus-threads-'));
   const wav = execFileSync('espeak-ng', ['--stdout', TEXT]);
@@ -194,13 +207,7 @@ describe('an encode thread that dies', () => {
     const [dying] = pool.workers();
     const dyingId = dying?.threadId;
     await dying?.terminate();
-    // Pages that left the thread before it died are still handed out; then the encode fails.
-    let err: unknown;
-    for (let n = 0; n < 10 && !err; n++) {
-      const next = await it.next().catch((e: unknown) => ({ failed: e }));
-      if ('failed' in next) err = next.failed;
-      else expect(next.done).toBe(false);
-    }
+    const err = await failureOf(it);
     expect(isAppError(err, 'ENCODER_FAILED')).toBe(true);
     expect((err as Error).message).toMatch(/Opus encode thread stopped mid-encode \(exit code 1\)/);
     expect(pool.running).toBe(0);
@@ -238,7 +245,7 @@ describe('an encode thread that dies', () => {
       await Promise.all([a.it.next(), b.it.next()]); // both running, one per thread (fewest encodes first)
       expect(pool.running).toBe(2);
       await pool.workers()[0]?.terminate(); // the thread of `a`, the first opened
-      expect(isAppError(await a.it.next().catch((e: unknown) => e), 'ENCODER_FAILED')).toBe(true);
+      expect(isAppError(await failureOf(a.it), 'ENCODER_FAILED')).toBe(true);
       b.go();
       const parts: Buffer[] = [];
       for (let n = await b.it.next(); !n.done; n = await b.it.next()) parts.push(n.value);
