@@ -8,6 +8,7 @@
  * ENCODER_FAILED, and is replaced at once (when it had started fine) or at the next encode. Threads hold the
  * process open only while they encode.
  */
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { AppError } from '../shared/errors.js';
@@ -55,6 +56,17 @@ export function defaultEncodeThreads(): number {
 }
 
 /**
+ * Loads libopus's native addon (`@evan/opus`) on the main thread before any encode thread does, and keeps it.
+ * Node unloads (dlclose) an addon when the last thread that loaded it ends; @evan/opus's native build does not
+ * survive that: the whole process dies of SIGSEGV when the only thread that had loaded it is terminated
+ * (reproduced here on Node 20 and 22). Held open by the main thread, the library is never unloaded (the pattern
+ * of nodejs/node#43534).
+ */
+function pinLibopus(): void {
+  createRequire(import.meta.url)('@evan/opus');
+}
+
+/**
  * The worker's module: the built JavaScript, or from sources (tsx, vitest) a bootstrap that registers tsx's
  * TypeScript loader in the thread first (Node 20 does not pass `--import` on to worker threads).
  */
@@ -78,6 +90,7 @@ export class EncodePool {
   private stopped = false;
 
   constructor(readonly size: number) {
+    pinLibopus();
     this.threads = Array.from({ length: Math.max(1, size) }, () => undefined);
     for (let i = 0; i < this.threads.length; i++) this.threads[i] = this.spawn(i);
   }
@@ -158,7 +171,6 @@ export class EncodePool {
   private spawn(slot: number): EncodeThread {
     const { script, evalScript } = workerScript();
     const worker = new Worker(script, { eval: evalScript, name: `opus-encode-${slot}` });
-    worker.unref();
     let onReady: (build: LibopusBuild) => void = () => {};
     const thread: EncodeThread = {
       worker,
@@ -171,6 +183,8 @@ export class EncodePool {
     };
     worker.on('message', (m: FromEncodeThread) => {
       if (m.t === 'ready') {
+        // Held open while it starts (someone awaits `ready`), then only while it encodes.
+        if (thread.sinks.size === 0) worker.unref();
         thread.started = true;
         onReady(m.build);
         return;
