@@ -2,20 +2,27 @@
  * The audio area's start-up facts, decided once from the options: the ffmpeg binary is found (fail fast with a
  * hint), its process cap set (option `limits.ffmpeg_processes`), the Opus encoder chosen (option
  * `opus.encoder`: in-process when it works here, else ffmpeg), and the encode threads that run the in-process
- * encodes beside the main thread (option `opus.threads`), started and stopped by the returned service.
+ * encodes beside the main thread when the hub is busy (option `opus.threads`, encode-threads.ts).
  */
 import type { Options } from '../config/schema.js';
 import type { Log } from '../shared/log.js';
 import { type Service, service } from '../shared/service.js';
 import { defaultEncodeThreads } from './encode-pool.js';
+import { useEncodeThreads } from './encode-threads.js';
 import type { OpusEncoderKind } from './encoder.js';
 import { findFfmpeg, setFfmpegLimit } from './ffmpeg.js';
-import { chooseOpusEncoder, useEncodeThreads } from './inprocess-encoder.js';
+import { chooseOpusEncoder } from './inprocess-encoder.js';
+
+/** Encode threads stop after this long without an encode, in ms (about 17 MB of memory each while they run). */
+const IDLE_STOP_MS = 60_000;
 
 /** What buildAudio decided: the Opus encoder to use, and the service of the encode threads. */
 export interface AudioArea {
   opusEncoder: OpusEncoderKind;
-  /** Starts the encode threads (a failure is logged and leaves the encodes on the main thread); stop ends them. */
+  /**
+   * Lets the in-process encodes use encode threads (started on demand; when they cannot start, the encodes stay
+   * on the main thread); stop ends them.
+   */
   service: Service;
 }
 
@@ -35,15 +42,9 @@ export async function buildAudio(options: Options, deps: { log: Log }): Promise<
     service: service('audio', {
       async start() {
         if (size === 0 || release) return;
-        try {
-          ({ release } = await useEncodeThreads(size));
-          log.info({ threads: size }, 'Opus encoded on encode threads');
-        } catch (err) {
-          log.warn(
-            { err: (err as Error).message },
-            'Opus encode threads unavailable; encoding on the main thread',
-          );
-        }
+        // Started when an encode begins beside another, stopped after IDLE_STOP_MS without one.
+        ({ release } = await useEncodeThreads(size, { eager: false, idleStopMs: IDLE_STOP_MS }));
+        log.info({ threads: size }, 'Opus encodes move to encode threads while two or more run at once');
       },
       async stop() {
         const r = release;

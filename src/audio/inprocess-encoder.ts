@@ -6,15 +6,10 @@
 import { AppError, toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import { convertPcm } from './convert.js';
-import { EncodePool } from './encode-pool.js';
+import { countMainEncode, encodePoolForNext } from './encode-threads.js';
 import type { OpusEncoderKind } from './encoder.js';
 import type { AudioChunk } from './format.js';
-import {
-  type LibopusBuild,
-  OggOpusEncoder,
-  type OpusEncodeSettings,
-  prepareInProcessOpus,
-} from './opus-encoder.js';
+import { OggOpusEncoder, type OpusEncodeSettings, prepareInProcessOpus } from './opus-encoder.js';
 import { encodeOpusOnThread } from './thread-encode.js';
 
 /**
@@ -45,46 +40,9 @@ export interface InProcessEncodeOptions {
   onInput(bytes: number): void;
 }
 
-/** The encode threads in use (useEncodeThreads), shared by every hub in the process. */
-let threads: { pool: EncodePool; users: number } | undefined;
-
 /**
- * Moves the in-process encodes of this process to `size` encode threads (encode-pool.ts) until the returned
- * release is called; 0 keeps them on the main thread. Hubs in one process share one pool (the first one's
- * size); the threads end when the last user releases them. Resolves once the threads have loaded libopus.
- * @throws Error when no encode thread can start here (the encodes then stay on the main thread).
- */
-export async function useEncodeThreads(
-  size: number,
-): Promise<{ build: LibopusBuild | undefined; release(): Promise<void> }> {
-  if (size <= 0) return { build: undefined, release: async () => {} };
-  threads ??= { pool: new EncodePool(size), users: 0 };
-  const mine = threads;
-  mine.users++;
-  let released = false;
-  const release = async (): Promise<void> => {
-    if (released) return;
-    released = true;
-    if (--mine.users > 0) return;
-    if (threads === mine) threads = undefined;
-    await mine.pool.stop();
-  };
-  try {
-    return { build: await mine.pool.ready(), release };
-  } catch (err) {
-    await release();
-    throw err;
-  }
-}
-
-/** The encode threads in use, if any (for diagnostics and tests). */
-export function encodeThreads(): EncodePool | undefined {
-  return threads?.pool;
-}
-
-/**
- * Encodes `first` and then `rest` to Ogg Opus, on an encode thread when useEncodeThreads set them up, else on
- * the main thread in steps of STEP_MS, yielding the completed pages as soon as the
+ * Encodes `first` and then `rest` to Ogg Opus, on an encode thread when encode-threads.ts has them running,
+ * else on the main thread in steps of STEP_MS, yielding the completed pages as soon as the
  * first audio page exists (with the header pages), then per BATCH_MS of speech and at the end of each chunk.
  * A chunk in another format than the first is converted to it. Ending the iteration early, or an error, releases
  * the encoder and returns the source iterator.
@@ -93,11 +51,17 @@ export function encodeThreads(): EncodePool | undefined {
  *   encodes on that thread fail; the thread is replaced); SHUTTING_DOWN when the threads were stopped.
  */
 export async function* encodeOpusInProcess(o: InProcessEncodeOptions): AsyncGenerator<Buffer> {
-  if (threads) {
-    yield* encodeOpusOnThread(o, threads.pool);
+  const pool = encodePoolForNext();
+  if (pool) {
+    yield* encodeOpusOnThread(o, pool);
     return;
   }
-  yield* encodeOnMainThread(o);
+  const done = countMainEncode();
+  try {
+    yield* encodeOnMainThread(o);
+  } finally {
+    done();
+  }
 }
 
 /** The in-process encode on the main thread, in steps (see STEP_MS). */

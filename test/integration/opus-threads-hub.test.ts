@@ -8,7 +8,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EncodePool } from '../../src/audio/encode-pool.js';
-import { encodeThreads } from '../../src/audio/inprocess-encoder.js';
+import { encodeThreads, useEncodeThreads } from '../../src/audio/encode-threads.js';
 import { ffprobe } from '../helpers/ffprobe.js';
 import { useGatedOpenAiServer } from '../helpers/gated-openai.js';
 import { type HubFixture, startHubFixture } from '../helpers/hub-fixture.js';
@@ -27,7 +27,12 @@ describe('an encode thread that dies mid-say', () => {
     g.delayMs = 1000;
   });
 
+  let release: () => Promise<void> = async () => {};
+
   beforeAll(async () => {
+    // The threads running from the start (a hub starts them only when two encodes run at once): the hub joins
+    // this process's encode threads.
+    ({ release } = await useEncodeThreads(1));
     fx = await startHubFixture({
       engines: [{ name: 'slow', type: 'openai', url: `${gate().url}/v1`, voice: 'af_heart' }],
       opus: { threads: 1 },
@@ -35,6 +40,7 @@ describe('an encode thread that dies mid-say', () => {
   });
   afterAll(async () => {
     await fx?.close();
+    await release();
   });
 
   it('fails that say with ENCODER_FAILED and no cache entry; the next say works', async () => {
