@@ -9,6 +9,7 @@ import mqtt from 'mqtt';
 import { splitSentences } from '../src/say/sentences.js';
 import { type HubProcess, startHub } from '../test/helpers/hub-process.js';
 import { freePort } from '../test/helpers/ports.js';
+import { BUILT_HUB, buildHub } from './built-hub.js';
 import { corpus } from './corpus.js';
 
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
@@ -73,10 +74,7 @@ export function freshText(): string {
   return (first as string).replace(/([.!?])$/, `, number ${n}$1`);
 }
 
-/**
- * A hub process on espeak-ng with the given Opus encoder, its Wyoming server on a free port; `threads` sets
- * `opus.threads` (unset: the hub's default), `name` its topics (default: the encoder's name).
- */
+/** A hub process on espeak-ng with the given Opus encoder, its Wyoming server on a free port. */
 export interface BenchHub {
   proc: HubProcess;
   wyomingUrl: string;
@@ -84,21 +82,29 @@ export interface BenchHub {
   close(): Promise<void>;
 }
 
-/** Starts a hub process (espeak-ng, `max_parallel` 2 as by default) against `brokerUrl`. */
+/**
+ * Starts a hub process (espeak-ng, `max_parallel` 2 as by default) against `brokerUrl`: the built hub with the
+ * image's node flags (built-hub.ts), so CPU and latency are those of what ships, not of tsx's loader.
+ * `threads` sets `opus.threads` (unset: the hub's default), `name` its topics (default: the encoder's name).
+ */
 export async function startBenchHub(
   brokerUrl: string,
   encoder: 'inprocess' | 'ffmpeg',
   opts: { threads?: number; name?: string } = {},
 ): Promise<BenchHub> {
+  buildHub();
   const wyomingPort = await freePort();
   const name = opts.name ?? encoder;
-  const proc = await startHub({
-    mqtt: { url: brokerUrl, client_id: `bench-load-${name}-${wyomingPort}` },
-    topics: { discovery: false, result: `bench/${name}/result`, say: `bench/${name}/say` },
-    opus: { encoder, ...(opts.threads === undefined ? {} : { threads: opts.threads }) },
-    recorder: { enabled: false },
-    wyoming_server: { enabled: true, port: wyomingPort },
-  });
+  const proc = await startHub(
+    {
+      mqtt: { url: brokerUrl, client_id: `bench-load-${name}-${wyomingPort}` },
+      topics: { discovery: false, result: `bench/${name}/result`, say: `bench/${name}/say` },
+      opus: { encoder, ...(opts.threads === undefined ? {} : { threads: opts.threads }) },
+      recorder: { enabled: false },
+      wyoming_server: { enabled: true, port: wyomingPort },
+    },
+    { entry: BUILT_HUB },
+  );
   return {
     proc,
     wyomingUrl: `tcp://127.0.0.1:${wyomingPort}`,
