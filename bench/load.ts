@@ -4,7 +4,8 @@
  * 1. before/after in one run: a hub with `opus.encoder: ffmpeg` and one with the in-process encoder, side by
  *    side: CPU per espeak miss (hub + its children, from /proc), and the time to first audio on the HTTP live
  *    stream, the Wyoming server and /v1/audio/speech (after ÷ before, p50 of alternating runs); the first-audio
- *    times also of a third hub that encodes in process on its main thread (`opus.threads: 0`);
+ *    times also of a third hub that never uses encode threads (`opus.threads: 0`; the default hub uses them
+ *    only while two or more encodes run at once, so a lone say encodes on the main thread on both);
  * 2. the in-process hub under distinct says at fixed rates (10, 20, 30, 40/s for 30 s each; quick: 10, 20,
  *    40/s for 8 s): answered, p50/p95/p99 latency, CPU per say, and whether the rate was held (every say
  *    answered, and the last third's p50 no worse than twice the first third's plus 50 ms: no growing queue);
@@ -176,7 +177,7 @@ export async function benchLoad(): Promise<void> {
     for (const row of await pathTimes({ before, main, after }, plan.pathRuns)) {
       line(`${row.path}: ffmpeg / in-process`, `${ms(row.before)} / ${ms(row.after)}`);
       line('  after ÷ before (target ≤ 1.0)', ratio(row.after / row.before, 1.0));
-      line('  in-process, main thread / encode threads', `${ms(row.main)} / ${ms(row.after)}`);
+      line('  in-process: opus.threads 0 / default', `${ms(row.main)} / ${ms(row.after)}`);
     }
     await before.close();
     await main.close();
