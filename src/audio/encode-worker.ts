@@ -109,8 +109,15 @@ async function handle(m: ToEncodeThread): Promise<void> {
 }
 
 // One message at a time, in order: an encoder's creation is asynchronous (the first one loads libopus), and the
-// pushes that follow must wait for it.
+// pushes that follow must wait for it. A failure outside one encode (libopus cannot load) ends the thread: the
+// pool then fails its encodes and reports why.
 let queue: Promise<void> = Promise.resolve();
 port.on('message', (m: ToEncodeThread) => {
-  queue = queue.then(() => handle(m));
+  queue = queue
+    .then(() => handle(m))
+    .catch((err: unknown) => {
+      setImmediate(() => {
+        throw err;
+      });
+    });
 });

@@ -188,6 +188,24 @@ describe('Ogg Opus on an encode thread', () => {
   });
 });
 
+describe('errors on an encode thread', () => {
+  it('an engine error mid-stream is rethrown as it is; the thread is free again', async () => {
+    const format = mono(22050);
+    async function* failing(): AsyncGenerator<AudioChunk> {
+      yield { format, pcm: tone(format, 500) };
+      throw new Error('engine died');
+    }
+    const settings = { format: 'opus' as const, ...SETTINGS, signal: AbortSignal.timeout(10_000) };
+    const err = await (async () => {
+      for await (const _ of encodeLive(failing(), settings)) {
+        // read on
+      }
+    })().catch((e: unknown) => e);
+    expect((err as Error).message).toBe('engine died');
+    expect(encodeThreads()?.running).toBe(0);
+  });
+});
+
 describe('an encode thread that dies', () => {
   it('fails its encode with ENCODER_FAILED at once, the engine still speaking; a new thread takes the next', async () => {
     const pool = encodeThreads() as EncodePool;
