@@ -1,7 +1,7 @@
 /**
  * The PCM of one say, sentence by sentence: sentences already in the phrase cache come from memory, the
- * others from the engine, one request per sentence (the next one is requested while the current one is
- * encoded), joined back to back into one continuous stream. Engines that stream a whole text sentence by
+ * others from the engine, one request per sentence (the next one is requested once the current one is
+ * encoded: see CONSUMED_WAIT_MS), joined back to back into one continuous stream. Engines that stream a whole text sentence by
  * sentence themselves get the whole text in one request. Optional loudness normalization per sentence.
  */
 import { performance } from 'node:perf_hooks';
@@ -20,6 +20,15 @@ export function textModeOf(engine: Engine): TextMode {
 const EDGE_FADE_MS = 2;
 /** Longest wait for the first encoded audio before the second sentence is asked for, in ms. */
 const FIRST_OUTPUT_WAIT_MS = 100;
+/**
+ * Longest wait for the consumer (the encoder) to take a sentence before the next one is asked for, in ms. The
+ * next sentence is asked for once the current one is encoded: a local engine (Piper's ONNX runtime runs one
+ * thread per core, and they wait on each other) loses more time to an encode running beside it than the
+ * encode takes alone; 10 sentences of Piper plus the in-process Opus encode measured 1.10–1.19× (engine alone +
+ * encode) overlapped and 1.04× one after the other (issue 12). The bound keeps a consumer held up elsewhere (a
+ * slow disk, a stalled reader) from holding the engine up for longer; an encode takes ~20–30 ms per sentence.
+ */
+const CONSUMED_WAIT_MS = 100;
 /** Whole-text engines with normalization: audio held back to measure before the gain is fixed, in ms. */
 const MEASURE_MS = 2000;
 
@@ -123,14 +132,32 @@ export async function* speak(plan: SpeechPlan, signal: AbortSignal): AsyncGenera
     let next: Promise<Phrase> | undefined = plan.sentences.length > 1 ? fetchPhrase(1) : undefined;
     for (let i = 1; next; i++) {
       const phrase = await next;
-      // Ask for the next sentence before this one is encoded, so the engine never waits for the encoder.
-      next = i + 1 < plan.sentences.length ? fetchPhrase(i + 1) : undefined;
-      next?.catch(() => {}); // awaited on the next turn; a failure there is reported there
-      yield prepare(phrase);
+      // The next sentence is asked for once this one is encoded (the consumer asks for more) or after
+      // CONSUMED_WAIT_MS, whichever comes first (see CONSUMED_WAIT_MS).
+      const ahead = i + 1 < plan.sentences.length ? once(() => fetchPhrase(i + 1)) : undefined;
+      const timer = ahead && setTimeout(ahead, CONSUMED_WAIT_MS);
+      try {
+        yield prepare(phrase);
+      } finally {
+        clearTimeout(timer);
+      }
+      next = ahead?.();
     }
   } finally {
     stop.abort(new AppError('ABORTED', 'speech no longer needed'));
   }
+}
+
+/** `start` called at most once: the first call runs it, every call returns its promise (failures handled later). */
+function once(start: () => Promise<Phrase>): () => Promise<Phrase> {
+  let started: Promise<Phrase> | undefined;
+  return () => {
+    if (!started) {
+      started = start();
+      started.catch(() => {}); // awaited on the next turn; a failure there is reported there
+    }
+    return started;
+  };
 }
 
 function firstOutputOrTimeout(first: Promise<void>): Promise<void> {
