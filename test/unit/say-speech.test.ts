@@ -1,6 +1,7 @@
 /**
  * speak() in per-sentence mode: when the engine is asked for each sentence. The next sentence is asked for
- * once the consumer (the encoder) has taken the current one, or after a bounded wait when it does not.
+ * once the consumer (the encoder) has taken the current one and its output has caught up (an ffmpeg encoder
+ * takes PCM at once and encodes it later), or after a bounded wait when that does not happen.
  */
 import { describe, expect, it } from 'vitest';
 import type { AudioChunk } from '../../src/audio/format.js';
@@ -68,9 +69,29 @@ describe('speak, per sentence', () => {
     const t0 = performance.now();
     const sentences = ['One.', 'Two.', 'Three.'];
     await consume(speak(plan(fakeEngine(asked, t0), sentences), new AbortController().signal), 400);
-    const gap = (asked.get('Three.') ?? 0) - (asked.get('Two.') ?? 0);
-    // Two. is answered after 10 ms; Three. is asked for ~100 ms later although the consumer holds Two. 400 ms.
+    const gap = (asked.get('Two.') ?? 0) - (asked.get('One.') ?? 0);
+    // One. is answered after 10 ms; Two. is asked for ~100 ms later although the consumer holds One. 400 ms.
     expect(gap).toBeGreaterThanOrEqual(90);
     expect(gap).toBeLessThan(300);
+  });
+
+  it('waits for the encoder output to catch up after the first sentence (ffmpeg takes PCM at once)', async () => {
+    const asked = new Map<string, number>();
+    const t0 = performance.now();
+    const sentences = ['One.', 'Two.', 'Three.'];
+    // An encoder whose output catches up 50 ms after each sentence is handed over.
+    let handedAt = 0;
+    const encoded = async (): Promise<void> => {
+      await sleep(Math.max(0, handedAt + 50 - performance.now()));
+    };
+    const p = { ...plan(fakeEngine(asked, t0), sentences), encoded };
+    for await (const _chunk of speak(p, new AbortController().signal)) handedAt = performance.now();
+    const gap = (k: number): number =>
+      (asked.get(sentences[k] as string) ?? 0) - (asked.get(sentences[k - 1] as string) ?? 0);
+    // 10 ms of synthesis, then 50 ms until the encoder caught up (and not the 100 ms bound).
+    expect(gap(1)).toBeGreaterThanOrEqual(55);
+    expect(gap(1)).toBeLessThan(100);
+    // Later sentences: the consumer took the sentence; the listener is ahead by then.
+    expect(gap(2)).toBeLessThan(40);
   });
 });
