@@ -8,18 +8,14 @@
  * 100 synthesize-chunks of 1 MB without a sentence end; a 64 MiB Wyoming payload frame; 200 idle Wyoming
  * connections; 100 concurrent /v1/audio/speech; 200 recorder devices starting and sending audio.
  */
-import { execFileSync } from 'node:child_process';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
 import { peakRssBytes, probeHealth, rawWyoming, rssBytes } from '../test/helpers/attack.js';
 import { type HubProcess, startHub } from '../test/helpers/hub-process.js';
 import { type RunningMosquitto, startMosquitto } from '../test/helpers/mosquitto.js';
 import { freePort } from '../test/helpers/ports.js';
+import { BUILT_HUB, buildHub } from './built-hub.js';
 import { line, ratio } from './stats.js';
 
-const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const BUILT = ['--max-semi-space-size=4', join(REPO_DIR, 'dist', 'main.js')];
 const MB = 1024 * 1024;
 const TARGET_MS = 200;
 
@@ -143,7 +139,7 @@ const ATTACKS: Array<[string, Attack]> = [
 
 /** Runs the attacks and prints one line each. */
 export async function benchFaultsAttacks(): Promise<void> {
-  execFileSync('npm', ['run', 'build', '--silent'], { cwd: REPO_DIR, stdio: 'ignore' });
+  buildHub();
   const broker = await startMosquitto();
   const wyomingPort = await freePort();
   const hub = await startHub(
@@ -153,7 +149,7 @@ export async function benchFaultsAttacks(): Promise<void> {
       wyoming_server: { enabled: true, port: wyomingPort, idle_timeout_s: 2 },
       recorder: { idle_timeout_s: 2 },
     },
-    { entry: BUILT },
+    { entry: BUILT_HUB },
   );
   const pid = hub.child.pid as number;
   const pub = await mqtt.connectAsync(broker.url, { clientId: `bench-attacker-${process.pid}` });

@@ -8,17 +8,13 @@
  *    (target 1,000), peak RSS of the hub's node process through it (target ≤ 250 MB; children not counted) and
  *    ÷ its idle RSS, throughput in says/s.
  */
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import { type HubProcess, startHub } from '../test/helpers/hub-process.js';
 import { type RunningMosquitto, startMosquitto } from '../test/helpers/mosquitto.js';
+import { BUILT_HUB, buildHub } from './built-hub.js';
 import { line, ratio } from './stats.js';
 
-const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const BUILT = ['--max-semi-space-size=4', join(REPO_DIR, 'dist', 'main.js')];
 /** mosquitto's defaults (mosquitto.conf(5)); the bench's broker sets none of them. */
 const BROKER_LIMITS =
   'mosquitto defaults: max_inflight_messages 20, max_queued_messages 1000, max_queued_bytes 0';
@@ -74,7 +70,7 @@ async function sigkillRound(broker: RunningMosquitto): Promise<void> {
   const hubs: HubProcess[] = [];
   try {
     // Baseline: the same number of says on a hub nobody kills.
-    const calm = await startHub(hubOptions(broker.url, 'bench-calm'), { entry: BUILT });
+    const calm = await startHub(hubOptions(broker.url, 'bench-calm'), { entry: BUILT_HUB });
     hubs.push(calm);
     const calmIds = Array.from({ length: n }, (_, i) => `calm-${i}`);
     const t0 = performance.now();
@@ -83,7 +79,7 @@ async function sigkillRound(broker: RunningMosquitto): Promise<void> {
     const calmMs = performance.now() - t0;
     await calm.stop();
 
-    const first = await startHub(hubOptions(broker.url, 'bench-kill'), { entry: BUILT });
+    const first = await startHub(hubOptions(broker.url, 'bench-kill'), { entry: BUILT_HUB });
     hubs.push(first);
     const ids = Array.from({ length: n }, (_, i) => `kill-${i}`);
     await publishSays(broker.url, ids, text('Killed'));
@@ -93,7 +89,7 @@ async function sigkillRound(broker: RunningMosquitto): Promise<void> {
     const before = ids.filter((id) => watch.answered.has(id)).length;
     const t1 = performance.now();
     const second = await startHub(hubOptions(broker.url, 'bench-kill'), {
-      entry: BUILT,
+      entry: BUILT_HUB,
       shareDir: first.shareDir,
     });
     hubs.push(second);
@@ -125,7 +121,7 @@ async function sigkillRound(broker: RunningMosquitto): Promise<void> {
 async function burstRound(broker: RunningMosquitto): Promise<void> {
   const n = 1000;
   const watch = await resultWatcher(broker.url);
-  const hub = await startHub(hubOptions(broker.url, 'bench-burst'), { entry: BUILT });
+  const hub = await startHub(hubOptions(broker.url, 'bench-burst'), { entry: BUILT_HUB });
   const pid = hub.child.pid as number;
   try {
     await new Promise((r) => setTimeout(r, 2000));
@@ -165,7 +161,7 @@ async function burstRound(broker: RunningMosquitto): Promise<void> {
 
 /** Runs both rounds and prints their lines. */
 export async function benchFaultsDelivery(): Promise<void> {
-  execFileSync('npm', ['run', 'build', '--silent'], { cwd: REPO_DIR, stdio: 'ignore' });
+  buildHub();
   const broker = await startMosquitto();
   try {
     await sigkillRound(broker);

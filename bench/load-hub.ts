@@ -9,6 +9,7 @@ import mqtt from 'mqtt';
 import { splitSentences } from '../src/say/sentences.js';
 import { type HubProcess, startHub } from '../test/helpers/hub-process.js';
 import { freePort } from '../test/helpers/ports.js';
+import { BUILT_HUB, buildHub } from './built-hub.js';
 import { corpus } from './corpus.js';
 
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
@@ -81,16 +82,23 @@ export interface BenchHub {
   close(): Promise<void>;
 }
 
-/** Starts a hub process (espeak-ng, `max_parallel` 2 as by default) against `brokerUrl`. */
+/**
+ * Starts a hub process (espeak-ng, `max_parallel` 2 as by default) against `brokerUrl`: the built hub with the
+ * image's node flags (built-hub.ts), so CPU and latency are those of what ships, not of tsx's loader.
+ */
 export async function startBenchHub(brokerUrl: string, encoder: 'inprocess' | 'ffmpeg'): Promise<BenchHub> {
+  buildHub();
   const wyomingPort = await freePort();
-  const proc = await startHub({
-    mqtt: { url: brokerUrl, client_id: `bench-load-${encoder}-${wyomingPort}` },
-    topics: { discovery: false, result: `bench/${encoder}/result`, say: `bench/${encoder}/say` },
-    opus: { encoder },
-    recorder: { enabled: false },
-    wyoming_server: { enabled: true, port: wyomingPort },
-  });
+  const proc = await startHub(
+    {
+      mqtt: { url: brokerUrl, client_id: `bench-load-${encoder}-${wyomingPort}` },
+      topics: { discovery: false, result: `bench/${encoder}/result`, say: `bench/${encoder}/say` },
+      opus: { encoder },
+      recorder: { enabled: false },
+      wyoming_server: { enabled: true, port: wyomingPort },
+    },
+    { entry: BUILT_HUB },
+  );
   return {
     proc,
     wyomingUrl: `tcp://127.0.0.1:${wyomingPort}`,

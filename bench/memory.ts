@@ -4,16 +4,12 @@
  * distinct says arrive at once over HTTP. RSS is the node process's own (ffmpeg and espeak-ng children are
  * separate processes and not counted).
  */
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startHub } from '../test/helpers/hub-process.js';
 import { startMosquitto } from '../test/helpers/mosquitto.js';
+import { BUILT_HUB, buildHub } from './built-hub.js';
 import { corpus } from './corpus.js';
 import { line } from './stats.js';
-
-const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Resident set size of `pid` in MB, from /proc/<pid>/status (VmRSS, kB). */
 function rssMb(pid: number): number {
@@ -23,12 +19,9 @@ function rssMb(pid: number): number {
 
 /** Runs the memory benchmark and prints its lines. */
 export async function benchMemory(): Promise<void> {
-  execFileSync('npm', ['run', 'build', '--silent'], { cwd: REPO_DIR, stdio: 'ignore' });
+  buildHub();
   const broker = await startMosquitto();
-  const hub = await startHub(
-    { mqtt: { url: broker.url } },
-    { entry: ['--max-semi-space-size=4', join(REPO_DIR, 'dist', 'main.js')] },
-  );
+  const hub = await startHub({ mqtt: { url: broker.url } }, { entry: BUILT_HUB });
   const pid = hub.child.pid as number;
   try {
     process.stdout.write('\nMemory: the built hub (node dist/main.js), espeak-ng\n');

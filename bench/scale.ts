@@ -9,21 +9,18 @@
  *    each, and the extra latency. The group hub's hit also checks that the cached file still exists (another
  *    hub may have evicted it), which is part of what a group costs.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
 import { type HubProcess, startHub } from '../test/helpers/hub-process.js';
 import { type RunningMosquitto, startMosquitto } from '../test/helpers/mosquitto.js';
+import { BUILT_HUB, buildHub } from './built-hub.js';
 import { line, ms, percentile, ratio } from './stats.js';
 
-const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const BUILT = ['--max-semi-space-size=4', join(REPO_DIR, 'dist', 'main.js')];
 /** The stand-in engine's time per request, in ms. */
 const ENGINE_MS = 1000;
 /** Syntheses each hub runs at once (`max_parallel`). */
@@ -105,11 +102,11 @@ async function throughput(broker: RunningMosquitto, engine: string): Promise<voi
   try {
     const group = { mqtt: { share_group: 'bench' } };
     hubs.push(
-      await startHub(options(broker.url, engine, 'scale_a', group), { entry: BUILT, shareDir: share }),
+      await startHub(options(broker.url, engine, 'scale_a', group), { entry: BUILT_HUB, shareDir: share }),
     );
     const one = await drain(client, answered, 'one', SAYS);
     hubs.push(
-      await startHub(options(broker.url, engine, 'scale_b', group), { entry: BUILT, shareDir: share }),
+      await startHub(options(broker.url, engine, 'scale_b', group), { entry: BUILT_HUB, shareDir: share }),
     );
     await sleep(500);
     const two = await drain(client, answered, 'two', SAYS);
@@ -154,9 +151,11 @@ async function hitLatency(broker: RunningMosquitto, engine: string): Promise<voi
     const topics = (base: string) => ({
       topics: { say: `${base}/say`, result: `${base}/result`, discovery: false },
     });
-    hubs.push(await startHub(options(broker.url, engine, 'hits_plain', topics('plain')), { entry: BUILT }));
+    hubs.push(
+      await startHub(options(broker.url, engine, 'hits_plain', topics('plain')), { entry: BUILT_HUB }),
+    );
     const shared = { ...topics('shared'), mqtt: { share_group: 'hits' } };
-    hubs.push(await startHub(options(broker.url, engine, 'hits_shared', shared), { entry: BUILT }));
+    hubs.push(await startHub(options(broker.url, engine, 'hits_shared', shared), { entry: BUILT_HUB }));
     const plain: number[] = [];
     const group: number[] = [];
     for (let i = 0; i < HITS + 20; i++) {
@@ -187,7 +186,7 @@ async function hitLatency(broker: RunningMosquitto, engine: string): Promise<voi
 /** Runs both parts (see the module comment). */
 export async function benchScale(): Promise<void> {
   process.stdout.write('\nScale (issue 15): two hubs on one broker and one share volume\n');
-  execFileSync('npm', ['run', 'build', '--silent'], { cwd: REPO_DIR, stdio: 'ignore' });
+  buildHub();
   const broker = await startMosquitto();
   const engine = await startEngine();
   try {

@@ -15,6 +15,20 @@ function tone(rateHz: number, ms: number): Buffer {
   return pcm;
 }
 
+/** Level of frequency `hz` in s16le mono `pcm` at `rateHz` (Goertzel), as the amplitude of a sine. */
+function levelAt(pcm: Buffer, hz: number, rateHz: number): number {
+  const k = 2 * Math.cos((2 * Math.PI * hz) / rateHz);
+  let s1 = 0;
+  let s2 = 0;
+  const n = pcm.length / 2;
+  for (let i = 0; i < n; i++) {
+    const s0 = pcm.readInt16LE(i * 2) + k * s1 - s2;
+    s2 = s1;
+    s1 = s0;
+  }
+  return (2 * Math.sqrt(s1 * s1 + s2 * s2 - k * s1 * s2)) / n;
+}
+
 async function resample(pcm: Buffer, fromHz: number, toHz: number, pieceBytes: number): Promise<Buffer> {
   const r = await createResampler(fromHz, toHz, 1);
   const out: Buffer[] = [];
@@ -46,6 +60,19 @@ describe('resampler', () => {
     let sum = 0;
     for (let i = 200; i < a.length / 2 - 200; i++) sum += a.readInt16LE(i * 2) ** 2;
     expect(Math.sqrt(sum / (a.length / 2 - 400))).toBeGreaterThan(5400);
+  });
+
+  it('passes speech frequencies up to 9 kHz and keeps their images 60 dB down (22,050 → 24,000 Hz)', async () => {
+    const n = 22050;
+    const input = Buffer.alloc(n * 2);
+    for (let i = 0; i < n; i++)
+      input.writeInt16LE(Math.round(10000 * Math.sin((2 * Math.PI * 9000 * i) / n)), i * 2);
+    const out = (await resample(input, 22050, 24000, 4410)).subarray(2000, -2000);
+    const tone = levelAt(out, 9000, 24000);
+    // The image of 9 kHz at 22,050 − 9,000 Hz lies above 12 kHz and folds back to 24,000 − 13,050 = 10,950 Hz.
+    const image = levelAt(out, 10950, 24000);
+    expect(20 * Math.log10(tone / 10000)).toBeGreaterThan(-1);
+    expect(20 * Math.log10(image / tone)).toBeLessThan(-60);
   });
 
   it('keeps a partial frame for the next push (odd byte counts)', async () => {
