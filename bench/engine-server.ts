@@ -28,7 +28,7 @@ import { opusEncodeMs, sayTotalMs } from './whole-text.js';
 
 const run = promisify(execFile);
 const CLIENT = join(dirname(fileURLToPath(import.meta.url)), 'engine_server_client.py');
-const RUNS = 7;
+const RUNS = 9;
 
 interface Job {
   kind: 'plain' | 'stream' | 'openai';
