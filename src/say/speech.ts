@@ -1,8 +1,9 @@
 /**
  * The PCM of one say, sentence by sentence: sentences already in the phrase cache come from memory, the
  * others from the engine, one request per sentence (the next one is requested once the current one is
- * encoded: see CONSUMED_WAIT_MS), joined back to back into one continuous stream. Engines that stream a whole text sentence by
- * sentence themselves get the whole text in one request. Optional loudness normalization per sentence.
+ * encoded: see ENCODED_WAIT_MS), joined back to back into one continuous stream. Engines that stream a whole
+ * text sentence by sentence themselves get the whole text in one request. Optional loudness normalization per
+ * sentence.
  */
 import { performance } from 'node:perf_hooks';
 import { type AudioChunk, type AudioFormat, pcmDurationMs } from '../audio/format.js';
