@@ -8,7 +8,9 @@
  * - `/v1/audio/speech` time to first byte in each format, against the engine's own time for the first
  *   sentence alone.
  * Ten-sentence texts (three for the first-byte pairs); each ratio is the median over RUNS runs of the ratio of
- * two measurements taken one right after the other, so a loaded machine moves both sides alike.
+ * two measurements taken one right after the other, so a loaded machine moves both sides alike; which side goes
+ * first alternates from run to run (so neither side always meets a machine the other just warmed or loaded), and
+ * the spread (min–max of the per-run ratios) is printed next to each median.
  */
 import { execFile } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -26,7 +28,7 @@ import { opusEncodeMs, sayTotalMs } from './whole-text.js';
 
 const run = promisify(execFile);
 const CLIENT = join(dirname(fileURLToPath(import.meta.url)), 'engine_server_client.py');
-const RUNS = 5;
+const RUNS = 9;
 
 interface Job {
   kind: 'plain' | 'stream' | 'openai';
@@ -60,13 +62,121 @@ const median = (values: number[]): number => percentile(values, 50);
 /** The hub's default speech Opus bitrate (`audio.bitrate_kbps`), in kbit/s. */
 const SPEECH_KBPS = 32;
 
+/** The timings of every run, by measurement name (one entry per run, in run order). */
+type Rows = Record<string, Timing[]>;
+
+/** A job and the name its timing is filed under. */
+interface Named {
+  name: string;
+  job: Job;
+}
+
+/** The two sides of a pair, `a` first in even runs and `b` first in odd ones. */
+function pair(a: Named[], b: Named[], run: number): Named[] {
+  return run % 2 === 0 ? [...a, ...b] : [...b, ...a];
+}
+
+/** Per-run ratios a ÷ b as "median (spread min–max)" against `target`. */
+function pairRatio(a: number[], b: number[], target: number): string {
+  const ratios = a.map((x, i) => x / (b[i] as number));
+  const spread = `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`;
+  return `${ratio(median(ratios), target)}  (runs ${spread})`;
+}
+
+/** What one run needs: the three endpoints and a source of fresh texts. */
+interface RunContext {
+  direct: { host: string; port: number };
+  viaHub: { host: string; port: number };
+  openaiUrl: string;
+  hubUrl: string;
+  next(): string;
+}
+
+/** One run of every measurement (the order of each pair alternates with `run`); the timings go into `rows`. */
+async function runOnce(ctx: RunContext, run: number, rows: Rows): Promise<void> {
+  const { direct, viaHub, openaiUrl, next } = ctx;
+  const plainText = next();
+  const streamText = next();
+  const short = (): string => splitSentences(next()).slice(0, 3).join(' ');
+  const named: Named[] = [
+    ...pair(
+      [{ name: 'plain direct', job: { kind: 'plain', ...direct, text: next() } }],
+      [
+        { name: 'plain hub', job: { kind: 'plain', ...viaHub, text: plainText } },
+        { name: 'plain hit', job: { kind: 'plain', ...viaHub, text: plainText } },
+      ],
+      run,
+    ),
+    ...pair(
+      [{ name: 'stream direct', job: { kind: 'stream', ...direct, text: next() } }],
+      [
+        { name: 'stream hub', job: { kind: 'stream', ...viaHub, text: streamText } },
+        { name: 'stream hit', job: { kind: 'stream', ...viaHub, text: streamText } },
+      ],
+      run,
+    ),
+    // Each format next to the engine's own first sentence of a text just like it.
+    ...STREAM_FORMATS.flatMap((format) =>
+      pair(
+        [
+          {
+            name: `sentence ${format}`,
+            job: { kind: 'plain', ...direct, text: splitSentences(next())[0] as string },
+          },
+        ],
+        [{ name: `openai ${format}`, job: { kind: 'openai', base_url: openaiUrl, text: short(), format } }],
+        run,
+      ),
+    ),
+    // The whole ten sentences as Ogg Opus through /v1/audio/speech (a miss).
+    { name: 'whole openai opus', job: { kind: 'openai', base_url: openaiUrl, text: next(), format: 'opus' } },
+  ];
+  const timings = await runJobs(named.map((n) => n.job));
+  const add = (name: string, t: Timing | undefined): void => {
+    if (t) rows[name] = [...(rows[name] ?? []), t];
+  };
+  for (const [i, n] of named.entries()) add(n.name, timings[i]);
+  add('whole say', { first_ms: 0, total_ms: await sayTotalMs(ctx.hubUrl, next()), bytes: 0 });
+  // The engine alone plus its encode: this run's plain direct total and the Opus encode of as much PCM.
+  const engine = rows['plain direct']?.at(-1) as Timing;
+  const encode = await opusEncodeMs(engine.bytes, SPEECH_KBPS);
+  add('engine + encode', { first_ms: 0, total_ms: engine.total_ms + encode, bytes: engine.bytes });
+}
+
+/** The timings of `name`, one value per run. */
+function values(rows: Rows, name: string, pick: (t: Timing) => number): number[] {
+  return (rows[name] ?? []).map(pick);
+}
+
+/** Prints the Wyoming lines: first chunk and total, hub ÷ direct, and a hit's first chunk, per mode. */
+function printWyoming(rows: Rows): void {
+  const first = (t: Timing): number => t.first_ms;
+  const total = (t: Timing): number => t.total_ms;
+  for (const mode of ['plain', 'stream'] as const) {
+    const label = mode === 'plain' ? 'plain synthesize' : 'streaming synthesize';
+    const hub = `${mode} hub`;
+    const direct = `${mode} direct`;
+    for (const [what, pick] of [
+      ['first chunk', first],
+      ['total', total],
+    ] as const) {
+      const d = values(rows, direct, pick);
+      const h = values(rows, hub, pick);
+      line(`${label}: ${what} direct / hub (miss)`, `${ms(median(d))} / ${ms(median(h))}`);
+      line(`${label}: ${what} hub ÷ direct (target ≤ 1.1)`, pairRatio(h, d, 1.1));
+    }
+    const hit = median(values(rows, `${mode} hit`, first));
+    line(`${label}: a hit's first chunk (target ≤ 20 ms)`, `${ms(hit)}${hit <= 20 ? '  ✓' : '  ✗'}`);
+  }
+}
+
 /**
  * Prints, per path, the whole ten-sentence text through the hub (a miss) against the engine alone on such a
  * text plus the Opus encode of its PCM, taken in the same run (median of the per-run ratios; target ≤ 1.05).
  */
-function printWholeText(rows: Record<string, Timing[]>): void {
-  const totals = (name: string): number[] => (rows[name] ?? []).map((t) => t.total_ms);
-  const base = totals('engine + encode');
+function printWholeText(rows: Rows): void {
+  const total = (t: Timing): number => t.total_ms;
+  const base = values(rows, 'engine + encode', total);
   line('whole text: engine alone + Opus encode', ms(median(base)));
   const paths: Array<[string, string]> = [
     ['Wyoming plain', 'plain hub'],
@@ -75,11 +185,22 @@ function printWholeText(rows: Record<string, Timing[]>): void {
     ['/v1/audio/speech opus', 'whole openai opus'],
   ];
   for (const [label, name] of paths) {
-    const hub = totals(name);
-    const r = median(hub.map((x, i) => x / (base[i] as number)));
+    const hub = values(rows, name, total);
     line(
       `whole text via ${label}: ${ms(median(hub))}, hub ÷ (engine + encode) (target ≤ 1.05)`,
-      ratio(r, 1.05),
+      pairRatio(hub, base, 1.05),
+    );
+  }
+}
+
+/** Prints /v1/audio/speech's first byte per format against the engine's own first-sentence time. */
+function printSpeech(rows: Rows): void {
+  for (const format of STREAM_FORMATS) {
+    const ttfb = values(rows, `openai ${format}`, (t) => t.first_ms);
+    const sentence = values(rows, `sentence ${format}`, (t) => t.total_ms);
+    line(
+      `/v1/audio/speech ${format}: first byte ${ms(median(ttfb))} vs sentence ${ms(median(sentence))}`,
+      pairRatio(ttfb, sentence, 1.2),
     );
   }
 }
@@ -95,105 +216,32 @@ export async function benchEngineServer(): Promise<void> {
     },
     broker.url,
   );
-  const direct = { host: '127.0.0.1', port: piper.port };
-  const viaHub = { host: '127.0.0.1', port: wyomingPort };
-  const openaiUrl = `${hub.baseUrl}/v1`;
   let n = 1000;
-  const next = (): string => freshText(n++);
+  const ctx: RunContext = {
+    direct: { host: '127.0.0.1', port: piper.port },
+    viaHub: { host: '127.0.0.1', port: wyomingPort },
+    openaiUrl: `${hub.baseUrl}/v1`,
+    hubUrl: hub.baseUrl,
+    next: () => freshText(n++),
+  };
   try {
     process.stdout.write(
-      '\nHome Assistant speech engine (issue 12): real wyoming-piper, ten sentences, real Python clients\n',
+      `\nHome Assistant speech engine (issue 12): real wyoming-piper, ten sentences, real Python clients, ${RUNS} runs\n`,
     );
     // Warm-up: Piper loads its voice; the hub's encoder pool fills.
     await runJobs([
-      { kind: 'plain', ...direct, text: next() },
-      { kind: 'plain', ...viaHub, text: next() },
-      { kind: 'stream', ...viaHub, text: next() },
-      ...STREAM_FORMATS.map((format): Job => ({ kind: 'openai', base_url: openaiUrl, text: next(), format })),
+      { kind: 'plain', ...ctx.direct, text: ctx.next() },
+      { kind: 'plain', ...ctx.viaHub, text: ctx.next() },
+      { kind: 'stream', ...ctx.viaHub, text: ctx.next() },
+      ...STREAM_FORMATS.map(
+        (format): Job => ({ kind: 'openai', base_url: ctx.openaiUrl, text: ctx.next(), format }),
+      ),
     ]);
-    const rows: Record<string, Timing[]> = {};
-    const add = (name: string, t: Timing | undefined): void => {
-      if (!t) return;
-      const list = rows[name] ?? [];
-      list.push(t);
-      rows[name] = list;
-    };
-    for (let r = 0; r < RUNS; r++) {
-      const plainText = next();
-      const streamText = next();
-      const short = (): string => splitSentences(next()).slice(0, 3).join(' ');
-      const jobs: Job[] = [
-        { kind: 'plain', ...direct, text: next() },
-        { kind: 'plain', ...viaHub, text: plainText },
-        { kind: 'plain', ...viaHub, text: plainText },
-        { kind: 'stream', ...direct, text: next() },
-        { kind: 'stream', ...viaHub, text: streamText },
-        { kind: 'stream', ...viaHub, text: streamText },
-        // Each format right after the engine's own first sentence of a text just like it.
-        ...STREAM_FORMATS.flatMap((format): Job[] => [
-          { kind: 'plain', ...direct, text: splitSentences(next())[0] as string },
-          { kind: 'openai', base_url: openaiUrl, text: short(), format },
-        ]),
-        // The whole ten sentences as Ogg Opus through /v1/audio/speech (a miss).
-        { kind: 'openai', base_url: openaiUrl, text: next(), format: 'opus' },
-      ];
-      const t = await runJobs(jobs);
-      add('whole openai opus', t[6 + 2 * STREAM_FORMATS.length]);
-      add('whole say', { first_ms: 0, total_ms: await sayTotalMs(hub.baseUrl, next()), bytes: 0 });
-      // The engine alone plus its encode: this run's plain direct total and the Opus encode of as much PCM.
-      const engine = t[0] as Timing;
-      const encode = await opusEncodeMs(engine.bytes, SPEECH_KBPS);
-      add('engine + encode', { first_ms: 0, total_ms: engine.total_ms + encode, bytes: engine.bytes });
-      const names = ['plain direct', 'plain hub', 'plain hit', 'stream direct', 'stream hub', 'stream hit'];
-      for (const [i, name] of names.entries()) add(name, t[i]);
-      for (const [i, format] of STREAM_FORMATS.entries()) {
-        add(`sentence ${format}`, t[6 + 2 * i]);
-        add(`openai ${format}`, t[7 + 2 * i]);
-      }
-    }
-    const values = (name: string, pick: (t: Timing) => number): number[] => (rows[name] ?? []).map(pick);
-    const first = (name: string): number => median(values(name, (t) => t.first_ms));
-    const total = (name: string): number => median(values(name, (t) => t.total_ms));
-    /** Median of the per-run ratios a ÷ b. */
-    const pairRatio = (a: number[], b: number[]): number => median(a.map((x, i) => x / (b[i] as number)));
-    for (const mode of ['plain', 'stream'] as const) {
-      const label = mode === 'plain' ? 'plain synthesize' : 'streaming synthesize';
-      const hubRows = `${mode} hub`;
-      const directRows = `${mode} direct`;
-      line(`${label}: first chunk direct / hub (miss)`, `${ms(first(directRows))} / ${ms(first(hubRows))}`);
-      line(
-        `${label}: first chunk hub ÷ direct (target ≤ 1.1)`,
-        ratio(
-          pairRatio(
-            values(hubRows, (t) => t.first_ms),
-            values(directRows, (t) => t.first_ms),
-          ),
-          1.1,
-        ),
-      );
-      line(`${label}: total direct / hub (miss)`, `${ms(total(directRows))} / ${ms(total(hubRows))}`);
-      line(
-        `${label}: total hub ÷ direct (target ≤ 1.1)`,
-        ratio(
-          pairRatio(
-            values(hubRows, (t) => t.total_ms),
-            values(directRows, (t) => t.total_ms),
-          ),
-          1.1,
-        ),
-      );
-      const hit = first(`${mode} hit`);
-      line(`${label}: a hit's first chunk (target ≤ 20 ms)`, `${ms(hit)}${hit <= 20 ? '  ✓' : '  ✗'}`);
-    }
+    const rows: Rows = {};
+    for (let r = 0; r < RUNS; r++) await runOnce(ctx, r, rows);
+    printWyoming(rows);
     printWholeText(rows);
-    for (const format of STREAM_FORMATS) {
-      const ttfb = values(`openai ${format}`, (t) => t.first_ms);
-      const sentence = values(`sentence ${format}`, (t) => t.total_ms);
-      line(
-        `/v1/audio/speech ${format}: first byte ${ms(median(ttfb))} vs sentence ${ms(median(sentence))}`,
-        `${ratio(pairRatio(ttfb, sentence), 1.2)}`,
-      );
-    }
+    printSpeech(rows);
   } finally {
     await hub.close();
     await piper.stop();

@@ -13,7 +13,7 @@ import { type MixPlan, mixAround } from '../chimes/mix.js';
 import { AppError } from '../shared/errors.js';
 import type { EngineEntry } from '../tts/dispatcher.js';
 import type { LiveJob } from './live-audio.js';
-import { type EncoderPool, startLiveEncoder } from './live-encoder.js';
+import { type EncoderPool, type LiveEncoder, startLiveEncoder } from './live-encoder.js';
 import { tapFormat, tapPcm } from './live-tap.js';
 import type { Phrase, PhraseCache, PhraseVoice } from './phrases.js';
 import type { SayRequest } from './request.js';
@@ -159,22 +159,39 @@ function startEncoder(
   });
 }
 
-/** The first encoded output of an attempt: when it came, and a promise the speech waits on. */
-function firstOutputLatch(): { seen: Promise<void>; at: number; mark(): void } {
-  let resolve: () => void = () => {};
-  const seen = new Promise<void>((r) => {
-    resolve = r;
-  });
-  const latch = {
-    seen,
+/**
+ * How far an encoder's output may trail its input and still count as caught up, in ms: at the end of a
+ * sentence ffmpeg's MP3 (its encoder delay, the frame being filled, the resampler) trailed the input by
+ * 130–170 ms until more input or the end came.
+ */
+const ENCODER_LAG_MS = 250;
+
+/** An attempt's encoded output: when it first came, and when it has caught up with the input (speech.ts waits). */
+interface OutputTracker {
+  /** performance.now() of the first encoded bytes; 0 before. */
+  at: number;
+  /** Call for every encoded buffer. */
+  mark(): void;
+  /** Settles once the output covers the input up to ENCODER_LAG_MS. */
+  encoded(): Promise<void>;
+}
+
+/** The output tracker of `encoder` (see OutputTracker). */
+function outputTracker(encoder: LiveEncoder): OutputTracker {
+  const waiters: Array<() => void> = [];
+  const caughtUp = (): boolean => encoder.outputMs >= encoder.inputDurationMs - ENCODER_LAG_MS;
+  const tracker: OutputTracker = {
     at: 0,
     mark() {
-      if (latch.at) return;
-      latch.at = performance.now();
-      resolve();
+      tracker.at ||= performance.now();
+      if (caughtUp()) for (const resolve of waiters.splice(0)) resolve();
+    },
+    encoded() {
+      if (caughtUp()) return Promise.resolve();
+      return new Promise<void>((resolve) => waiters.push(resolve));
     },
   };
-  return latch;
+  return tracker;
 }
 
 /** The attempt's PCM: its sentences (phrase cache or engine), with the chimes mixed around them. */
@@ -182,7 +199,7 @@ function attemptPcm(
   deps: AttemptDeps,
   input: AttemptInput,
   sentences: string[],
-  hooks: { tally: AttemptTally; firstOutput: Promise<void>; seen(format: AudioFormat): void },
+  hooks: { tally: AttemptTally; encoded(): Promise<void>; seen(format: AudioFormat): void },
   signal: AbortSignal,
 ): AsyncIterable<AudioChunk> {
   const speech = speak(
@@ -198,7 +215,7 @@ function attemptPcm(
       onPhraseHit: hooks.tally.onPhraseHit,
       onEngineTime: hooks.tally.onEngineTime,
       onEngineRequest: hooks.tally.onEngineRequest,
-      firstOutput: hooks.firstOutput,
+      encoded: hooks.encoded,
     },
     signal,
   );
@@ -244,14 +261,14 @@ export async function runAttempt(
   const encoder = startEncoder(deps, input, first, signal);
   const writer = deps.cache.beginWrite(voice.keyFor(request.format), request.format);
   const tally = new AttemptTally(deps, entry.engine.name);
-  const output = firstOutputLatch();
+  const output = outputTracker(encoder);
   let speechFormat: AudioFormat | undefined;
   try {
     const pcm = attemptPcm(
       deps,
       input,
       sentences,
-      { tally, firstOutput: output.seen, seen: (f) => (speechFormat ??= f) },
+      { tally, encoded: output.encoded, seen: (f) => (speechFormat ??= f) },
       signal,
     );
     // The PCM listeners hear what the file holds: chimes included, gain applied.

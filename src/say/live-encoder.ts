@@ -114,6 +114,11 @@ export interface LiveEncoder {
   encode(chunks: AsyncIterable<AudioChunk>): AsyncGenerator<Buffer>;
   /** Duration of the PCM fed so far, in ms. */
   readonly inputDurationMs: number;
+  /**
+   * Duration of the audio encoded so far, in ms: exact in process; for ffmpeg's compressed output estimated
+   * from its size at the nominal bitrate (MP3 is constant bitrate), so it runs a little ahead of the truth.
+   */
+  readonly outputMs: number;
   /** The format ffmpeg was started with (known after the first chunk). */
   readonly inputFormat: AudioFormat | undefined;
   /** Kills ffmpeg if it is still running (an encode that never started, or one abandoned). */
@@ -145,10 +150,12 @@ export function startLiveEncoder(opts: LiveEncoderOptions): LiveEncoder {
   return encodesInProcess(opts.settings) ? startInProcess(opts) : startFfmpeg(opts);
 }
 
-/** What was fed to an encoder: the first chunk's format and the PCM bytes after conversion. */
+/** What was fed to an encoder (the first chunk's format and the PCM bytes after conversion) and what came out. */
 interface InputMeter {
   format: AudioFormat | undefined;
   bytes: number;
+  /** Duration of the output so far in ms; undefined: the same as the input (encoded as it is fed). */
+  outputMs?: number;
 }
 
 /** The LiveEncoder of `encode`, reporting `meter`, whose `close()` aborts `internal`. */
@@ -161,6 +168,9 @@ function liveEncoder(
     encode,
     get inputDurationMs() {
       return meter.format ? pcmDurationMs(meter.bytes, meter.format) : 0;
+    },
+    get outputMs() {
+      return meter.outputMs ?? this.inputDurationMs;
     },
     get inputFormat() {
       return meter.format;
@@ -230,8 +240,11 @@ function startFfmpeg(opts: LiveEncoderOptions): LiveEncoder {
       proc = spawn(format);
       procFormat = format;
     }
-    const { format: output } = opts.settings;
-    yield* feedEncoder({
+    const { format: output, bitrateKbps } = opts.settings;
+    const compressed = output !== 'wav';
+    let outBytes = 0;
+    if (compressed) meter.outputMs = 0;
+    for await (const buf of feedEncoder({
       proc,
       first,
       rest: it,
@@ -239,7 +252,13 @@ function startFfmpeg(opts: LiveEncoderOptions): LiveEncoder {
       callerSignal: opts.signal,
       internal,
       onInput,
-    });
+    })) {
+      // Compressed output at its nominal bitrate (kbit/s = bits per ms); `wav` is counted as its input.
+      outBytes += buf.length;
+      if (compressed) meter.outputMs = (outBytes * 8) / bitrateKbps;
+      yield buf;
+    }
+    meter.outputMs = undefined;
     // Before the result goes out, so the spare's start never lands in a later request's time.
     opts.pool?.refill(liveEncoderArgs(format, opts.settings));
   }

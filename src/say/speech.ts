@@ -1,8 +1,9 @@
 /**
  * The PCM of one say, sentence by sentence: sentences already in the phrase cache come from memory, the
- * others from the engine, one request per sentence (the next one is requested while the current one is
- * encoded), joined back to back into one continuous stream. Engines that stream a whole text sentence by
- * sentence themselves get the whole text in one request. Optional loudness normalization per sentence.
+ * others from the engine, one request per sentence (the next one is requested once the current one is
+ * encoded: see ENCODED_WAIT_MS), joined back to back into one continuous stream. Engines that stream a whole
+ * text sentence by sentence themselves get the whole text in one request. Optional loudness normalization per
+ * sentence.
  */
 import { performance } from 'node:perf_hooks';
 import { type AudioChunk, type AudioFormat, pcmDurationMs } from '../audio/format.js';
@@ -18,8 +19,19 @@ export function textModeOf(engine: Engine): TextMode {
 
 /** Length of the fade at each sentence edge, in ms: removes clicks where two sentences meet, inaudible otherwise. */
 const EDGE_FADE_MS = 2;
-/** Longest wait for the first encoded audio before the second sentence is asked for, in ms. */
-const FIRST_OUTPUT_WAIT_MS = 100;
+/**
+ * Longest wait for a sentence to be encoded before the next one is asked for, in ms. The next sentence is asked
+ * for once the consumer (the encoder) asked for more, which an in-process encoder does once it has encoded the
+ * current one: a local engine (Piper's ONNX runtime runs one thread per core, and they wait on each other)
+ * loses more time to an encode running beside it than the encode takes alone; ten Piper sentences as
+ * in-process Opus measured 1.10–1.19× (engine alone + encode) overlapped, 1.04× one after the other (issue 12).
+ * An ffmpeg encoder takes PCM at once, so after the first sentence the speech also waits for `encoded`: beside
+ * the engine's next sentence, ffmpeg (nice 10) got no CPU and the first MP3 sentence came out in two parts
+ * 400 ms apart, with the listener's buffer empty in between. Later sentences do not wait for ffmpeg: the
+ * listener is seconds ahead by then. The bound keeps an encoder held up elsewhere (a slow disk, a stalled
+ * reader) from holding the engine up for longer; an encode takes ~20–70 ms per sentence.
+ */
+const ENCODED_WAIT_MS = 100;
 /** Whole-text engines with normalization: audio held back to measure before the gain is fixed, in ms. */
 const MEASURE_MS = 2000;
 
@@ -37,10 +49,10 @@ export interface SpeechPlan {
   /** Normalize each sentence to SPEECH_TARGET_LUFS. */
   loudnorm: boolean;
   /**
-   * Settles when the encoder has written its first audio. The second sentence is asked for only then (or
-   * after FIRST_OUTPUT_WAIT_MS): on a small machine the engine working on it would slow the first page down.
+   * Settles when the encoder's output covers the PCM handed to it so far; the second sentence is asked for
+   * only then (see ENCODED_WAIT_MS). Absent: the consumer asking for the next chunk is enough.
    */
-  firstOutput?: Promise<void>;
+  encoded?(): Promise<void>;
   /** Counts phrase-cache hits and engine requests, for stats. */
   onPhraseHit?(): void;
   onEngineRequest?(): void;
@@ -117,28 +129,55 @@ export async function* speak(plan: SpeechPlan, signal: AbortSignal): AsyncGenera
     };
   };
   try {
-    if (plan.sentences.length === 0) return;
-    yield prepare(await fetchPhrase(0));
-    if (plan.firstOutput && plan.sentences.length > 1) await firstOutputOrTimeout(plan.firstOutput);
-    let next: Promise<Phrase> | undefined = plan.sentences.length > 1 ? fetchPhrase(1) : undefined;
-    for (let i = 1; next; i++) {
+    let next: Promise<Phrase> | undefined = plan.sentences.length > 0 ? fetchPhrase(0) : undefined;
+    for (let i = 0; next; i++) {
       const phrase = await next;
-      // Ask for the next sentence before this one is encoded, so the engine never waits for the encoder.
-      next = i + 1 < plan.sentences.length ? fetchPhrase(i + 1) : undefined;
-      next?.catch(() => {}); // awaited on the next turn; a failure there is reported there
-      yield prepare(phrase);
+      // The next sentence is asked for once this one is encoded, or after ENCODED_WAIT_MS (see there).
+      const ahead = i + 1 < plan.sentences.length ? deferred(() => fetchPhrase(i + 1)) : undefined;
+      try {
+        yield prepare(phrase);
+        if (ahead) await Promise.race([i === 0 ? plan.encoded?.() : undefined, ahead.started]);
+      } finally {
+        ahead?.cancel();
+      }
+      next = ahead?.start();
     }
   } finally {
     stop.abort(new AppError('ABORTED', 'speech no longer needed'));
   }
 }
 
-function firstOutputOrTimeout(first: Promise<void>): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, FIRST_OUTPUT_WAIT_MS);
+/**
+ * The next sentence's request: `start()` sends it (once; later calls return the same promise), and so does a
+ * timer ENCODED_WAIT_MS from now unless `cancel()`ed first; `started` settles when it was sent.
+ */
+function deferred(fetch: () => Promise<Phrase>): {
+  start(): Promise<Phrase>;
+  started: Promise<void>;
+  cancel(): void;
+} {
+  let request: Promise<Phrase> | undefined;
+  let markStarted: () => void = () => {};
+  const started = new Promise<void>((resolve) => {
+    markStarted = resolve;
   });
-  return Promise.race([first.catch(() => {}), timeout]).finally(() => clearTimeout(timer));
+  const start = (): Promise<Phrase> => {
+    if (!request) {
+      request = fetch();
+      request.catch(() => {}); // awaited on the next turn; a failure there is reported there
+      markStarted();
+    }
+    return request;
+  };
+  const timer = setTimeout(start, ENCODED_WAIT_MS);
+  return {
+    start: () => {
+      clearTimeout(timer);
+      return start();
+    },
+    started,
+    cancel: () => clearTimeout(timer),
+  };
 }
 
 /** One request for the whole text; with normalization, the gain is measured on the first MEASURE_MS. */

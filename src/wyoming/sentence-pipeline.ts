@@ -1,7 +1,11 @@
 /**
- * Pipelined speech of a sentence stream (Wyoming streaming synthesis): every sentence handed to `push` starts
- * synthesizing at once (the engine's own parallel limit queues what it cannot take yet), while earlier
- * sentences are still being sent; audio leaves strictly in sentence order, one group per sentence. A sentence
+ * Pipelined speech of a sentence stream (Wyoming streaming synthesis): the first sentence starts synthesizing
+ * at once; every later one as soon as the first sentence's audio exists (or after FIRST_AUDIO_WAIT_MS), then
+ * each at once as it is pushed (the engine's own parallel limit queues what it cannot take yet), while
+ * earlier sentences are still being sent; audio leaves strictly in sentence order, one group per sentence. The
+ * wait keeps the later sentences' starts (request checks, cache lookups, their engine requests when it takes
+ * several at once) off the CPU while the first sentence, the one the listener waits for, is made: a local
+ * engine such as Piper uses every core. A sentence
  * that finishes before its turn waits in memory. Every group after the first is converted to the first
  * group's format, because a client may write one WAV header for the whole stream (Home Assistant's
  * `homeassistant/components/wyoming/tts.py` `async_stream_tts_audio` does: the header comes from the first
@@ -10,6 +14,13 @@
 import { setMaxListeners } from 'node:events';
 import { convertPcm } from '../audio/convert.js';
 import type { AudioChunk, AudioFormat } from '../audio/format.js';
+
+/**
+ * Longest wait for the first sentence's first audio before the later sentences start anyway, in ms: they are
+ * needed only once the first sentence has been played (seconds), so starting them late costs nothing unless
+ * the first sentence is very slow.
+ */
+export const FIRST_AUDIO_WAIT_MS = 1000;
 
 /** Speaks one sentence (yields its PCM as it is made). */
 export type SynthesizeSentence = (text: string, signal: AbortSignal) => AsyncIterable<AudioChunk>;
@@ -34,6 +45,11 @@ class Ahead {
   private done = false;
   private error: unknown;
   private wake: (() => void) | undefined;
+  private markStarted: () => void = () => {};
+  /** Settles when the sentence's first audio arrived, or it ended (failed or empty) without any. */
+  readonly started = new Promise<void>((resolve) => {
+    this.markStarted = resolve;
+  });
 
   constructor(source: AsyncIterable<AudioChunk>) {
     this.fill(source).catch(() => {});
@@ -43,12 +59,14 @@ class Ahead {
     try {
       for await (const chunk of source) {
         this.chunks.push(chunk);
+        this.markStarted();
         this.wake?.();
       }
     } catch (err) {
       this.error = err;
     } finally {
       this.done = true;
+      this.markStarted();
       this.wake?.();
     }
   }
@@ -72,11 +90,48 @@ class Ahead {
   }
 }
 
-/** Creates a pipeline; aborting `signal` stops every sentence. */
+/**
+ * Settles when `first` has its first audio (or ended), after `waitMs`, or when `signal` aborts, whichever
+ * comes first.
+ */
+function firstAudioOrTimeout(first: Ahead, waitMs: number, signal: AbortSignal): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: () => void = () => {};
+  const other = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, waitMs);
+    onAbort = resolve;
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  return Promise.race([first.started, other]).finally(() => {
+    clearTimeout(timer);
+    signal.removeEventListener('abort', onAbort);
+  });
+}
+
+/** `synthesize(text, signal)` started only once `ready` has settled. */
+async function* startingAfter(
+  ready: Promise<void>,
+  synthesize: SynthesizeSentence,
+  text: string,
+  signal: AbortSignal,
+): AsyncGenerator<AudioChunk> {
+  await ready;
+  if (signal.aborted) throw signal.reason; // the stream failed or closed meanwhile: never started
+  yield* synthesize(text, signal);
+}
+
+/** One event-loop turn (setImmediate): lets other work (HTTP, MQTT) run between two sentences' starts. */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Creates a pipeline; aborting `signal` stops every sentence. `firstAudioWaitMs` (default FIRST_AUDIO_WAIT_MS)
+ * bounds how long the later sentences wait for the first one's audio.
+ */
 export function createSentencePipeline(opts: {
   synthesize: SynthesizeSentence;
   send: SendGroup;
   signal: AbortSignal;
+  firstAudioWaitMs?: number;
 }): SentencePipeline {
   const stop = new AbortController();
   const signal = AbortSignal.any([opts.signal, stop.signal]);
@@ -93,9 +148,19 @@ export function createSentencePipeline(opts: {
     }
   }
 
+  // Later sentences start in push order, one per event-loop turn, once the first one's audio exists.
+  let turn: Promise<void> | undefined;
+
   return {
     push(sentence) {
-      const ahead = new Ahead(opts.synthesize(sentence, signal));
+      let ahead: Ahead;
+      if (turn === undefined) {
+        ahead = new Ahead(opts.synthesize(sentence, signal));
+        turn = firstAudioOrTimeout(ahead, opts.firstAudioWaitMs ?? FIRST_AUDIO_WAIT_MS, signal);
+      } else {
+        turn = turn.then(nextTurn);
+        ahead = new Ahead(startingAfter(turn, opts.synthesize, sentence, signal));
+      }
       sending = sending.then(async () => {
         if (failure !== undefined) return;
         try {

@@ -2,8 +2,9 @@
  * One connection of the Wyoming TTS server: events are handled in order, one at a time. Plain `synthesize`
  * answers one audio group; streaming (`synthesize-start`, `synthesize-chunk`…, `synthesize-stop`) answers one
  * audio group per sentence as the one sentence splitter (src/say/sentences.ts) completes it, then
- * `synthesize-stopped`. Each completed sentence starts synthesizing at once, while earlier ones are still
- * being sent; the audio leaves in sentence order (sentence-pipeline.ts). The text of one stream is bounded by `maxTextChars`: past it the stream is refused with
+ * `synthesize-stopped`. The first completed sentence starts synthesizing at once, the later ones as soon as
+ * its audio exists, while earlier ones are still being sent; the audio leaves in sentence order
+ * (sentence-pipeline.ts). The text of one stream is bounded by `maxTextChars`: past it the stream is refused with
  * TEXT_TOO_LONG and its later chunks are dropped, so an endless stream costs neither memory nor synthesis.
  *
  * Protocol sources: see server.ts (OHF-Voice/wyoming `wyoming/tts.py`, `wyoming/info.py`; wyoming-piper 2.x

@@ -75,6 +75,25 @@ describe('live encoder with its spare pool', () => {
     expect(ffmpegChildren()).toHaveLength(1);
   });
 
+  it('tells how much MP3 is out while the source holds back (the say waits on it before its second sentence)', async () => {
+    const held = heldSource(MONO_22K, 2000, 500);
+    const encoder = startLiveEncoder({ settings: MP3, guess: MONO_22K, signal: AbortSignal.timeout(20_000) });
+    const reading = collect(encoder.encode(held.source));
+    // While the source holds its second chunk back, ffmpeg's output comes to cover the first (but its last
+    // frames, which MP3 holds until more input comes), estimated at the nominal bitrate.
+    await vi.waitFor(
+      () => {
+        expect(encoder.inputDurationMs).toBeCloseTo(2000, 0);
+        expect(encoder.outputMs).toBeGreaterThan(2000 - 250);
+      },
+      { timeout: 5000 },
+    );
+    expect(encoder.outputMs).toBeLessThan(2000 + 50);
+    held.release();
+    await reading;
+    expect(encoder.outputMs).toBeCloseTo(2500, 0);
+  });
+
   it('serves a listener mid-stream: Ogg pages with audio come before the source has finished', async () => {
     pool = createEncoderPool();
     pool.refill(liveEncoderArgs(MONO_22K, OPUS_FFMPEG));
