@@ -3,7 +3,8 @@
  * encode in inprocess-encoder.ts (PCM chunks in, Ogg pages out as they are completed), with the source read on
  * the main thread and the PCM moved to the thread. Reading the source and handing out pages run side by side,
  * so pages reach listeners while the engine still speaks; the source is not read further while WINDOW_MS of PCM
- * sent to the thread has pages the consumer has not taken yet (back-pressure from the consumer to the engine).
+ * sent to the thread has pages the consumer has not taken yet (back-pressure from the consumer to the engine,
+ * and the engine's next sentence asked for only once the current one is encoded).
  */
 import { AppError, toAppError } from '../shared/errors.js';
 import { convertPcm } from './convert.js';
@@ -11,8 +12,13 @@ import type { EncodeChannel, EncodePool, EncodeSink } from './encode-pool.js';
 import type { FromEncodeThread } from './encode-protocol.js';
 import type { InProcessEncodeOptions } from './inprocess-encoder.js';
 
-/** PCM in flight to the thread and not yet answered by pages the consumer took, in ms, before reading pauses. */
-const WINDOW_MS = 2000;
+/**
+ * PCM in flight to the thread and not yet answered by pages the consumer took, in ms, before reading pauses.
+ * Small on purpose: like the main-thread encode, the source is read further only once what it gave is (nearly)
+ * encoded, so a say asks the engine for its next sentence only then (say/speech.ts ENCODED_WAIT_MS: an encode
+ * beside Piper's next sentence slowed both on two cores). Engines that stream small chunks still flow.
+ */
+const WINDOW_MS = 250;
 
 type ThreadMessage = Exclude<FromEncodeThread, { t: 'ready' }>;
 

@@ -159,7 +159,7 @@ describe('Ogg Opus on an encode thread', () => {
     expect(Math.abs((await ffprobe(got)).durationMs - 3500)).toBeLessThan(20);
   });
 
-  it('a consumer that stops reading stops the source: at most 2 s of PCM waits on the thread', async () => {
+  it('a consumer that stops reading stops the source: at most 250 ms of PCM waits on the thread', async () => {
     const format = mono(22050);
     let pulled = 0;
     let closed = false;
@@ -179,7 +179,7 @@ describe('Ogg Opus on an encode thread', () => {
     ]();
     await it.next();
     await new Promise((r) => setTimeout(r, 400)); // the consumer pauses; an unbounded reader would pull on
-    expect(pulled).toBeLessThanOrEqual(22);
+    expect(pulled).toBeLessThanOrEqual(5);
     ac.abort();
     const err = await it.next().catch((e: unknown) => e);
     expect(isAppError(err, 'ABORTED')).toBe(true);
@@ -213,7 +213,7 @@ describe('an encode thread that dies', () => {
     let closed = false;
     async function* source(): AsyncGenerator<AudioChunk> {
       try {
-        yield { format, pcm: tone(format, 1000) };
+        yield { format, pcm: tone(format, 100) };
         await new Promise(() => {}); // the engine is still speaking when the thread dies
       } finally {
         closed = true;
@@ -233,7 +233,7 @@ describe('an encode thread that dies', () => {
     const bytes = await encodeAll(chunks(speech.get(22050) as Buffer, format));
     expect(pool.workers()[0]?.threadId).not.toBe(dyingId);
     expect(decode(bytes).equals(mainDecoded.get(22050) as Buffer)).toBe(true);
-    expect(closed).toBe(false); // a source blocked forever is not awaited: its return is queued behind it
+    expect(closed).toBe(false); // a source blocked in the engine is not awaited: its return is queued behind it
   });
 
   it('with two threads, only the encodes of the dead one fail', async () => {
