@@ -85,15 +85,21 @@ export interface BenchHub {
 /**
  * Starts a hub process (espeak-ng, `max_parallel` 2 as by default) against `brokerUrl`: the built hub with the
  * image's node flags (built-hub.ts), so CPU and latency are those of what ships, not of tsx's loader.
+ * `threads` sets `opus.threads` (unset: the hub's default), `name` its topics (default: the encoder's name).
  */
-export async function startBenchHub(brokerUrl: string, encoder: 'inprocess' | 'ffmpeg'): Promise<BenchHub> {
+export async function startBenchHub(
+  brokerUrl: string,
+  encoder: 'inprocess' | 'ffmpeg',
+  opts: { threads?: number; name?: string } = {},
+): Promise<BenchHub> {
   buildHub();
   const wyomingPort = await freePort();
+  const name = opts.name ?? encoder;
   const proc = await startHub(
     {
-      mqtt: { url: brokerUrl, client_id: `bench-load-${encoder}-${wyomingPort}` },
-      topics: { discovery: false, result: `bench/${encoder}/result`, say: `bench/${encoder}/say` },
-      opus: { encoder },
+      mqtt: { url: brokerUrl, client_id: `bench-load-${name}-${wyomingPort}` },
+      topics: { discovery: false, result: `bench/${name}/result`, say: `bench/${name}/say` },
+      opus: { encoder, ...(opts.threads === undefined ? {} : { threads: opts.threads }) },
       recorder: { enabled: false },
       wyoming_server: { enabled: true, port: wyomingPort },
     },

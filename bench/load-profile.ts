@@ -4,7 +4,7 @@
  * prints the CPU per say from /proc split into the hub's own time and its reaped children's (espeak-ng), plus
  * the idle CPU per second measured before the says.
  *
- *   node --import tsx bench/load-profile.ts --says 40 [--encoder ffmpeg] [--flags '--cpu-prof --cpu-prof-dir=/tmp/p']
+ *   node --import tsx bench/load-profile.ts --says 40 [--encoder ffmpeg] [--threads N] [--flags='--cpu-prof --cpu-prof-dir=/tmp/p']
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -31,6 +31,8 @@ const { values } = parseArgs({
     says: { type: 'string', default: '40' },
     rate: { type: 'string' },
     encoder: { type: 'string', default: 'inprocess' },
+    /** `opus.threads` (unset: the hub's default). */
+    threads: { type: 'string' },
     flags: { type: 'string', default: '' },
     idle: { type: 'string', default: '5' },
     perf: { type: 'string' },
@@ -44,7 +46,7 @@ const proc = await startHub(
   {
     mqtt: { url: broker.url, client_id: `bench-profile-${wyomingPort}` },
     topics: { discovery: false, result: 'bench/p/result', say: 'bench/p/say' },
-    opus: { encoder: values.encoder },
+    opus: { encoder: values.encoder, ...(values.threads ? { threads: Number(values.threads) } : {}) },
     recorder: { enabled: false },
     wyoming_server: { enabled: true, port: wyomingPort },
   },
@@ -102,6 +104,7 @@ try {
   }
   while (ids.some((id) => !timer.answered.has(id))) await new Promise((r) => setTimeout(r, 5));
   const wallS = (performance.now() - t0) / 1000;
+  const rssMb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024;
   const c1 = cpu(pid);
   if (perf) {
     perf.kill('SIGINT');
@@ -112,7 +115,7 @@ try {
   const lat = ids.map((id) => timer.answered.get(id)?.ms ?? 0).sort((a, b) => a - b);
   process.stdout.write(
     `${n} says in ${wallS.toFixed(1)} s: CPU/say ${(own + kids).toFixed(1)} ms (hub ${own.toFixed(1)}, children ${kids.toFixed(1)}); ` +
-      `p50 ${lat[Math.floor(n / 2)]?.toFixed(1)} ms\n`,
+      `p50 ${lat[Math.floor(n / 2)]?.toFixed(1)} ms, p95 ${lat[Math.floor(n * 0.95)]?.toFixed(1)} ms; hub RSS ${rssMb.toFixed(0)} MB\n`,
   );
 } finally {
   await timer.close();

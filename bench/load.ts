@@ -3,7 +3,9 @@
  * loopback mosquitto, hubs as real processes:
  * 1. before/after in one run: a hub with `opus.encoder: ffmpeg` and one with the in-process encoder, side by
  *    side: CPU per espeak miss (hub + its children, from /proc), and the time to first audio on the HTTP live
- *    stream, the Wyoming server and /v1/audio/speech (after ÷ before, p50 of alternating runs);
+ *    stream, the Wyoming server and /v1/audio/speech (after ÷ before, p50 of alternating runs); the first-audio
+ *    times also of a third hub that never uses encode threads (`opus.threads: 0`; the default hub uses them
+ *    only while two or more encodes run at once, so a lone say encodes on the main thread on both);
  * 2. the in-process hub under distinct says at fixed rates (10, 20, 30, 40/s for 30 s each; quick: 10, 20,
  *    40/s for 8 s): answered, p50/p95/p99 latency, CPU per say, and whether the rate was held (every say
  *    answered, and the last third's p50 no worse than twice the first third's plus 50 ms: no growing queue);
@@ -65,24 +67,26 @@ async function cpuPerMiss(
   return { before: out('before'), after: out('after'), audioMs: audioMs / (2 * n) };
 }
 
+type Side = 'before' | 'main' | 'after';
+
 /** Each path `runs` times on each hub in turn, fresh texts; p50 per hub and path. */
-async function pathTimes(hubs: Record<'before' | 'after', BenchHub>, runs: number) {
+async function pathTimes(hubs: Record<Side, BenchHub>, runs: number) {
   const paths = {
     'HTTP live stream, first audio page': (h: BenchHub) =>
       httpStreamFirstAudioMs(h.proc.baseUrl, freshText()),
     'Wyoming server, first audio-chunk': (h: BenchHub) => wyomingFirstChunkMs(h.wyomingUrl, freshText()),
     '/v1/audio/speech (opus), first byte': (h: BenchHub) => openAiFirstByteMs(h.proc.baseUrl, freshText()),
   };
-  const rows: Array<{ path: string; before: number; after: number }> = [];
+  const rows: Array<{ path: string } & Record<Side, number>> = [];
   for (const [path, measure] of Object.entries(paths)) {
-    const times: Record<'before' | 'after', number[]> = { before: [], after: [] };
+    const times: Record<Side, number[]> = { before: [], main: [], after: [] };
     for (let i = 0; i < runs; i++) {
-      for (const side of ['before', 'after'] as const) {
+      for (const side of ['before', 'main', 'after'] as const) {
         times[side].push(await measure(hubs[side]));
         await settle();
       }
     }
-    rows.push({ path, before: p50(times.before), after: p50(times.after) });
+    rows.push({ path, before: p50(times.before), main: p50(times.main), after: p50(times.after) });
   }
   return rows;
 }
@@ -138,6 +142,8 @@ export async function benchLoad(): Promise<void> {
   try {
     const before = await open(startBenchHub(broker.url, 'ffmpeg'));
     const after = await open(startBenchHub(broker.url, 'inprocess'));
+    // The in-process encoder on the main thread (`opus.threads: 0`), for the first-audio times only.
+    const main = await open(startBenchHub(broker.url, 'inprocess', { threads: 0, name: 'mainthread' }));
     const timers = {
       before: await open(sayTimer(broker.url, 'ffmpeg')),
       after: await open(sayTimer(broker.url, 'inprocess')),
@@ -168,11 +174,13 @@ export async function benchLoad(): Promise<void> {
       'one say at a time, say→result p50: ffmpeg / in-process',
       `${ms(miss.before.p50Ms)} / ${ms(miss.after.p50Ms)}`,
     );
-    for (const row of await pathTimes({ before, after }, plan.pathRuns)) {
+    for (const row of await pathTimes({ before, main, after }, plan.pathRuns)) {
       line(`${row.path}: ffmpeg / in-process`, `${ms(row.before)} / ${ms(row.after)}`);
       line('  after ÷ before (target ≤ 1.0)', ratio(row.after / row.before, 1.0));
+      line('  in-process: opus.threads 0 / default', `${ms(row.main)} / ${ms(row.after)}`);
     }
     await before.close();
+    await main.close();
     let best = 0;
     for (const rate of plan.rates) {
       const r = await loadStep(after, timers.after, rate, plan.stepS);

@@ -58,7 +58,7 @@ export interface Hub {
 /** The areas every other area builds on: config, events, storage, engines, MQTT, playback, the say service. */
 async function buildCore(config: LoadedConfig, log: Log) {
   const { options, supervisorUrl, supervisorToken } = config;
-  const opusEncoder = await buildAudio(options, { log });
+  const audio = await buildAudio(options, { log });
   // Inside the add-on the container's own address and port are unreachable from players: ask the Supervisor.
   const baseUrl = await resolvePublicBaseUrl({
     externalUrl: options.http.external_url,
@@ -83,7 +83,7 @@ async function buildCore(config: LoadedConfig, log: Log) {
     chimes: chimes.library,
     playback: playback.playback,
     events,
-    opusEncoder,
+    opusEncoder: audio.opusEncoder,
     baseUrl,
     log,
   });
@@ -91,6 +91,7 @@ async function buildCore(config: LoadedConfig, log: Log) {
   return {
     config,
     log,
+    audio,
     baseUrl,
     events,
     group,
@@ -215,6 +216,7 @@ export async function createHub(config: LoadedConfig, log: Log): Promise<Hub> {
   // Started in this order, stopped in reverse. The inputs that take requests stop together with the say
   // service (each waits on it); subscriptions come before `mqtt-connect`, so queued messages are not missed.
   const services: Service[] = [
+    core.audio.service,
     storage.service,
     core.chimes.service,
     engines.service,

@@ -6,9 +6,11 @@
 import { AppError, toAppError } from '../shared/errors.js';
 import type { Log } from '../shared/log.js';
 import { convertPcm } from './convert.js';
+import { countMainEncode, encodePoolForNext } from './encode-threads.js';
 import type { OpusEncoderKind } from './encoder.js';
 import type { AudioChunk } from './format.js';
 import { OggOpusEncoder, type OpusEncodeSettings, prepareInProcessOpus } from './opus-encoder.js';
+import { encodeOpusOnThread } from './thread-encode.js';
 
 /**
  * PCM encoded per step, in ms (about 1 ms of CPU): the event loop turns between steps (setImmediate), so HTTP
@@ -39,14 +41,31 @@ export interface InProcessEncodeOptions {
 }
 
 /**
- * Encodes `first` and then `rest` to Ogg Opus in steps of STEP_MS, yielding the completed pages as soon as the
+ * Encodes `first` and then `rest` to Ogg Opus, on an encode thread when encode-threads.ts has them running,
+ * else on the main thread in steps of STEP_MS, yielding the completed pages as soon as the
  * first audio page exists (with the header pages), then per BATCH_MS of speech and at the end of each chunk.
  * A chunk in another format than the first is converted to it. Ending the iteration early, or an error, releases
  * the encoder and returns the source iterator.
  * @throws the source's own error as is; the abort reason (toAppError) when `signal` aborts; AppError
- *   ENCODER_FAILED when libopus cannot be loaded or fails.
+ *   ENCODER_FAILED when libopus cannot be loaded or fails, or the encode thread dies mid-encode (only the
+ *   encodes on that thread fail; the thread is replaced); SHUTTING_DOWN when the threads were stopped.
  */
 export async function* encodeOpusInProcess(o: InProcessEncodeOptions): AsyncGenerator<Buffer> {
+  const pool = encodePoolForNext();
+  if (pool) {
+    yield* encodeOpusOnThread(o, pool);
+    return;
+  }
+  const done = countMainEncode();
+  try {
+    yield* encodeOnMainThread(o);
+  } finally {
+    done();
+  }
+}
+
+/** The in-process encode on the main thread, in steps (see STEP_MS). */
+async function* encodeOnMainThread(o: InProcessEncodeOptions): AsyncGenerator<Buffer> {
   const format = o.first.format;
   let encoder: OggOpusEncoder;
   try {

@@ -219,6 +219,11 @@ export const OptionsSchema = z.object({
        * 30 % less codec CPU than 10 for speech at 32 kbit/s with no change in waveform SNR (see issue 13's note).
        */
       complexity: z.number().int().min(0).max(10).default(5),
+      /**
+       * Threads that run the in-process encodes beside the main thread (node:worker_threads). Unset: 2 when the
+       * process may use 2 cores or more, none on one core; 0: encode on the main thread.
+       */
+      threads: z.number().int().min(0).max(8).optional(),
     })
     .prefault({}),
   targets: z.array(TargetOptionsSchema).default([]),
