@@ -4,17 +4,13 @@
  * to HTTP, MQTT, the cache and the engines while a second core encodes. Messages: encode-protocol.ts.
  *
  * Pages go back as they are completed: the header pages with the first audio page as soon as it exists (after
- * about 50 ms of PCM), then per BATCH_MS of speech and at the end of each pushed chunk, so live listeners get
+ * about 50 ms of PCM), then per PAGE_BATCH_MS of speech and at the end of each pushed chunk, so live listeners get
  * audio as early as from the main-thread encoder.
  */
 import { parentPort } from 'node:worker_threads';
 import type { FromEncodeThread, ToEncodeThread } from './encode-protocol.js';
-import { OggOpusEncoder, prepareInProcessOpus } from './opus-encoder.js';
-
-/** The first piece of PCM encoded, in ms: one 40 ms page plus what the resampler holds back. */
-const FIRST_STEP_MS = 50;
-/** Later pages go back per this much speech, in ms (fewer messages; the audio is no later than the engine's). */
-const BATCH_MS = 500;
+import { pcmBytesFor } from './format.js';
+import { FIRST_PIECE_MS, OggOpusEncoder, PAGE_BATCH_MS, prepareInProcessOpus } from './opus-encoder.js';
 
 const port = parentPort;
 if (!port) throw new Error('encode-worker runs only as a worker thread (encode-pool.ts starts it)');
@@ -44,16 +40,13 @@ function pack(pages: Buffer[]): Uint8Array {
   return out;
 }
 
-/** Encodes one pushed chunk in pieces, posting pages after the first audio page and per BATCH_MS. */
+/** Encodes one pushed chunk in pieces, posting pages after the first audio page and per PAGE_BATCH_MS. */
 function push(id: number, job: Job, pcm: Buffer): void {
   const f = job.encoder.input;
-  const frameBytes = f.widthBytes * f.channels;
-  const bytesOf = (ms: number): number =>
-    Math.max(frameBytes, Math.floor((f.rateHz * ms) / 1000) * frameBytes);
   let pages: Buffer[] = [];
   for (let at = 0; at < pcm.length; ) {
     const firstPiece = job.encoder.audioPagesOut === 0;
-    const size = firstPiece ? bytesOf(FIRST_STEP_MS) : bytesOf(BATCH_MS);
+    const size = pcmBytesFor(f, firstPiece ? FIRST_PIECE_MS : PAGE_BATCH_MS);
     const piece = pcm.subarray(at, Math.min(pcm.length, at + size));
     at += piece.length;
     job.consumed += piece.length;

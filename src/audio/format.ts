@@ -25,6 +25,12 @@ export function pcmDurationMs(bytes: number, format: AudioFormat): number {
   return (bytes / bytesPerSecond(format)) * 1000;
 }
 
+/** Bytes of whole frames in `ms` of PCM in `format` (rounded down, at least one frame). */
+export function pcmBytesFor(format: AudioFormat, ms: number): number {
+  const frameBytes = format.widthBytes * format.channels;
+  return Math.max(frameBytes, Math.floor((format.rateHz * ms) / 1000) * frameBytes);
+}
+
 /** True when two formats are the same. */
 export function sameFormat(a: AudioFormat, b: AudioFormat): boolean {
   return a.rateHz === b.rateHz && a.widthBytes === b.widthBytes && a.channels === b.channels;

@@ -8,8 +8,14 @@ import type { Log } from '../shared/log.js';
 import { convertPcm } from './convert.js';
 import { countMainEncode, encodePoolForNext } from './encode-threads.js';
 import type { OpusEncoderKind } from './encoder.js';
-import type { AudioChunk } from './format.js';
-import { OggOpusEncoder, type OpusEncodeSettings, prepareInProcessOpus } from './opus-encoder.js';
+import { type AudioChunk, pcmBytesFor } from './format.js';
+import {
+  FIRST_PIECE_MS,
+  OggOpusEncoder,
+  type OpusEncodeSettings,
+  PAGE_BATCH_MS,
+  prepareInProcessOpus,
+} from './opus-encoder.js';
 import { encodeOpusOnThread } from './thread-encode.js';
 
 /**
@@ -17,17 +23,6 @@ import { encodeOpusOnThread } from './thread-encode.js';
  * requests and MQTT messages are never held up by more than one step.
  */
 const STEP_MS = 100;
-/**
- * Pages are handed out together once this much speech is encoded, in ms (about 5 ms of CPU): fewer, bigger
- * writes to the cache file and to listeners (each an await); the audio is there no later than the engine
- * delivered it.
- */
-const BATCH_MS = 500;
-/**
- * The first step: one page (40 ms) plus what the resampler holds back (a few ms), handed out as soon as the first
- * audio page exists, so the first audio page goes out after the least work.
- */
-const FIRST_STEP_MS = 50;
 
 /** What `encodeOpusInProcess` works with: the first chunk (fixes the input format) and the rest of the source. */
 export interface InProcessEncodeOptions {
@@ -43,7 +38,7 @@ export interface InProcessEncodeOptions {
 /**
  * Encodes `first` and then `rest` to Ogg Opus, on an encode thread when encode-threads.ts has them running,
  * else on the main thread in steps of STEP_MS, yielding the completed pages as soon as the
- * first audio page exists (with the header pages), then per BATCH_MS of speech and at the end of each chunk.
+ * first audio page exists (with the header pages), then per PAGE_BATCH_MS of speech and at the end of each chunk.
  * A chunk in another format than the first is converted to it. Ending the iteration early, or an error, releases
  * the encoder and returns the source iterator.
  * @throws the source's own error as is; the abort reason (toAppError) when `signal` aborts; AppError
@@ -76,11 +71,8 @@ async function* encodeOnMainThread(o: InProcessEncodeOptions): AsyncGenerator<Bu
       cause: err,
     });
   }
-  const frameBytes = format.widthBytes * format.channels;
-  const bytesOf = (ms: number): number =>
-    Math.max(frameBytes, Math.floor((format.rateHz * ms) / 1000) * frameBytes);
-  const stepBytes = bytesOf(STEP_MS);
-  const batchLimit = bytesOf(BATCH_MS);
+  const stepBytes = pcmBytesFor(format, STEP_MS);
+  const batchLimit = pcmBytesFor(format, PAGE_BATCH_MS);
   const batch: Buffer[] = [];
   let batchBytes = 0;
   let audioOut = false;
@@ -94,7 +86,7 @@ async function* encodeOnMainThread(o: InProcessEncodeOptions): AsyncGenerator<Bu
       checkAbort();
       const pcm = convertPcm(chunk.pcm, chunk.format, format);
       for (let at = 0; at < pcm.length; ) {
-        const size = !audioOut ? bytesOf(FIRST_STEP_MS) : stepBytes;
+        const size = !audioOut ? pcmBytesFor(format, FIRST_PIECE_MS) : stepBytes;
         const piece = pcm.subarray(at, Math.min(pcm.length, at + size));
         at += size;
         o.onInput(piece.length);

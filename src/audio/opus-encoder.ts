@@ -39,6 +39,18 @@ const OPUS_PLAYBACK_HZ = 48_000;
  * speech without the noise the voip mode is made for.
  */
 export const OPUS_APPLICATION = 'audio';
+/**
+ * Pacing of an in-process encode (main thread: inprocess-encoder.ts; encode thread: encode-worker.ts). The first
+ * piece of PCM encoded, in ms: one page (40 ms) plus what the resampler holds back (a few ms), handed out as soon
+ * as the first audio page exists, so the first audio page goes out after the least work.
+ */
+export const FIRST_PIECE_MS = 50;
+/**
+ * Later pages are handed out together once this much speech is encoded, in ms (about 5 ms of CPU): fewer, bigger
+ * writes to the cache file and to listeners (each an await); the audio is there no later than the engine
+ * delivered it.
+ */
+export const PAGE_BATCH_MS = 500;
 /** Vendor string in OpusTags. */
 const VENDOR = 'tts-hub (libopus)';
 

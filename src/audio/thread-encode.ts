@@ -10,6 +10,7 @@ import { AppError, toAppError } from '../shared/errors.js';
 import { convertPcm } from './convert.js';
 import type { EncodeChannel, EncodePool, EncodeSink } from './encode-pool.js';
 import type { FromEncodeThread } from './encode-protocol.js';
+import { pcmBytesFor } from './format.js';
 import type { InProcessEncodeOptions } from './inprocess-encoder.js';
 
 /**
@@ -159,7 +160,7 @@ export async function* encodeOpusOnThread(
 ): AsyncGenerator<Buffer> {
   const f = o.first.format;
   const inbox = new Inbox();
-  const credit = new Credit(Math.round((f.rateHz * WINDOW_MS) / 1000) * f.widthBytes * f.channels);
+  const credit = new Credit(pcmBytesFor(f, WINDOW_MS));
   let channel: EncodeChannel;
   try {
     channel = pool.open(f, o.settings, inbox);
