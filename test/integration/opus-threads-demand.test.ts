@@ -27,14 +27,6 @@ async function encodeTone(ms: number, during = async (): Promise<void> => {}): P
   return Buffer.concat(parts);
 }
 
-/** Waits until `check` holds (polling every 10 ms) or 10 s pass. */
-async function until(check: () => boolean): Promise<void> {
-  for (const end = Date.now() + 10_000; !check() && Date.now() < end; ) {
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  expect(check()).toBe(true);
-}
-
 beforeAll(async () => {
   ({ release } = await useEncodeThreads(1, { eager: false, idleStopMs: IDLE_STOP_MS }));
 });
@@ -54,7 +46,7 @@ describe('encode threads on demand', () => {
     await encodeTone(600, async () => {
       await encodeTone(300);
     });
-    await until(() => encodeThreads() !== undefined);
+    await expect.poll(encodeThreads, { timeout: 10_000, interval: 10 }).toBeDefined();
     const pool = encodeThreads();
     await pool?.ready();
     let onThread = 0;
@@ -63,7 +55,7 @@ describe('encode threads on demand', () => {
     });
     expect(onThread).toBe(1);
     expect(Math.abs((oggOpusDurationMs(bytes) as number) - 800)).toBeLessThan(1);
-    await until(() => encodeThreads() === undefined); // IDLE_STOP_MS without an encode
+    await expect.poll(encodeThreads, { timeout: 10_000, interval: 10 }).toBeUndefined(); // IDLE_STOP_MS idle
     const again = await encodeTone(500); // on the main thread again, and fine
     expect(Math.abs((oggOpusDurationMs(again) as number) - 500)).toBeLessThan(1);
   });
