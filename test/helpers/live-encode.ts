@@ -68,3 +68,18 @@ export async function readReleasingAtFirstAudio(
   }
   return { all: Buffer.concat(parts), sawAudioEarly };
 }
+
+/** The bytes of the complete Ogg pages at the start of `buf`, and the last complete page's granule position. */
+export function completePages(buf: Buffer): { bytes: Buffer; granule: bigint } {
+  let at = 0;
+  let granule = -1n;
+  while (at + 27 <= buf.length && buf.toString('latin1', at, at + 4) === 'OggS') {
+    const segments = buf[at + 26] as number;
+    if (at + 27 + segments > buf.length) break;
+    const body = [...buf.subarray(at + 27, at + 27 + segments)].reduce((a, b) => a + b, 0);
+    if (at + 27 + segments + body > buf.length) break;
+    granule = buf.readBigInt64LE(at + 6);
+    at += 27 + segments + body;
+  }
+  return { bytes: buf.subarray(0, at), granule };
+}

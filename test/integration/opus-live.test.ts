@@ -14,6 +14,7 @@ import { TEN_SENTENCES } from '../helpers/announcements.js';
 import { ffprobe } from '../helpers/ffprobe.js';
 import { type InProcessHub, startInProcessHub } from '../helpers/hub-inprocess.js';
 import { startHub } from '../helpers/hub-process.js';
+import { completePages } from '../helpers/live-encode.js';
 import { decodesCleanly } from '../helpers/loudness.js';
 import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
 import { PIPER_VOICE, type RunningPiper, startWyomingPiper } from '../helpers/piper.js';
@@ -24,21 +25,6 @@ function filesUnder(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
     d.isDirectory() ? filesUnder(join(dir, d.name)) : [join(dir, d.name)],
   );
-}
-
-/** The bytes of the complete Ogg pages at the start of `buf`, and the last complete page's granule position. */
-function completePages(buf: Buffer): { bytes: Buffer; granule: bigint } {
-  let at = 0;
-  let granule = -1n;
-  while (at + 27 <= buf.length && buf.toString('latin1', at, at + 4) === 'OggS') {
-    const segments = buf[at + 26] as number;
-    if (at + 27 + segments > buf.length) break;
-    const body = [...buf.subarray(at + 27, at + 27 + segments)].reduce((a, b) => a + b, 0);
-    if (at + 27 + segments + body > buf.length) break;
-    granule = buf.readBigInt64LE(at + 6);
-    at += 27 + segments + body;
-  }
-  return { bytes: buf.subarray(0, at), granule };
 }
 
 async function post(baseUrl: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {

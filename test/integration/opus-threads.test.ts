@@ -16,7 +16,7 @@ import { oggOpusDurationMs } from '../../src/audio/ogg.js';
 import { encodeOpusOnThread } from '../../src/audio/thread-encode.js';
 import { isAppError } from '../../src/shared/errors.js';
 import { ffprobe } from '../helpers/ffprobe.js';
-import { encodeLive, tone } from '../helpers/live-encode.js';
+import { completePages, encodeLive, tone } from '../helpers/live-encode.js';
 import { decodesCleanly } from '../helpers/loudness.js';
 
 const TEXT = 'The washing machine has finished. Please empty it before the clothes get wrinkled.';
@@ -56,20 +56,6 @@ async function encodeAll(source: AsyncIterable<AudioChunk>): Promise<Buffer> {
   const settings = { format: 'opus' as const, ...SETTINGS, signal: AbortSignal.timeout(20_000) };
   for await (const b of encodeLive(source, settings)) parts.push(b);
   return Buffer.concat(parts);
-}
-
-/** The complete Ogg pages at the start of `buf` and the granule position of the last one. */
-function completePages(buf: Buffer): { bytes: Buffer; granule: bigint } {
-  let at = 0;
-  let granule = -1n;
-  while (at + 27 <= buf.length && buf.toString('latin1', at, at + 4) === 'OggS') {
-    const segments = buf[at + 26] as number;
-    const body = [...buf.subarray(at + 27, at + 27 + segments)].reduce((a, b) => a + b, 0);
-    if (at + 27 + segments + body > buf.length) break;
-    granule = buf.readBigInt64LE(at + 6);
-    at += 27 + segments + body;
-  }
-  return { bytes: buf.subarray(0, at), granule };
 }
 
 /**
