@@ -8,13 +8,17 @@ Jobs:
       `synthesize-chunk`s (as Home Assistant forwards an LLM's tokens), the compatibility `synthesize`,
       `synthesize-stop`; read to `synthesize-stopped`
   {"kind": "openai", "base_url", "text", "format"}         `/v1/audio/speech` streamed, first byte and total
-Each result: {"first_ms", "total_ms", "bytes"} (Wyoming: PCM bytes; `first_ms` is the first audio-chunk).
+  {"kind": "say", "base_url", "text"}                       POST /api/say `{text, wait: true, format: "opus"}`
+      (the hub's own HTTP API, with the standard library), read to the end of the answer
+Each result: {"first_ms", "total_ms", "bytes"} (Wyoming: PCM bytes; `first_ms` is the first audio-chunk;
+say: `first_ms` is null and `bytes` the answer's size).
 """
 
 import asyncio
 import json
 import sys
 import time
+import urllib.request
 
 from openai import OpenAI
 from wyoming.audio import AudioChunk, AudioStop
@@ -82,6 +86,20 @@ def openai_job(client, job):
     return {"first_ms": first, "total_ms": (time.perf_counter() - t0) * 1000, "bytes": size}
 
 
+def say_job(job):
+    body = json.dumps({"text": job["text"], "wait": True, "format": "opus"}).encode()
+    request = urllib.request.Request(
+        job["base_url"] + "/api/say", data=body, headers={"content-type": "application/json"}
+    )
+    t0 = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=120) as response:
+        answer = response.read()
+    total = (time.perf_counter() - t0) * 1000
+    if not json.loads(answer).get("ok"):
+        raise RuntimeError(f"say failed: {answer[:300]!r}")
+    return {"first_ms": None, "total_ms": total, "bytes": len(answer)}
+
+
 async def main():
     jobs = json.load(sys.stdin)
     clients = {}
@@ -92,6 +110,8 @@ async def main():
                 job["base_url"], OpenAI(base_url=job["base_url"], api_key="loopback", max_retries=0, timeout=120)
             )
             results.append(openai_job(client, job))
+        elif job["kind"] == "say":
+            results.append(say_job(job))
         else:
             results.append(await wyoming_job(job))
     print(json.dumps(results))
