@@ -104,6 +104,11 @@ export interface AttemptInput {
   loudnorm: boolean;
   /** Chimes and timing around the speech (prepared PCM); absent: plain speech. */
   mix?: MixPlan | undefined;
+  /**
+   * Called once the engine is asked for nothing more (its last sentence's audio is in): the dispatcher then
+   * frees the engine's slot for the next request while this attempt encodes and commits.
+   */
+  onEngineDone?: () => void;
 }
 
 /** What an attempt counts while it speaks: engine requests, phrase-cache hits, the engine's time. */
@@ -215,6 +220,7 @@ function attemptPcm(
       onPhraseHit: hooks.tally.onPhraseHit,
       onEngineTime: hooks.tally.onEngineTime,
       onEngineRequest: hooks.tally.onEngineRequest,
+      onEngineDone: input.onEngineDone,
       encoded: hooks.encoded,
     },
     signal,
