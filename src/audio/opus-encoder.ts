@@ -221,7 +221,8 @@ export class OggOpusEncoder {
         this.pendingBytes = 0;
       }
     }
-    for (; at + frameBytes <= pcm.length; at += frameBytes) this.encodePacket(pcm.subarray(at, at + frameBytes), pages);
+    for (; at + frameBytes <= pcm.length; at += frameBytes)
+      this.encodePacket(pcm.subarray(at, at + frameBytes), pages);
     if (at < pcm.length) {
       this.pending.set(pcm.subarray(at), 0);
       this.pendingBytes = pcm.length - at;

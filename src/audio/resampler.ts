@@ -222,7 +222,8 @@ export async function createResampler(fromHz: number, toHz: number, channels: nu
       const parts: Buffer[] = [emit(EMPTY, want)];
       // The filter holds far less than 64 × 256 frames; the bound only guards against a stuck converter. Each
       // output is copied before the next process call overwrites it.
-      for (let i = 0; i < 64 && emitted < want; i++) parts.push(Buffer.from(emit(speex.process(silence), want)));
+      for (let i = 0; i < 64 && emitted < want; i++)
+        parts.push(Buffer.from(emit(speex.process(silence), want)));
       return Buffer.concat(parts);
     },
     release() {
