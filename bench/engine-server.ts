@@ -19,7 +19,10 @@
  * both sides alike (the median of the paired ratios, not the ratio of the medians: a run's two sides share
  * its text and its moment, two medians need not come from the same run); which side goes first alternates
  * from run to run (so neither side always meets a machine the other just warmed or loaded), and the spread
- * (min–max of the per-run ratios) is printed next to each median.
+ * (min–max of the per-run ratios) is printed next to each median. Jobs are PAUSE_MS apart (untimed), so what
+ * one job leaves running (the hub's spare ffmpeg starting after an mp3 answer, a commit) is not charged to the
+ * next job, the other side of its pair in every other run; and each client is warmed up untimed once per
+ * client process (the `openai` package's first request cost ~20 ms more, always on the same format's job).
  */
 import { execFile } from 'node:child_process';
 import { dirname, join } from 'node:path';
