@@ -274,7 +274,12 @@ export async function runAttempt(
       deps,
       input,
       sentences,
-      { tally, encoded: output.encoded, seen: (f) => (speechFormat ??= f) },
+      {
+        tally,
+        // Caught up: the encoder's output, and the first output of readers that re-encode (LiveJob.holdFirstOutput).
+        encoded: () => Promise.all([output.encoded(), job.holdsSettled()]).then(() => {}),
+        seen: (f) => (speechFormat ??= f),
+      },
       signal,
     );
     // The PCM listeners hear what the file holds: chimes included, gain applied.
