@@ -4,7 +4,7 @@
  * Paths are built only from validated keys and the fixed extension set, never from client input.
  */
 import { randomBytes } from 'node:crypto';
-import { open, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OUTPUT_FORMATS, type OutputFormat } from '../audio/format.js';
 import { AppError } from '../shared/errors.js';
@@ -114,19 +114,5 @@ export async function unlinkIfPresent(path: string): Promise<void> {
     await unlink(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-}
-
-/** fsyncs a directory so a rename in it survives a power cut (best effort: some filesystems refuse). */
-export async function syncDir(dir: string): Promise<void> {
-  try {
-    const fh = await open(dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    // Directory fsync is unsupported on some filesystems (and on Windows); the rename itself is still atomic.
   }
 }
