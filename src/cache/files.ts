@@ -78,9 +78,18 @@ export function sidecarPath(media: string): string {
   return `${media}.json`;
 }
 
-/** A fresh temp path next to `final`, unique per writer. */
+/**
+ * Makes temp names unique between processes, also hubs in other containers sharing the folder (their pids may
+ * be equal): drawn once, since drawing random bytes for each name cost more than the rest of its making.
+ */
+const PROCESS_TAG = randomBytes(4).toString('hex');
+/** Temp names made by this process so far: unique within it. */
+let tempSerial = 0;
+
+/** A fresh temp path next to `final`, unique per writer (pid, a random tag drawn per process, a serial). */
 export function tempPath(final: string): string {
-  return `${final}.${process.pid}-${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`;
+  tempSerial++;
+  return `${final}.${process.pid}-${PROCESS_TAG}-${tempSerial.toString(36)}${TEMP_SUFFIX}`;
 }
 
 /** errno codes that mean the disk cannot take more data now: full, over quota, or mounted read-only. */
