@@ -41,12 +41,8 @@ export function oggCrc32(bytes: Uint8Array): number {
   return crc;
 }
 
-/** The lacing values of one packet of `length` bytes. */
-function lacing(length: number): number[] {
-  const values: number[] = new Array(Math.floor(length / 255)).fill(255);
-  values.push(length % 255);
-  return values;
-}
+/** How many lacing values a packet of `length` bytes takes. */
+const lacingCount = (length: number): number => Math.floor(length / 255) + 1;
 
 /** What one page carries: whole packets only, its flags and its granule position (−1n: no packet ends here). */
 export interface OggPageSpec {
@@ -71,23 +67,33 @@ export class OggStreamWriter {
    * @throws RangeError when the packets need more than 255 lacing values or one exceeds MAX_PACKET_BYTES.
    */
   page(spec: OggPageSpec): Buffer {
-    const lace = spec.packets.flatMap((p) => {
+    let segments = 0;
+    let bodyBytes = 0;
+    for (const p of spec.packets) {
       if (p.length > MAX_PACKET_BYTES) throw new RangeError(`Ogg packet of ${p.length} bytes is too large`);
-      return lacing(p.length);
-    });
-    if (lace.length > 255) throw new RangeError(`Ogg page needs ${lace.length} lacing values (max 255)`);
-    const bodyBytes = spec.packets.reduce((n, p) => n + p.length, 0);
-    const page = Buffer.alloc(27 + lace.length + bodyBytes);
+      segments += lacingCount(p.length);
+      bodyBytes += p.length;
+    }
+    if (segments > 255) throw new RangeError(`Ogg page needs ${segments} lacing values (max 255)`);
+    // allocUnsafe: every byte is written below; small pages come from Node's shared pool, not one
+    // ArrayBuffer each (fewer external allocations for the GC to track and sweep).
+    const page = Buffer.allocUnsafe(27 + segments + bodyBytes);
     page.write('OggS', 0, 'latin1');
     page[4] = 0; // stream structure version
     page[5] = (spec.bos ? FLAG_BOS : 0) | (spec.eos ? FLAG_EOS : 0);
     page.writeBigInt64LE(spec.granule, 6);
     page.writeUInt32LE(this.serial >>> 0, 14);
     page.writeUInt32LE(this.sequence++, 18);
-    // bytes 22..25: CRC, zero while it is computed
-    page[26] = lace.length;
-    for (let i = 0; i < lace.length; i++) page[27 + i] = lace[i] as number;
-    let at = 27 + lace.length;
+    page.writeUInt32LE(0, 22); // the CRC, zero while it is computed
+    page[26] = segments;
+    let lace = 27;
+    for (const p of spec.packets) {
+      // A packet of L bytes: floor(L/255) values of 255, then L mod 255 (RFC 3533 §6).
+      page.fill(255, lace, lace + Math.floor(p.length / 255));
+      lace += Math.floor(p.length / 255);
+      page[lace++] = p.length % 255;
+    }
+    let at = lace;
     for (const p of spec.packets) {
       page.set(p, at);
       at += p.length;

@@ -113,7 +113,11 @@ export class OggOpusEncoder {
   private readonly frameSamples: number;
   private readonly channels: 1 | 2;
   private readonly preSkip: number;
-  private pending: Buffer = Buffer.alloc(0);
+  /** Bytes of one 20 ms frame at the Opus rate (s16le). */
+  private readonly frameBytes: number;
+  /** The start of the next frame, carried from one push to the next (`pendingBytes` of it are filled). */
+  private readonly pending: Buffer;
+  private pendingBytes = 0;
   private packets: Uint8Array[] = [];
   private packetCount = 0;
   private inputFrames = 0;
@@ -130,6 +134,8 @@ export class OggOpusEncoder {
   ) {
     this.channels = input.channels >= 2 ? 2 : 1;
     this.frameSamples = (opusRateHz * FRAME_MS) / 1000;
+    this.frameBytes = this.frameSamples * 2 * this.channels;
+    this.pending = Buffer.alloc(this.frameBytes);
     this.preSkip = encoder.lookahead * (OPUS_PLAYBACK_HZ / opusRateHz);
   }
 
@@ -171,7 +177,8 @@ export class OggOpusEncoder {
     const gained = this.settings.gainDb
       ? applyGain(s16, { ...format, widthBytes: 2 }, this.settings.gainDb)
       : s16;
-    const atRate = this.resampler ? this.resampler.push(gained) : gained;
+    // A view of the resampler's memory, used up by encodeFrames before the resampler runs again.
+    const atRate = this.resampler ? this.resampler.pushView(gained) : gained;
     return this.encodeFrames(atRate, false);
   }
 
@@ -202,22 +209,30 @@ export class OggOpusEncoder {
       pages.push(this.ogg.page({ packets: [head], granule: 0n, bos: true }));
       pages.push(this.ogg.page({ packets: [opusTags(VENDOR)], granule: 0n }));
     }
-    const frameBytes = this.frameSamples * 2 * this.channels;
-    let bytes = this.pending.length ? Buffer.concat([this.pending, pcm]) : pcm;
+    const frameBytes = this.frameBytes;
     let at = 0;
-    for (; at + frameBytes <= bytes.length; at += frameBytes) {
-      this.packets.push(this.encoder.encode(bytes.subarray(at, at + frameBytes)));
-      this.packetCount++;
-      if (this.packets.length === FRAMES_PER_PAGE) pages.push(this.flushPage());
+    if (this.pendingBytes > 0) {
+      // Complete the frame begun by the last push (a copy of at most one frame, not of all of `pcm`).
+      at = Math.min(pcm.length, frameBytes - this.pendingBytes);
+      this.pending.set(pcm.subarray(0, at), this.pendingBytes);
+      this.pendingBytes += at;
+      if (this.pendingBytes === frameBytes) {
+        this.encodePacket(this.pending, pages);
+        this.pendingBytes = 0;
+      }
     }
-    this.pending = Buffer.from(bytes.subarray(at));
+    for (; at + frameBytes <= pcm.length; at += frameBytes)
+      this.encodePacket(pcm.subarray(at, at + frameBytes), pages);
+    if (at < pcm.length) {
+      this.pending.set(pcm.subarray(at), 0);
+      this.pendingBytes = pcm.length - at;
+    }
     if (!last) return pages;
     // The end: pad the last partial frame, then add frames until the decoded output covers pre-skip + input.
     const total48 = this.preSkip + Math.round((this.inputFrames * OPUS_PLAYBACK_HZ) / this.input.rateHz);
     const per48 = this.frameSamples * (OPUS_PLAYBACK_HZ / this.opusRateHz);
-    bytes = Buffer.alloc(frameBytes);
-    this.pending.copy(bytes);
-    this.pending = Buffer.alloc(0);
+    const bytes = this.pending.fill(0, this.pendingBytes);
+    this.pendingBytes = 0;
     do {
       this.packets.push(this.encoder.encode(bytes));
       this.packetCount++;
@@ -230,6 +245,13 @@ export class OggOpusEncoder {
     this.audioPages++;
     this.packets = [];
     return pages;
+  }
+
+  /** Encodes one whole frame; a page goes to `pages` when it completes one. */
+  private encodePacket(frame: Buffer, pages: Buffer[]): void {
+    this.packets.push(this.encoder.encode(frame));
+    this.packetCount++;
+    if (this.packets.length === FRAMES_PER_PAGE) pages.push(this.flushPage());
   }
 
   /** A page of the packets held (not the last one): its granule counts every packet so far. */

@@ -52,6 +52,8 @@ interface SpeexModule {
   _speex_resampler_strerror(code: number): number;
 }
 
+/** An empty buffer (shared: never written). */
+const EMPTY: Buffer = Buffer.alloc(0);
 /** Speex quality 0–10 (see the module comment). */
 const QUALITY = 2;
 /** Silence pushed per step while draining the filter, in frames (the filter holds 32 taps at quality 2). */
@@ -109,8 +111,11 @@ class SpeexState {
     }
   }
 
-  /** Resamples whole s16le frames; returns the frames produced. */
-  process(pcm: Buffer): Buffer {
+  /**
+   * Resamples whole s16le frames; returns the frames produced as a view of the module's heap, valid until the
+   * next `process` or `free` (copy it to keep it).
+   */
+  process(pcm: Uint8Array): Buffer {
     const m = this.m;
     const frameBytes = 2 * this.channels;
     const outCap = (Math.ceil((pcm.length / frameBytes) * this.ratio) + 16) * frameBytes;
@@ -136,7 +141,8 @@ class SpeexState {
     );
     if (err !== 0) throw new Error(`resampler failed: ${m.AsciiToString(m._speex_resampler_strerror(err))}`);
     const frames = m.getValue(this.lens + 4, 'i32');
-    return Buffer.from(m.HEAPU8.subarray(this.outPtr, this.outPtr + frames * frameBytes)); // one copy
+    const heap = m.HEAPU8;
+    return Buffer.from(heap.buffer, heap.byteOffset + this.outPtr, frames * frameBytes); // a view, no copy
   }
 
   /** Frees the state and buffers. */
@@ -156,6 +162,12 @@ export interface Resampler {
   readonly channels: number;
   /** Converts the next s16le PCM (a partial frame is kept for the next call); returns what came out so far. */
   push(pcm: Buffer): Buffer;
+  /**
+   * As `push`, but the result may be a view of the resampler's own memory that the next call (`push`,
+   * `pushView`, `finish`, `release`) overwrites: for a caller that consumes it at once (the Opus encoder),
+   * which saves a copy of every resampled byte.
+   */
+  pushView(pcm: Buffer): Buffer;
   /** Drains the filter: the rest of the output, so that the total is round(input frames × toHz / fromHz). */
   finish(): Buffer;
   /** Frees the converter. Safe to call twice; the resampler is unusable afterwards. */
@@ -173,38 +185,45 @@ export async function createResampler(fromHz: number, toHz: number, channels: nu
   const framesFor = (input: number): number => Math.round((input * toHz) / fromHz);
   let inFrames = 0;
   let emitted = 0; // frames handed out
-  let carry: Buffer = Buffer.alloc(0); // a partial input frame from the last push (Speex takes whole frames)
-  let held: Buffer = Buffer.alloc(0); // output beyond round(input × ratio) so far: handed out later, if due
+  let carry: Buffer = EMPTY; // a partial input frame from the last push (Speex takes whole frames)
+  let held: Buffer = EMPTY; // output beyond round(input × ratio) so far: handed out later, if due
   let finished = false;
   let released = false;
-  /** Hands out what Speex made plus what was held, up to `limit` frames in all; holds the rest. */
+  /**
+   * Hands out what Speex made plus what was held, up to `limit` frames in all; holds (copies) the rest. With
+   * nothing held, the result is (a part of) `made` itself: a view of the module's heap when `made` is one.
+   */
   const emit = (made: Buffer, limit: number): Buffer => {
     const all = held.length ? Buffer.concat([held, made]) : made;
     const bytes = Math.max(0, Math.min(all.length, (limit - emitted) * frameBytes));
-    held = Buffer.from(all.subarray(bytes));
+    held = bytes < all.length ? Buffer.from(all.subarray(bytes)) : EMPTY;
     emitted += bytes / frameBytes;
     return all.subarray(0, bytes);
+  };
+  const pushView = (pcm: Buffer): Buffer => {
+    if (released || finished) throw new Error('resampler already finished');
+    const all = carry.length ? Buffer.concat([carry, pcm]) : pcm;
+    const whole = all.length - (all.length % frameBytes);
+    carry = whole < all.length ? Buffer.from(all.subarray(whole)) : EMPTY;
+    inFrames += whole / frameBytes;
+    return emit(whole ? speex.process(all.subarray(0, whole)) : EMPTY, framesFor(inFrames));
   };
   return {
     fromHz,
     toHz,
     channels,
-    push(pcm) {
-      if (released || finished) throw new Error('resampler already finished');
-      const all = carry.length ? Buffer.concat([carry, pcm]) : pcm;
-      const whole = all.length - (all.length % frameBytes);
-      carry = Buffer.from(all.subarray(whole));
-      inFrames += whole / frameBytes;
-      return emit(whole ? speex.process(all.subarray(0, whole)) : Buffer.alloc(0), framesFor(inFrames));
-    },
+    pushView,
+    push: (pcm) => Buffer.from(pushView(pcm)),
     finish() {
       if (released || finished) throw new Error('resampler already finished');
       finished = true;
       const want = framesFor(inFrames);
       const silence = Buffer.alloc(DRAIN_FRAMES * frameBytes);
-      const parts: Buffer[] = [emit(Buffer.alloc(0), want)];
-      // The filter holds far less than 64 × 256 frames; the bound only guards against a stuck converter.
-      for (let i = 0; i < 64 && emitted < want; i++) parts.push(emit(speex.process(silence), want));
+      const parts: Buffer[] = [emit(EMPTY, want)];
+      // The filter holds far less than 64 × 256 frames; the bound only guards against a stuck converter. Each
+      // output is copied before the next process call overwrites it.
+      for (let i = 0; i < 64 && emitted < want; i++)
+        parts.push(Buffer.from(emit(speex.process(silence), want)));
       return Buffer.concat(parts);
     },
     release() {

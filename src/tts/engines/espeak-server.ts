@@ -33,17 +33,37 @@ interface Frame {
   payload: Buffer;
 }
 
-/** Splits a byte stream into frames; ends when the stream ends (a cut frame is dropped). */
+/** The bytes a frame still needs once `held` (its first bytes) are there: the header first, then the payload. */
+const stillNeeded = (held: Buffer): number => (held.length < 5 ? 5 : 5 + held.readUInt32LE(1)) - held.length;
+const frameIn = (bytes: Buffer, size: number): Frame => ({
+  kind: String.fromCharCode(bytes[0] as number),
+  payload: bytes.subarray(5, 5 + size),
+});
+
+/**
+ * Splits a byte stream into frames; ends when the stream ends (a cut frame is dropped). Frames inside a chunk
+ * are views of it; only a frame cut between chunks is copied (the bytes it still needs, not the next chunk).
+ */
 async function* framesOf(stream: AsyncIterable<Buffer>): AsyncGenerator<Frame> {
-  let held: Buffer = Buffer.alloc(0);
+  let held: Buffer = Buffer.alloc(0); // the start of a frame cut at the end of a chunk
   for await (const chunk of stream) {
-    held = held.length ? Buffer.concat([held, chunk]) : chunk;
-    while (held.length >= 5) {
-      const size = held.readUInt32LE(1);
-      if (held.length < 5 + size) break;
-      yield { kind: String.fromCharCode(held[0] as number), payload: held.subarray(5, 5 + size) };
-      held = held.subarray(5 + size);
+    let rest = chunk;
+    while (held.length > 0 && rest.length > 0) {
+      const take = Math.min(stillNeeded(held), rest.length);
+      held = Buffer.concat([held, rest.subarray(0, take)]);
+      rest = rest.subarray(take);
+      if (held.length >= 5 && stillNeeded(held) === 0) {
+        yield frameIn(held, held.length - 5);
+        held = Buffer.alloc(0);
+      }
     }
+    while (rest.length >= 5) {
+      const size = rest.readUInt32LE(1);
+      if (rest.length < 5 + size) break;
+      yield frameIn(rest, size);
+      rest = rest.subarray(5 + size);
+    }
+    if (rest.length > 0) held = rest;
   }
 }
 
