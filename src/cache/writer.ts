@@ -144,14 +144,7 @@ export function createCacheWriter(deps: WriterDeps): CacheWriter {
         const meta = await publishTemp(deps, temp, final, info, bytes);
         parts.length = 0;
         deps.onDiskCommit?.();
-        return await deps.index({
-          key: deps.key,
-          format: deps.format,
-          path: final,
-          bytes: meta.bytes,
-          durationMs: meta.duration_ms,
-          meta,
-        });
+        return await deps.index(diskEntry(deps, final, meta));
       } catch (err) {
         await closeHandle().catch(() => {});
         await unlinkIfPresent(temp).catch(() => {});
@@ -207,6 +200,11 @@ async function publishTemp(
   await writeSidecar(final, meta);
   await rename(temp, final);
   return meta;
+}
+
+/** The index entry of a file committed to disk at `path` with sidecar `meta`. */
+function diskEntry(deps: WriterDeps, path: string, meta: CacheMeta): CacheEntry {
+  return { key: deps.key, format: deps.format, path, bytes: meta.bytes, durationMs: meta.duration_ms, meta };
 }
 
 /** The sidecar of an entry of `bytes` bytes committed now. */
