@@ -4,7 +4,7 @@
  * Paths are built only from validated keys and the fixed extension set, never from client input.
  */
 import { randomBytes } from 'node:crypto';
-import { open, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OUTPUT_FORMATS, type OutputFormat } from '../audio/format.js';
 import { AppError } from '../shared/errors.js';
@@ -78,9 +78,18 @@ export function sidecarPath(media: string): string {
   return `${media}.json`;
 }
 
-/** A fresh temp path next to `final`, unique per writer. */
+/**
+ * Makes temp names unique between processes, also hubs in other containers sharing the folder (their pids may
+ * be equal): drawn once, since drawing random bytes for each name cost more than the rest of its making.
+ */
+const PROCESS_TAG = randomBytes(4).toString('hex');
+/** Temp names made by this process so far: unique within it. */
+let tempSerial = 0;
+
+/** A fresh temp path next to `final`, unique per writer (pid, a random tag drawn per process, a serial). */
 export function tempPath(final: string): string {
-  return `${final}.${process.pid}-${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`;
+  tempSerial++;
+  return `${final}.${process.pid}-${PROCESS_TAG}-${tempSerial.toString(36)}${TEMP_SUFFIX}`;
 }
 
 /** errno codes that mean the disk cannot take more data now: full, over quota, or mounted read-only. */
@@ -114,19 +123,5 @@ export async function unlinkIfPresent(path: string): Promise<void> {
     await unlink(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-}
-
-/** fsyncs a directory so a rename in it survives a power cut (best effort: some filesystems refuse). */
-export async function syncDir(dir: string): Promise<void> {
-  try {
-    const fh = await open(dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    // Directory fsync is unsupported on some filesystems (and on Windows); the rename itself is still atomic.
   }
 }

@@ -21,6 +21,9 @@ import type { Log } from '../shared/log.js';
 /** File in `config.dataDir` holding the per-install secret (64 hex digits, mode 0600). */
 export const URL_SECRET_FILE = 'audio-url-secret';
 
+/** URL keys made lately, remembered by cache key so each is computed once while its say runs. */
+const URL_KEYS_MEMO = 256;
+
 /** URL keys ⇄ cache keys (see the module comment). */
 export interface AudioUrlKeys {
   /** The URL key of `cacheKey` (64 lowercase hex digits), remembered so `cacheKeyOf` maps it back. */
@@ -36,9 +39,15 @@ export interface AudioUrlKeys {
 export function createAudioUrlKeys(opts: { secret: Buffer; maxRemembered: number }): AudioUrlKeys {
   if (opts.secret.length < 32) throw new AppError('INTERNAL', 'audio URL secret must have at least 32 bytes');
   const known = new LRUCache<string, string>({ max: Math.max(16, opts.maxRemembered) });
+  // The other way, so a say that builds its URL several times (live, final, result) computes the HMAC once.
+  const made = new LRUCache<string, string>({ max: URL_KEYS_MEMO });
   return {
     urlKey(cacheKey) {
-      const key = createHmac('sha256', opts.secret).update(cacheKey, 'utf8').digest('hex');
+      let key = made.get(cacheKey);
+      if (key === undefined) {
+        key = createHmac('sha256', opts.secret).update(cacheKey, 'utf8').digest('hex');
+        made.set(cacheKey, key);
+      }
       known.set(key, cacheKey);
       return key;
     },

@@ -3,6 +3,16 @@
  * writes the sidecar (temp + rename), then renames the audio into place. Abort deletes the temp file,
  * so a failed or partial synthesis never leaves an entry.
  *
+ * Few system calls (issue 13): every file operation is a round trip through libuv's thread pool, which cost
+ * more CPU than the bytes themselves (a say wrote about ten 2 KB pages, each its own `write`). So written
+ * buffers are held and go to the temp file in one `writev` once FLUSH_BYTES are held, once the oldest held
+ * buffer is FLUSH_AFTER_MS old, or at commit; a short say thus opens, writes, fsyncs and closes its temp file
+ * once, at commit, on the handle it wrote with. Nobody reads the temp file while it is written: live
+ * listeners get the pages from the live job (say/live-audio.ts) as they are produced. The shard folder is
+ * made only when opening the temp file says it is missing. The folder is not fsynced after the renames: a
+ * power cut may forget a fresh entry (its temp file is removed at start and the next miss makes it again),
+ * but never leaves a torn one, since both files are fsynced before they are renamed.
+ *
  * A full disk does not lose the audio: when the disk refuses a write or the commit (ENOSPC, EDQUOT, EROFS) and
  * the store offers `keepInMemory`, the temp file is dropped and the entry is committed in memory from the
  * buffers written so far (the writer keeps references to them; the live job holds the same buffers, so this
@@ -10,9 +20,9 @@
  */
 
 import type { FileHandle } from 'node:fs/promises';
-import { mkdir, open, rename, writeFile } from 'node:fs/promises';
+import { rename } from 'node:fs/promises';
 import type { OutputFormat } from '../audio/format.js';
-import { patchWavSizes, WAV_HEADER_BYTES } from '../audio/wav.js';
+import { patchWavSizes } from '../audio/wav.js';
 import { AppError } from '../shared/errors.js';
 import {
   type CacheEntry,
@@ -20,12 +30,12 @@ import {
   ioError,
   isSpaceError,
   mediaPath,
-  shardDir,
-  sidecarPath,
-  syncDir,
   tempPath,
   unlinkIfPresent,
 } from './files.js';
+import { finishOwn, finishTemp, HeldBytes, openTemp, writeSidecar } from './writer-files.js';
+
+export { FLUSH_AFTER_MS, FLUSH_BYTES } from './writer-files.js';
 
 /** What the caller knows at commit time; the store adds key, format, bytes and created_at. */
 export interface CommitInfo {
@@ -74,7 +84,7 @@ export interface WriterDeps {
   onDiskCommit?(): void;
 }
 
-/** Creates a writer for a validated key and format (see CacheWriter). No file exists until the first write. */
+/** Creates a writer for a validated key and format (see CacheWriter). No file exists until bytes are flushed. */
 export function createCacheWriter(deps: WriterDeps): CacheWriter {
   const final = mediaPath(deps.dir, deps.key, deps.format);
   const temp = tempPath(final);
@@ -84,12 +94,14 @@ export function createCacheWriter(deps: WriterDeps): CacheWriter {
   const parts: Buffer[] = [];
   /** True once the disk refused this entry: bytes go to `parts` only. */
   let inMemory = false;
+  const held = new HeldBytes(deps.format);
 
   const ensureOpen = async (): Promise<FileHandle> => {
-    if (fh) return fh;
-    await mkdir(shardDir(deps.dir, deps.key), { recursive: true });
-    fh = await open(temp, 'a');
+    fh ??= await openTemp(deps.dir, deps.key, temp);
     return fh;
+  };
+  const flush = async (): Promise<void> => {
+    if (held.bytes > 0) await held.writeTo(await ensureOpen());
   };
   const closeHandle = async (): Promise<void> => {
     const h = fh;
@@ -110,8 +122,10 @@ export function createCacheWriter(deps: WriterDeps): CacheWriter {
       assertOpen();
       if (deps.keepInMemory) parts.push(buf);
       if (inMemory) return;
+      held.add(buf);
+      if (!held.due()) return;
       try {
-        await (await ensureOpen()).write(buf);
+        await flush();
       } catch (err) {
         if (!deps.keepInMemory || !isSpaceError(err)) throw ioError(err, 'write', temp);
         inMemory = true;
@@ -125,18 +139,12 @@ export function createCacheWriter(deps: WriterDeps): CacheWriter {
       ended = true;
       if (inMemory) return commitInMemory(info);
       try {
+        const bytes = held.written + held.bytes > 0 ? await finishOwn(await ensureOpen(), held) : undefined;
         await closeHandle();
-        const { bytes, meta } = await publishTemp(deps, temp, final, info);
+        const meta = await publishTemp(deps, temp, final, info, bytes);
         parts.length = 0;
         deps.onDiskCommit?.();
-        return await deps.index({
-          key: deps.key,
-          format: deps.format,
-          path: final,
-          bytes,
-          durationMs: meta.duration_ms,
-          meta,
-        });
+        return await deps.index(diskEntry(deps, final, meta));
       } catch (err) {
         await closeHandle().catch(() => {});
         await unlinkIfPresent(temp).catch(() => {});
@@ -177,19 +185,26 @@ function memoryEntry(deps: WriterDeps, parts: Buffer[], info: CommitInfo): Cache
   return deps.keepInMemory?.(entry);
 }
 
-/** Finishes the temp file, writes its sidecar, renames it to `final` and syncs the shard folder. */
+/**
+ * Writes the sidecar and renames the temp file to `final`. `bytes`: the temp file's size when the writer wrote
+ * and fsynced it; undefined when a tool wrote it (then it is patched, fsynced and measured here).
+ */
 async function publishTemp(
   deps: WriterDeps,
   temp: string,
   final: string,
   info: CommitInfo,
-): Promise<{ bytes: number; meta: CacheMeta }> {
-  const bytes = await finishTemp(temp, deps.format);
-  const meta = metaOf(deps, info, bytes);
+  bytes: number | undefined,
+): Promise<CacheMeta> {
+  const meta = metaOf(deps, info, bytes ?? (await finishTemp(temp, deps.format)));
   await writeSidecar(final, meta);
   await rename(temp, final);
-  await syncDir(shardDir(deps.dir, deps.key));
-  return { bytes, meta };
+  return meta;
+}
+
+/** The index entry of a file committed to disk at `path` with sidecar `meta`. */
+function diskEntry(deps: WriterDeps, path: string, meta: CacheMeta): CacheEntry {
+  return { key: deps.key, format: deps.format, path, bytes: meta.bytes, durationMs: meta.duration_ms, meta };
 }
 
 /** The sidecar of an entry of `bytes` bytes committed now. */
@@ -204,35 +219,4 @@ function metaOf(deps: WriterDeps, info: CommitInfo, bytes: number): CacheMeta {
     bytes,
     created_at: new Date().toISOString(),
   };
-}
-
-/** Patches a streamed WAV header, fsyncs the temp file and returns its size. @throws for an empty file. */
-async function finishTemp(temp: string, format: OutputFormat): Promise<number> {
-  const fh = await open(temp, 'r+');
-  try {
-    const { size } = await fh.stat();
-    if (size === 0) throw new AppError('CACHE_IO', `refusing to cache an empty file '${temp}'`);
-    if (format === 'wav' && size >= WAV_HEADER_BYTES) {
-      const header = Buffer.alloc(WAV_HEADER_BYTES);
-      await fh.read(header, 0, WAV_HEADER_BYTES, 0);
-      if (patchWavSizes(header, size)) await fh.write(header, 0, WAV_HEADER_BYTES, 0);
-    }
-    await fh.sync();
-    return size;
-  } finally {
-    await fh.close();
-  }
-}
-
-/** Writes the sidecar atomically (temp, fsync, rename). */
-async function writeSidecar(final: string, meta: CacheMeta): Promise<void> {
-  const path = sidecarPath(final);
-  const temp = tempPath(path);
-  try {
-    await writeFile(temp, `${JSON.stringify(meta)}\n`, { flush: true });
-    await rename(temp, path);
-  } catch (err) {
-    await unlinkIfPresent(temp).catch(() => {});
-    throw err;
-  }
 }

@@ -12,11 +12,17 @@ export const COMPACT_AFTER_BYTES = 1024 * 1024;
 /** Keys of finished requests remembered (to recognise a redelivery of one), newest kept. */
 export const RECENT_KEYS = 2000;
 
+/**
+ * How durable a record must be before its waiter resolves: `synced` after the fdatasync; `written` once the
+ * bytes are written (in the page cache: they survive a killed process), with the fdatasync following;
+ * `unsynced` once written, asking for no fdatasync of its own (a later record's sync covers it).
+ */
+export type Durability = 'synced' | 'written' | 'unsynced';
+
 interface Waiter {
   resolve(): void;
   reject(err: unknown): void;
-  /** Resolve once the bytes are written (in the page cache: they survive a killed process), before the sync. */
-  onWrite?: boolean;
+  durability: Durability;
 }
 
 /** Everything one journal holds in memory; owned by one `createRequestJournal`, mutated by the functions here. */
@@ -112,11 +118,13 @@ async function writeLoop(s: JournalState): Promise<void> {
       if (!s.fh) throw new Error('request journal is not open');
       const text = lines.join('');
       await s.fh.write(text);
-      for (const w of batch) if (w.onWrite) w.resolve();
-      await s.fh.datasync();
-      s.syncs++;
       s.appended += Buffer.byteLength(text);
-      for (const w of batch) if (!w.onWrite) w.resolve();
+      for (const w of batch) if (w.durability !== 'synced') w.resolve();
+      if (batch.some((w) => w.durability !== 'unsynced')) {
+        await s.fh.datasync();
+        s.syncs++;
+      }
+      for (const w of batch) if (w.durability === 'synced') w.resolve();
     } catch (err) {
       s.log.error({ err: (err as Error).message, path: s.path }, 'request journal write failed');
       for (const w of batch) w.reject(err);
@@ -131,19 +139,24 @@ async function writeLoop(s: JournalState): Promise<void> {
 }
 
 /**
- * Appends `text` (whole JSON lines) with the next group commit. Resolves once it is fdatasynced, or with
- * `onWrite` once it is written (before the sync); rejects with the write's error (logged here).
+ * Appends `text` (whole JSON lines) with the next group commit. Resolves once it is as durable as asked
+ * (`Durability`, default `synced`); rejects with the write's error (logged here). A batch whose records are
+ * all `unsynced` is written without an fdatasync.
  */
-export function appendRecord(s: JournalState, text: string, onWrite = false): Promise<void> {
+export function appendRecord(
+  s: JournalState,
+  text: string,
+  durability: Durability = 'synced',
+): Promise<void> {
   s.buffer.push(text);
-  const done = new Promise<void>((resolve, reject) => s.waiters.push({ resolve, reject, onWrite }));
+  const done = new Promise<void>((resolve, reject) => s.waiters.push({ resolve, reject, durability }));
   s.writing ??= writeLoop(s);
   return done;
 }
 
 /** `appendRecord` for records nobody waits on; a failure is only logged (by the writer). */
-export function appendQuietly(s: JournalState, line: string): void {
-  appendRecord(s, line).catch(() => {}); // logged by the writer
+export function appendQuietly(s: JournalState, line: string, durability: Durability = 'synced'): void {
+  appendRecord(s, line, durability).catch(() => {}); // logged by the writer
 }
 
 /** Resolves once nothing is being written (the write loop drained the buffer). */

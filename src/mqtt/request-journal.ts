@@ -67,7 +67,10 @@ export interface RequestJournal {
   target(seq: number, target: string): Promise<void>;
   /** Takes back a target record (its delivery failed after all). */
   untarget(seq: number, target: string): void;
-  /** Marks request `seq` finished (written with the next group commit). */
+  /**
+   * Marks request `seq` finished (written with the next group commit, without an fdatasync of its own: a power
+   * cut may lose it, and the request is then replayed once more).
+   */
   done(seq: number): void;
   /** True when `key` is an unfinished request or one of the last RECENT_KEYS finished ones. */
   knows(key: string): boolean;
@@ -171,7 +174,7 @@ export function createRequestJournal(opts: { dir: string; log: Log }): RequestJo
       const r = s.live.get(seq);
       if (!r || r.targets.has(target)) return Promise.resolve();
       r.targets.add(target);
-      return appendRecord(s, `${JSON.stringify({ g: seq, n: target })}\n`, true);
+      return appendRecord(s, `${JSON.stringify({ g: seq, n: target })}\n`, 'written');
     },
     untarget(seq, target) {
       const r = s.live.get(seq);
@@ -182,7 +185,10 @@ export function createRequestJournal(opts: { dir: string; log: Log }): RequestJo
       const r = s.live.get(seq);
       if (!r) return;
       retire(s, r);
-      appendQuietly(s, `${JSON.stringify({ d: seq })}\n`);
+      // Written, not fdatasynced (issue 13: one thread-pool round trip less per say). A killed hub keeps it (the
+      // page cache survives); a power cut may lose it, and the request is then replayed: at-least-once allows that,
+      // and its synced target records keep a replay from playing to a target again.
+      appendQuietly(s, `${JSON.stringify({ d: seq })}\n`, 'unsynced');
     },
     knows: (key) => s.liveKeys.has(key) || s.recent.has(key),
     takeOver: (foreign) => takeOverJournal(s, opts.dir, foreign),

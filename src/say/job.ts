@@ -44,22 +44,30 @@ export function attemptVoice(
   const options: Record<string, unknown> = {};
   if (entry.gainDb) options.gain_db = entry.gainDb;
   if (loudnorm) options.loudnorm = true;
+  // A say asks for the same keys several times (lookups, the flight, the writer): each is hashed once.
+  const keys = new Map<OutputFormat, string>();
   return {
     engine: entry.engine.name,
     voice,
     speaker,
     language,
-    keyFor: (format) =>
-      cacheKey({
-        engine: entry.engine.name,
-        voice: voice ?? '',
-        speaker,
-        language,
-        engineOptions: Object.keys(options).length ? options : undefined,
-        format,
-        text: request.text,
-        mix,
-      }),
+    keyFor(format) {
+      let key = keys.get(format);
+      if (key === undefined) {
+        key = cacheKey({
+          engine: entry.engine.name,
+          voice: voice ?? '',
+          speaker,
+          language,
+          engineOptions: Object.keys(options).length ? options : undefined,
+          format,
+          text: request.text,
+          mix,
+        });
+        keys.set(format, key);
+      }
+      return key;
+    },
   };
 }
 

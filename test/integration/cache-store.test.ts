@@ -6,6 +6,7 @@ import type { OutputFormat } from '../../src/audio/format.js';
 import { WAV_UNKNOWN_DATA_BYTES, wavHeader } from '../../src/audio/wav.js';
 import { cacheKey } from '../../src/cache/key.js';
 import { type CacheStore, createCacheStore } from '../../src/cache/store.js';
+import { FLUSH_AFTER_MS } from '../../src/cache/writer.js';
 import { isAppError } from '../../src/shared/errors.js';
 import { silentLog } from '../../src/shared/log.js';
 
@@ -54,7 +55,7 @@ describe('cache store', () => {
     const writer = store.beginWrite(k, 'opus');
     await writer.write(Buffer.from('OggS partial'));
     expect(store.get(k, 'opus')).toBeUndefined();
-    expect(await files()).toEqual([expect.stringMatching(/\.tmp$/)]);
+    expect(await files()).toEqual([]); // a short write is held until commit (one writev, issue 13)
     const entry = await writer.commit({ text: 'hello', engine: 'espeak', voice: 'en', durationMs: 500 });
     expect(entry?.path).toBe(join(dir, k.slice(0, 2), `${k}.opus`));
     expect(await files()).toEqual([`${k.slice(0, 2)}/${k}.opus`, `${k.slice(0, 2)}/${k}.opus.json`]);
@@ -191,6 +192,35 @@ describe('cache store', () => {
     expect(store.get('../../etc/passwd', 'opus')).toBeUndefined();
     await expect(store.delete('../x')).rejects.toThrow(/invalid cache key/);
     expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('writes held bytes to the temp file once FLUSH_BYTES are held, in order, and commits them all', async () => {
+    const store = await open(100, 10_000_000);
+    const k = key('long');
+    const writer = store.beginWrite(k, 'opus');
+    const pages = Array.from({ length: 40 }, (_, i) => Buffer.alloc(2000, i));
+    for (const page of pages.slice(0, 32)) await writer.write(page); // 64 000 bytes: still held
+    expect(await files()).toEqual([]);
+    for (const page of pages.slice(32)) await writer.write(page); // past FLUSH_BYTES (65 536)
+    const [temp] = await files();
+    expect(temp).toMatch(/\.tmp$/);
+    expect(await readFile(join(dir, temp as string))).toEqual(Buffer.concat(pages.slice(0, 33)));
+    const entry = await writer.commit({ text: 'long', engine: 'e', voice: 'v', durationMs: 4000 });
+    expect(await readFile(entry!.path)).toEqual(Buffer.concat(pages));
+    expect(await files()).toEqual([`${k.slice(0, 2)}/${k}.opus`, `${k.slice(0, 2)}/${k}.opus.json`]);
+  });
+
+  it('writes held bytes that waited FLUSH_AFTER_MS with the next write', async () => {
+    const store = await open();
+    const writer = store.beginWrite(key('slow'), 'opus');
+    await writer.write(Buffer.from('first page '));
+    await new Promise((r) => setTimeout(r, FLUSH_AFTER_MS + 50));
+    expect(await files()).toEqual([]);
+    await writer.write(Buffer.from('second page'));
+    const [temp] = await files();
+    expect(await readFile(join(dir, temp as string), 'utf8')).toBe('first page second page');
+    await writer.abort();
+    expect(await files()).toEqual([]);
   });
 
   it('patches the streamed WAV header to the real sizes on commit', async () => {

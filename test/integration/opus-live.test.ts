@@ -129,7 +129,9 @@ describe('in-process Opus on the live path (real Piper)', () => {
       const cache = join(shareDir, 'cache');
       const left = filesUnder(cache);
       expect(left.filter((f) => f.endsWith('.opus') || f.endsWith('.json'))).toEqual([]);
-      expect(left.some((f) => f.endsWith('.tmp'))).toBe(true); // the partial write, never renamed into place
+      // Whatever of the partial write reached the disk is a temp file, never renamed into place (the writer holds
+      // short writes in memory until FLUSH_BYTES or FLUSH_AFTER_MS, so there may be none yet).
+      expect(left.filter((f) => !f.endsWith('.tmp'))).toEqual([]);
     } finally {
       if (first.child.exitCode === null && first.child.signalCode === null) first.child.kill('SIGKILL');
     }

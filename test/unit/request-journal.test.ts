@@ -80,6 +80,27 @@ describe('request journal', () => {
     await second.close();
   });
 
+  it('writes a finished record without an fdatasync of its own; a killed hub still leaves it on file', async () => {
+    const dir = freshDir();
+    const first = createRequestJournal({ dir, log: silentLog() });
+    await first.open();
+    const a = first.add(request(1));
+    await a.committed;
+    expect(first.syncs()).toBe(1);
+    first.done(a.request.seq);
+    await expect
+      .poll(() => readFileSync(join(dir, JOURNAL_FILE), 'utf8'))
+      .toContain(`{"d":${a.request.seq}}`);
+    await first.add(request(2)).committed; // the next synced record covers it
+    expect(first.syncs()).toBe(2);
+    // The hub is killed now: nothing is closed or drained, the file is read as it is.
+    const second = createRequestJournal({ dir, log: silentLog() });
+    expect((await second.open()).map((r) => r.key)).toEqual([request(2).key]);
+    expect(second.knows(request(1).key)).toBe(true);
+    await second.close();
+    await first.close();
+  });
+
   it('ignores a torn last line (a crash in the middle of a write)', async () => {
     const dir = freshDir();
     const first = createRequestJournal({ dir, log: silentLog() });
