@@ -18,15 +18,20 @@ export function ms(value: number): string {
   return `${value.toFixed(1)} ms`;
 }
 
-/** Formats a ratio with two decimals and a target mark. */
+/**
+ * Formats a ratio with two decimals and a target mark. The verdict is on the exact value; when two decimals
+ * would round it onto the other side of the target (1.104 printed as "1.10×" next to ✗ for a target of 1.1),
+ * more decimals are printed until the figure shows why (1.104×), so the printed figure and the mark agree.
+ */
 export function ratio(value: number, target?: number, lowerIsBetter = true): string {
+  const ok = target === undefined || (lowerIsBetter ? value <= target : value >= target);
+  const agrees = (shown: number): boolean =>
+    target === undefined || (lowerIsBetter ? shown <= target : shown >= target) === ok;
+  let digits = 2;
+  while (digits < 6 && !agrees(Number(value.toFixed(digits)))) digits++;
   const mark =
-    target === undefined
-      ? ''
-      : (lowerIsBetter ? value <= target : value >= target)
-        ? '  ✓'
-        : `  ✗ (target ${lowerIsBetter ? '≤ ' : '≥ '}${target})`;
-  return `${value.toFixed(2)}×${mark}`;
+    target === undefined ? '' : ok ? '  ✓' : `  ✗ (target ${lowerIsBetter ? '≤ ' : '≥ '}${target})`;
+  return `${value.toFixed(digits)}×${mark}`;
 }
 
 /** One line of the report. */

@@ -1,7 +1,7 @@
 /**
  * Issue 12's "whole text through the hub (any path, a miss) ≤ 1.05× the engine alone on the same text plus its
- * encode": the two measurements engine-server.ts needs besides the Python client's, the engine's encode (its
- * PCM to Ogg Opus in process, as the hub encodes) and the HTTP say path's total.
+ * encode": the one measurement engine-server.ts needs besides the Python client's, the engine's encode (its
+ * PCM to Ogg Opus in process, as the hub encodes).
  */
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_OPUS_COMPLEXITY } from '../src/audio/encoder.js';
@@ -35,18 +35,5 @@ export async function opusEncodeMs(pcmBytes: number, bitrateKbps: number): Promi
   })) {
     // pages are dropped: only the time counts
   }
-  return performance.now() - t0;
-}
-
-/** ms from POST /api/say (`wait: true`, Ogg Opus) of `text` to its answer (the whole text spoken and stored). */
-export async function sayTotalMs(baseUrl: string, text: string): Promise<number> {
-  const t0 = performance.now();
-  const res = await fetch(`${baseUrl}/api/say`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ text, wait: true, format: 'opus' }),
-  });
-  if (!res.ok) throw new Error(`say failed: ${res.status} ${await res.text()}`);
-  await res.arrayBuffer();
   return performance.now() - t0;
 }

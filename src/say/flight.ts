@@ -135,7 +135,8 @@ function observeSpeed(
 
 /**
  * One engine's attempt at `run`: restarts the live job, replays the engine's cached entry when there is one
- * (a fallback whose audio was cached), else speaks the text (job.ts).
+ * (a fallback whose audio was cached), else speaks the text (job.ts). `engineDone` frees the engine's slot
+ * (Dispatcher `DispatchWork`): called once the engine's last audio is in, or at once for a replay.
  */
 async function attemptOn(
   deps: FlightDeps,
@@ -144,6 +145,7 @@ async function attemptOn(
   signal: AbortSignal,
   isFallback: boolean,
   instance: EngineInstance,
+  engineDone: () => void,
 ): Promise<Produced> {
   const { request, job } = run;
   run.flight.reachedEngine = true;
@@ -155,8 +157,19 @@ async function attemptOn(
     key !== job.key && run.lookups
       ? await findCached(deps.audioDeps, voice.keyFor, request.format, signal)
       : undefined;
-  if (hit) return { entry: hit, voice, cached: true, firstAudioAt: await replayEntry(hit, job, signal) };
-  const input = { request, entry, voice, job, lookups: run.lookups, loudnorm: deps.loudnorm(entry) };
+  if (hit) {
+    engineDone(); // a replay from the cache asks the engine for nothing
+    return { entry: hit, voice, cached: true, firstAudioAt: await replayEntry(hit, job, signal) };
+  }
+  const input = {
+    request,
+    entry,
+    voice,
+    job,
+    lookups: run.lookups,
+    loudnorm: deps.loudnorm(entry),
+    onEngineDone: engineDone,
+  };
   const produced = await runAttempt(deps.attemptDeps, { ...input, mix: run.mix?.plan }, signal);
   observeSpeed(deps, run, produced, { engine: entry.engine.name, endpoint: instance.endpoint }, t0);
   return produced;
@@ -181,7 +194,8 @@ async function fly(deps: FlightDeps, flights: FlightSet, run: FlightRun): Promis
     const outcome = await deps.dispatcher.run(
       request.engine,
       signal,
-      (entry, sig, isFallback, instance) => attemptOn(deps, run, entry, sig, isFallback, instance),
+      (entry, sig, isFallback, instance, engineDone) =>
+        attemptOn(deps, run, entry, sig, isFallback, instance, engineDone),
       { priority: request.priority, deadline: run.flight.deadline, chars: request.text.length },
     );
     deps.registry.alias(job.key, outcome.value.entry.key, request.format);

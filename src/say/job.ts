@@ -112,6 +112,11 @@ export interface AttemptInput {
   loudnorm: boolean;
   /** Chimes and timing around the speech (prepared PCM); absent: plain speech. */
   mix?: MixPlan | undefined;
+  /**
+   * Called once the engine is asked for nothing more (its last sentence's audio is in): the dispatcher then
+   * frees the engine's slot for the next request while this attempt encodes and commits.
+   */
+  onEngineDone?: () => void;
 }
 
 /** What an attempt counts while it speaks: engine requests, phrase-cache hits, the engine's time. */
@@ -223,6 +228,7 @@ function attemptPcm(
       onPhraseHit: hooks.tally.onPhraseHit,
       onEngineTime: hooks.tally.onEngineTime,
       onEngineRequest: hooks.tally.onEngineRequest,
+      onEngineDone: input.onEngineDone,
       encoded: hooks.encoded,
     },
     signal,
@@ -276,7 +282,12 @@ export async function runAttempt(
       deps,
       input,
       sentences,
-      { tally, encoded: output.encoded, seen: (f) => (speechFormat ??= f) },
+      {
+        tally,
+        // Caught up: the encoder's output, and the first output of readers that re-encode (LiveJob.holdFirstOutput).
+        encoded: () => Promise.all([output.encoded(), job.holdsSettled()]).then(() => {}),
+        seen: (f) => (speechFormat ??= f),
+      },
       signal,
     );
     // The PCM listeners hear what the file holds: chimes included, gain applied.

@@ -37,6 +37,7 @@ export class LiveJob {
   private pcmBytesTotal = 0;
   private current: LiveState = 'running';
   private failure: Error | undefined;
+  private readonly holds = new Set<Promise<void>>();
 
   constructor(
     readonly key: string,
@@ -143,6 +144,23 @@ export class LiveJob {
     if (this.current === 'ended') listener.stream.push(null);
     else this.listeners.add(listener);
     return listener.stream;
+  }
+
+  /**
+   * Holds the engine's second sentence until `ready` settles (at most the speech's ENCODED_WAIT_MS, see
+   * say/speech.ts): for a reader that re-encodes this job's audio in a process of its own (ffmpeg at nice 10),
+   * whose first output would otherwise wait for CPU while the engine (Piper: one thread per core) speaks the
+   * next sentence. A rejected `ready` counts as settled.
+   */
+  holdFirstOutput(ready: Promise<void>): void {
+    const settled = ready.catch(() => {});
+    this.holds.add(settled);
+    void settled.then(() => this.holds.delete(settled));
+  }
+
+  /** Settles once every hold registered so far has settled (at once when there is none). */
+  holdsSettled(): Promise<void> {
+    return Promise.all(this.holds).then(() => {});
   }
 
   /**

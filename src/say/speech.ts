@@ -58,6 +58,11 @@ export interface SpeechPlan {
   onEngineRequest?(): void;
   /** Called after each engine request with its duration in ms (request sent → last audio received). */
   onEngineTime?(ms: number): void;
+  /**
+   * Called once, when the engine will be asked for nothing more: the last sentence's audio is in (or came from
+   * the phrase cache), or the whole-text request ended. Not called when the speech fails or is aborted.
+   */
+  onEngineDone?(): void;
 }
 
 /** Reads a whole sentence from the engine into one buffer. @throws the engine's error; ENGINE_FAILED for no audio. */
@@ -132,6 +137,7 @@ export async function* speak(plan: SpeechPlan, signal: AbortSignal): AsyncGenera
     let next: Promise<Phrase> | undefined = plan.sentences.length > 0 ? fetchPhrase(0) : undefined;
     for (let i = 0; next; i++) {
       const phrase = await next;
+      if (i === plan.sentences.length - 1) plan.onEngineDone?.();
       // The next sentence is asked for once this one is encoded, or after ENCODED_WAIT_MS (see there).
       const ahead = i + 1 < plan.sentences.length ? deferred(() => fetchPhrase(i + 1)) : undefined;
       try {
@@ -190,6 +196,7 @@ async function* speakWhole(plan: SpeechPlan, signal: AbortSignal): AsyncGenerato
     // The engine streams as the consumer reads: its time is the whole read (it paces itself, not the encoder).
     yield* source;
     plan.onEngineTime?.(performance.now() - t0);
+    plan.onEngineDone?.();
     return;
   }
   const held: AudioChunk[] = [];
@@ -207,6 +214,7 @@ async function* speakWhole(plan: SpeechPlan, signal: AbortSignal): AsyncGenerato
       for (const c of held.splice(0)) yield { format: c.format, pcm: applyGain(c.pcm, c.format, gainDb) };
     }
   }
+  plan.onEngineDone?.();
   if (gainDb === undefined && held.length) {
     const g = measured(held);
     for (const c of held) yield { format: c.format, pcm: applyGain(c.pcm, c.format, g) };

@@ -59,12 +59,14 @@ export async function streamSay(
 ): Promise<SayStream> {
   const ticket = await deps.sayService.begin(request, signal);
   ticket.done.catch(() => {});
+  const job = runningJob(deps.sayService, ticket);
   const bytes = direct(shape)
     ? encodedBytes(deps.sayService, ticket, signal)
     : fromPcm(sayPcmOf(deps.sayService, ticket, signal), shape, {
         bitrateKbps: deps.bitrateKbps,
         pool: deps.sayService.encoderPool,
         signal,
+        hold: job ? (ready) => job.holdFirstOutput(ready) : undefined,
       });
   return { cached: ticket.cached, bytes, result: ticket.done };
 }
@@ -146,11 +148,15 @@ async function* asWav(pcm: AsyncIterable<AudioChunk>): AsyncGenerator<Buffer> {
   }
 }
 
-/** How `fromPcm` encodes: the Opus bitrate (kbit/s), the spare pool (if any), the caller's signal. */
+/**
+ * How `fromPcm` encodes: the Opus bitrate (kbit/s), the spare pool (if any), the caller's signal, and where an
+ * ffmpeg encode says when its first output exists (the live job's `holdFirstOutput`; undefined on a hit).
+ */
 interface FromPcmOptions {
   bitrateKbps: number;
   pool: EncoderPool | undefined;
   signal: AbortSignal;
+  hold: ((ready: Promise<void>) => void) | undefined;
 }
 
 /**
@@ -160,7 +166,7 @@ interface FromPcmOptions {
 async function* fromPcm(
   pcm: AsyncIterable<AudioChunk>,
   shape: StreamShape,
-  { bitrateKbps, pool, signal }: FromPcmOptions,
+  { bitrateKbps, pool, signal, hold }: FromPcmOptions,
 ): AsyncGenerator<Buffer> {
   const it = pcm[Symbol.asyncIterator]();
   const rest: AsyncIterable<AudioChunk> = { [Symbol.asyncIterator]: () => it };
@@ -183,15 +189,26 @@ async function* fromPcm(
   const args = wavToStreamArgs(shape.format, shape.speed, bitrateKbps);
   const pooled = pool && shape.speed === 1 ? pool : undefined;
   const ffmpeg = startFfmpegPipe(args, signal, pooled ? (a, s) => pooled.take(a, s) : undefined);
+  // The engine's second sentence waits (bounded) for ffmpeg's first output: LiveJob.holdFirstOutput.
+  let firstOut: () => void = () => {};
+  hold?.(
+    new Promise<void>((resolve) => {
+      firstOut = resolve;
+    }),
+  );
   try {
     const first = await it.next();
     if (first.done) return;
     const format = first.value.format;
     // ffmpeg writes raw s16le for wav, at the source's rate and channels (atempo keeps both).
     if (shape.format === 'wav') yield wavHeader({ ...format, widthBytes: 2 }, WAV_UNKNOWN_DATA_BYTES);
-    yield* ffmpeg.run(asWav(prepend(first.value, rest)));
+    for await (const out of ffmpeg.run(asWav(prepend(first.value, rest)))) {
+      firstOut();
+      yield out;
+    }
     pooled?.refill(args);
   } finally {
+    firstOut();
     ffmpeg.discard();
   }
 }

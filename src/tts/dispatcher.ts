@@ -78,14 +78,19 @@ export interface RunOptions {
 
 /**
  * Work run on one instance: gets the entry (its `engine` is the chosen instance's client), a signal that aborts
- * on the caller's abort, the engine's timeout or the request's deadline, whether this is a fallback engine, and
- * the instance.
+ * on the caller's abort, the engine's timeout or the request's deadline, whether this is a fallback engine, the
+ * instance, and `engineDone`: the work calls it once it will ask the engine for nothing more (its last audio
+ * arrived), which frees the instance's slot for the next request while the work still finishes without the
+ * engine (encode, cache commit). The slot is freed at the end of the work in any case; a half-open trial keeps
+ * its slot until then (see PoolGrant.trial). The timeout, the breaker's outcome and the fallback still follow
+ * the whole work.
  */
 export type DispatchWork<T> = (
   entry: EngineEntry,
   signal: AbortSignal,
   isFallback: boolean,
   instance: EngineInstance,
+  engineDone: () => void,
 ) => Promise<T>;
 
 /** The dispatcher: per-engine pools (queues, instances, limits, breakers), timeouts, deadlines, and the fallback chain. */

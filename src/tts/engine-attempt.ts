@@ -119,6 +119,10 @@ export async function runOnEngine<T>(
       a.rest.length && Number.isFinite(left) ? performance.now() + left - reserve - own : undefined;
     const grant = await pool.acquire({ priority: a.priority, signal, exclude, giveUpAt });
     const { instance } = grant;
+    // The engine's part is over: its slot goes to the next request (never a half-open trial's: PoolGrant.trial).
+    const engineDone = (): void => {
+      if (!grant.trial) grant.release();
+    };
     try {
       const share = remainingMs(a.deadline) - reserve;
       if (share <= 0) {
@@ -131,7 +135,7 @@ export async function runOnEngine<T>(
       const cut = share < a.entry.timeoutMs;
       const value = await instance.breaker.execute(() =>
         timed(a.entry, Math.min(a.entry.timeoutMs, share), cut, signal, (s) =>
-          work({ ...a.entry, engine: instance.engine }, s, a.isFallback, instance),
+          work({ ...a.entry, engine: instance.engine }, s, a.isFallback, instance, engineDone),
         ),
       );
       emit({ engine: name, instance: instance.index, ok: true });

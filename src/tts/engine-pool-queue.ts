@@ -167,10 +167,12 @@ export function pump(q: PoolQueue): void {
 function take(q: PoolQueue, slot: Slot): PoolGrant {
   slot.active++;
   slot.served++;
-  if (slot.breaker.state() !== 'closed') slot.trialing = true;
+  const trial = slot.breaker.state() !== 'closed';
+  if (trial) slot.trialing = true;
   let released = false;
   return {
     instance: slot,
+    trial,
     release() {
       if (released) return;
       released = true;

@@ -46,6 +46,12 @@ export interface EngineInstance {
 /** What `acquire` gives: the instance, and the function that frees its slot (calling it twice does nothing). */
 export interface PoolGrant {
   instance: EngineInstance;
+  /**
+   * True when the slot was given as its instance's half-open trial (breaker not closed): the dispatcher then
+   * keeps it until the outcome is known, never frees it early (another caller would otherwise take a second
+   * trial that the breaker refuses).
+   */
+  readonly trial: boolean;
   release(): void;
 }
 

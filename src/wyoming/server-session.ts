@@ -100,9 +100,19 @@ export class Session {
 
   /** Writes one event, waiting for the socket to drain. @throws when the connection closed or stalled. */
   async send(event: WyomingEvent): Promise<void> {
+    await this.sendAll([event]);
+  }
+
+  /**
+   * Writes `events` in one socket write (one system call for a whole chunk's `audio-chunk` events instead of
+   * one per event), waiting for the socket to drain. @throws when the connection closed or stalled.
+   */
+  async sendAll(events: WyomingEvent[]): Promise<void> {
     const { socket } = this.opts;
     if (socket.destroyed) throw new Error('connection closed');
-    if (socket.write(encodeEvent(event))) return;
+    const bytes =
+      events.length === 1 ? encodeEvent(events[0] as WyomingEvent) : Buffer.concat(events.map(encodeEvent));
+    if (socket.write(bytes)) return;
     await new Promise<void>((resolve, reject) => {
       const timeoutMs = this.opts.stallTimeoutMs;
       const timer =
@@ -135,18 +145,21 @@ export class Session {
   async sendGroup(pcm: AsyncIterable<AudioChunk>): Promise<void> {
     let format: AudioFormat | undefined;
     for await (const chunk of pcm) {
+      const events: WyomingEvent[] = [];
       if (!format) {
         format = chunk.format;
-        await this.send({ type: 'audio-start', data: audioData(format) });
+        events.push({ type: 'audio-start', data: audioData(format) });
       }
       const step = SAMPLES_PER_CHUNK * format.widthBytes * format.channels;
       for (let i = 0; i < chunk.pcm.length; i += step) {
-        await this.send({
+        events.push({
           type: 'audio-chunk',
           data: audioData(format),
           payload: chunk.pcm.subarray(i, i + step),
         });
       }
+      // The chunk's events leave together: the client gets the same events, the hub makes one write.
+      await this.sendAll(events);
     }
     if (!format) {
       format = SPEECH_PCM_FORMAT;
