@@ -12,6 +12,7 @@ import { AppError, toAppError } from '../shared/errors.js';
 import type { Deadline } from '../tts/deadline.js';
 import type { Dispatcher, DispatchOutcome, EngineEntry } from '../tts/dispatcher.js';
 import type { EngineInstance } from '../tts/engine-pool.js';
+import { attemptVoice } from './attempt-voice.js';
 import {
   finalAudio,
   findCached,
@@ -20,7 +21,7 @@ import {
   type SayAudioDeps,
   untilAborted,
 } from './audio.js';
-import { type AttemptDeps, attemptVoice, type Produced, runAttempt } from './job.js';
+import { type AttemptDeps, type Produced, runAttempt } from './job.js';
 import type { LiveJob, LiveRegistry } from './live-audio.js';
 import { deriveLive, type LiveDeriveDeps } from './live-derive.js';
 import { replayEntry } from './live-tap.js';

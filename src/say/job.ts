@@ -6,70 +6,19 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { OpusEncoderKind } from '../audio/encoder.js';
-import type { AudioChunk, AudioFormat, OutputFormat } from '../audio/format.js';
-import { cacheKey } from '../cache/key.js';
+import type { AudioChunk, AudioFormat } from '../audio/format.js';
 import type { CacheEntry, CacheStore, CacheWriter } from '../cache/store.js';
 import { type MixPlan, mixAround } from '../chimes/mix.js';
 import { AppError } from '../shared/errors.js';
 import type { EngineEntry } from '../tts/dispatcher.js';
+import type { AttemptVoice } from './attempt-voice.js';
 import type { LiveJob } from './live-audio.js';
 import { type EncoderPool, type LiveEncoder, startLiveEncoder } from './live-encoder.js';
 import { tapFormat, tapPcm } from './live-tap.js';
-import type { Phrase, PhraseCache, PhraseVoice } from './phrases.js';
+import type { Phrase, PhraseCache } from './phrases.js';
 import type { SayRequest } from './request.js';
 import { splitSentences } from './sentences.js';
 import { speak, textModeOf } from './speech.js';
-
-/** The voice an attempt uses and the cache keys it produces. */
-export interface AttemptVoice extends PhraseVoice {
-  /** The cache key of this speech in `format`. */
-  keyFor(format: OutputFormat): string;
-}
-
-/**
- * The voice of `request` on `entry`: the request's voice and speaker on the requested engine, the engine's own
- * defaults on a fallback (another engine would not know the requested voice). Loudness settings are part of
- * the key so changing them never serves old audio, and so is `mix` (chime hashes and timing, say-chimes.ts).
- */
-export function attemptVoice(
-  request: SayRequest,
-  entry: EngineEntry,
-  isFallback: boolean,
-  loudnorm: boolean,
-  mix?: Record<string, unknown>,
-): AttemptVoice {
-  const voice = isFallback ? entry.voice : (request.voice ?? entry.voice);
-  const speaker = isFallback ? entry.speaker : (request.speaker ?? entry.speaker);
-  const language = request.language ?? entry.language;
-  const options: Record<string, unknown> = {};
-  if (entry.gainDb) options.gain_db = entry.gainDb;
-  if (loudnorm) options.loudnorm = true;
-  // A say asks for the same keys several times (lookups, the flight, the writer): each is hashed once.
-  const keys = new Map<OutputFormat, string>();
-  return {
-    engine: entry.engine.name,
-    voice,
-    speaker,
-    language,
-    keyFor(format) {
-      let key = keys.get(format);
-      if (key === undefined) {
-        key = cacheKey({
-          engine: entry.engine.name,
-          voice: voice ?? '',
-          speaker,
-          language,
-          engineOptions: Object.keys(options).length ? options : undefined,
-          format,
-          text: request.text,
-          mix,
-        });
-        keys.set(format, key);
-      }
-      return key;
-    },
-  };
-}
 
 /** What an attempt produced: the committed entry and the time of its first encoded page. */
 export interface Produced {

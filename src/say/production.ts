@@ -6,11 +6,11 @@
 import { performance } from 'node:perf_hooks';
 import type { CacheEntry } from '../cache/store.js';
 import type { EngineEntry } from '../tts/dispatcher.js';
+import { type AttemptVoice, attemptVoice } from './attempt-voice.js';
 import { finalAudio, findCached, type SayAudio } from './audio.js';
 import { DEFAULT_MIX_FORMAT, mixKey, prepareMix, type ResolvedMix, resolveMix } from './chimes.js';
 import { assertOpen, type DeadlineContext, type SayContext } from './context.js';
 import type { Flight } from './flight.js';
-import { type AttemptVoice, attemptVoice } from './job.js';
 import type { SayRequest } from './request.js';
 import { checkVoice } from './voice-check.js';
 
